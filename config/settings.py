@@ -1,0 +1,191 @@
+"""Typed settings from the environment, with embedded defaults.
+
+Every setting is one row of ``SETTINGS``: name, type, default, help. Nothing
+else in Pantau reads ``os.environ``; processes receive a ``Settings`` value.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Callable, Mapping
+
+
+class SettingsError(ValueError):
+    """A bad setting: ``str(err)`` is one line naming the variable and the rule."""
+
+    def __init__(self, variable: str, problem: str):
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+
+
+@dataclass(frozen=True)
+class Setting:
+    env: str
+    attr: str
+    parse: Callable[[str], object]
+    default: object
+    help: str
+    secret: bool = False
+
+
+def _positive_float(raw: str) -> float:
+    value = float(raw)
+    if value <= 0:
+        raise ValueError("must be a positive number")
+    return value
+
+
+def _non_negative_float(raw: str) -> float:
+    value = float(raw)
+    if value < 0:
+        raise ValueError("must be zero or a positive number")
+    return value
+
+
+def _positive_int(raw: str) -> int:
+    value = int(raw)
+    if value <= 0:
+        raise ValueError("must be a positive whole number")
+    return value
+
+
+def _redis_url(raw: str) -> str:
+    if not raw.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError("must start with redis://, rediss:// or unix://")
+    return raw
+
+
+def _database_url(raw: str) -> str:
+    if not raw.startswith(("sqlite://", "sqlite+pysqlite://", "postgresql://", "postgresql+psycopg://")):
+        raise ValueError("must be a sqlite:/// or postgresql:// URL")
+    if raw.startswith("postgresql://"):
+        raw = "postgresql+psycopg://" + raw[len("postgresql://"):]
+    return raw
+
+
+def _city(raw: str) -> str:
+    from config.cities import PRESETS
+
+    if raw not in PRESETS:
+        raise ValueError(f"unknown city preset {raw!r}; choose one of {', '.join(sorted(PRESETS))}")
+    return raw
+
+
+def _path(raw: str) -> Path:
+    return Path(raw).expanduser()
+
+
+def _optional_existing_path(raw: str) -> Path | None:
+    if raw == "":
+        return None
+    path = Path(raw).expanduser()
+    if not path.exists():
+        raise ValueError(f"{path} does not exist")
+    return path
+
+
+def _language(raw: str) -> str:
+    if raw not in ("id", "en"):
+        raise ValueError("must be 'id' or 'en'")
+    return raw
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("PANTAU_DATA_DIR", "data_dir", _path, Path("var"),
+            "Folder for the embedded Redis, the SQLite file, photos and the generated secret key."),
+    Setting("REDIS_URL", "redis_url", _redis_url, None,
+            "Redis server. Unset: an embedded Redis server is started under PANTAU_DATA_DIR."),
+    Setting("DATABASE_URL", "database_url", _database_url, None,
+            "SQL system of record. Unset: a SQLite file under PANTAU_DATA_DIR; postgresql://... works too."),
+    Setting("PANTAU_CITY", "city", _city, "jakarta",
+            "City preset: jakarta, kupang, tarakan, karo or la."),
+    Setting("PANTAU_BOUNDARIES", "boundaries", _optional_existing_path, None,
+            "Folder (or single file) with the preset's boundary GeoJSON. Unset: no areas, bounds box only."),
+    Setting("SECRET_KEY", "secret_key", str, None,
+            "Secret for sessions and CSRF. Unset: generated once and kept in PANTAU_DATA_DIR.", secret=True),
+    Setting("PANTAU_LANGUAGE", "language", _language, "id", "Default UI language: id or en."),
+    Setting("PANTAU_SIM_RATE", "sim_rate", _non_negative_float, 2.0,
+            "Simulated city feed, new reports per second on average (0 turns it off)."),
+    Setting("PANTAU_BATCH_SIZE", "batch_size", _positive_int, 500,
+            "Stream entries a consumer reads per batch."),
+    Setting("PANTAU_BLOCK_MS", "block_ms", _positive_int, 200,
+            "How long a consumer blocks waiting for new entries, in milliseconds."),
+    Setting("PANTAU_CLAIM_IDLE_S", "claim_idle_s", _positive_float, 30.0,
+            "Pending entries idle this long are claimed from a dead consumer."),
+    Setting("PANTAU_HOST", "host", str, "127.0.0.1", "Address the web server listens on."),
+    Setting("PANTAU_PORT", "port", _positive_int, 8050, "Port the web server listens on."),
+    Setting("PANTAU_REDIS_CONNECT_TIMEOUT_S", "redis_connect_timeout_s", _positive_float, 60.0,
+            "How long a process retries (with backoff) to reach Redis at start-up before giving up."),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("var")
+    redis_url: str | None = None
+    database_url: str | None = None
+    city: str = "jakarta"
+    boundaries: Path | None = None
+    secret_key: str | None = field(default=None, repr=False)
+    language: str = "id"
+    sim_rate: float = 2.0
+    batch_size: int = 500
+    block_ms: int = 200
+    claim_idle_s: float = 30.0
+    host: str = "127.0.0.1"
+    port: int = 8050
+    redis_connect_timeout_s: float = 60.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        values: dict[str, object] = {}
+        for setting in SETTINGS:
+            raw = env.get(setting.env)
+            if raw is None or (raw == "" and setting.default is None):
+                values[setting.attr] = setting.default
+                continue
+            try:
+                values[setting.attr] = setting.parse(raw.strip())
+            except ValueError as err:
+                shown = "<hidden>" if setting.secret else repr(raw)
+                raise SettingsError(setting.env, f"{err} (got {shown})") from None
+        return cls(**values)
+
+    def with_(self, **changes) -> "Settings":
+        return replace(self, **changes)
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "pantau.sqlite3"
+
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.sqlite_path.resolve()}"
+
+    def resolved_secret_key(self) -> str:
+        """The configured secret, or one generated once and kept in the data folder."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key)
+        return key
+
+    def describe(self) -> list[str]:
+        """One line per setting, secrets hidden: for start-up logs."""
+        lines = []
+        for setting in SETTINGS:
+            value = getattr(self, setting.attr)
+            shown = "<set>" if setting.secret and value else value
+            lines.append(f"{setting.env}={shown}")
+        return lines
+
+
+assert {s.attr for s in SETTINGS} == {f.name for f in fields(Settings)}

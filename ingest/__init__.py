@@ -1,0 +1,1 @@
+"""The ingest worker: sources, the stream producer and the stream consumers."""
