@@ -1,0 +1,1 @@
+"""Pantau: the application package. ``create_app`` lives in ``app.factory``."""

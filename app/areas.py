@@ -1,0 +1,252 @@
+"""Which kelurahan (and kecamatan) a map point lies in, from a city's boundary GeoJSON.
+
+An ``AreaIndex`` answers point-in-polygon questions for one city preset and
+draws simplified outlines for a base layer when no tile server is reachable.
+Plain Python and shapely only: no Flask, Dash or Redis.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import shapely
+from shapely.geometry import mapping, shape
+from shapely.geometry.base import BaseGeometry
+from shapely.ops import nearest_points
+from shapely.strtree import STRtree
+
+from config.cities import BoundaryLayout, CityPreset
+
+log = logging.getLogger(__name__)
+
+_METRES_PER_DEGREE = 111_320.0
+_OUTLINE_TOLERANCE_M = 20.0
+_OUTLINE_DECIMALS = 5
+
+
+@dataclass(frozen=True)
+class Area:
+    """A kelurahan/desa (or an LA neighbourhood council) and its kecamatan (or region)."""
+    code: str
+    name: str
+    district_code: str
+    district_name: str
+
+
+@dataclass(frozen=True)
+class _Outline:
+    code: str
+    name: str
+    geometry: BaseGeometry
+
+
+Bounds = tuple[tuple[float, float], tuple[float, float]]
+
+
+class AreaIndex:
+    """Point lookups over one city's area polygons; empty when no boundaries are loaded."""
+
+    def __init__(
+        self,
+        bounds: Bounds,
+        require_area: bool,
+        tolerance_m: float,
+        areas: list[Area],
+        geometries: list[BaseGeometry],
+        districts: list[_Outline] | None = None,
+    ) -> None:
+        if len(areas) != len(geometries):
+            raise ValueError("areas and geometries must have the same length")
+        self.bounds = bounds
+        self.require_area = require_area
+        self.tolerance_m = tolerance_m
+        self._areas = list(areas)
+        self._geometries = np.array(geometries, dtype=object)
+        # Prepared polygons make each containment test cheap after the tree's box filter.
+        shapely.prepare(self._geometries)
+        self._tree = STRtree(self._geometries) if areas else None
+        self._districts = districts
+        self._outlines: dict[str, dict[str, Any]] = {}
+
+    @classmethod
+    def load(cls, preset: CityPreset, boundaries: Path | str | None) -> AreaIndex:
+        """The index for ``preset`` from a boundaries folder or a single area GeoJSON file.
+
+        A folder must hold ``preset.boundaries.area_file`` (and, optionally, its
+        ``district_file``); a file is used as the area file. ``None`` or a missing
+        file gives an empty index. Loaded indexes are cached per preset and path.
+        """
+        path = None if boundaries is None else str(Path(boundaries).resolve())
+        return _load_cached(
+            preset.slug, path, preset.boundaries, preset.bounds,
+            preset.require_area, preset.area_tolerance_m,
+        )
+
+    @property
+    def has_areas(self) -> bool:
+        return bool(self._areas)
+
+    def areas(self) -> list[Area]:
+        return list(self._areas)
+
+    def locate(self, lat: float, lng: float) -> Area | None:
+        """The area containing the point, else the nearest one within the tolerance, else None."""
+        if self._tree is None:
+            return None
+        point = shapely.Point(lng, lat)
+        for i in self._tree.query(point):
+            if shapely.intersects_xy(self._geometries[i], lng, lat):
+                return self._areas[i]
+        return self._nearest_within_tolerance(lat, lng, point)
+
+    def in_city(self, lat: float, lng: float) -> bool:
+        """Inside the preset's bounds and, when areas are required and loaded, inside one."""
+        (south, west), (north, east) = self.bounds
+        if not (south <= lat <= north and west <= lng <= east):
+            return False
+        if self.require_area and self.has_areas:
+            return self.locate(lat, lng) is not None
+        return True
+
+    def outlines_geojson(self, level: str = "district") -> dict[str, Any]:
+        """A FeatureCollection of simplified outlines (properties: code, name) for a base layer.
+
+        ``level`` is "district" (kecamatan; area outlines when there is no district
+        file) or "area" (kelurahan/desa).
+        """
+        if level not in ("district", "area"):
+            raise ValueError(f"level must be 'district' or 'area', not {level!r}")
+        if level not in self._outlines:
+            self._outlines[level] = _feature_collection(self._outline_sources(level))
+        return self._outlines[level]
+
+    def _outline_sources(self, level: str) -> list[_Outline]:
+        if level == "district" and self._districts:
+            return self._districts
+        return [
+            _Outline(area.code, area.name, geometry)
+            for area, geometry in zip(self._areas, self._geometries)
+        ]
+
+    def _nearest_within_tolerance(self, lat: float, lng: float, point: BaseGeometry) -> Area | None:
+        if self.tolerance_m <= 0:
+            return None
+        dlat = self.tolerance_m / _METRES_PER_DEGREE
+        dlng = dlat / max(math.cos(math.radians(lat)), 1e-6)
+        window = shapely.box(lng - dlng, lat - dlat, lng + dlng, lat + dlat)
+        best: tuple[float, int] | None = None
+        for i in self._tree.query(window):
+            nearest = nearest_points(self._geometries[i], point)[0]
+            metres = _metres_between(lat, lng, nearest.y, nearest.x)
+            if metres <= self.tolerance_m and (best is None or metres < best[0]):
+                best = (metres, int(i))
+        return None if best is None else self._areas[best[1]]
+
+
+def clear_cache() -> None:
+    """Forget loaded indexes (after boundary files change on disk)."""
+    _load_cached.cache_clear()
+
+
+@functools.lru_cache(maxsize=32)
+def _load_cached(
+    slug: str,
+    path: str | None,
+    layout: BoundaryLayout | None,
+    bounds: Bounds,
+    require_area: bool,
+    tolerance_m: float,
+) -> AreaIndex:
+    def empty() -> AreaIndex:
+        return AreaIndex(bounds, require_area, tolerance_m, [], [])
+
+    if path is None:
+        return empty()
+    given = Path(path)
+    if given.is_dir():
+        if layout is None:
+            log.warning("preset %s has no boundary layout; no areas loaded from %s", slug, given)
+            return empty()
+        area_file = given / layout.area_file
+        district_file = given / layout.district_file if layout.district_file else None
+    else:
+        area_file, district_file = given, None
+        layout = layout or BoundaryLayout(area_file=given.name, district_file=None)
+    if not area_file.is_file():
+        log.warning("preset %s: area file %s not found; no areas loaded", slug, area_file)
+        return empty()
+
+    areas: list[Area] = []
+    geometries: list[BaseGeometry] = []
+    for props, geometry in _features(area_file, layout):
+        areas.append(Area(
+            code=_required(props, layout.area_code, area_file),
+            name=_required(props, layout.area_name, area_file),
+            district_code=str(props.get(layout.district_code) or ""),
+            district_name=str(props.get(layout.district_name) or ""),
+        ))
+        geometries.append(geometry)
+
+    districts = None
+    if district_file is not None and district_file.is_file():
+        districts = [
+            _Outline(_required(props, layout.area_code, district_file),
+                     _required(props, layout.area_name, district_file), geometry)
+            for props, geometry in _features(district_file, layout)
+        ]
+    return AreaIndex(bounds, require_area, tolerance_m, areas, geometries, districts)
+
+
+def _features(path: Path, layout: BoundaryLayout) -> list[tuple[dict[str, Any], BaseGeometry]]:
+    with path.open(encoding="utf-8") as f:
+        collection = json.load(f)
+    kept = []
+    for feature in collection.get("features", []):
+        props = feature.get("properties") or {}
+        if any(str(props.get(key)) == value for key, value in layout.exclude):
+            continue
+        if not feature.get("geometry"):
+            continue
+        geometry = shape(feature["geometry"])
+        if not geometry.is_valid:
+            # Self-intersecting rings make containment tests unreliable.
+            geometry = shapely.make_valid(geometry)
+        if not geometry.is_empty:
+            kept.append((props, geometry))
+    return kept
+
+
+def _required(props: dict[str, Any], key: str, path: Path) -> str:
+    value = props.get(key)
+    if value is None or value == "":
+        raise ValueError(f"{path.name}: a feature has no {key!r} property")
+    return str(value)
+
+
+def _metres_between(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
+    # Equirectangular is exact enough at the few-hundred-metre scale of the tolerance.
+    x = math.radians(lng2 - lng1) * math.cos(math.radians((lat1 + lat2) / 2))
+    y = math.radians(lat2 - lat1)
+    return 6_371_008.8 * math.hypot(x, y)
+
+
+def _feature_collection(outlines: list[_Outline]) -> dict[str, Any]:
+    tolerance = _OUTLINE_TOLERANCE_M / _METRES_PER_DEGREE
+    features = []
+    for outline in outlines:
+        simple = outline.geometry.simplify(tolerance, preserve_topology=True)
+        simple = shapely.transform(simple, lambda xy: np.round(xy, _OUTLINE_DECIMALS))
+        if simple.is_empty:
+            continue
+        features.append({
+            "type": "Feature",
+            "properties": {"code": outline.code, "name": outline.name},
+            "geometry": mapping(simple),
+        })
+    return {"type": "FeatureCollection", "features": features}

@@ -1,0 +1,289 @@
+"""H3 hexbin aggregation as pure functions: events in, counter increments out.
+
+Redis only stores what these functions compute (``ingest.aggregator`` applies
+them atomically); ``rebuild`` feeds the same functions from SQL, so the
+incremental state and a from-scratch recount are equal by construction.
+
+Counts are kept per H3 cell at each map resolution, per category and per
+state (o open, r resolved, x rejected), in time buckets of the report's
+creation time: ``all`` (no bucket), ``m5`` (5 minutes), ``h`` (UTC hour) and
+``d`` (the city's local calendar day). Resolutions are also counted city-wide
+in buckets of the resolution time, with a time-to-resolve histogram.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timezone
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import h3
+
+from app.workflow import OPEN, RESOLVED, aggregate_state
+
+MAP_RESOLUTIONS = (6, 7, 8, 9, 10)
+DAY = 86400
+
+
+@dataclass(frozen=True)
+class Granularity:
+    name: str
+    seconds: int | None      # None: the city's local calendar day
+    retention_s: int | None  # None: kept for ever
+
+
+GRANULARITIES = (
+    Granularity("all", None, None),
+    Granularity("m5", 300, 2 * DAY),
+    Granularity("h", 3600, 8 * DAY),
+    Granularity("d", None, 400 * DAY),
+)
+BUCKETED = tuple(g for g in GRANULARITIES if g.name != "all")
+BY_NAME = {g.name: g for g in GRANULARITIES}
+
+
+@lru_cache(maxsize=4096)
+def _local_day_end(ordinal: int, tz_name: str) -> int:
+    midnight = datetime.combine(date.fromordinal(ordinal + 1), time(0), ZoneInfo(tz_name))
+    return int(midnight.timestamp())
+
+
+def local_day(ts: float, tz_name: str) -> int:
+    """The city's local calendar day of a UTC timestamp, as a date ordinal."""
+    return datetime.fromtimestamp(ts, ZoneInfo(tz_name)).date().toordinal()
+
+
+def bucket_of(granularity: Granularity, ts: float, tz_name: str) -> int:
+    if granularity.seconds is None:
+        return local_day(ts, tz_name)
+    return int(ts // granularity.seconds)
+
+
+def bucket_end(granularity: Granularity, bucket: int, tz_name: str) -> int:
+    if granularity.seconds is None:
+        return _local_day_end(bucket, tz_name)
+    return (bucket + 1) * granularity.seconds
+
+
+def bucket_start(granularity: Granularity, bucket: int, tz_name: str) -> int:
+    if granularity.seconds is None:
+        return _local_day_end(bucket - 1, tz_name)
+    return bucket * granularity.seconds
+
+
+def expiry(granularity: Granularity, bucket: int, tz_name: str) -> int | None:
+    """When a bucket's key expires (and from then on is neither written nor rebuilt)."""
+    if granularity.retention_s is None:
+        return None
+    return bucket_end(granularity, bucket, tz_name) + granularity.retention_s
+
+
+def cell_field(cell: str, category: str, state: str) -> str:
+    return f"{cell}|{category}|{state}"
+
+
+def parse_cell_field(field: str) -> tuple[str, str, str]:
+    cell, category, state = field.split("|")
+    return cell, category, state
+
+
+# Time-to-resolve histogram: log bins of 12.5% width, from one minute up.
+_TTR_BASE = 1.125
+
+
+def ttr_bin(seconds: float) -> int:
+    minutes = max(seconds, 0.0) / 60.0
+    return 0 if minutes < 1 else 1 + int(math.log(minutes) / math.log(_TTR_BASE))
+
+
+def ttr_bin_seconds(bin_index: int) -> float:
+    """The geometric middle of a bin, in seconds."""
+    if bin_index == 0:
+        return 30.0
+    low = _TTR_BASE ** (bin_index - 1)
+    return 60.0 * low * math.sqrt(_TTR_BASE)
+
+
+def median_from_histogram(histogram: dict[int, int]) -> float | None:
+    total = sum(histogram.values())
+    if total <= 0:
+        return None
+    half, seen = total / 2.0, 0
+    for bin_index in sorted(histogram):
+        seen += histogram[bin_index]
+        if seen >= half:
+            return ttr_bin_seconds(bin_index)
+    return None
+
+
+@dataclass(frozen=True)
+class Record:
+    """What the aggregates count for one report; stored per report id."""
+    cell: str            # the report's base-resolution H3 cell
+    category: str
+    created_ts: int
+    state: str           # o / r / x
+    version: int
+    resolved_ts: int = 0
+    due_ts: int = 0
+
+    def encode(self) -> str:
+        return "|".join((self.cell, self.category, str(self.created_ts), self.state,
+                         str(self.version), str(self.resolved_ts), str(self.due_ts)))
+
+    @classmethod
+    def decode(cls, raw: str) -> "Record":
+        cell, category, created, state, version, resolved, due = raw.split("|")
+        return cls(cell, category, int(created), state, int(version), int(resolved), int(due))
+
+
+@dataclass
+class Effects:
+    """Counter changes for a batch, merged so each (key, field) is written once."""
+    incr: dict[tuple[str, str], int]
+    expire: dict[str, int]
+    records: dict[str, str]
+    sla_add: dict[str, int]
+    sla_remove: set[str]
+    transitions: list[list]      # [cell, category, from_state, to_state, created_ts] for live screens
+
+    @classmethod
+    def empty(cls) -> "Effects":
+        return cls({}, {}, {}, {}, set(), [])
+
+    def add(self, key: str, field: str, delta: int, expires_at: int | None) -> None:
+        self.incr[(key, field)] = self.incr.get((key, field), 0) + delta
+        if expires_at is not None:
+            self.expire[key] = expires_at
+
+    def nonzero_incr(self) -> list[tuple[str, str, int]]:
+        return [(key, field, delta) for (key, field), delta in self.incr.items() if delta]
+
+
+def _count_created(effects: Effects, keys, record: Record, delta: int, state: str,
+                   now: int, tz_name: str) -> None:
+    parents = [(res, h3.cell_to_parent(record.cell, res)) for res in MAP_RESOLUTIONS]
+    for granularity in GRANULARITIES:
+        bucket = None
+        expires_at = None
+        if granularity.name != "all":
+            bucket = bucket_of(granularity, record.created_ts, tz_name)
+            expires_at = expiry(granularity, bucket, tz_name)
+            if expires_at <= now:
+                continue
+        for res, cell in parents:
+            effects.add(keys.hex_counts(granularity.name, res, bucket),
+                        cell_field(cell, record.category, state), delta, expires_at)
+
+
+def _count_resolved(effects: Effects, keys, record: Record, delta: int, now: int, tz_name: str) -> None:
+    late = record.due_ts and record.resolved_ts > record.due_ts
+    ttr = f"ttr|{ttr_bin(record.resolved_ts - record.created_ts)}"
+    for granularity in GRANULARITIES:
+        bucket = None
+        expires_at = None
+        if granularity.name != "all":
+            bucket = bucket_of(granularity, record.resolved_ts, tz_name)
+            expires_at = expiry(granularity, bucket, tz_name)
+            if expires_at <= now:
+                continue
+        key = keys.resolved_counts(granularity.name, bucket)
+        effects.add(key, f"{record.category}|{'late' if late else 'ontime'}", delta, expires_at)
+        effects.add(key, ttr, delta, expires_at)
+
+
+def apply_created(effects: Effects, keys, report_id: str, current: Record | None, record: Record,
+                  now: int, tz_name: str) -> Record | None:
+    """Count a new report once; a report already counted is left alone (replays, redelivery)."""
+    if current is not None:
+        return None
+    _count_created(effects, keys, record, +1, record.state, now, tz_name)
+    if record.state == RESOLVED:
+        _count_resolved(effects, keys, record, +1, now, tz_name)
+    _track_sla(effects, report_id, record)
+    effects.transitions.append([record.cell, record.category, "", record.state, record.created_ts])
+    return record
+
+
+def _track_sla(effects: Effects, report_id: str, record: Record) -> None:
+    if record.state == OPEN and record.due_ts:
+        effects.sla_add[report_id] = record.due_ts
+        effects.sla_remove.discard(report_id)
+    else:
+        effects.sla_add.pop(report_id, None)
+        effects.sla_remove.add(report_id)
+
+
+def apply_status(effects: Effects, keys, report_id: str, current: Record | None, status: str, version: int,
+                 changed_ts: int, due_ts: int | None, now: int, tz_name: str) -> Record | None:
+    """Move a counted report to its new state; stale or repeated events change nothing."""
+    if current is None or version <= current.version:
+        return None
+    new_state = aggregate_state(status)
+    updated = replace(current, version=version, state=new_state,
+                      due_ts=due_ts if due_ts is not None else current.due_ts)
+    if new_state != current.state:
+        _count_created(effects, keys, current, -1, current.state, now, tz_name)
+        _count_created(effects, keys, current, +1, new_state, now, tz_name)
+        if current.state == RESOLVED:
+            _count_resolved(effects, keys, current, -1, now, tz_name)
+        if new_state == RESOLVED:
+            updated = replace(updated, resolved_ts=max(changed_ts, current.created_ts))
+            _count_resolved(effects, keys, updated, +1, now, tz_name)
+        else:
+            updated = replace(updated, resolved_ts=0)
+        effects.transitions.append([current.cell, current.category, current.state, new_state,
+                                    current.created_ts])
+    _track_sla(effects, report_id, updated)
+    return updated
+
+
+def record_for_report(report) -> Record:
+    """The aggregate record of a freshly created ``app.reports.Report``."""
+    return Record(
+        cell=report.h3_cell, category=report.category,
+        created_ts=int(report.created_at.timestamp()), state=report.state, version=report.version,
+        resolved_ts=int(report.resolved_at.timestamp()) if report.resolved_at else 0,
+        due_ts=int(report.sla_due_at.timestamp()) if report.sla_due_at else 0,
+    )
+
+
+def count_cells(reports, resolution: int) -> dict[tuple[str, str, str], int]:
+    """From-scratch all-time counts of (cell, category, state) at ``resolution``: the reference."""
+    counts: dict[tuple[str, str, str], int] = {}
+    for cell, category, state in reports:
+        key = (h3.cell_to_parent(cell, resolution), category, state)
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def window_buckets(window: str, now: float, tz_name: str) -> tuple[Granularity, list[int], int]:
+    """The buckets a named window reads, and its start as a UTC timestamp.
+
+    Windows end now and are bucket-aligned: ``15m``/``60m`` in 5-minute
+    buckets, ``6h``/``24h``/``48h`` in clock hours, ``today``/``7d``/``30d``
+    in the city's local days (``today`` = 1 local day).
+    """
+    spec = WINDOWS.get(window)
+    if spec is None:
+        raise ValueError(f"unknown window {window!r}; choose one of {', '.join(WINDOWS)}")
+    granularity, count = BY_NAME[spec[0]], spec[1]
+    last = bucket_of(granularity, now, tz_name)
+    buckets = list(range(last - count + 1, last + 1))
+    return granularity, buckets, bucket_start(granularity, buckets[0], tz_name)
+
+
+WINDOWS = {
+    "15m": ("m5", 3), "60m": ("m5", 12),
+    "6h": ("h", 6), "24h": ("h", 24), "48h": ("h", 48),
+    "today": ("d", 1), "7d": ("d", 7), "30d": ("d", 30),
+}
+
+
+def utc_from_ts(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, timezone.utc)
+
+
+def local_midnight_ts(ts: float, tz_name: str) -> int:
+    return bucket_start(BY_NAME["d"], local_day(ts, tz_name), tz_name)

@@ -1,0 +1,128 @@
+"""Operational figures: stream length, pending entries, consumer lag, throughput.
+
+Read by ``/healthz``, ``/metrics`` and the worker's stream trimming.
+"""
+from __future__ import annotations
+
+import json
+import time
+
+import redis
+from sqlalchemy import text
+
+from app.store.keys import CONSUMER_GROUPS, Keys
+
+
+def _ms(entry_id: str) -> int:
+    return int(entry_id.split("-")[0])
+
+
+def stream_status(client: redis.Redis, keys: Keys, partition: int = 0) -> dict:
+    stream = keys.stream(partition)
+    length = client.xlen(stream)
+    last_id = client.xinfo_stream(stream)["last-generated-id"] if length or client.exists(stream) else "0-0"
+    groups = {}
+    known = {g["name"]: g for g in client.xinfo_groups(stream)} if client.exists(stream) else {}
+    for name in CONSUMER_GROUPS:
+        info = known.get(name)
+        if info is None:
+            groups[name] = {"pending": 0, "lag": length, "lag_seconds": None, "last_delivered": None}
+            continue
+        delivered = info["last-delivered-id"]
+        # Entries not yet delivered to the group (bounded count: a lag beyond 100k shows as 100k).
+        undelivered = len(client.xrange(stream, min=f"({delivered}", max="+", count=100_000)) \
+            if delivered != last_id else 0
+        pending = info["pending"]
+        oldest = None
+        if pending:
+            summary = client.xpending(stream, name)
+            oldest = summary["min"]
+        behind_from = oldest or (None if not undelivered else delivered)
+        lag_seconds = max(0.0, (_ms(last_id) - _ms(behind_from)) / 1000.0) if behind_from else 0.0
+        groups[name] = {"pending": pending, "lag": undelivered, "lag_seconds": lag_seconds,
+                        "last_delivered": delivered, "oldest_pending": oldest}
+    return {"stream": stream, "length": length, "last_id": last_id, "groups": groups}
+
+
+def consumers(client: redis.Redis, keys: Keys) -> dict:
+    return {name: json.loads(raw) for name, raw in client.hgetall(keys.consumer_stats).items()}
+
+
+def trim_stream(client: redis.Redis, keys: Keys, partition: int = 0) -> int:
+    """Drop entries every consumer group has acknowledged; never one still pending or unread."""
+    stream = keys.stream(partition)
+    if not client.exists(stream):
+        return 0
+    groups = {g["name"]: g for g in client.xinfo_groups(stream)}
+    if set(CONSUMER_GROUPS) - set(groups):
+        return 0
+    keep_from = []
+    for name, info in groups.items():
+        if info["pending"]:
+            keep_from.append(client.xpending(stream, name)["min"])
+        else:
+            keep_from.append(info["last-delivered-id"])
+    minid = min(keep_from, key=lambda i: tuple(int(p) for p in i.split("-")))
+    if minid == "0-0":
+        return 0
+    return client.xtrim(stream, minid=minid, approximate=False)
+
+
+def health(client: redis.Redis, engine, keys: Keys, max_lag_s: float = 60.0) -> tuple[bool, dict]:
+    checks: dict = {}
+    ok = True
+    try:
+        started = time.perf_counter()
+        client.ping()
+        checks["redis"] = {"ok": True, "ms": round((time.perf_counter() - started) * 1000, 2)}
+    except redis.RedisError as err:
+        checks["redis"] = {"ok": False, "error": str(err)}
+        ok = False
+    try:
+        started = time.perf_counter()
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+        checks["database"] = {"ok": True, "ms": round((time.perf_counter() - started) * 1000, 2),
+                              "dialect": engine.dialect.name}
+    except Exception as err:  # any driver error means the database is not healthy
+        checks["database"] = {"ok": False, "error": str(err).splitlines()[0]}
+        ok = False
+    if checks["redis"]["ok"]:
+        status = stream_status(client, keys)
+        lagging = {g: s for g, s in status["groups"].items() if (s["lag_seconds"] or 0) > max_lag_s}
+        checks["consumers"] = {"ok": not lagging, **status["groups"]}
+        ok = ok and not lagging
+    return ok, checks
+
+
+def prometheus(client: redis.Redis, keys: Keys, city: str) -> str:
+    status = stream_status(client, keys)
+    lines = [
+        "# HELP pantau_stream_length Entries in the report event stream.",
+        "# TYPE pantau_stream_length gauge",
+        f'pantau_stream_length{{city="{city}"}} {status["length"]}',
+        "# HELP pantau_stream_pending Entries delivered to a consumer group and not yet acknowledged.",
+        "# TYPE pantau_stream_pending gauge",
+    ]
+    for group, info in status["groups"].items():
+        lines.append(f'pantau_stream_pending{{city="{city}",group="{group}"}} {info["pending"]}')
+    lines += ["# HELP pantau_stream_lag Entries not yet delivered to a consumer group.",
+              "# TYPE pantau_stream_lag gauge"]
+    for group, info in status["groups"].items():
+        lines.append(f'pantau_stream_lag{{city="{city}",group="{group}"}} {info["lag"]}')
+    lines += ["# HELP pantau_stream_lag_seconds Age of the oldest entry a group has not finished.",
+              "# TYPE pantau_stream_lag_seconds gauge"]
+    for group, info in status["groups"].items():
+        lines.append(f'pantau_stream_lag_seconds{{city="{city}",group="{group}"}} {info["lag_seconds"] or 0}')
+    stats = consumers(client, keys)
+    lines += ["# HELP pantau_consumer_processed_total Entries processed by a consumer since it started.",
+              "# TYPE pantau_consumer_processed_total counter"]
+    for name, info in stats.items():
+        lines.append(f'pantau_consumer_processed_total{{city="{city}",consumer="{name}",'
+                     f'group="{info["group"]}"}} {info["processed"]}')
+    lines += ["# HELP pantau_consumer_processed_per_second Entries per second over the last heartbeat.",
+              "# TYPE pantau_consumer_processed_per_second gauge"]
+    for name, info in stats.items():
+        lines.append(f'pantau_consumer_processed_per_second{{city="{city}",consumer="{name}",'
+                     f'group="{info["group"]}"}} {info["per_second"]}')
+    return "\n".join(lines) + "\n"

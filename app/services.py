@@ -1,0 +1,53 @@
+"""The running system's handles, built once per process from ``Settings``.
+
+Screens, workers, the CLI and the tests all get their Redis client, SQL
+engine, city preset, area index and producer from here: no module-level state.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis
+from sqlalchemy.engine import Engine
+
+from app.areas import AreaIndex
+from app.store import db
+from app.store.keys import Keys
+from app.store.redis_conn import EmbeddedRedis, connect, redis_url_for
+from config.cities import PRESETS, CityPreset
+from config.settings import Settings
+from ingest.producer import Producer
+
+
+@dataclass
+class Services:
+    settings: Settings
+    preset: CityPreset
+    areas: AreaIndex
+    redis: redis.Redis
+    redis_url: str
+    engine: Engine
+    producer: Producer
+    embedded_redis: EmbeddedRedis | None = None
+
+    @property
+    def keys(self) -> Keys:
+        return Keys(self.preset.slug)
+
+    @classmethod
+    def open(cls, settings: Settings) -> "Services":
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        preset = PRESETS[settings.city]
+        areas = AreaIndex.load(preset, settings.boundaries)
+        url, embedded = redis_url_for(settings)
+        client = connect(url, settings.redis_connect_timeout_s)
+        engine = db.make_engine(settings.resolved_database_url())
+        db.create_schema(engine)
+        return cls(settings, preset, areas, client, url, engine, Producer(client, preset, areas),
+                   embedded)
+
+    def close(self) -> None:
+        self.redis.close()
+        self.engine.dispose()
+        if self.embedded_redis is not None:
+            self.embedded_redis.stop()

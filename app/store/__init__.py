@@ -1,0 +1,1 @@
+"""Storage edges: Redis keys and connections, the SQL system of record."""

@@ -1,0 +1,80 @@
+"""Every Redis key, stream, group and channel name Pantau uses, built in one place.
+
+All keys of a city share the hash tag ``{city}`` so a city's keys live on one
+cluster slot and several cities can share one Redis. The event stream carries
+a partition number so it can be split later without renaming anything.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+AGGREGATOR = "aggregator"
+PERSISTER = "persister"
+CONSUMER_GROUPS = (AGGREGATOR, PERSISTER)
+
+
+@dataclass(frozen=True)
+class Keys:
+    city: str
+    prefix: str = "pantau"
+
+    @property
+    def _base(self) -> str:
+        return f"{self.prefix}:{{{self.city}}}"
+
+    def stream(self, partition: int = 0) -> str:
+        return f"{self._base}:events:{partition}"
+
+    # aggregates
+    @property
+    def agg_records(self) -> str:
+        """report id -> the compact record of what the aggregates count for it."""
+        return f"{self._base}:agg:records"
+
+    def hex_counts(self, granularity: str, resolution: int, bucket: int | None = None) -> str:
+        """cell|category|state -> reports created in the bucket (granularity 'all' has no bucket)."""
+        tail = "" if bucket is None else f":{bucket}"
+        return f"{self._base}:agg:hex:{granularity}:{resolution}{tail}"
+
+    def resolved_counts(self, granularity: str, bucket: int | None = None) -> str:
+        """category|ontime/late and ttr|bin -> reports resolved in the bucket."""
+        tail = "" if bucket is None else f":{bucket}"
+        return f"{self._base}:agg:resolved:{granularity}{tail}"
+
+    @property
+    def sla_open(self) -> str:
+        """sorted set of open report ids scored by their SLA due time."""
+        return f"{self._base}:agg:sla-open"
+
+    @property
+    def recent(self) -> str:
+        """list of public summaries of the newest reports, newest first."""
+        return f"{self._base}:agg:recent"
+
+    # live fan-out
+    @property
+    def live_channel(self) -> str:
+        return f"{self._base}:live"
+
+    @property
+    def live_seq(self) -> str:
+        return f"{self._base}:live:seq"
+
+    # operations
+    @property
+    def consumer_stats(self) -> str:
+        """consumer name -> JSON heartbeat (processed, rate, last seen)."""
+        return f"{self._base}:ops:consumers"
+
+    @property
+    def stream_trim_lock(self) -> str:
+        return f"{self._base}:ops:trim-lock"
+
+    def agg_pattern(self) -> str:
+        """Every aggregate key of the city (for rebuild)."""
+        return f"{self._base}:agg:*"
+
+
+def dead_letter(keys: Keys) -> str:
+    """Entries no consumer could read, kept for a person to look at."""
+    return f"{keys._base}:events:dead-letter"

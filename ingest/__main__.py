@@ -1,0 +1,145 @@
+"""The ingest worker's command line: ``python -m ingest COMMAND``.
+
+Commands: ``aggregate`` and ``persist`` (the two stream consumers),
+``simulate`` (a live city feed), ``replay FILE`` (Open311 JSON/NDJSON or
+LA 311 CSV), ``rebuild`` (recompute the aggregates from SQL), ``status``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import socket
+import sys
+
+from config.settings import Settings, SettingsError
+
+log = logging.getLogger("pantau.ingest")
+
+
+def _services():
+    from app.services import Services
+    from app.store.redis_conn import RedisUnavailable
+
+    try:
+        return Services.open(Settings.from_env())
+    except SettingsError as err:
+        sys.exit(f"pantau: bad setting {err}")
+    except RedisUnavailable as err:
+        sys.exit(f"pantau: {err}")
+
+
+def _consumer_options(settings: Settings) -> dict:
+    return {"batch_size": settings.batch_size, "block_ms": settings.block_ms,
+            "claim_idle_s": settings.claim_idle_s}
+
+
+def cmd_aggregate(args) -> int:
+    from ingest.aggregator import Aggregator
+
+    services = _services()
+    consumer = Aggregator(services.redis, services.keys, args.name, services.preset,
+                          **_consumer_options(services.settings))
+    consumer.install_signal_handlers()
+    consumer.run(burst=args.burst)
+    return 0
+
+
+def cmd_persist(args) -> int:
+    from ingest.persister import Persister
+
+    services = _services()
+    consumer = Persister(services.redis, services.keys, args.name, services.engine,
+                         producer=services.producer, **_consumer_options(services.settings))
+    consumer.install_signal_handlers()
+    consumer.run(burst=args.burst)
+    return 0
+
+
+def cmd_simulate(args) -> int:
+    from ingest.simulate import run_simulation
+
+    services = _services()
+    rate = args.rate if args.rate is not None else services.settings.sim_rate
+    run_simulation(services, rate=rate, duration_s=args.duration, seed=args.seed,
+                   lifecycle=not args.no_lifecycle, burst_every_s=args.burst_every)
+    return 0
+
+
+def cmd_replay(args) -> int:
+    from ingest.sources.replay import replay
+
+    services = _services()
+    total = {"rejected_invalid": 0}
+
+    def submit(batch):
+        result = services.producer.submit_many(batch, retry_for_s=float("inf"))
+        total["rejected_invalid"] += len(result.rejected)
+        for _, err in result.rejected[:3]:
+            log.debug("rejected: %s", err)
+
+    try:
+        stats = replay(args.file, submit, speedup=args.speedup, progress=not args.no_progress)
+    except ValueError as err:
+        sys.exit(f"pantau replay: {err}")
+    summary = {"read": stats.read, "submitted": stats.submitted, "skipped_unreadable": stats.rejected,
+               "skipped_by_reason": dict(stats.rejected_by_reason),
+               "refused_by_validation": total["rejected_invalid"],
+               "accepted": stats.submitted - total["rejected_invalid"], "seconds": round(stats.seconds, 2)}
+    print(json.dumps(summary))
+    return 0
+
+
+def cmd_rebuild(args) -> int:
+    from ingest.rebuild import rebuild
+
+    services = _services()
+    print(json.dumps(rebuild(services.redis, services.engine, services.preset)))
+    return 0
+
+
+def cmd_status(args) -> int:
+    from app import ops
+
+    services = _services()
+    ok, checks = ops.health(services.redis, services.engine, services.keys)
+    print(json.dumps({"ok": ok, **checks}, indent=2, default=str))
+    return 0 if ok else 1
+
+
+def main(argv=None) -> int:
+    logging.basicConfig(level=os.environ.get("PANTAU_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    parser = argparse.ArgumentParser(prog="python -m ingest", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    default_name = f"{socket.gethostname()}-1"
+    for name, func in (("aggregate", cmd_aggregate), ("persist", cmd_persist)):
+        p = sub.add_parser(name, help=f"run the {name} consumer")
+        p.add_argument("--name", default=f"{name}-{default_name}",
+                       help="stable consumer name: a restart resumes its own pending entries")
+        p.add_argument("--burst", action="store_true", help="stop once the stream is drained")
+        p.set_defaults(func=func)
+    p = sub.add_parser("simulate", help="stream a simulated live city feed")
+    p.add_argument("--rate", type=float, help="new reports per second (default PANTAU_SIM_RATE)")
+    p.add_argument("--duration", type=float, help="stop after this many seconds")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--no-lifecycle", action="store_true", help="do not move reports through their statuses")
+    p.add_argument("--burst-every", type=float, default=None,
+                   help="start a flood burst in one district every N seconds")
+    p.set_defaults(func=cmd_simulate)
+    p = sub.add_parser("replay", help="replay a file: Open311 JSON/NDJSON or LA 311 CSV")
+    p.add_argument("file")
+    p.add_argument("--speedup", type=float, default=0.0, help="source time runs this many times faster (0: at once)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_replay)
+    p = sub.add_parser("rebuild", help="recompute every aggregate from SQL")
+    p.set_defaults(func=cmd_rebuild)
+    p = sub.add_parser("status", help="health of Redis, the database and the consumers")
+    p.set_defaults(func=cmd_status)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""The report events on the stream: how they are written and read back.
+
+Two kinds: ``created`` carries the whole validated report (private contact
+included: the stream is internal), ``status`` carries one accepted status
+change with its new version. Every event has a stable ``event_id`` so the
+consumers can make its effect happen exactly once.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from app.reports import Report
+
+CREATED, STATUS = "created", "status"
+
+
+@dataclass(frozen=True)
+class Event:
+    entry_id: str          # the stream entry id
+    kind: str
+    event_id: str
+    report_id: str
+    report: Report | None = None     # created
+    change: dict | None = None       # status
+
+
+def created_fields(report: Report) -> dict:
+    return {"kind": CREATED, "event_id": f"{report.id}:created", "report_id": report.id,
+            "data": json.dumps(report.to_dict(), separators=(",", ":"))}
+
+
+def status_fields(change: dict) -> dict:
+    data = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in change.items()}
+    return {"kind": STATUS, "event_id": change["event_id"], "report_id": change["report_id"],
+            "data": json.dumps(data, separators=(",", ":"))}
+
+
+def decode(entry_id: str, fields: dict) -> Event:
+    """Read one stream entry; raises ValueError for an entry no consumer can use."""
+    try:
+        kind, data = fields["kind"], json.loads(fields["data"])
+        if kind == CREATED:
+            report = Report.from_dict(data)
+            return Event(entry_id, kind, fields["event_id"], report.id, report=report)
+        if kind == STATUS:
+            for key in ("occurred_at", "resolved_at", "sla_due_at"):
+                if data.get(key):
+                    data[key] = datetime.fromisoformat(data[key])
+            return Event(entry_id, kind, fields["event_id"], data["report_id"], change=data)
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"unreadable event {entry_id}: {err}") from None
+    raise ValueError(f"unknown event kind {kind!r} in {entry_id}")

@@ -1,0 +1,42 @@
+"""The persister: writes reports and status events to the SQL system of record.
+
+One transaction per batch, then the acknowledgement. A crash between the two
+redelivers the batch, and the idempotent writes of ``app.store.db`` make the
+second write a no-op: every report is stored exactly once.
+"""
+from __future__ import annotations
+
+import logging
+
+from app import followup, ops
+from app.store import db
+from app.store.keys import PERSISTER
+from ingest import events
+from ingest.consumer import StreamConsumer
+
+log = logging.getLogger(__name__)
+
+
+class Persister(StreamConsumer):
+    group = PERSISTER
+
+    def __init__(self, client, keys, name, engine, producer=None, **options):
+        super().__init__(client, keys, name, **options)
+        self.engine = engine
+        self.producer = producer
+
+    def maintain(self) -> None:
+        """Send status events stuck in the outbox, and trim what every group has finished."""
+        if self.producer is not None:
+            relayed = followup.relay_unpublished(self.engine, self.producer)
+            if relayed:
+                log.warning("%s: relayed %d status events from the outbox", self.name, relayed)
+        ops.trim_stream(self.redis, self.keys)
+
+    def handle(self, entries) -> None:
+        batch = self.decode_batch(entries)
+        created = [e.report for e in batch if e.kind == events.CREATED]
+        changes = [e.change for e in batch if e.kind == events.STATUS]
+        db.write_batch(self.engine, created, changes)
+        if batch:
+            self.redis.xack(self.stream, self.group, *[e.entry_id for e in batch])

