@@ -12,6 +12,7 @@ import logging
 import os
 import socket
 import sys
+from pathlib import Path
 
 from config.settings import Settings, SettingsError
 
@@ -80,7 +81,7 @@ def cmd_replay(args) -> int:
             log.debug("rejected: %s", err)
 
     try:
-        stats = replay(args.file, submit, speedup=args.speedup, progress=not args.no_progress)
+        stats = replay(Path(args.file), submit, speedup=args.speedup, progress=not args.no_progress)
     except ValueError as err:
         sys.exit(f"pantau replay: {err}")
     summary = {"read": stats.read, "submitted": stats.submitted, "skipped_unreadable": stats.rejected,
@@ -88,6 +89,17 @@ def cmd_replay(args) -> int:
                "refused_by_validation": total["rejected_invalid"],
                "accepted": stats.submitted - total["rejected_invalid"], "seconds": round(stats.seconds, 2)}
     print(json.dumps(summary))
+    return 0
+
+
+def cmd_burst(args) -> int:
+    from ingest.simulate import request_burst
+
+    services = _services()
+    options = {k: v for k, v in {"kind": args.kind, "lat": args.lat, "lng": args.lng,
+                                 "radius_km": args.radius_km, "rate_per_s": args.rate,
+                                 "duration_s": args.duration}.items() if v is not None}
+    request_burst(services.redis, services.keys, **options)
     return 0
 
 
@@ -128,6 +140,14 @@ def main(argv=None) -> int:
     p.add_argument("--burst-every", type=float, default=None,
                    help="start a flood burst in one district every N seconds")
     p.set_defaults(func=cmd_simulate)
+    p = sub.add_parser("burst", help="ask the running simulator for a burst (a flood in one district)")
+    p.add_argument("--kind", default="flood")
+    p.add_argument("--lat", type=float)
+    p.add_argument("--lng", type=float)
+    p.add_argument("--radius-km", type=float)
+    p.add_argument("--rate", type=float)
+    p.add_argument("--duration", type=float)
+    p.set_defaults(func=cmd_burst)
     p = sub.add_parser("replay", help="replay a file: Open311 JSON/NDJSON or LA 311 CSV")
     p.add_argument("file")
     p.add_argument("--speedup", type=float, default=0.0, help="source time runs this many times faster (0: at once)")

@@ -6,6 +6,7 @@ Writes are idempotent: a report or event written twice is stored once.
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime, timezone
 
 from sqlalchemy import (Boolean, Column, DateTime, Float, Index, Integer, MetaData, String, Table,
@@ -111,7 +112,17 @@ def make_engine(url: str) -> Engine:
 
 
 def create_schema(engine: Engine) -> None:
-    metadata.create_all(engine)
+    """Create missing tables; safe when several processes start at once."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError, IntegrityError
+
+    for attempt in range(5):
+        try:
+            metadata.create_all(engine)
+            return
+        except (OperationalError, ProgrammingError, IntegrityError):
+            if attempt == 4:
+                raise
+            time.sleep(0.2 * (attempt + 1))  # another process created them meanwhile: look again
 
 
 def _insert_ignore(engine: Engine, table: Table):

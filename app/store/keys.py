@@ -67,8 +67,9 @@ class Keys:
         return f"{self._base}:ops:consumers"
 
     @property
-    def stream_trim_lock(self) -> str:
-        return f"{self._base}:ops:trim-lock"
+    def simulator_commands(self) -> str:
+        """list of JSON commands for a running simulator (start a burst...)."""
+        return f"{self._base}:ops:simulator"
 
     def agg_pattern(self) -> str:
         """Every aggregate key of the city (for rebuild)."""

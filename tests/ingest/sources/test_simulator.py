@@ -16,7 +16,7 @@ SMALL_CITY = CityPreset(
     slug="uji", name="Kota Uji", code="UJI", timezone="Asia/Jakarta", tz_label="WIB",
     center=(-6.20, 106.85), bounds=((-6.35, 106.70), (-6.08, 106.98)), zoom=12, boundaries=None,
     agencies=(Agency("DSDA", "Dinas Sumber Daya Air", "Water Resources Agency", ("water",)),),
-    category_mix={"flood": 3.0, "garbage": 4.0, "pothole": 2.0, "streetlight": 1.0, "fire": 0.3},
+    category_mix={"flood": 3.0, "garbage": 4.0, "road_damage": 2.0, "street_light": 1.0, "fire": 0.3},
     hotspots=(Hotspot(-6.17, 106.83, 2.0, 3.0), Hotspot(-6.25, 106.90, 3.0, 2.0),
               Hotspot(-6.10, 106.75, 1.5, 1.0)),
 )
@@ -69,7 +69,7 @@ def test_a_day_delivers_the_configured_rate_with_more_at_the_morning_peak_than_a
     assert all(in_bounds(SMALL_CITY, r) for r in reports)
     categories = Counter(r.category for r in reports)
     assert set(categories) == set(SMALL_CITY.category_mix)
-    assert categories["garbage"] > categories["streetlight"] > categories["fire"]
+    assert categories["garbage"] > categories["street_light"] > categories["fire"]
 
 
 def test_reports_look_like_citizen_reports():
@@ -94,7 +94,7 @@ def test_english_city_gets_english_descriptions():
 
     reports = sim.next_batch(datetime(2024, 1, 15, 18, tzinfo=timezone.utc), 600)
 
-    assert any("road" in r.description for r in reports if r.category == "pothole")
+    assert any("road" in r.description for r in reports if r.category == "road_damage")
     assert not any("Jalan" in r.description for r in reports)
 
 

@@ -1,0 +1,126 @@
+"""``python -m app run``: the whole stack on embedded defaults; ``python -m app serve``: the web server.
+
+``run`` starts the embedded Redis (when REDIS_URL is unset), the two stream
+consumers, the simulated city feed and the web server, restarts any of them
+that dies, prints the URL, and on Ctrl-C stops every process it started.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from config.settings import Settings, SettingsError
+
+log = logging.getLogger("pantau")
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as err:
+        sys.exit(f"pantau: bad setting {err}")
+
+
+def serve(args) -> int:
+    from app.factory import create_app
+    from app.store.redis_conn import RedisUnavailable
+
+    settings = _settings()
+    try:
+        server = create_app(settings)
+    except RedisUnavailable as err:
+        sys.exit(f"pantau: {err}")
+    socketio = server.extensions["pantau_socketio"]
+    socketio.run(server, host=settings.host, port=settings.port, allow_unsafe_werkzeug=True,
+                 use_reloader=False, log_output=False)
+    return 0
+
+
+def run(args) -> int:
+    from app.store.redis_conn import EmbeddedRedis, RedisUnavailable
+
+    settings = _settings()
+    env = dict(os.environ)
+    embedded = None
+    if not settings.redis_url:
+        try:
+            embedded = EmbeddedRedis(settings.data_dir / "redis").start()
+        except RedisUnavailable as err:
+            sys.exit(f"pantau: {err}")
+        env["REDIS_URL"] = embedded.url
+        log.info("embedded Redis on %s (data in %s)", embedded.url, embedded.folder)
+    from app.store import db
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = db.make_engine(settings.resolved_database_url())
+    db.create_schema(engine)   # once, before the children race for it
+    engine.dispose()
+    python = sys.executable
+    commands = {
+        "aggregator": [python, "-m", "ingest", "aggregate", "--name", "aggregate-1"],
+        "persister": [python, "-m", "ingest", "persist", "--name", "persist-1"],
+        "web": [python, "-m", "app", "serve"],
+    }
+    if settings.sim_rate > 0:
+        commands["simulator"] = [python, "-m", "ingest", "simulate"]
+    children: dict[str, subprocess.Popen] = {}
+    restarts: dict[str, float] = {}
+    stopping = False
+
+    def start(name):
+        children[name] = subprocess.Popen(commands[name], env=env)
+
+    def stop(*_):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        for name in commands:
+            start(name)
+        print(f"Pantau ({settings.city}) is running: http://{settings.host}:{settings.port}/  "
+              f"(wall: /wall, health: /healthz). Ctrl-C stops everything.", flush=True)
+        while not stopping:
+            time.sleep(0.5)
+            for name, child in list(children.items()):
+                code = child.poll()
+                if code is not None and not stopping:
+                    wait = 1.0 if time.monotonic() - restarts.get(name, 0) > 30 else 5.0
+                    log.warning("%s exited with %s; restarting in %.0f s", name, code, wait)
+                    time.sleep(wait)
+                    restarts[name] = time.monotonic()
+                    start(name)
+    finally:
+        for child in children.values():
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in children.values():
+            try:
+                child.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        if embedded is not None:
+            embedded.stop()
+        print("Pantau stopped.", flush=True)
+    return 0
+
+
+def main(argv=None) -> int:
+    logging.basicConfig(level=os.environ.get("PANTAU_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    parser = argparse.ArgumentParser(prog="python -m app", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="the whole stack on embedded defaults").set_defaults(func=run)
+    sub.add_parser("serve", help="the web server only").set_defaults(func=serve)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

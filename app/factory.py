@@ -1,0 +1,49 @@
+"""The application factory: builds the Flask server, the Dash app and the push channel.
+
+Nothing happens at import time; tests build a fresh app per test with their
+own settings (after Flask's ``flaskr``).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import dash
+import dash_bootstrap_components as dbc
+from flask import Flask
+from flask_socketio import SocketIO
+
+from app.services import Services
+from config.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    services = services or Services.open(settings)
+    server = Flask(__name__)
+    server.config.update(SECRET_KEY=settings.resolved_secret_key(), MAX_CONTENT_LENGTH=12 * 1024 * 1024,
+                         JSON_SORT_KEYS=False)
+    server.extensions["pantau"] = services
+
+    from app import web_ops
+
+    server.register_blueprint(web_ops.blueprint)
+
+    dash_app = dash.Dash(
+        __name__, server=server, title="Pantau", update_title=None,
+        assets_folder=str(ROOT / "assets"), suppress_callback_exceptions=True,
+        external_stylesheets=[dbc.themes.DARKLY],
+        meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}])
+    from callbacks import register_all
+    from layouts import shell
+
+    dash_app.layout = shell.layout
+    register_all(dash_app, services)
+    server.extensions["dash"] = dash_app
+
+    # The push channel: fanned out across web processes through Redis (needs a redis:// URL).
+    socketio = SocketIO(server, message_queue=services.redis_url if services.redis_url.startswith("redis")
+                        else None, cors_allowed_origins=[])
+    server.extensions["pantau_socketio"] = socketio
+    return server
