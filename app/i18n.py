@@ -20,11 +20,31 @@ CATALOGUE: dict[str, dict[str, str]] = {
 }
 
 
-def t(key: str, language: str = "id") -> str:
-    entry = CATALOGUE.get(key)
+_merged: dict[str, dict[str, str]] | None = None
+
+
+def _catalogue() -> dict[str, dict[str, str]]:
+    global _merged
+    if _merged is None:
+        import importlib
+        import pkgutil
+
+        from app import translations
+
+        merged = dict(CATALOGUE)
+        for info in pkgutil.iter_modules(translations.__path__):
+            merged.update(importlib.import_module(f"app.translations.{info.name}").ENTRIES)
+        _merged = merged
+    return _merged
+
+
+def t(key: str, language: str = "id", **values) -> str:
+    """The text for ``key`` in ``language`` (Indonesian when missing), with ``{name}`` values filled."""
+    entry = _catalogue().get(key)
     if entry is None:
         return key
-    return entry.get(language) or entry["id"]
+    text = entry.get(language) or entry["id"]
+    return text.format(**values) if values else text
 
 
 def local_time(moment: datetime, preset, fmt: str = "%H:%M") -> str:

@@ -2,8 +2,26 @@
 nothing registers at import."""
 from __future__ import annotations
 
+import importlib
+
+# Screens in the order they are registered; each has layouts/<name>.py (PATH or PATHS, layout)
+# and, when it reacts to anything, callbacks/<name>.py (register).
+SCREENS = ["home"]
+
 
 def register_all(dash_app, services) -> None:
     from callbacks import router
 
-    router.register(dash_app, services)
+    screens = {}
+    for name in SCREENS:
+        layout_module = importlib.import_module(f"layouts.{name}")
+        for path in router.paths_of(layout_module):
+            screens[path] = layout_module
+        try:
+            module = importlib.import_module(f"callbacks.{name}")
+        except ModuleNotFoundError as err:
+            if err.name != f"callbacks.{name}":
+                raise
+            continue
+        module.register(dash_app, services)
+    router.register(dash_app, services, screens)

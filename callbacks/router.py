@@ -5,22 +5,31 @@ from urllib.parse import parse_qs
 
 from dash import Input, Output, State, html
 
-from layouts import home, shell
-
-SCREENS = {home.PATH: home}
+from layouts import shell
 
 
-def add_screen(module) -> None:
-    SCREENS[module.PATH] = module
+def paths_of(module) -> tuple[str, ...]:
+    return tuple(module.PATHS) if hasattr(module, "PATHS") else (module.PATH,)
 
 
-def register(dash_app, services) -> None:
+def screen_for(screens: dict, pathname: str):
+    """The screen module for a path; a prefix match lets /lacak/<ticket> reach /lacak."""
+    if pathname in screens:
+        return screens[pathname]
+    for path, module in screens.items():
+        if path != "/" and pathname.startswith(path.rstrip("/") + "/"):
+            return module
+    return None
+
+
+def register(dash_app, services, screens: dict) -> None:
     @dash_app.callback(Output(shell.PAGE, "children"), Input(shell.LOCATION, "pathname"),
                        State(shell.LOCATION, "search"))
     def route(pathname, search):
         params = {k: v[-1] for k, v in parse_qs((search or "").lstrip("?")).items()}
-        screen = SCREENS.get(pathname or "/")
+        screen = screen_for(screens, pathname or "/")
         if screen is None:
             return html.Div([html.H1("404"), html.P("Halaman tidak ditemukan / Page not found")],
                             className="container mt-5")
+        params["path"] = pathname
         return screen.layout(services, params)

@@ -100,3 +100,55 @@ def sqlite_services(tmp_path, redis_url, sqlite_url):
     svc = Services.open(make_settings(tmp_path, redis_url, sqlite_url))
     yield svc
     svc.close()
+
+
+CHROMIUM = os.environ.get("PANTAU_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+@pytest.fixture
+def live_app(tmp_path, redis_url, sqlite_url):
+    """The real web app (Flask + Dash + Socket.IO) served on a free loopback port in a thread."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from app.factory import create_app
+    from app.services import Services
+
+    services = Services.open(make_settings(tmp_path, redis_url, sqlite_url))
+    server = create_app(services.settings, services)
+    httpd = make_server("127.0.0.1", 0, server, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    server.config["BASE_URL"] = f"http://127.0.0.1:{httpd.server_port}"
+    yield server
+    httpd.shutdown()
+    services.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's headless Chromium driven by Playwright (no browser download)."""
+    if not pathlib.Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            raise RuntimeError(f"{CHROMIUM} missing: .ci/run installs Debian's chromium")
+        pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium chromium-driver)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def artifacts_dir(request):
+    """Where a test saves screenshots; printed so a person can look at them."""
+    folder = ARTIFACTS / request.node.name.replace("/", "_").replace("[", "-").replace("]", "")
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"\nscreenshots: {folder}")
+    return folder

@@ -115,6 +115,8 @@ def create_schema(engine: Engine) -> None:
     """Create missing tables; safe when several processes start at once."""
     from sqlalchemy.exc import OperationalError, ProgrammingError, IntegrityError
 
+    import app.store.schema  # noqa: F401  every feature's tables are on metadata
+
     for attempt in range(5):
         try:
             metadata.create_all(engine)
