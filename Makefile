@@ -1,0 +1,27 @@
+# Pantau: `make run` installs everything and starts the whole stack; `make test` runs the tests.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+SHARED_DATA := $(wildcard ../shared/data)
+
+.PHONY: run test install bench clean
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	PANTAU_BOUNDARIES=$${PANTAU_BOUNDARIES:-$(SHARED_DATA)} $(PY) -m app run
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: install
+	for script in bench/*.py; do $(PY) $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) var test-artifacts
