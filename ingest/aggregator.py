@@ -62,7 +62,8 @@ class Aggregator(StreamConsumer):
 
     def handle(self, entries) -> None:
         batch = self.decode_batch(entries)
-        ack = [entry_id for entry_id, _ in entries if entry_id in {e.entry_id for e in batch}]
+        readable = {e.entry_id for e in batch}
+        ack = [entry_id for entry_id, _ in entries if entry_id in readable]
         for attempt in range(5):
             payload = self.plan(batch, ack)
             if self._apply(args=[json.dumps(payload, separators=(",", ":"))]) != -1:
@@ -83,7 +84,7 @@ class Aggregator(StreamConsumer):
                 updated = hexagg.apply_created(effects, self.keys, event.report_id, existing,
                                                hexagg.record_for_report(event.report), now, self.tz)
                 if updated is not None:
-                    summaries.append(json.dumps(event.report.public_summary(), separators=(",", ":")))
+                    summaries.append(event.report.public_summary())
             else:
                 change = event.change
                 due = change.get("sla_due_at")
@@ -101,7 +102,7 @@ class Aggregator(StreamConsumer):
         if effects.transitions:
             delta = json.dumps({"ts": now, "city": self.preset.slug,
                                 "transitions": effects.transitions,
-                                "new": [json.loads(s) for s in summaries]}, separators=(",", ":"))
+                                "new": summaries}, separators=(",", ":"))
         return {
             "records": self.keys.agg_records,
             "guards": [[rid, stored.get(rid) or ""] for rid in ids],
@@ -112,7 +113,7 @@ class Aggregator(StreamConsumer):
             "zadd": [[rid, due] for rid, due in effects.sla_add.items()],
             "zrem": sorted(effects.sla_remove),
             "recent_key": self.keys.recent, "recent_max": RECENT_MAX,
-            "recent": summaries,
+            "recent": [json.dumps(s, separators=(",", ":")) for s in summaries],
             "seq_key": self.keys.live_seq, "channel": self.keys.live_channel, "delta": delta,
             "stream": self.stream, "group": self.group, "ack": ack,
         }
