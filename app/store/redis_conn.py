@@ -9,7 +9,6 @@ the running one through its port file and reuses it.
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import socket
 import subprocess
@@ -34,12 +33,12 @@ def _free_port() -> int:
 class EmbeddedRedis:
     """A real redis-server child process persisting to ``folder`` (AOF, fsync always)."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, port: int | None = None):
         self.folder = Path(folder).resolve()
         self.port_file = self.folder / "redis.port"
         self.pid_file = self.folder / "redis.pid"
         self.process: subprocess.Popen | None = None
-        self.port: int | None = None
+        self.port: int | None = port
 
     @property
     def url(self) -> str:
@@ -64,7 +63,7 @@ class EmbeddedRedis:
         if running:
             self.port = running
             return self
-        self.port = _free_port()
+        self.port = self.port or _free_port()
         config = self.folder / "redis.conf"
         config.write_text("\n".join([
             f"port {self.port}",
@@ -145,10 +144,3 @@ def redact(url: str) -> str:
         return f"{scheme}://***@{rest.split('@', 1)[1]}"
     return url
 
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    return True
