@@ -161,17 +161,22 @@ class Effects:
         return [(key, field, delta) for (key, field), delta in self.incr.items() if delta]
 
 
+def _live_buckets(ts: int, now: int, tz_name: str):
+    """(granularity, bucket, expires_at) for every granularity whose bucket of ``ts`` is still kept."""
+    for granularity in GRANULARITIES:
+        if granularity.name == "all":
+            yield granularity, None, None
+            continue
+        bucket = bucket_of(granularity, ts, tz_name)
+        expires_at = expiry(granularity, bucket, tz_name)
+        if expires_at > now:
+            yield granularity, bucket, expires_at
+
+
 def _count_created(effects: Effects, keys, record: Record, delta: int, state: str,
                    now: int, tz_name: str) -> None:
     parents = [(res, h3.cell_to_parent(record.cell, res)) for res in MAP_RESOLUTIONS]
-    for granularity in GRANULARITIES:
-        bucket = None
-        expires_at = None
-        if granularity.name != "all":
-            bucket = bucket_of(granularity, record.created_ts, tz_name)
-            expires_at = expiry(granularity, bucket, tz_name)
-            if expires_at <= now:
-                continue
+    for granularity, bucket, expires_at in _live_buckets(record.created_ts, now, tz_name):
         for res, cell in parents:
             effects.add(keys.hex_counts(granularity.name, res, bucket),
                         cell_field(cell, record.category, state), delta, expires_at)
@@ -180,14 +185,7 @@ def _count_created(effects: Effects, keys, record: Record, delta: int, state: st
 def _count_resolved(effects: Effects, keys, record: Record, delta: int, now: int, tz_name: str) -> None:
     late = record.due_ts and record.resolved_ts > record.due_ts
     ttr = f"ttr|{ttr_bin(record.resolved_ts - record.created_ts)}"
-    for granularity in GRANULARITIES:
-        bucket = None
-        expires_at = None
-        if granularity.name != "all":
-            bucket = bucket_of(granularity, record.resolved_ts, tz_name)
-            expires_at = expiry(granularity, bucket, tz_name)
-            if expires_at <= now:
-                continue
+    for granularity, bucket, expires_at in _live_buckets(record.resolved_ts, now, tz_name):
         key = keys.resolved_counts(granularity.name, bucket)
         effects.add(key, f"{record.category}|{'late' if late else 'ontime'}", delta, expires_at)
         effects.add(key, ttr, delta, expires_at)
