@@ -8,7 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import dash
-import dash_bootstrap_components as dbc
 from flask import Flask
 from flask_socketio import SocketIO
 
@@ -22,18 +21,31 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     settings = settings or Settings.from_env()
     services = services or Services.open(settings)
     server = Flask(__name__)
-    server.config.update(SECRET_KEY=settings.resolved_secret_key(), MAX_CONTENT_LENGTH=12 * 1024 * 1024,
+    server.config.update(SECRET_KEY=settings.resolved_secret_key(), MAX_CONTENT_LENGTH=16 * 1024 * 1024,
                          JSON_SORT_KEYS=False)
     server.extensions["pantau"] = services
 
     from app import web_ops
 
     server.register_blueprint(web_ops.blueprint)
+    from app import web_photos
+    server.register_blueprint(web_photos.blueprint)
+    from app.open311 import api as open311_api
+    server.register_blueprint(open311_api.blueprint)
+    from app.auth import web as auth_web
+    from app.staff import api as staff_api
+    from app import web_feedback
+    auth_web.init_app(server, services)
+    server.register_blueprint(staff_api.blueprint)
+    server.register_blueprint(web_feedback.blueprint)
+    from app import public
+
+    server.register_blueprint(public.blueprint)
 
     dash_app = dash.Dash(
         __name__, server=server, title="Pantau", update_title=None,
         assets_folder=str(ROOT / "assets"), suppress_callback_exceptions=True,
-        external_stylesheets=[dbc.themes.DARKLY],
+        # Bootstrap (Bootswatch Darkly 5.3.8, MIT) is served from assets/: operations rooms are closed networks.
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}])
     from callbacks import register_all
     from layouts import shell
@@ -46,4 +58,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     socketio = SocketIO(server, message_queue=services.redis_url if services.redis_url.startswith("redis")
                         else None, cors_allowed_origins=[])
     server.extensions["pantau_socketio"] = socketio
+    from app import live
+
+    live.install(server, socketio, services)
     return server

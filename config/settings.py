@@ -118,6 +118,22 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PANTAU_PORT", "port", _positive_int, 8050, "Port the web server listens on."),
     Setting("PANTAU_REDIS_CONNECT_TIMEOUT_S", "redis_connect_timeout_s", _positive_float, 60.0,
             "How long a process retries (with backoff) to reach Redis at start-up before giving up."),
+    Setting("PANTAU_STAFF_IDLE_MINUTES", "staff_idle_minutes", _positive_int, 30,
+            "A staff session ends after this many minutes without a request."),
+    Setting("PANTAU_AUTOCLOSE_WORKING_DAYS", "autoclose_working_days", _positive_int, 10,
+            "A resolved report nobody disputed closes by itself after this many working days."),
+    Setting("PANTAU_TILE_URL", "tile_url", str, "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+            "Base map tile URL template for the wall; when unreachable the area outlines are the base layer."),
+    Setting("PANTAU_WALL_STALE_S", "wall_stale_s", _positive_float, 30.0,
+            "The wall shows 'feed stale' when no live update arrived for this many seconds."),
+    Setting("PANTAU_PHOTO_DIR", "photo_dir", _path, None,
+            "Folder for uploaded photos. Unset: PANTAU_DATA_DIR/photos."),
+    Setting("PANTAU_OPEN311_KEY_RATE", "open311_key_rate", _positive_int, 600,
+            "Open311 requests a minute allowed per API key (a key may carry its own limit)."),
+    Setting("PANTAU_OPEN311_ADDRESS_RATE", "open311_address_rate", _positive_int, 1200,
+            "Open311 requests a minute allowed per client address."),
+    Setting("PANTAU_PUBLIC_K", "public_k", _positive_int, 5,
+            "Public figures never show a sensitive category with a count from 1 to k-1."),
 )
 
 
@@ -137,6 +153,14 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8050
     redis_connect_timeout_s: float = 60.0
+    staff_idle_minutes: int = 30
+    autoclose_working_days: int = 10
+    tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    wall_stale_s: float = 30.0
+    photo_dir: Path | None = None
+    open311_key_rate: int = 600
+    open311_address_rate: int = 1200
+    public_k: int = 5
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":

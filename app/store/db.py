@@ -74,6 +74,10 @@ reports = Table(
     Index("ix_reports_city_agency_status", "city", "agency", "status"),
     Index("ix_reports_city_resolved", "city", "resolved_at"),
     Index("ix_reports_h3", "h3_cell"),
+    # the dispatch queue: area filters and SLA-due ordering (bench/dispatch.py)
+    Index("ix_reports_city_kelurahan_created", "city", "kelurahan_code", "created_at"),
+    Index("ix_reports_city_kecamatan_created", "city", "kecamatan_code", "created_at"),
+    Index("ix_reports_city_status_due", "city", "status", "sla_due_at"),
 )
 
 # Status history and audit trail: append-only, one row per accepted change.

@@ -71,6 +71,16 @@ class Keys:
         """list of JSON commands for a running simulator (start a burst...)."""
         return f"{self._base}:ops:simulator"
 
+    # rate limits (fixed windows)
+    def rate_window(self, scope: str, subject: str, window: int) -> str:
+        """Requests counted for one subject (an API key id, a client address) in one window."""
+        return f"{self._base}:rate:{scope}:{subject}:{window}"
+
+    # public kiosk
+    def public_cache(self, name: str) -> str:
+        """"<computed at>|<JSON>" of one public figure, recomputed every few seconds (app.public)."""
+        return f"{self._base}:public:{name}"
+
     def agg_pattern(self) -> str:
         """Every aggregate key of the city (for rebuild)."""
         return f"{self._base}:agg:*"

@@ -1,0 +1,1 @@
+"""Staff authentication and authorisation: accounts, the permission matrix, and the web guard."""

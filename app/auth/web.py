@@ -1,0 +1,199 @@
+"""The web edge of staff auth: Flask-Login, the login/logout pages, the guard in front of every
+staff path and staff Dash callback, CSRF tokens and the idle-session timeout."""
+from __future__ import annotations
+
+import hmac
+import json
+import secrets
+import time
+from datetime import timedelta
+from urllib.parse import urlparse
+
+from flask import (Blueprint, abort, current_app, jsonify, redirect, render_template_string, request,
+                   session, url_for)
+from flask_login import LoginManager, current_user, login_user, logout_user
+
+from app.auth import permissions
+from app.auth.users import AccountLocked, authenticate, load_user
+
+STAFF_PREFIXES = ("/dispatch", "/tugas", "/staff")
+STAFF_ID_PREFIXES = ("dispatch-", "tugas-")
+DASH_CALLBACK = "/_dash-update-component"
+ROUTER_LOCATION = "shell-location"
+CSRF_HEADER = "X-CSRF-Token"
+
+blueprint = Blueprint("auth", __name__)
+
+_LOGIN_PAGE = """<!doctype html><html lang="id"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>Pantau — Masuk / Sign in</title>
+<style>body{font-family:system-ui,sans-serif;background:#222;color:#eee;display:flex;justify-content:center}
+form{margin-top:10vh;display:flex;flex-direction:column;gap:.6rem;width:18rem}
+input,button{font-size:1rem;padding:.5rem}.err{color:#f66}</style></head><body>
+<form method="post" action="{{ url_for('auth.login') }}" id="login-form">
+<h1>Pantau</h1><p>Masuk petugas / Staff sign in</p>
+{% if error %}<p class="err" id="login-error">{{ error }}</p>{% endif %}
+<input type="hidden" name="csrf_token" value="{{ csrf }}">
+<input type="hidden" name="next" value="{{ next }}">
+<label>Nama pengguna / Username <input name="username" id="login-username" autocomplete="username" required></label>
+<label>Kata sandi / Password <input name="password" id="login-password" type="password" autocomplete="current-password" required></label>
+<button type="submit" id="login-submit">Masuk / Sign in</button></form></body></html>"""
+
+
+def csrf_token() -> str:
+    token = session.get("csrf")
+    if not token:
+        token = session["csrf"] = secrets.token_urlsafe(32)
+    return token
+
+
+def _csrf_ok(sent: str | None) -> bool:
+    token = session.get("csrf")
+    return bool(token and sent and hmac.compare_digest(token, sent))
+
+
+def _same_origin() -> bool:
+    origin = request.headers.get("Origin") or request.headers.get("Referer")
+    if not origin:
+        return True  # non-browser clients send none; browsers always send Origin on a POST fetch
+    return urlparse(origin).netloc == request.host
+
+
+def _is_staff_path(path: str) -> bool:
+    return any(path == p or path.startswith(p + "/") for p in STAFF_PREFIXES)
+
+
+def _component_ids(payload: dict) -> list[str]:
+    ids = []
+    outputs = payload.get("outputs")
+    outputs = outputs if isinstance(outputs, list) else [outputs] if outputs else []
+    items = outputs + list(payload.get("inputs") or []) + list(payload.get("state") or [])
+    for item in items:
+        for part in (item if isinstance(item, list) else [item]):
+            if isinstance(part, dict):
+                ident = part.get("id")
+                ids.append(json.dumps(ident, sort_keys=True) if isinstance(ident, dict) else str(ident))
+    ids.append(str(payload.get("output", "")))
+    return ids
+
+
+def _staff_callback(payload: dict) -> str | None:
+    """The staff screen a Dash callback touches (by component id or routed path), or None."""
+    for ident in _component_ids(payload):
+        for prefix in STAFF_ID_PREFIXES:
+            if prefix in ident:
+                return "/" + prefix.rstrip("-")
+    for item in payload.get("inputs") or []:
+        if isinstance(item, dict) and item.get("id") == ROUTER_LOCATION and item.get("property") == "pathname":
+            path = str(item.get("value") or "")
+            for screen in permissions.SCREENS:
+                if path == screen or path.startswith(screen + "/"):
+                    return screen
+    return None
+
+
+def _deny(status: int, message: str, wants_json: bool):
+    if wants_json or status == 403:
+        return jsonify({"error": message}), status
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+def guard():
+    """before_request: staff paths and staff Dash callbacks need a live session, the role,
+    and for a state change a valid CSRF token (own token for the API, same-origin JSON for Dash)."""
+    path = request.path
+    if current_user.is_authenticated:
+        seen = session.get("seen", 0)
+        if time.time() - seen > current_app.permanent_session_lifetime.total_seconds():
+            logout_user()
+            session.clear()
+        else:
+            session["seen"] = time.time()
+    screen = None
+    if path == DASH_CALLBACK and request.method == "POST":
+        payload = request.get_json(silent=True) or {}
+        screen = _staff_callback(payload)
+        if screen is None:
+            return None
+        if not current_user.is_authenticated:
+            return jsonify({"error": "login required"}), 401
+        if not (request.is_json and _same_origin()):
+            return jsonify({"error": "cross-site request refused"}), 403
+        if not permissions.can_open(current_user.role, screen):
+            return jsonify({"error": f"role {current_user.role} may not use {screen}"}), 403
+        return None
+    if not _is_staff_path(path):
+        return None
+    wants_json = path.startswith("/staff/api")
+    if not current_user.is_authenticated:
+        return _deny(401, "login required", wants_json)
+    if request.method not in ("GET", "HEAD", "OPTIONS") and not _csrf_ok(request.headers.get(CSRF_HEADER)):
+        return jsonify({"error": f"missing or wrong CSRF token (send the {CSRF_HEADER} header)"}), 403
+    for screen in permissions.SCREENS:
+        if path == screen or path.startswith(screen + "/"):
+            if not permissions.can_open(current_user.role, screen):
+                return _deny(403, f"role {current_user.role} may not open {screen}", wants_json)
+    return None
+
+
+@blueprint.route("/login", methods=["GET", "POST"])
+def login():
+    services = current_app.extensions["pantau"]
+    error = None
+    nxt = request.values.get("next") or ""
+    if not nxt.startswith("/") or nxt.startswith("//"):
+        nxt = ""
+    if request.method == "POST":
+        if not _csrf_ok(request.form.get("csrf_token")):
+            abort(400, "missing or wrong CSRF token; reload the page")
+        try:
+            user = authenticate(services.engine, request.form.get("username", ""),
+                                request.form.get("password", ""))
+        except AccountLocked as err:
+            user, error = None, "Akun terkunci sementara / Account locked: " + str(err)
+        if user is not None and user.city == services.preset.slug:
+            session.clear()                      # a fresh session id and token after login
+            login_user(user, remember=False)
+            session.permanent = True
+            session["seen"] = time.time()
+            csrf_token()
+            if not nxt:
+                nxt = "/tugas" if user.role == "agency_officer" else "/dispatch"
+            return redirect(nxt)
+        error = error or "Nama pengguna atau kata sandi salah / Wrong username or password"
+    return render_template_string(_LOGIN_PAGE, error=error, csrf=csrf_token(), next=nxt), \
+        (401 if error else 200)
+
+
+@blueprint.post("/logout")
+def logout():
+    if not _csrf_ok(request.form.get("csrf_token") or request.headers.get(CSRF_HEADER)):
+        abort(400, "missing or wrong CSRF token")
+    logout_user()
+    session.clear()
+    return redirect(url_for("auth.login"))
+
+
+@blueprint.get("/staff/api/session")
+def whoami():
+    """The signed-in user and the CSRF token the screens send with every change."""
+    return jsonify({"username": current_user.username, "role": current_user.role,
+                    "agency": current_user.agency, "csrf_token": csrf_token()})
+
+
+def init_app(server, services) -> None:
+    manager = LoginManager()
+    manager.session_protection = "strong"
+    manager.login_view = "auth.login"
+
+    @manager.user_loader
+    def _load(username):
+        user = load_user(services.engine, username)
+        return user if user is not None and user.city == services.preset.slug else None
+
+    manager.init_app(server)
+    idle = timedelta(minutes=getattr(services.settings, "staff_idle_minutes", 30))
+    server.config.update(PERMANENT_SESSION_LIFETIME=idle, SESSION_COOKIE_HTTPONLY=True,
+                         SESSION_COOKIE_SAMESITE="Lax", REMEMBER_COOKIE_DURATION=timedelta(0))
+    server.register_blueprint(blueprint)
+    server.before_request(guard)
+    server.jinja_env.globals["csrf_token"] = csrf_token

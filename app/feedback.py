@@ -1,0 +1,145 @@
+"""The citizen closes the loop: after resolution, rate the result (1-5, which closes the report)
+or dispute it (which reopens it); with neither, the report closes by itself after N working days.
+
+Keyed by ticket, the number the citizen holds. ``python -m app.feedback autoclose`` runs the
+automatic closing (cron, or the persister's maintenance hook).
+"""
+from __future__ import annotations
+
+import sys
+from datetime import datetime, timezone
+
+from sqlalchemy import Column, Index, Integer, String, Table, Text, select
+
+from app import followup, sla
+from app.store import db
+from app.store.db import UTCDateTime, metadata
+from app.workflow import Status
+
+AUTO_CLOSE_WORKING_DAYS = 10
+CITIZEN = "citizen"
+SYSTEM = "system:autoclose"
+
+report_feedback = Table(
+    "report_feedback", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("report_id", String(36), nullable=False),
+    Column("ticket", String(24), nullable=False),
+    Column("kind", String(10), nullable=False),      # rating / dispute
+    Column("rating", Integer),
+    Column("comment", Text),
+    Column("version", Integer, nullable=False),      # the report version the feedback applied to
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Index("ix_feedback_report", "report_id"),
+)
+
+
+class FeedbackInvalid(ValueError):
+    def __init__(self, field_name: str, rule: str):
+        super().__init__(f"{field_name}: {rule}")
+        self.field = field_name
+
+
+def _report(engine, ticket: str):
+    r = db.reports
+    with engine.connect() as conn:
+        row = conn.execute(select(r.c.id, r.c.status, r.c.version).where(r.c.ticket == ticket)).first()
+    if row is None:
+        raise followup.ReportNotFound(f"no report with ticket {ticket}")
+    return row
+
+
+def _record(engine, row, ticket, kind, rating, comment, version, now) -> None:
+    with engine.begin() as conn:
+        conn.execute(report_feedback.insert().values(report_id=row.id, ticket=ticket, kind=kind, rating=rating,
+                                                     comment=comment, version=version, occurred_at=now))
+
+
+def rate(engine, producer, ticket: str, rating, comment: str | None = None,
+         now: datetime | None = None) -> dict:
+    """Rate a resolved report 1-5; this closes it."""
+    now = now or datetime.now(timezone.utc)
+    if not isinstance(rating, int) or isinstance(rating, bool) or not 1 <= rating <= 5:
+        raise FeedbackInvalid("rating", "a whole number from 1 to 5")
+    comment = (comment or "").strip()[:1000] or None
+    row = _report(engine, ticket)
+    if row.status != Status.RESOLVED.value:
+        raise FeedbackInvalid("ticket", f"only a resolved report can be rated (this one is {row.status})")
+    change = followup.change_status(engine, producer, row.id, Status.CLOSED.value, CITIZEN,
+                                    note=f"rated {rating}/5" + (f": {comment}" if comment else ""),
+                                    expected_version=row.version, now=now)
+    _record(engine, row, ticket, "rating", rating, comment, change["version"], now)
+    return {"ticket": ticket, "status": change["to_status"], "rating": rating}
+
+
+def dispute(engine, producer, ticket: str, reason: str, now: datetime | None = None) -> dict:
+    """The citizen says the problem is not solved: the report reopens with the reason."""
+    now = now or datetime.now(timezone.utc)
+    reason = (reason or "").strip()[:1000]
+    if not reason:
+        raise FeedbackInvalid("reason", "say what is still wrong")
+    row = _report(engine, ticket)
+    if row.status not in (Status.RESOLVED.value, Status.CLOSED.value):
+        raise FeedbackInvalid("ticket", f"only a resolved or closed report can be disputed (this one is "
+                                        f"{row.status})")
+    change = followup.change_status(engine, producer, row.id, Status.REOPENED.value, CITIZEN,
+                                    note=f"disputed: {reason}", expected_version=row.version, now=now)
+    _record(engine, row, ticket, "dispute", None, reason, change["version"], now)
+    return {"ticket": ticket, "status": change["to_status"]}
+
+
+def feedback_of(engine, ticket: str) -> list[dict]:
+    f = report_feedback
+    with engine.connect() as conn:
+        rows = conn.execute(select(f).where(f.c.ticket == ticket).order_by(f.c.occurred_at)).all()
+    return [{"kind": r.kind, "rating": r.rating, "comment": r.comment, "at": r.occurred_at.isoformat()}
+            for r in rows]
+
+
+def auto_close(engine, producer, preset, now: datetime | None = None,
+               working_days: int = AUTO_CLOSE_WORKING_DAYS, limit: int = 1000) -> int:
+    """Close resolved reports nobody disputed within ``working_days`` working days; returns how many."""
+    now = now or datetime.now(timezone.utc)
+    r = db.reports
+    with engine.connect() as conn:
+        rows = conn.execute(select(r.c.id, r.c.version, r.c.resolved_at)
+                            .where(r.c.city == preset.slug, r.c.status == Status.RESOLVED.value)
+                            .order_by(r.c.resolved_at).limit(limit)).all()
+    closed = 0
+    for row in rows:
+        if row.resolved_at is None:
+            continue
+        if sla.add_working_days(row.resolved_at, working_days, preset.timezone) > now:
+            break  # ordered by resolution time: the rest are younger
+        try:
+            followup.change_status(engine, producer, row.id, Status.CLOSED.value, SYSTEM,
+                                   note=f"no dispute within {working_days} working days",
+                                   expected_version=row.version, now=now)
+            closed += 1
+        except followup.VersionConflict:
+            continue  # the citizen acted meanwhile: their action stands
+    return closed
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m app.feedback")
+    parser.add_argument("command", choices=["autoclose"])
+    parser.add_argument("--working-days", type=int, help="default: PANTAU_AUTOCLOSE_WORKING_DAYS")
+    args = parser.parse_args(argv)
+    from app.services import Services
+    from config.settings import Settings
+
+    settings = Settings.from_env()
+    services = Services.open(settings)
+    days = args.working_days or settings.autoclose_working_days
+    try:
+        print(f"closed {auto_close(services.engine, services.producer, services.preset, working_days=days)}")
+    finally:
+        services.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""Open311 API keys: created and revoked by a command, stored only as SHA-256 hashes.
+
+A key is shown once, when created; the table keeps its hash, a short public
+id (for listing and revoking), a name, an optional per-minute rate limit and
+when it was revoked.
+"""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from sqlalchemy import Column, Integer, String, Table, select, update
+
+from app.store.db import UTCDateTime, metadata
+
+api_keys = Table(
+    "api_keys", metadata,
+    Column("key_id", String(16), primary_key=True),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("name", String(120), nullable=False),
+    Column("rate_per_minute", Integer),          # None: the PANTAU_OPEN311_KEY_RATE default
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime),
+)
+
+KEY_PREFIX = "p311_"
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    key_id: str
+    name: str
+    rate_per_minute: int | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+def _hash(raw_key: str) -> str:
+    return hashlib.sha256(raw_key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def create_key(engine, name: str, rate_per_minute: int | None = None) -> tuple[ApiKey, str]:
+    """A new key: its record and the secret (shown once, never stored)."""
+    name = (name or "").strip()
+    if not name or len(name) > 120:
+        raise ValueError("name: 1 to 120 characters")
+    if rate_per_minute is not None and rate_per_minute <= 0:
+        raise ValueError("rate_per_minute: must be a positive whole number")
+    key_id = secrets.token_hex(6)
+    secret = f"{KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
+    now = datetime.now(timezone.utc)
+    with engine.begin() as conn:
+        conn.execute(api_keys.insert().values(key_id=key_id, key_hash=_hash(secret), name=name,
+                                              rate_per_minute=rate_per_minute, created_at=now))
+    return ApiKey(key_id, name, rate_per_minute, now, None), secret
+
+
+def revoke_key(engine, key_id: str) -> bool:
+    """Revoke a key by its id; False when no such live key exists."""
+    with engine.begin() as conn:
+        return conn.execute(update(api_keys).where(api_keys.c.key_id == key_id,
+                                                   api_keys.c.revoked_at.is_(None))
+                            .values(revoked_at=datetime.now(timezone.utc))).rowcount == 1
+
+
+def list_keys(engine) -> list[ApiKey]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(api_keys).order_by(api_keys.c.created_at)).all()
+    return [ApiKey(r.key_id, r.name, r.rate_per_minute, r.created_at, r.revoked_at) for r in rows]
+
+
+def check_key(engine, raw_key) -> ApiKey | None:
+    """The live key ``raw_key`` is, or None (unknown, malformed or revoked)."""
+    if not isinstance(raw_key, str) or not raw_key.startswith(KEY_PREFIX) or len(raw_key) > 100:
+        return None
+    with engine.connect() as conn:
+        row = conn.execute(select(api_keys).where(api_keys.c.key_hash == _hash(raw_key))).first()
+    if row is None or row.revoked_at is not None:
+        return None
+    return ApiKey(row.key_id, row.name, row.rate_per_minute, row.created_at, row.revoked_at)

@@ -1,0 +1,198 @@
+"""Staff actions on reports: permission and agency scope checked, then applied through
+``app.followup.change_status`` (status changes) or an optimistic update (priority), and recorded.
+
+``report_actions`` holds what the audit trail in ``report_events`` has no column for: the
+action's name, the rejection reason, the merge target, the assigned team, the after photo.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timezone
+
+from sqlalchemy import Column, Index, Integer, String, Table, Text, select, update
+
+from app import followup, sla
+from app.auth import permissions
+from app.reports import PRIORITIES
+from app.store import db
+from app.store.db import UTCDateTime, metadata
+from app.workflow import Status
+
+report_actions = Table(
+    "report_actions", metadata,
+    Column("action_id", String(80), primary_key=True),
+    Column("report_id", String(36), nullable=False),
+    Column("event_id", String(80)),          # the report_events row of a status change, if any
+    Column("action", String(20), nullable=False),
+    Column("actor", String(120), nullable=False),
+    Column("version", Integer, nullable=False),  # the report's version after the action
+    Column("detail", Text, nullable=False, default="{}"),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Index("ix_actions_report", "report_id", "occurred_at"),
+)
+
+
+class Forbidden(PermissionError):
+    pass
+
+
+class ActionInvalid(ValueError):
+    def __init__(self, field_name: str, rule: str):
+        super().__init__(f"{field_name}: {rule}")
+        self.field = field_name
+
+
+def _require(user, action: str) -> None:
+    if not permissions.can(user.role, action):
+        raise Forbidden(f"role {user.role} may not {action.replace('_', ' ')}")
+
+
+def visible_report(engine, user, report_id: str):
+    """The report row if this user may see it; ReportNotFound otherwise (other agencies' too)."""
+    r = db.reports
+    query = select(r).where(r.c.id == report_id)
+    agency = permissions.scope_agency(user.role, user.agency)
+    if agency is not None:
+        query = query.where(r.c.agency == agency)
+    with engine.connect() as conn:
+        row = conn.execute(query).first()
+    if row is None:
+        raise followup.ReportNotFound(f"no report {report_id}")
+    return row
+
+
+def _record(engine, report_id, action, actor, version, detail, event_id=None, now=None) -> None:
+    with engine.begin() as conn:
+        conn.execute(report_actions.insert().values(
+            action_id=event_id or f"{report_id}:{action}:{uuid.uuid4().hex[:12]}", report_id=report_id,
+            event_id=event_id, action=action, actor=actor, version=version,
+            detail=json.dumps(detail, separators=(",", ":")), occurred_at=now or datetime.now(timezone.utc)))
+
+
+def _status(services, user, action, report_id, to_status, expected_version, note=None, detail=None,
+            **fields) -> dict:
+    _require(user, action)
+    visible_report(services.engine, user, report_id)
+    change = followup.change_status(services.engine, services.producer, report_id, to_status,
+                                    actor=f"{user.role}:{user.username}", note=note,
+                                    expected_version=expected_version, **fields)
+    _record(services.engine, report_id, action, change["actor"], change["version"],
+            {**(detail or {}), **{k: v for k, v in fields.items() if k != "sla_due_at"}},
+            event_id=change["event_id"], now=change["occurred_at"])
+    return {"report_id": report_id, "status": change["to_status"], "version": change["version"]}
+
+
+def verify(services, user, report_id, expected_version, note=None):
+    return _status(services, user, "verify", report_id, Status.VERIFIED.value, expected_version, note)
+
+
+def reject(services, user, report_id, expected_version, reason):
+    if not (reason and reason.strip()):
+        raise ActionInvalid("reason", "a rejection needs a reason")
+    return _status(services, user, "reject", report_id, Status.REJECTED.value, expected_version,
+                   reason.strip(), {"reason": reason.strip()})
+
+
+def merge(services, user, report_id, expected_version, into_id):
+    if into_id == report_id:
+        raise ActionInvalid("into", "a report cannot be merged into itself")
+    target = visible_report(services.engine, user, into_id)
+    return _status(services, user, "merge", report_id, Status.REJECTED.value, expected_version,
+                   f"duplicate of {target.ticket}", {"merged_into": into_id, "merged_ticket": target.ticket})
+
+
+def assign(services, user, report_id, expected_version, agency, team=None, action="assign"):
+    codes = {a.code for a in services.preset.agencies}
+    if agency not in codes:
+        raise ActionInvalid("agency", f"unknown agency {agency!r}; one of {', '.join(sorted(codes))}")
+    team = (team or "").strip()[:80] or None
+    return _status(services, user, action, report_id, Status.DISPATCHED.value, expected_version,
+                   f"assigned to {agency}" + (f" / {team}" if team else ""), agency=agency, team=team)
+
+
+def bulk_assign(services, user, items: list[dict], agency, team=None) -> list[dict]:
+    """Assign each {id, version}; one failure does not stop the others (each answers its outcome)."""
+    _require(user, "bulk_assign")
+    results = []
+    for item in items:
+        try:
+            results.append({"ok": True, **assign(services, user, item["id"], item.get("version"), agency,
+                                                 team, action="bulk_assign")})
+        except Exception as err:  # noqa: BLE001  reported per item, by kind
+            from app.staff.api import error_kind
+            kind, status = error_kind(err)
+            if kind is None:
+                raise
+            results.append({"ok": False, "report_id": item.get("id"), "error": str(err), "kind": kind,
+                            "http_status": status})
+    return results
+
+
+def start(services, user, report_id, expected_version, note=None):
+    return _status(services, user, "start", report_id, Status.IN_PROGRESS.value, expected_version, note)
+
+
+def resolve(services, user, report_id, expected_version, photo_ref: str, note=None):
+    if not photo_ref:
+        raise ActionInvalid("photo", "resolving needs an after photo taken from the same spot")
+    return _status(services, user, "resolve", report_id, Status.RESOLVED.value, expected_version, note,
+                   {"after_photo": photo_ref})
+
+
+def change_priority(services, user, report_id, expected_version, priority, now=None):
+    _require(user, "priority")
+    if priority not in PRIORITIES:
+        raise ActionInvalid("priority", f"must be one of {', '.join(PRIORITIES)}")
+    row = visible_report(services.engine, user, report_id)
+    now = now or datetime.now(timezone.utc)
+    due = sla.resolution_due(row.category, priority, row.created_at, services.preset)
+    r = db.reports
+    with services.engine.begin() as conn:
+        moved = conn.execute(update(r).where(r.c.id == report_id, r.c.version == expected_version)
+                             .values(priority=priority, sla_due_at=due, version=r.c.version + 1,
+                                     updated_at=now)).rowcount
+    if moved != 1:
+        current = visible_report(services.engine, user, report_id).version
+        raise followup.VersionConflict(f"report changed meanwhile (version {current}, you had "
+                                       f"{expected_version}); reload and try again")
+    _record(services.engine, report_id, "priority", f"{user.role}:{user.username}", expected_version + 1,
+            {"from": row.priority, "to": priority}, now=now)
+    return {"report_id": report_id, "priority": priority, "version": expected_version + 1}
+
+
+def add_note(services, user, report_id, text):
+    _require(user, "note")
+    if not (text and text.strip()):
+        raise ActionInvalid("note", "is empty")
+    row = visible_report(services.engine, user, report_id)
+    _record(services.engine, report_id, "note", f"{user.role}:{user.username}", row.version,
+            {"note": text.strip()[:2000]})
+    return {"report_id": report_id, "version": row.version}
+
+
+def history(engine, report_id: str) -> list[dict]:
+    """The report's audit trail (status events) joined with the staff actions' details, oldest first."""
+    e, a = db.report_events, report_actions
+    with engine.connect() as conn:
+        events = conn.execute(select(e).where(e.c.report_id == report_id).order_by(e.c.version)).all()
+        acts = conn.execute(select(a).where(a.c.report_id == report_id).order_by(a.c.occurred_at)).all()
+    by_event = {x.event_id: x for x in acts if x.event_id}
+    out = [{"at": ev.occurred_at.isoformat(), "actor": ev.actor, "from": ev.from_status, "to": ev.to_status,
+            "note": ev.note, "version": ev.version,
+            "action": by_event[ev.event_id].action if ev.event_id in by_event else ev.kind,
+            "detail": json.loads(by_event[ev.event_id].detail) if ev.event_id in by_event else {}}
+           for ev in events]
+    out += [{"at": x.occurred_at.isoformat(), "actor": x.actor, "from": None, "to": None,
+             "note": json.loads(x.detail).get("note"), "version": x.version, "action": x.action,
+             "detail": json.loads(x.detail)} for x in acts if not x.event_id]
+    return sorted(out, key=lambda item: item["at"])
+
+
+def after_photos(engine, report_id: str) -> list[str]:
+    """References of the after photos an officer attached when resolving (newest last)."""
+    a = report_actions
+    with engine.connect() as conn:
+        rows = conn.execute(select(a.c.detail).where(a.c.report_id == report_id, a.c.action == "resolve")
+                            .order_by(a.c.occurred_at)).all()
+    return [json.loads(r.detail)["after_photo"] for r in rows if "after_photo" in json.loads(r.detail)]

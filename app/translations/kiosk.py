@@ -1,0 +1,45 @@
+"""Strings of the public kiosk (``/kiosk``)."""
+
+ENTRIES = {
+    "kiosk.title": {"id": "Tindak lanjut laporan warga", "en": "How the city follows up reports"},
+    "kiosk.view.map": {"id": "Peta laporan", "en": "Reports map"},
+    "kiosk.view.agencies": {"id": "Kinerja OPD (30 hari)", "en": "Agency performance (30 days)"},
+    "kiosk.view.ranking": {"id": "Peringkat responsivitas (30 hari)", "en": "Responsiveness ranking (30 days)"},
+    "kiosk.view.resolved": {"id": "Baru saja diselesaikan", "en": "Recently resolved"},
+    "kiosk.today": {"id": "Hari ini", "en": "Today"},
+    "kiosk.week": {"id": "7 hari terakhir", "en": "Last 7 days"},
+    "kiosk.received": {"id": "Laporan masuk", "en": "Reports received"},
+    "kiosk.resolved": {"id": "Selesai", "en": "Resolved"},
+    "kiosk.open": {"id": "Sedang ditangani", "en": "Being handled"},
+    "kiosk.median": {"id": "Median waktu selesai", "en": "Median time to resolve"},
+    "kiosk.agency": {"id": "OPD", "en": "Agency"},
+    "kiosk.reports": {"id": "Laporan", "en": "Reports"},
+    "kiosk.resolution_rate": {"id": "Tingkat selesai", "en": "Resolution rate"},
+    "kiosk.median_short": {"id": "Median selesai", "en": "Median to resolve"},
+    "kiosk.score": {"id": "Skor", "en": "Score"},
+    "kiosk.rating": {"id": "Rating warga", "en": "Citizen rating"},
+    "kiosk.reopened": {"id": "Dibuka ulang", "en": "Reopened"},
+    "kiosk.level.agency": {"id": "OPD", "en": "Agencies"},
+    "kiosk.level.kecamatan": {"id": "Kecamatan", "en": "Districts (kecamatan)"},
+    "kiosk.level.kelurahan": {"id": "Kelurahan", "en": "Neighbourhoods (kelurahan)"},
+    "kiosk.not_ranked": {"id": "{n} belum diperingkat (kurang dari {min} laporan)",
+                         "en": "{n} not ranked (fewer than {min} reports)"},
+    "kiosk.rank_detail": {"id": "selesai {resolved}% · median {median} · rating {rating}/5 · dibuka ulang "
+                                "{reopened}% · foto {photo}%",
+                          "en": "resolved {resolved}% · median {median} · rating {rating}/5 · reopened {reopened}% "
+                                "· photo {photo}%"},
+    "kiosk.too_few": {"id": "kurang dari {k} laporan", "en": "fewer than {k} reports"},
+    "kiosk.none_yet": {"id": "Belum ada data", "en": "No data yet"},
+    "kiosk.before": {"id": "Sebelum", "en": "Before"},
+    "kiosk.after": {"id": "Sesudah", "en": "After"},
+    "kiosk.no_photo": {"id": "tanpa foto", "en": "no photo"},
+    "kiosk.resolved_in": {"id": "selesai dalam {d}", "en": "resolved in {d}"},
+    "kiosk.privacy": {"id": "Tanpa data pribadi · lokasi dibulatkan ke heksagon · kategori sensitif "
+                            "hanya agregat ≥ {k}",
+                      "en": "No personal data · locations snapped to hexagons · sensitive categories "
+                            "only as totals ≥ {k}"},
+    "kiosk.legend": {"id": "Laporan per heksagon ({window})", "en": "Reports per hexagon ({window})"},
+    "kiosk.hours": {"id": "{n} jam", "en": "{n} h"},
+    "kiosk.days": {"id": "{n} hari", "en": "{n} d"},
+    "kiosk.minutes": {"id": "{n} mnt", "en": "{n} min"},
+}

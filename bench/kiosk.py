@@ -1,0 +1,180 @@
+"""Many kiosks polling the public endpoints: p50/p99 latency and the server's CPU.
+
+On a real embedded Redis and SQLite seeded with ``--reports`` reports over the last week (a share
+resolved), the real web app runs on a werkzeug threaded server in a child process (so its CPU is
+measured alone); ``--clients`` kiosk clients (threads with keep-alive connections) each poll the
+public endpoints in turn, one request every ``--interval`` seconds, for ``--duration`` seconds.
+Target: p99 <= 200 ms with 200 clients.
+
+Usage: ``python bench/kiosk.py [--clients 200] [--duration 60] [--interval 1.0] [--reports 10000]``;
+the last line printed is one JSON object.
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import psutil  # noqa: E402
+
+from app.store.redis_conn import EmbeddedRedis  # noqa: E402
+from config.settings import Settings  # noqa: E402
+
+ENDPOINTS = ("/api/public/summary", "/api/public/hexes?window=today", "/api/public/hexes?window=7d",
+             "/api/public/agencies", "/api/public/ranking?level=agency", "/api/public/ranking?level=kecamatan",
+             "/api/public/ranking?level=kelurahan", "/api/public/resolved")
+TARGET_P99_MS = 200.0
+
+
+def _settings(folder: Path, redis_url: str) -> Settings:
+    shared = (ROOT / ".." / "shared" / "data").resolve()
+    return Settings(data_dir=folder, redis_url=redis_url, boundaries=shared if shared.exists() else None,
+                    database_url=f"sqlite:///{folder / 'bench.sqlite3'}", secret_key="bench", sim_rate=0)
+
+
+def serve(folder: Path, redis_url: str) -> None:
+    """Child process: the real web app on a werkzeug threaded server; prints its port."""
+    import logging
+
+    from werkzeug.serving import make_server
+
+    from app.factory import create_app
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    app = create_app(_settings(folder, redis_url))
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    print(httpd.server_port, flush=True)
+    httpd.serve_forever()
+
+
+def seed(folder: Path, redis_url: str, count: int) -> None:
+    from app.services import Services
+    from ingest.sources import RawReport
+    from tests.helpers import JAKARTA_POINTS, drain
+
+    services = Services.open(_settings(folder, redis_url))
+    rng = random.Random(7)
+    now = datetime.now(timezone.utc)
+    categories = ["flood", "garbage", "road_damage", "street_light", "fallen_tree", "illegal_parking",
+                  "health", "social_aid"]
+    raws = []
+    for i in range(count):
+        lat, lng = rng.choice(JAKARTA_POINTS)
+        created = now - timedelta(seconds=rng.uniform(60, 7 * 86400))
+        resolved = rng.random() < 0.6
+        raws.append(RawReport(category=rng.choice(categories), lat=lat + rng.uniform(-0.03, 0.03),
+                              lng=lng + rng.uniform(-0.03, 0.03), created_at=created, source="bench",
+                              source_ref=f"kiosk-{i}", status="resolved" if resolved else None,
+                              resolved_at=created + timedelta(hours=rng.uniform(1, 72)) if resolved else None,
+                              reporter_name="Bench Person", reporter_phone="+62 811 0000 0000"))
+    services.producer.submit_many([r for r in raws if r.resolved_at is None or r.resolved_at < now])
+    drain(services, batch_size=1000)
+    services.close()
+
+
+def client(port: int, stop_at: float, interval: float, latencies: list, errors: list, offset: int) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    index = offset
+    time.sleep(random.uniform(0, interval))   # kiosks are not synchronised
+    while time.monotonic() < stop_at:
+        began = time.monotonic()
+        path = ENDPOINTS[index % len(ENDPOINTS)]
+        index += 1
+        try:
+            conn.request("GET", path)
+            response = conn.getresponse()
+            response.read()
+            if response.status != 200:
+                errors.append(response.status)
+        except (OSError, http.client.HTTPException) as err:
+            errors.append(type(err).__name__)
+            conn.close()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            continue
+        latencies.append((time.monotonic() - began) * 1000.0)
+        time.sleep(max(0.0, interval - (time.monotonic() - began)))
+    conn.close()
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=200)
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds of polling")
+    parser.add_argument("--interval", type=float, default=1.0, help="seconds between one client's requests")
+    parser.add_argument("--reports", type=int, default=10_000)
+    parser.add_argument("--serve", nargs=2, metavar=("FOLDER", "REDIS_URL"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(Path(args.serve[0]), args.serve[1])
+        return
+
+    folder = Path(tempfile.mkdtemp(prefix="pantau-bench-kiosk-"))
+    redis_server = EmbeddedRedis(folder / "redis").start()
+    child = None
+    try:
+        started = time.perf_counter()
+        seed(folder, redis_server.url, args.reports)
+        print(f"seeded {args.reports:,} reports in {time.perf_counter() - started:.1f} s")
+        child = subprocess.Popen([sys.executable, __file__, "--serve", str(folder), redis_server.url],
+                                 stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        port = int(child.stdout.readline())
+        for path in ENDPOINTS:   # warm up: first requests import and compute everything once
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            conn.request("GET", path)
+            assert conn.getresponse().status == 200, path
+            conn.close()
+        process = psutil.Process(child.pid)
+        cpu_before, wall_before = process.cpu_times(), time.monotonic()
+        latencies: list[float] = []
+        errors: list = []
+        stop_at = time.monotonic() + args.duration
+        threads = [threading.Thread(target=client, args=(port, stop_at, args.interval, latencies, errors, i),
+                                    daemon=True) for i in range(args.clients)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        cpu_after, elapsed = process.cpu_times(), time.monotonic() - wall_before
+        cpu_s = (cpu_after.user + cpu_after.system) - (cpu_before.user + cpu_before.system)
+        result = {
+            "benchmark": "kiosk", "clients": args.clients, "duration_s": args.duration, "interval_s": args.interval,
+            "reports": args.reports, "requests": len(latencies), "errors": len(errors),
+            "requests_per_s": round(len(latencies) / elapsed, 1),
+            "p50_ms": round(statistics.median(latencies), 2) if latencies else None,
+            "p99_ms": round(percentile(latencies, 0.99), 2) if latencies else None,
+            "max_ms": round(max(latencies), 2) if latencies else None,
+            "server_cpu_pct": round(100.0 * cpu_s / elapsed, 1), "cores": psutil.cpu_count(),
+            "target_p99_ms": TARGET_P99_MS,
+        }
+        result["p99_ok"] = result["p99_ms"] is not None and result["p99_ms"] <= TARGET_P99_MS
+        print(f"{result['requests']:,} requests from {args.clients} kiosks in {elapsed:.0f} s "
+              f"({result['requests_per_s']}/s), {result['errors']} errors")
+        print(f"latency p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms (target <= {TARGET_P99_MS:.0f} ms)")
+        print(f"server CPU {result['server_cpu_pct']} % of one core")
+        print(json.dumps(result))
+    finally:
+        if child is not None:
+            child.terminate()
+            child.wait(10)
+        redis_server.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,296 @@
+"""The wall under load: initial payload, first render, push bytes, server CPU and accept-to-DOM latency.
+
+On a real embedded Redis, a real web server (a child process, so its CPU is
+measured alone) and headless Chromium:
+
+1. 10,000 active resolution-10 hexes: bytes of the initial map payload
+   (``/wall/api/snapshot``, cell ids and counts) and the time from opening
+   ``/wall`` to all 10,000 polygons on the canvas.
+2. ``RATE`` new reports a second for ``SECONDS`` with ``DISPLAYS`` connected
+   displays (one Chromium wall + Socket.IO clients): bytes pushed per display
+   per second, server CPU, and p50/p99 from the producer's accept to the
+   ticker/hex change in the browser's DOM.
+3. Baseline, same load: a Dash page that refetches the whole hex layer as
+   GeoJSON every second with ``dcc.Interval``; bytes per display per second.
+
+Usage: ``python bench/wall.py [--rate 1000] [--seconds 8] [--displays 20]``;
+the last line printed is one JSON object.
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import h3  # noqa: E402
+
+from app.services import Services  # noqa: E402
+from app.store.redis_conn import EmbeddedRedis  # noqa: E402
+from config.settings import Settings  # noqa: E402
+from ingest.aggregator import Aggregator  # noqa: E402
+from ingest.sources import RawReport  # noqa: E402
+
+HEXES = 10_000
+RES = 10
+CHROMIUM = os.environ.get("PANTAU_CHROMIUM", "/usr/bin/chromium")
+
+
+def _settings(folder: Path, redis_url: str) -> Settings:
+    shared = (ROOT / ".." / "shared" / "data").resolve()
+    return Settings(data_dir=folder, redis_url=redis_url, boundaries=shared if shared.exists() else None,
+                    database_url=f"sqlite:///{folder / 'bench.sqlite3'}", secret_key="bench", sim_rate=0,
+                    tile_url="http://127.0.0.1:9/{z}/{x}/{y}.png")
+
+
+# -- the server child process ----------------------------------------------------------------
+def serve(folder: Path, redis_url: str, port: int, baseline_port: int) -> None:
+    """The real web app, and the baseline page, on werkzeug threaded servers."""
+    import dash
+    import dash_leaflet as dl
+    from dash import Input, Output, dcc, html
+    from werkzeug.serving import make_server
+
+    from app import queries
+    from app.factory import create_app
+
+    settings = _settings(folder, redis_url)
+    app = create_app(settings)
+    services = app.extensions["pantau"]
+
+    baseline = dash.Dash(__name__, update_title=None, assets_folder=str(folder / "no-assets"))
+    (south, west), (north, east) = services.preset.bounds
+    baseline.layout = html.Div([
+        dl.Map(id="base-map", bounds=[[south, west], [north, east]], center=list(services.preset.center),
+               zoom=services.preset.zoom, preferCanvas=True, style={"height": "100vh"},
+               children=[dl.GeoJSON(id="base-hexes")]),
+        dcc.Interval(id="base-tick", interval=1000)])
+
+    @baseline.callback(Output("base-hexes", "data"), Input("base-tick", "n_intervals"))
+    def whole_layer(_n):
+        counts = queries.hex_counts(services.redis, services.preset, RES, "today")
+        return {"type": "FeatureCollection", "features": [
+            {"type": "Feature", "properties": {"cell": cell, "count": n},
+             "geometry": {"type": "Polygon", "coordinates": [
+                 [[round(lng, 6), round(lat, 6)] for lat, lng in h3.cell_to_boundary(cell)]]}}
+            for cell, n in counts.items()]}
+
+    servers = [make_server("127.0.0.1", port, app, threaded=True),
+               make_server("127.0.0.1", baseline_port, baseline.server, threaded=True)]
+    for server in servers[1:]:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    print("ready", flush=True)
+    servers[0].serve_forever()
+
+
+# -- the load side --------------------------------------------------------------------------
+def _point_report(lat: float, lng: float, ref: str, created: datetime | None = None) -> RawReport:
+    return RawReport(category=random.choice(["flood", "garbage", "road_damage", "street_light"]), lat=lat, lng=lng,
+                     description="bench", created_at=created or datetime.now(timezone.utc), source="bench",
+                     source_ref=ref)
+
+
+def seed_hexes(services, count: int) -> None:
+    """One report in each of ``count`` distinct resolution-10 hexes inside the city."""
+    rng = random.Random(3)
+    (south, west), (north, east) = services.preset.bounds
+    cells, raws = set(), []
+    while len(raws) < count:
+        lat, lng = rng.uniform(south, north), rng.uniform(west, east)
+        cell = h3.latlng_to_cell(lat, lng, RES)
+        if cell in cells or not services.areas.in_city(lat, lng):
+            continue
+        cells.add(cell)
+        raws.append(_point_report(lat, lng, f"seed-{len(raws)}"))
+    for i in range(0, len(raws), 1000):
+        services.producer.submit_many(raws[i:i + 1000])
+    Aggregator(services.redis, services.keys, "bench-seed", services.preset, batch_size=2000,
+               block_ms=10).run(burst=True)
+
+
+class Load:
+    """``rate`` reports a second at random points of the city (prepared up front), accepted by the producer."""
+
+    def __init__(self, services, rate: int):
+        self.services, self.rate = services, rate
+        self.stop = threading.Event()
+        rng = random.Random(9)
+        (south, west), (north, east) = services.preset.bounds
+        self.points = []
+        while len(self.points) < 2000:
+            lat, lng = rng.uniform(south, north), rng.uniform(west, east)
+            if services.areas.in_city(lat, lng):
+                self.points.append((lat, lng))
+        self.sent = 0
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        tick, started = 0.05, time.monotonic()
+        while not self.stop.is_set():
+            due = int((time.monotonic() - started) * self.rate) - self.sent
+            if due > 0:
+                now = datetime.now(timezone.utc)
+                raws = [_point_report(*self.points[(self.sent + i) % len(self.points)], f"load-{self.sent + i}", now)
+                        for i in range(due)]
+                self.services.producer.submit_many(raws)
+                self.sent += due
+            self.stop.wait(tick)
+
+
+def socket_clients(base_url: str, count: int, res: int):
+    import socketio
+
+    clients, received = [], [0] * count
+    for i in range(count):
+        client = socketio.Client(reconnection=False)
+
+        def on_any(event, data, i=i):
+            received[i] += len(json.dumps(data, separators=(",", ":"))) + len(event) + 8
+
+        client.on("*", on_any, namespace="/wall")
+        client.connect(base_url, namespaces=["/wall"], transports=["polling"], wait_timeout=10)
+        client.emit("wall_join", {"metric": "reports", "window": "today", "res": res}, namespace="/wall")
+        clients.append(client)
+    return clients, received
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rate", type=int, default=1000)
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--displays", type=int, default=20)
+    parser.add_argument("--serve", nargs=4, metavar=("FOLDER", "REDIS", "PORT", "BASELINE_PORT"))
+    args = parser.parse_args()
+    if args.serve:
+        folder, redis_url, port, baseline_port = args.serve
+        serve(Path(folder), redis_url, int(port), int(baseline_port))
+        return
+
+    import psutil
+    import requests
+    from playwright.sync_api import sync_playwright
+
+    from app.store.redis_conn import _free_port
+
+    folder = Path(tempfile.mkdtemp(prefix="pantau-bench-wall-"))
+    redis_server = EmbeddedRedis(folder / "redis").start()
+    services = Services.open(_settings(folder, redis_server.url))
+    port, baseline_port = _free_port(), _free_port()
+    child = subprocess.Popen([sys.executable, __file__, "--serve", str(folder), redis_server.url, str(port),
+                              str(baseline_port)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    result: dict = {"hexes": HEXES, "resolution": RES, "rate_per_s": args.rate, "displays": args.displays,
+                    "seconds": args.seconds}
+    try:
+        started = time.perf_counter()
+        seed_hexes(services, HEXES)
+        result["seed_s"] = round(time.perf_counter() - started, 1)
+        assert child.stdout.readline().strip() == "ready"
+        base = f"http://127.0.0.1:{port}"
+        snapshot = requests.get(f"{base}/wall/api/snapshot?metric=reports&window=today&res={RES}", timeout=30)
+        result["initial_payload_bytes"] = len(snapshot.content)
+        result["initial_payload_gzip_bytes"] = len(gzip.compress(snapshot.content))
+        result["initial_cells"] = len(snapshot.json()["cells"])
+        server_process = psutil.Process(child.pid)
+
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+                "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"])
+            page = browser.new_page(viewport={"width": 1920, "height": 1080})
+            started = time.perf_counter()
+            page.goto(f"{base}/wall?kiosk=1&res={RES}")
+            page.wait_for_function(f"() => Number((document.getElementById('wall-hexstate') || {{dataset: {{}}}})"
+                                   f".dataset.features) >= {result['initial_cells']}", timeout=60000)
+            result["first_render_s"] = round(time.perf_counter() - started, 2)
+            page.close()
+            # The push phase: a display as installed (resolution follows the zoom: res 8 here).
+            page = browser.new_page(viewport={"width": 1920, "height": 1080})
+            page.goto(f"{base}/wall?kiosk=1")
+            page.wait_for_function("() => Number((document.getElementById('wall-hexstate') || {dataset: {}})"
+                                   ".dataset.features) > 0", timeout=60000)
+            push_res = int(page.evaluate("() => document.getElementById('wall-hexstate').dataset.res"))
+            result["push_resolution"] = push_res
+            result["push_hexes_on_display"] = int(page.evaluate(
+                "() => document.getElementById('wall-hexstate').dataset.features"))
+            page.evaluate("""() => { window.__lat = []; window.__bytes = 0;
+                const sock = pantauWall.state().socket;
+                sock.io.engine.on('packet', p => { window.__bytes += (typeof p.data === 'string' ? p.data.length : 0) + 4; });
+                pantauWall.onTick = msg => { const now = Date.now();
+                    (msg.new || []).forEach(r => window.__lat.push(now - Date.parse(r.created_at))); }; }""")
+
+            # -- push, under load
+            clients, received = socket_clients(base, args.displays - 1, push_res)
+            aggregator = Aggregator(services.redis, services.keys, "bench-agg", services.preset, batch_size=1000,
+                                    block_ms=20)
+            agg_thread = threading.Thread(target=aggregator.run, daemon=True)
+            agg_thread.start()
+            load = Load(services, args.rate)
+            time.sleep(1.0)
+            page.evaluate("() => { window.__lat = []; window.__bytes = 0; }")
+            received[:] = [0] * len(received)
+            cpu0, t0 = server_process.cpu_times(), time.monotonic()
+            for kid in server_process.children(recursive=True):
+                kid.cpu_percent(None)
+            load.thread.start()
+            time.sleep(args.seconds)
+            cpu1, elapsed = server_process.cpu_times(), time.monotonic() - t0
+            latencies = sorted(page.evaluate("() => window.__lat"))
+            browser_bytes = page.evaluate("() => window.__bytes")
+            per_display = [browser_bytes] + received
+            result["reports_sent"] = load.sent
+            result["push_bytes_per_display_per_s"] = round(statistics.median(per_display) / elapsed)
+            result["push_bytes_per_display_per_s_max"] = round(max(per_display) / elapsed)
+            result["server_cpu_percent"] = round(100 * ((cpu1.user + cpu1.system) - (cpu0.user + cpu0.system))
+                                                 / elapsed, 1)
+            if latencies:
+                result["accept_to_dom_p50_ms"] = latencies[len(latencies) // 2]
+                result["accept_to_dom_p99_ms"] = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+                result["latency_samples"] = len(latencies)
+            for client in clients:
+                client.disconnect()
+            page.close()
+
+            # -- baseline: whole layer every second, same load still running
+            baseline_page = browser.new_page(viewport={"width": 1920, "height": 1080})
+            responses = []
+            baseline_page.on("response", lambda r: responses.append(r) if "_dash-update-component" in r.url else None)
+            baseline_page.goto(f"http://127.0.0.1:{baseline_port}/")
+            baseline_page.wait_for_timeout(1500)
+            responses.clear()
+            cpu0, t0 = server_process.cpu_times(), time.monotonic()
+            baseline_page.wait_for_timeout(args.seconds * 1000)
+            cpu1, elapsed = server_process.cpu_times(), time.monotonic() - t0
+            sizes = [len(r.body()) for r in list(responses)]
+            result["baseline_bytes_per_display_per_s"] = round(sum(sizes) / elapsed)
+            result["baseline_fetches"] = len(sizes)
+            result["baseline_server_cpu_percent_one_display"] = round(
+                100 * ((cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)) / elapsed, 1)
+            load.stop.set()
+            aggregator.stopping.set()
+            browser.close()
+        if result.get("push_bytes_per_display_per_s"):
+            result["bytes_ratio_baseline_over_push"] = round(
+                result["baseline_bytes_per_display_per_s"] / result["push_bytes_per_display_per_s"], 1)
+    finally:
+        child.terminate()
+        child.wait(timeout=10)
+        services.close()
+        redis_server.stop()
+    for key, value in result.items():
+        print(f"{key}: {value}")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""The citizen rates or disputes a resolved report by ticket; silence closes it after 10 working days."""
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from app import feedback
+from app.followup import change_status
+from app.store import db
+from tests.app.staff.conftest import seed
+from tests.helpers import drain
+
+
+def resolve(services, row):
+    version = row.version
+    for status, fields in (("verified", {}), ("dispatched", {"agency": "DLH"}), ("resolved", {})):
+        change = change_status(services.engine, services.producer, row.id, status, "admin:t", note="t",
+                               expected_version=version, **fields)
+        version = change["version"]
+    return change
+
+
+def status_of(services, row):
+    with services.engine.connect() as conn:
+        return conn.execute(select(db.reports.c.status).where(db.reports.c.id == row.id)).scalar_one()
+
+
+def test_rating_closes_and_dispute_reopens(services):
+    from app.factory import create_app
+
+    rows = seed(services, count=3, categories=["garbage"])
+    client = create_app(services.settings, services).test_client()
+    early = client.post(f"/api/feedback/{rows[0].ticket}", json={"rating": 5})
+    assert early.status_code == 422 and "only a resolved report" in early.get_json()["error"]
+    resolve(services, rows[0])
+    resolve(services, rows[1])
+    assert client.post(f"/api/feedback/{rows[0].ticket}", json={"rating": 9}).status_code == 422
+    rated = client.post(f"/api/feedback/{rows[0].ticket}", json={"rating": 4, "comment": "bersih"})
+    assert rated.status_code == 200 and rated.get_json()["status"] == "closed"
+    disputed = client.post(f"/api/feedback/{rows[1].ticket}", json={"dispute": "sampah masih ada"})
+    assert disputed.get_json()["status"] == "reopened"
+    assert status_of(services, rows[0]) == "closed" and status_of(services, rows[1]) == "reopened"
+    assert client.post("/api/feedback/JKT-NOPE-NOPE", json={"rating": 3}).status_code == 404
+    listed = client.get(f"/api/feedback/{rows[1].ticket}").get_json()["feedback"]
+    assert listed[0]["kind"] == "dispute" and listed[0]["comment"] == "sampah masih ada"
+    drain(services)
+
+
+def test_auto_close_after_ten_working_days(services):
+    rows = seed(services, count=2, categories=["garbage"])
+    resolved = [resolve(services, row) for row in rows]
+    at = resolved[0]["occurred_at"]
+    assert feedback.auto_close(services.engine, services.producer, services.preset, now=at + timedelta(days=7)) == 0
+    assert feedback.auto_close(services.engine, services.producer, services.preset, now=at + timedelta(days=15)) == 2
+    assert {status_of(services, r) for r in rows} == {"closed"}
+    with services.engine.connect() as conn:
+        actors = conn.execute(select(db.report_events.c.actor).where(db.report_events.c.to_status == "closed")).all()
+    assert {a.actor for a in actors} == {feedback.SYSTEM}

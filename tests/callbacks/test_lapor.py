@@ -1,0 +1,84 @@
+"""A citizen on a 360×800 phone files a report with a photo, gets a ticket and tracks it;
+a second citizen at the same spot is offered the existing report and supports it."""
+import io
+import re
+
+from PIL import Image
+
+from tests.helpers import drain
+
+PHONE = {"width": 360, "height": 800}
+
+
+def _photo_file(tmp_path):
+    path = tmp_path / "IMG_2041.jpg"
+    exif = Image.Exif()
+    exif[0x8825] = {1: "S", 2: (6.0, 12.0, 26.0), 3: "E", 4: (106.0, 50.0, 19.0)}   # where it was taken
+    Image.new("RGB", (1200, 900), (90, 140, 60)).save(path, "JPEG", exif=exif.tobytes())
+    return path
+
+
+def _fill_form(page, base, photo=None, description="Sampah menumpuk di depan pasar sejak tiga hari"):
+    page.goto(f"{base}/lapor")
+    page.locator(".lapor-category-label", has_text="Sampah").click()
+    page.locator("#lapor-map").click(position={"x": 180, "y": 120})
+    page.wait_for_function("/\\d+\\.\\d+/.test(document.querySelector('#lapor-location-text').textContent)")
+    page.fill("#lapor-description", description)
+    if photo:
+        page.set_input_files("#lapor-photo input[type=file]", str(photo))
+        page.wait_for_selector("#lapor-thumb", timeout=15000)
+
+
+def test_file_a_report_and_track_it(live_app, browser, tmp_path, artifacts_dir):
+    base = live_app.config["BASE_URL"]
+    services = live_app.extensions["pantau"]
+    page = browser.new_page(viewport=PHONE)
+    _fill_form(page, base, _photo_file(tmp_path))
+    page.fill("#lapor-name", "Siti Aminah")
+    page.fill("#lapor-phone", "+62 812 5555 0101")
+    page.screenshot(path=str(artifacts_dir / "lapor-filled.png"), full_page=True)
+    page.click("#lapor-submit")
+    ticket = page.wait_for_selector("#lapor-ticket", timeout=15000).text_content()
+    assert re.fullmatch(r"JKT-[0-9A-Z]{5}-[0-9A-Z]{5}", ticket)
+    page.screenshot(path=str(artifacts_dir / "lapor-ticket.png"), full_page=True)
+    # The page fits the phone: nothing wider than the screen.
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+    drain(services)   # the ingest workers write it to the record
+    page.click("#lapor-track-link")
+    page.wait_for_selector("#lacak-ticket", timeout=15000)
+    assert page.text_content("#lacak-ticket") == ticket
+    assert "Diterima" in page.text_content("#lacak-timeline")
+    assert "WIB" in page.text_content("#lacak-timeline")
+    assert page.text_content("#lacak-agency")
+    thumb = page.wait_for_selector("#lacak-before-photos img")
+    assert page.evaluate("(img) => img.complete && img.naturalWidth > 0", thumb)
+    content = page.content()
+    for private in ("Siti", "Aminah", "5555"):
+        assert private not in content
+    page.screenshot(path=str(artifacts_dir / "lacak.png"), full_page=True)
+    page.close()
+
+
+def test_support_a_likely_duplicate(live_app, browser, artifacts_dir):
+    base = live_app.config["BASE_URL"]
+    services = live_app.extensions["pantau"]
+    page = browser.new_page(viewport=PHONE)
+    _fill_form(page, base)
+    page.click("#lapor-submit")
+    first = page.wait_for_selector("#lapor-ticket", timeout=15000).text_content()
+    drain(services)
+
+    _fill_form(page, base, description="Sampah lagi")
+    page.click("#lapor-submit")
+    page.wait_for_selector("#lapor-duplicate-ticket", timeout=15000)
+    assert page.text_content("#lapor-duplicate-ticket") == first
+    page.screenshot(path=str(artifacts_dir / "lapor-duplicate.png"), full_page=True)
+    page.click("#lapor-support")
+    assert page.wait_for_selector("#lapor-ticket", timeout=15000).text_content() == first
+    assert "1" in page.text_content("#lapor-result")
+    stream_before = services.redis.xlen(services.keys.stream())
+    page.goto(f"{base}/lacak/{first}")
+    page.wait_for_selector("#lacak-ticket")
+    assert services.redis.xlen(services.keys.stream()) == stream_before   # supporting filed nothing new
+    page.close()

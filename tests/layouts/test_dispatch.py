@@ -1,0 +1,82 @@
+"""In a real browser: a supervisor logs in, filters the queue, verifies and assigns a report; the
+agency officer then resolves it with an after photo; the live counts move."""
+import io
+
+import h3
+from PIL import Image
+
+from app import queries
+from app.auth.users import create_user
+from tests.app.staff.conftest import PASSWORD, seed
+from tests.helpers import drain
+
+
+def sign_in(page, base, username):
+    page.goto(f"{base}/login")
+    page.fill("#login-username", username)
+    page.fill("#login-password", PASSWORD)
+    page.click("#login-submit")
+
+
+def test_supervisor_assigns_officer_resolves_with_photo(live_app, browser, artifacts_dir, tmp_path):
+    services = live_app.extensions["pantau"]
+    base = live_app.config["BASE_URL"]
+    create_user(services.engine, services.preset, "super1", PASSWORD, "supervisor")
+    create_user(services.engine, services.preset, "dlh1", PASSWORD, "agency_officer", "DLH")
+    rows = seed(services, count=20, categories=["garbage", "flood"])
+    target = next(r for r in rows if r.category == "garbage")
+    cell = h3.cell_to_parent(target.h3_cell, 8)
+    in_cell = [r for r in rows if h3.cell_to_parent(r.h3_cell, 8) == cell]
+    before = queries.kpis(services.redis, services.preset, "7d")
+
+    context = browser.new_context(viewport={"width": 1600, "height": 1000})
+    context.set_default_timeout(90_000)      # a loaded CI machine answers Dash callbacks slowly
+    page = context.new_page()
+    page.goto(f"{base}/dispatch")                       # logged out: sent to the login page
+    assert "/login" in page.url
+    sign_in(page, base, "super1")
+    page.wait_for_url(f"{base}/dispatch")
+    page.wait_for_selector(".queue-table tbody tr")
+    assert page.locator(".queue-table tbody tr").count() == 20
+    page.fill("#dispatch-h3", cell)                     # filter: one H3 cell (as a hex click sets it)
+    page.press("#dispatch-h3", "Enter")
+    page.wait_for_function(f"document.querySelectorAll('.queue-table tbody tr').length == {len(in_cell)}")
+    page.screenshot(path=str(artifacts_dir / "1-filtered.png"))
+    page.click(f"text={target.ticket}")
+    page.wait_for_selector("#dispatch-detail-ticket")
+    page.click("#dispatch-verify")
+    page.wait_for_selector("#dispatch-detail:has-text('· v2 ·')")
+    page.click("#dispatch-target-agency")
+    page.keyboard.type("DLH")
+    page.keyboard.press("Enter")
+    page.fill("#dispatch-team", "Regu Kebersihan 3")
+    page.click("#dispatch-assign")
+    page.wait_for_selector("#dispatch-detail:has-text('· v3 ·')")
+    assert page.locator(f"[data-report='{target.id}'] [data-status='dispatched']").count() == 1
+    page.screenshot(path=str(artifacts_dir / "2-assigned.png"))
+    context.close()
+
+    after_photo = tmp_path / "sesudah.jpg"
+    Image.new("RGB", (320, 240), (30, 140, 60)).save(after_photo, "JPEG")
+    context = browser.new_context(viewport={"width": 1600, "height": 1000})
+    context.set_default_timeout(90_000)      # a loaded CI machine answers Dash callbacks slowly
+    page = context.new_page()
+    sign_in(page, base, "dlh1")
+    page.wait_for_url(f"{base}/tugas")
+    page.wait_for_selector(f"text={target.ticket}")
+    assert page.locator("#dispatch-queue").count() == 0           # the officer has no dispatch console
+    page.click(f"text={target.ticket}")
+    page.wait_for_selector("#tugas-detail:has-text('· v3 ·')")
+    page.fill("#tugas-note", "Sampah sudah diangkut")
+    page.set_input_files("#tugas-photo input[type=file]", str(after_photo))
+    page.wait_for_selector("#tugas-photo-name:has-text('sesudah.jpg')")
+    page.click("#tugas-resolve")
+    page.wait_for_selector("#tugas-detail:has-text('· v4 ·')")
+    page.wait_for_selector("#tugas-detail img[src^='/photos/']")
+    page.screenshot(path=str(artifacts_dir / "3-resolved.png"))
+    context.close()
+
+    drain(services)
+    after = queries.kpis(services.redis, services.preset, "7d")
+    assert after["resolved"] == before["resolved"] + 1
+    assert after["open_backlog"] == before["open_backlog"] - 1
