@@ -46,6 +46,7 @@ public_approved = Table(
     Column("approved_by", String(120), nullable=False),
     Column("approved_at", UTCDateTime, nullable=False),
     Column("public_text", Text),          # the only free text the public sees, as staff approved it
+    extend_existing=True,                 # ``python -m app.public`` imports this module twice
 )
 
 
@@ -263,6 +264,13 @@ def _refresh(services, compute, ttl_s: float) -> None:
         log.exception("refreshing a public figure failed")
 
 
+def refresh_slow(services) -> None:
+    """Recompute the slow figures now (agencies, rankings, recently resolved). Run by
+    ``python -m app.public refresh --every S`` in its own process, so that the web process only
+    serves cached text and never pays the GIL for a recomputation while kiosks are waiting."""
+    _store(services, {**responsiveness(services), "resolved": recently_resolved(services)}, SLOW_TTL_S)
+
+
 def payload(services, name: str, arg: str | None = None) -> dict:
     """A public figure by name (as the endpoints serve it), through the cache."""
     body, _ = _cached(services, name, arg)
@@ -334,20 +342,28 @@ def outlines():
 # --- command line: staff approve or withdraw an item for public view --------------------------
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m app.public approve TICKET [--text T] --by NAME`` / ``revoke TICKET``."""
+    """``python -m app.public approve TICKET [--text T] --by NAME`` / ``revoke TICKET`` /
+    ``refresh [--every S]`` (keep the slow public figures fresh from outside the web process)."""
     import argparse
 
     from app.services import Services
     from config.settings import Settings
 
     parser = argparse.ArgumentParser(prog="python -m app.public")
-    parser.add_argument("command", choices=["approve", "revoke"])
-    parser.add_argument("ticket")
+    parser.add_argument("command", choices=["approve", "revoke", "refresh"])
+    parser.add_argument("ticket", nargs="?")
+    parser.add_argument("--every", type=float, default=0.0, help="refresh: repeat every S seconds (0: once)")
     parser.add_argument("--text", default=None, help="the public text (nothing of the citizen's own words)")
     parser.add_argument("--by", default="staff", help="who approves")
     args = parser.parse_args(argv)
     services = Services.open(Settings.from_env())
     try:
+        if args.command == "refresh":
+            while True:
+                refresh_slow(services)
+                if args.every <= 0:
+                    return 0
+                time.sleep(args.every)
         with services.engine.connect() as conn:
             report_id = conn.execute(select(db.reports.c.id).where(db.reports.c.ticket == args.ticket)).scalar()
         if report_id is None:

@@ -117,7 +117,7 @@ def register(dash_app, services) -> None:
                     f" — {t('lapor.supporters', lang, count=first['supporters'])}"]
             return "", False, text, {"id": first["id"], "ticket": first["ticket"]}, False
         try:
-            report = services.producer.submit(raw)
+            report = services.producer.append(report)
         except (redis.ConnectionError, redis.TimeoutError):
             return _error(lang, t("lapor.error.busy", lang)), no_update, no_update, no_update, False
         try:

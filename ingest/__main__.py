@@ -52,7 +52,9 @@ def cmd_persist(args) -> int:
 
     services = _services()
     consumer = Persister(services.redis, services.keys, args.name, services.engine,
-                         producer=services.producer, **_consumer_options(services.settings))
+                         producer=services.producer,
+                         autoclose_working_days=services.settings.autoclose_working_days,
+                         **_consumer_options(services.settings))
     consumer.install_signal_handlers()
     consumer.run(burst=args.burst)
     return 0

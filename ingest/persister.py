@@ -7,8 +7,9 @@ second write a no-op: every report is stored exactly once.
 from __future__ import annotations
 
 import logging
+import time
 
-from app import followup, ops
+from app import feedback, followup, ops
 from app.store import db
 from app.store.keys import PERSISTER
 from ingest import events
@@ -20,10 +21,15 @@ log = logging.getLogger(__name__)
 class Persister(StreamConsumer):
     group = PERSISTER
 
-    def __init__(self, client, keys, name, engine, producer=None, **options):
+    autoclose_every_s = 60.0
+
+    def __init__(self, client, keys, name, engine, producer=None, autoclose_working_days: int | None = None,
+                 **options):
         super().__init__(client, keys, name, **options)
         self.engine = engine
         self.producer = producer
+        self.autoclose_working_days = autoclose_working_days
+        self._next_autoclose = 0.0
 
     def maintain(self) -> None:
         """Send status events stuck in the outbox, and trim what every group has finished."""
@@ -32,6 +38,12 @@ class Persister(StreamConsumer):
             if relayed:
                 log.warning("%s: relayed %d status events from the outbox", self.name, relayed)
         ops.trim_stream(self.redis, self.keys)
+        if self.autoclose_working_days and self.producer is not None and time.monotonic() >= self._next_autoclose:
+            self._next_autoclose = time.monotonic() + self.autoclose_every_s
+            closed = feedback.auto_close(self.engine, self.producer, self.producer.preset,
+                                         working_days=self.autoclose_working_days)
+            if closed:
+                log.info("%s: closed %d resolved reports nobody disputed", self.name, closed)
 
     def handle(self, entries) -> None:
         batch = self.decode_batch(entries)

@@ -47,7 +47,10 @@ class Producer:
 
     def submit(self, raw) -> Report:
         """Validate and append one report; raises ReportInvalid or redis errors."""
-        report = self.validate(raw)
+        return self.append(self.validate(raw))
+
+    def append(self, report: Report) -> Report:
+        """Append a report ``validate`` already answered."""
         self.redis.xadd(self._stream_for(report.id), events.created_fields(report))
         return report
 

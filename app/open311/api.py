@@ -227,7 +227,7 @@ def post_request(fmt: str):
         raise Refused(400, f"{field}: {err.rule}") from None
     near = duplicates.find_likely_duplicates(services.engine, report.city, report.category,
                                              report.lat, report.lng)
-    report = services.producer.submit(raw)
+    report = services.producer.append(report)
     try:
         duplicates.link_likely_duplicate(services.engine, report.id, [d["id"] for d in near])
     except SQLAlchemyError:

@@ -48,7 +48,7 @@ def test_supervisor_assigns_officer_resolves_with_photo(live_app, browser, artif
     page.wait_for_selector("#dispatch-detail:has-text('· v2 ·')")
     page.click("#dispatch-target-agency")
     page.keyboard.type("DLH")
-    page.keyboard.press("Enter")
+    page.get_by_text("DLH — ").first.click()          # pick the option itself, as a person would
     page.fill("#dispatch-team", "Regu Kebersihan 3")
     page.click("#dispatch-assign")
     page.wait_for_selector("#dispatch-detail:has-text('· v3 ·')")
