@@ -1,8 +1,10 @@
 """Open311 service requests read from the SQL record: filters, paging and the public shape.
 
 Every spec field is present (None where unknown). Nothing personal is ever
-selected: no reporter name, phone or e-mail. Sensitive categories are shown
-at the centre of their H3 resolution-7 cell, without description or address.
+selected: no reporter name, phone or e-mail; ``description`` is the text staff
+approved for the public (``app.public.approve``), never the citizen's own words.
+Sensitive categories are shown at the centre of their H3 resolution-7 cell,
+without description or address.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from sqlalchemy import and_, or_, select
 
 from app import photos
 from app.reports import ReportInvalid
+from app.public import public_approved
 from app.store import db
 from app.workflow import Status
 from config.catalogue import BY_CODE
@@ -27,10 +30,16 @@ CLOSED = (Status.RESOLVED.value, Status.CLOSED.value, Status.REJECTED.value)
 PUBLIC_NOTE_STATUSES = (Status.RESOLVED.value, Status.CLOSED.value, Status.REJECTED.value,
                         Status.REOPENED.value)
 COARSE_RESOLUTION = 7
-_PUBLIC_COLUMNS = (db.reports.c.id, db.reports.c.ticket, db.reports.c.category, db.reports.c.description,
-                   db.reports.c.lat, db.reports.c.lng, db.reports.c.h3_cell, db.reports.c.address,
+# Free text reaches the public only as staff approved it (a citizen may write a phone number in it).
+_PUBLIC_COLUMNS = (db.reports.c.id, db.reports.c.ticket, db.reports.c.category,
+                   public_approved.c.public_text.label("description"), db.reports.c.lat, db.reports.c.lng, db.reports.c.h3_cell, db.reports.c.address,
                    db.reports.c.photos, db.reports.c.status, db.reports.c.agency,
                    db.reports.c.created_at, db.reports.c.updated_at, db.reports.c.sla_due_at)
+
+
+def _public_select():
+    return select(*_PUBLIC_COLUMNS).select_from(
+        db.reports.outerjoin(public_approved, public_approved.c.report_id == db.reports.c.id))
 
 
 @dataclass(frozen=True)
@@ -122,7 +131,7 @@ def find(engine, city: str, wanted: RequestFilter) -> list:
             conditions.append(db.reports.c.updated_at >= wanted.updated_after)
         if wanted.updated_before:
             conditions.append(db.reports.c.updated_at <= wanted.updated_before)
-    query = (select(*_PUBLIC_COLUMNS).where(and_(*conditions))
+    query = (_public_select().where(and_(*conditions))
              .order_by(db.reports.c.created_at.desc(), db.reports.c.id)
              .limit(wanted.page_size).offset((wanted.page - 1) * wanted.page_size))
     with engine.connect() as conn:
@@ -131,7 +140,7 @@ def find(engine, city: str, wanted: RequestFilter) -> list:
 
 def by_ticket(engine, city: str, ticket: str):
     with engine.connect() as conn:
-        return conn.execute(select(*_PUBLIC_COLUMNS).where(db.reports.c.city == city,
+        return conn.execute(_public_select().where(db.reports.c.city == city,
                                                            db.reports.c.ticket == ticket)).first()
 
 

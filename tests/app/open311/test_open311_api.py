@@ -315,7 +315,23 @@ def test_post_while_workers_are_down_is_kept(open311):
     assert client.get(f"/open311/v2/requests/{ticket}.json").status_code == 404
     drain(services)   # the workers come back
     item = client.get(f"/open311/v2/requests/{ticket}.json").get_json()[0]
-    assert item["description"] == "Sampah menumpuk saat worker mati"
+    assert item["service_request_id"] == ticket and item["status"] == "open"
+    assert item["description"] is None                 # free text is public only once staff approve it
+
+
+def test_description_is_public_only_as_staff_approved_it(open311):
+    from app import public
+
+    client, services, key = open311
+    response = post_form(client, key, description="Hubungi saya di 0812 9999 0000, sampah menumpuk")
+    ticket = response.get_json()[0]["service_request_id"]
+    drain(services)
+    assert client.get(f"/open311/v2/requests/{ticket}.json").get_json()[0]["description"] is None
+    public.approve(services.engine, response.get_json()[0]["token"], "moderator",
+                   public_text="Sampah menumpuk di tepi jalan")
+    listed = client.get(f"/open311/v2/requests/{ticket}.json").get_json()[0]
+    assert listed["description"] == "Sampah menumpuk di tepi jalan"
+    assert "0812" not in client.get("/open311/v2/requests.json").get_data(as_text=True)
 
 
 def test_likely_duplicate_is_linked(open311):
