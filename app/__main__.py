@@ -1,7 +1,7 @@
 """``python -m app run``: the whole stack on embedded defaults; ``python -m app serve``: the web server.
 
 ``run`` starts the embedded Redis (when REDIS_URL is unset), the two stream
-consumers, the simulated city feed and the web server, restarts any of them
+consumers, the simulated city feed, the public-figures refresher and the web server, restarts any of them
 that dies, prints the URL, and on Ctrl-C stops every process it started.
 """
 from __future__ import annotations
@@ -65,6 +65,8 @@ def run(args) -> int:
         "aggregator": [python, "-m", "ingest", "aggregate", "--name", "aggregate-1"],
         "persister": [python, "-m", "ingest", "persist", "--name", "persist-1"],
         "web": [python, "-m", "app", "serve"],
+        # The public rankings are recomputed outside the web process so kiosks never wait on them.
+        "public-refresh": [python, "-m", "app.public", "refresh", "--every", "10"],
     }
     if settings.sim_rate > 0:
         commands["simulator"] = [python, "-m", "ingest", "simulate"]
