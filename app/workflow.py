@@ -37,6 +37,9 @@ _AGG_STATE = {
     Status.CLOSED: RESOLVED,
     Status.REJECTED: REJECTED,
 }
+# Statuses of a report still waiting for the city (the aggregates' "open"), in one fixed order:
+# the dispatch queue's partial indexes and its queries must spell the list the same way.
+OPEN_STATUSES = ("new", "verified", "dispatched", "in_progress", "reopened")
 # Statuses an import may give a report it creates (historic records, replays).
 IMPORTABLE = frozenset({Status.NEW, Status.RESOLVED, Status.CLOSED, Status.REJECTED})
 

@@ -14,6 +14,7 @@ from sqlalchemy import and_, func, select
 from app import sla
 from app.auth import permissions
 from app.store import db
+from app.workflow import OPEN_STATUSES
 
 PAGE_SIZE = 50
 SORTS = ("age", "sla_due", "newest")
@@ -90,6 +91,8 @@ def _conditions(preset, flt: QueueFilter, user, now: datetime):
         conds.append(r.c.agency == scoped)
     if flt.statuses:
         conds.append(r.c.status.in_(flt.statuses) if len(flt.statuses) > 1 else r.c.status == flt.statuses[0])
+        if set(flt.statuses) <= set(OPEN_STATUSES):
+            conds.append(db.open_reports())   # implied, and lets the open-reports partial indexes serve
     for column, value in ((r.c.category, flt.category), (r.c.agency, flt.agency),
                           (r.c.kecamatan_code, flt.kecamatan_code), (r.c.kelurahan_code, flt.kelurahan_code)):
         if value:
@@ -98,7 +101,7 @@ def _conditions(preset, flt: QueueFilter, user, now: datetime):
         low, high = _cell_range(flt.h3_cell, BASE_RESOLUTION)
         conds.append(r.c.h3_cell.between(low, high))
     if flt.sla_state:
-        conds.append(r.c.status.in_(list(sla.OPEN_STAGES)))
+        conds.append(db.open_reports())
         soon = now + sla.DUE_SOON
         conds.append({"breached": r.c.sla_due_at < now,
                       "due_soon": and_(r.c.sla_due_at >= now, r.c.sla_due_at < soon),

@@ -14,6 +14,8 @@ from sqlalchemy import (Boolean, Column, DateTime, Float, Index, Integer, MetaDa
 from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeDecorator
 
+from app.workflow import OPEN_STATUSES
+
 metadata = MetaData()
 
 
@@ -36,6 +38,15 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=timezone.utc)
         return value.astimezone(timezone.utc)
+
+
+_OPEN_SQL = "status IN ({})".format(", ".join(f"'{s}'" for s in OPEN_STATUSES))
+
+
+def open_reports():
+    """The "still open" condition written exactly as the partial indexes are (SQLite uses a partial
+    index only when the query repeats its WHERE term; bound parameters would not)."""
+    return text(_OPEN_SQL)
 
 
 reports = Table(
@@ -78,6 +89,11 @@ reports = Table(
     Index("ix_reports_city_kelurahan_created", "city", "kelurahan_code", "created_at"),
     Index("ix_reports_city_kecamatan_created", "city", "kecamatan_code", "created_at"),
     Index("ix_reports_city_status_due", "city", "status", "sla_due_at"),
+    # open reports only: "SLA breached, most overdue first" and category queues walk these in order
+    Index("ix_reports_open_due", "city", "sla_due_at",
+          sqlite_where=text(_OPEN_SQL), postgresql_where=text(_OPEN_SQL)),
+    Index("ix_reports_open_category_created", "city", "category", "created_at",
+          sqlite_where=text(_OPEN_SQL), postgresql_where=text(_OPEN_SQL)),
 )
 
 # Status history and audit trail: append-only, one row per accepted change.
