@@ -53,8 +53,7 @@ def find_likely_duplicates(engine, city: str, category: str, lat: float, lng: fl
     query = (select(db.reports.c.id, db.reports.c.ticket, db.reports.c.h3_cell, db.reports.c.created_at,
                     db.reports.c.status, db.reports.c.category)
              .where(db.reports.c.city == city, db.reports.c.category == category,
-                    db.reports.c.status.in_(OPEN_STATUSES),
-                    db.reports.c.created_at >= now - WINDOW,
+                    db.open_reports(), db.reports.c.created_at >= now - WINDOW,
                     db.reports.c.lat.between(lat - box, lat + box),
                     db.reports.c.lng.between(lng - box, lng + box))
              .order_by(db.reports.c.created_at.desc()).limit(50))
