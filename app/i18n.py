@@ -15,6 +15,11 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "kpi.median_resolve": {"id": "Median waktu selesai", "en": "Median time to resolve"},
     "kpi.sla_compliance": {"id": "Kepatuhan SLA", "en": "SLA compliance"},
     "screen.wall": {"id": "Layar pusat komando", "en": "Command-center wall"},
+    "screen.lapor": {"id": "Lapor masalah", "en": "Report a problem"},
+    "screen.kiosk": {"id": "Kios publik", "en": "Public kiosk"},
+    "screen.dispatch": {"id": "Konsol disposisi (staf)", "en": "Dispatch console (staff)"},
+    "screen.tugas": {"id": "Daftar tugas OPD (staf)", "en": "Agency task list (staff)"},
+    "screen.open311": {"id": "API Open311", "en": "Open311 API"},
     "screen.healthz": {"id": "Kesehatan sistem", "en": "System health"},
     "screen.metrics": {"id": "Metrik (Prometheus)", "en": "Metrics (Prometheus)"},
 }

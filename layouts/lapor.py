@@ -59,7 +59,11 @@ def layout(services, params: dict) -> html.Div:
         html.H2(t("lapor.location", lang), className="lapor-step"),
         dbc.Button(t("lapor.gps", lang), id=GPS, color="secondary", size="sm", className="mb-2"),
         dl.Map(id=MAP, center=list(preset.center), zoom=max(preset.zoom, 12), className="lapor-map",
-               children=[dl.TileLayer(url=tiles), dl.LayerGroup(id=MARKER)]),
+               children=[dl.TileLayer(url=tiles),
+                         # kecamatan outlines keep the map readable where no tile server is reachable
+                         dl.GeoJSON(data=services.areas.outlines_geojson("district"), interactive=False,
+                                    style={"color": "#8fa3bf", "weight": 1, "fillOpacity": 0.05}),
+                         dl.LayerGroup(id=MARKER)]),
         html.Div(t("lapor.no_location", lang), id=LOCATION_TEXT, className="lapor-hint"),
         html.H2(t("lapor.description", lang), className="lapor-step"),
         dcc.Textarea(id=DESCRIPTION, placeholder=t("lapor.description_hint", lang), maxLength=2000,
