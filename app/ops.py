@@ -58,10 +58,9 @@ def trim_stream(client: redis.Redis, keys: Keys, partition: int = 0) -> int:
         return 0
     keep_from = []
     for name, info in groups.items():
-        if info["pending"]:
-            keep_from.append(client.xpending(stream, name)["min"])
-        else:
-            keep_from.append(info["last-delivered-id"])
+        # The oldest pending entry, if any is still pending when asked (it may be acked meanwhile).
+        oldest = client.xpending(stream, name)["min"] if info["pending"] else None
+        keep_from.append(oldest or info["last-delivered-id"])
     minid = min(keep_from, key=lambda i: tuple(int(p) for p in i.split("-")))
     if minid == "0-0":
         return 0

@@ -359,11 +359,14 @@ def main(argv: list[str] | None = None) -> int:
     services = Services.open(Settings.from_env())
     try:
         if args.command == "refresh":
-            while True:
-                refresh_slow(services)
-                if args.every <= 0:
-                    return 0
-                time.sleep(args.every)
+            try:
+                while True:
+                    refresh_slow(services)
+                    if args.every <= 0:
+                        return 0
+                    time.sleep(args.every)
+            except KeyboardInterrupt:   # Ctrl-C on `make run` reaches every process of the group
+                return 0
         with services.engine.connect() as conn:
             report_id = conn.execute(select(db.reports.c.id).where(db.reports.c.ticket == args.ticket)).scalar()
         if report_id is None:
