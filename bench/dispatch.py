@@ -9,7 +9,6 @@ Usage: ``python bench/dispatch.py [--rows 1000000] [--repeat 25] [--postgres URL
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import statistics
 import sys

@@ -68,6 +68,31 @@ def detail_panel(data: dict, lang: str) -> html.Div:
     ])
 
 
+def register_report_opener(app, services, ids, lang: str) -> None:
+    """Clicking a queue row opens its detail (shared by /dispatch and /tugas; ``ids`` is the screen's
+    layout module, so each screen keeps its own component ids)."""
+
+    @app.callback(Output(ids.SELECTED, "data"), Output(ids.DETAIL, "children"),
+                  Input({"type": ids.ROW, "id": ALL}, "n_clicks"), Input(ids.MESSAGE, "children"),
+                  State(ids.SELECTED, "data"), prevent_initial_call=True)
+    def open_report(clicks, _msg, selected):
+        trigger = ctx.triggered_id
+        # A re-rendered queue re-fires the row inputs with no clicks: then reload the open report.
+        if isinstance(trigger, dict) and any(clicks):
+            report_id = trigger["id"]
+        elif selected:
+            report_id = selected["id"]
+        else:
+            return no_update, no_update
+        try:
+            data = report_detail(services, current_staff(), report_id)
+        except Exception as err:  # noqa: BLE001  shown to the user by kind
+            if error_kind(err)[0] is None:
+                raise
+            return None, dbc.Alert(str(err), color="warning")
+        return {"id": report_id, "version": data["version"]}, detail_panel(data, lang)
+
+
 def register(app, services) -> None:
     lang = services.settings.language
     filters = [Input(ids.STATUS, "value"), Input(ids.CATEGORY, "value"), Input(ids.AGENCY, "value"),
@@ -99,25 +124,7 @@ def register(app, services) -> None:
                 t("staff.page", lang, page=(page or 0) + 1, total=total),
                 *[_export_href(flt, fmt) for fmt in ids.EXPORTS])
 
-    @app.callback(Output(ids.SELECTED, "data"), Output(ids.DETAIL, "children"),
-                  Input({"type": ids.ROW, "id": ALL}, "n_clicks"), Input(ids.MESSAGE, "children"),
-                  State(ids.SELECTED, "data"), prevent_initial_call=True)
-    def open_report(clicks, _msg, selected):
-        trigger = ctx.triggered_id
-        # A re-rendered queue re-fires the row inputs with no clicks: then reload the open report.
-        if isinstance(trigger, dict) and any(clicks):
-            report_id = trigger["id"]
-        elif selected:
-            report_id = selected["id"]
-        else:
-            return no_update, no_update
-        try:
-            data = report_detail(services, current_staff(), report_id)
-        except Exception as err:  # noqa: BLE001  shown to the user by kind
-            if error_kind(err)[0] is None:
-                raise
-            return None, dbc.Alert(str(err), color="warning")
-        return {"id": report_id, "version": data["version"]}, detail_panel(data, lang)
+    register_report_opener(app, services, ids, lang)
 
     @app.callback(Output(ids.MESSAGE, "children"), Output(ids.MESSAGE, "color"), Output(ids.MESSAGE, "is_open"),
                   *[Input(ids.button_id(a), "n_clicks") for a in ids.ACTIONS],

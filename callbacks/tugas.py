@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import base64
 
-import dash_bootstrap_components as dbc
-from dash import ALL, Input, Output, State, ctx, no_update
+from dash import Input, Output, State, ctx
 
 from app.i18n import t
 from app.staff import actions, queue
-from app.staff.api import error_kind, report_detail, resolve_with_upload
-from callbacks.dispatch import detail_panel, queue_table
+from app.staff.api import error_kind, resolve_with_upload
+from callbacks.dispatch import queue_table, register_report_opener
 from layouts import tugas as ids
 from layouts.staff_common import current_staff
 
@@ -27,25 +26,7 @@ def register(app, services) -> None:
     def show_photo_name(filename):
         return filename or ""
 
-    @app.callback(Output(ids.SELECTED, "data"), Output(ids.DETAIL, "children"),
-                  Input({"type": ids.ROW, "id": ALL}, "n_clicks"), Input(ids.MESSAGE, "children"),
-                  State(ids.SELECTED, "data"), prevent_initial_call=True)
-    def open_report(clicks, _msg, selected):
-        trigger = ctx.triggered_id
-        # A re-rendered queue re-fires the row inputs with no clicks: then reload the open report.
-        if isinstance(trigger, dict) and any(clicks):
-            report_id = trigger["id"]
-        elif selected:
-            report_id = selected["id"]
-        else:
-            return no_update, no_update
-        try:
-            data = report_detail(services, current_staff(), report_id)
-        except Exception as err:  # noqa: BLE001
-            if error_kind(err)[0] is None:
-                raise
-            return None, dbc.Alert(str(err), color="warning")
-        return {"id": report_id, "version": data["version"]}, detail_panel(data, lang)
+    register_report_opener(app, services, ids, lang)
 
     @app.callback(Output(ids.MESSAGE, "children"), Output(ids.MESSAGE, "color"), Output(ids.MESSAGE, "is_open"),
                   Input(ids.START, "n_clicks"), Input(ids.ADD_NOTE, "n_clicks"), Input(ids.RESOLVE, "n_clicks"),

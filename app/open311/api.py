@@ -5,7 +5,6 @@ Reports POSTed here go through the same producer as every other source, so a
 """
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime, timezone
 from pathlib import Path

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import h3
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, select
 
 from app import photos
 from app.reports import ReportInvalid
