@@ -251,17 +251,21 @@ class LiveRelay:
 blueprint = Blueprint("wall_live", __name__)
 
 
+def _resolution_arg() -> int | None:
+    """The ``res`` query argument (default 8), or None when it is not a map resolution."""
+    raw = request.args.get("res", "8")
+    return int(raw) if raw.isdigit() and int(raw) in hexagg.MAP_RESOLUTIONS else None
+
+
 @blueprint.get("/wall/api/snapshot")
 def snapshot():
     """Cell ids and counts of one view at one resolution (the browser builds the polygons)."""
     services = current_app.extensions["pantau"]
     view = view_of(request.args.get("metric"), request.args.get("window"))
-    try:
-        res = int(request.args.get("res", "8"))
-    except ValueError:
-        res = 8
-    if res not in hexagg.MAP_RESOLUTIONS:
-        return jsonify({"error": f"res must be one of {hexagg.MAP_RESOLUTIONS}"}), 400
+    res = _resolution_arg()
+    if res is None:
+        return jsonify({"error": f"res: must be one of {', '.join(map(str, hexagg.MAP_RESOLUTIONS))} "
+                                 f"(got {request.args.get('res')[:20]!r})"}), 400
     seq, _start, counts = load_counts(services.redis, services.preset, view)
     response = current_app.response_class(
         json.dumps({"seq": seq, "view": list(view), "res": res, "cells": dict(counts[res])},
@@ -274,12 +278,10 @@ def snapshot():
 def timelapse():
     """Reports created per 5 minutes over the last 24 hours, per cell: the frames of the replay."""
     services = current_app.extensions["pantau"]
-    try:
-        res = int(request.args.get("res", "8"))
-    except ValueError:
-        res = 8
-    if res not in hexagg.MAP_RESOLUTIONS:
-        return jsonify({"error": f"res must be one of {hexagg.MAP_RESOLUTIONS}"}), 400
+    res = _resolution_arg()
+    if res is None:
+        return jsonify({"error": f"res: must be one of {', '.join(map(str, hexagg.MAP_RESOLUTIONS))} "
+                                 f"(got {request.args.get('res')[:20]!r})"}), 400
     keys, step = Keys(services.preset.slug), hexagg.BY_NAME["m5"].seconds
     last = int(time.time() // step)
     buckets = list(range(last - 24 * 12 + 1, last + 1))

@@ -235,3 +235,13 @@ def test_spike_rule():
 
     assert [s.cell for s in find_spikes({"a": 5, "b": 4, "c": 12}, {"a": 5, "b": 4, "c": 12 + 95 * 3})] == ["a"]
     assert find_spikes({"c": 16}, {"c": 16 + 95 * 3})[0].cell == "c"
+
+
+def test_snapshot_and_timelapse_refuse_a_bad_resolution(live_app):
+    client = live_app.test_client()
+    for path in ("/wall/api/snapshot", "/wall/api/timelapse"):
+        for bad in ("abc", "11", "-1"):
+            answer = client.get(f"{path}?res={bad}")
+            assert answer.status_code == 400
+            assert answer.get_json()["error"].startswith("res: must be one of 6, 7, 8, 9, 10")
+        assert client.get(f"{path}?res=7").status_code == 200
