@@ -129,11 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--working-days", type=int, help="default: PANTAU_AUTOCLOSE_WORKING_DAYS")
     args = parser.parse_args(argv)
     from app.services import Services
-    from config.settings import Settings
 
-    settings = Settings.from_env()
-    services = Services.open(settings)
-    days = args.working_days or settings.autoclose_working_days
+    services = Services.open_for_command()
+    days = args.working_days or services.settings.autoclose_working_days
     try:
         print(f"closed {auto_close(services.engine, services.producer, services.preset, working_days=days)}")
     finally:

@@ -347,7 +347,6 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
 
     from app.services import Services
-    from config.settings import Settings
 
     parser = argparse.ArgumentParser(prog="python -m app.public")
     parser.add_argument("command", choices=["approve", "revoke", "refresh"])
@@ -356,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--text", default=None, help="the public text (nothing of the citizen's own words)")
     parser.add_argument("--by", default="staff", help="who approves")
     args = parser.parse_args(argv)
-    services = Services.open(Settings.from_env())
+    services = Services.open_for_command()
     try:
         if args.command == "refresh":
             try:

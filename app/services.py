@@ -46,6 +46,20 @@ class Services:
         return cls(settings, preset, areas, client, url, engine, Producer(client, preset, areas),
                    embedded)
 
+    @classmethod
+    def open_for_command(cls) -> "Services":
+        """For command-line tools: settings from the environment; a bad setting or an unreachable
+        Redis ends the process with one line that says what is wrong."""
+        from config.settings import SettingsError
+        from app.store.redis_conn import RedisUnavailable
+
+        try:
+            return cls.open(Settings.from_env())
+        except SettingsError as err:
+            raise SystemExit(f"pantau: bad setting {err}") from None
+        except RedisUnavailable as err:
+            raise SystemExit(f"pantau: {err}") from None
+
     def close(self) -> None:
         self.redis.close()
         self.engine.dispose()

@@ -30,22 +30,29 @@ class Setting:
     secret: bool = False
 
 
+def _number(raw: str, kind, words: str):
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ValueError(f"must be {words}") from None
+
+
 def _positive_float(raw: str) -> float:
-    value = float(raw)
+    value = _number(raw, float, "a positive number")
     if value <= 0:
         raise ValueError("must be a positive number")
     return value
 
 
 def _non_negative_float(raw: str) -> float:
-    value = float(raw)
+    value = _number(raw, float, "zero or a positive number")
     if value < 0:
         raise ValueError("must be zero or a positive number")
     return value
 
 
 def _positive_int(raw: str) -> int:
-    value = int(raw)
+    value = _number(raw, int, "a positive whole number")
     if value <= 0:
         raise ValueError("must be a positive whole number")
     return value

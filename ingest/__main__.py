@@ -14,21 +14,15 @@ import socket
 import sys
 from pathlib import Path
 
-from config.settings import Settings, SettingsError
+from config.settings import Settings
 
 log = logging.getLogger("pantau.ingest")
 
 
 def _services():
     from app.services import Services
-    from app.store.redis_conn import RedisUnavailable
 
-    try:
-        return Services.open(Settings.from_env())
-    except SettingsError as err:
-        sys.exit(f"pantau: bad setting {err}")
-    except RedisUnavailable as err:
-        sys.exit(f"pantau: {err}")
+    return Services.open_for_command()
 
 
 def _consumer_options(settings: Settings) -> dict:

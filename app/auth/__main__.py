@@ -25,7 +25,6 @@ def main(argv: list[str] | None = None) -> int:
 
     from app.auth.users import UserInvalid, create_user
     from app.services import Services
-    from config.settings import Settings
 
     password = os.environ.get("PANTAU_NEW_USER_PASSWORD")  # noqa: the CLI's own input, not a setting
     if not password:
@@ -33,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         if password != getpass.getpass("Password again: "):
             print("passwords differ", file=sys.stderr)
             return 2
-    services = Services.open(Settings.from_env())
+    services = Services.open_for_command()
     try:
         user = create_user(services.engine, services.preset, args.username, password, args.role,
                            args.agency)

@@ -24,8 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
     except SettingsError as err:
-        print(err, file=sys.stderr)
-        return 2
+        raise SystemExit(f"pantau: bad setting {err}") from None
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = db.make_engine(settings.resolved_database_url())
     db.create_schema(engine)

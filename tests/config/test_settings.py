@@ -25,7 +25,8 @@ def test_postgresql_url_selects_the_psycopg_driver():
     ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL", "sqlite:/// or postgresql://"),
     ({"PANTAU_CITY": "bandung"}, "PANTAU_CITY", "unknown city preset 'bandung'"),
     ({"PANTAU_PORT": "-1"}, "PANTAU_PORT", "positive whole number"),
-    ({"PANTAU_SIM_RATE": "fast"}, "PANTAU_SIM_RATE", "could not convert"),
+    ({"PANTAU_SIM_RATE": "fast"}, "PANTAU_SIM_RATE", "must be zero or a positive number"),
+    ({"PANTAU_BATCH_SIZE": "many"}, "PANTAU_BATCH_SIZE", "must be a positive whole number"),
     ({"PANTAU_BOUNDARIES": "/nonexistent/x"}, "PANTAU_BOUNDARIES", "does not exist"),
     ({"PANTAU_LANGUAGE": "fr"}, "PANTAU_LANGUAGE", "'id' or 'en'"),
 ])
