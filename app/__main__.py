@@ -27,17 +27,17 @@ def _settings() -> Settings:
 
 
 def serve(args) -> int:
-    from app.factory import create_app
+    from app import server
+    from app.services import Services
     from app.store.redis_conn import RedisUnavailable
 
     settings = _settings()
     try:
-        server = create_app(settings)
+        # Fail here, with one line, rather than in every worker: Redis and SQL must answer.
+        Services.open(settings).close()
     except RedisUnavailable as err:
         sys.exit(f"pantau: {err}")
-    socketio = server.extensions["pantau_socketio"]
-    socketio.run(server, host=settings.host, port=settings.port, allow_unsafe_werkzeug=True,
-                 use_reloader=False, log_output=False)
+    server.serve(settings)
     return 0
 
 

@@ -107,12 +107,17 @@ class AreaIndex:
 
     def in_city(self, lat: float, lng: float) -> bool:
         """Inside the preset's bounds and, when areas are required and loaded, inside one."""
+        return self.place(lat, lng)[0]
+
+    def place(self, lat: float, lng: float) -> tuple[bool, Area | None]:
+        """(in the city, the area containing the point) with one lookup: ``in_city`` and ``locate``."""
         (south, west), (north, east) = self.bounds
         if not (south <= lat <= north and west <= lng <= east):
-            return False
-        if self.require_area and self.has_areas:
-            return self.locate(lat, lng) is not None
-        return True
+            return False, None
+        area = self.locate(lat, lng)
+        if area is None and self.require_area and self.has_areas:
+            return False, None
+        return True, area
 
     def outlines_geojson(self, level: str = "district") -> dict[str, Any]:
         """A FeatureCollection of simplified outlines (properties: code, name) for a base layer.

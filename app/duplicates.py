@@ -1,25 +1,57 @@
 """Likely duplicates: a new report near an open one of the same category within a day.
 
-"Near" is the same or an adjacent H3 resolution-9 cell (~175 m across). A
-link is recorded for staff (``report_links``); a citizen shown the existing
-report may support it instead of filing again (``report_supporters``, one
-row per supporter so a count cannot be inflated by repeats).
+"Near" is the same or an adjacent H3 resolution-9 cell (~175 m across). The
+aggregator keeps an index of the last day's open reports per category and
+res-9 cell in Redis (``Keys.dup_index``, written in the same atomic step as
+the counters); the probe below reads the seven cells around a point and keeps
+the members whose aggregate record is still open. It is one Lua function,
+run alone (the report form) or inside the Open311 intake script, so both
+channels apply the same rule in one round trip.
+
+A link is recorded for staff (``report_links``, written by the persister from
+the report's ``duplicate_of``); a citizen shown the existing report may
+support it instead of filing again (``report_supporters``, one row per
+supporter so a count cannot be inflated by repeats).
 """
 from __future__ import annotations
 
 import hashlib
+import time
 from datetime import datetime, timedelta, timezone
 
 import h3
 from sqlalchemy import Column, Index, String, Table, func, select
 
+from app.hexagg import DUPLICATE_RESOLUTION as RESOLUTION
+from app.reports import ticket_for
 from app.store import db
 from app.store.db import UTCDateTime, metadata
-from app.workflow import Status
 
 WINDOW = timedelta(hours=24)
-RESOLUTION = 9
-OPEN_STATUSES = tuple(s.value for s in Status if s not in (Status.RESOLVED, Status.CLOSED, Status.REJECTED))
+LIMIT = 3
+# Newest first; per cell at most 20 candidates are looked at (a burst of one category in one
+# block is one incident: its newest reports are the ones worth showing).
+PROBE_LUA = """
+local function likely_duplicates(records, since, limit, first, last)
+  local found = {}
+  for i = first, last do
+    local ids = redis.call('ZREVRANGEBYSCORE', KEYS[i], '+inf', since, 'WITHSCORES', 'LIMIT', 0, 20)
+    for j = 1, #ids, 2 do
+      local rec = redis.call('HGET', records, ids[j])
+      if rec and string.match(rec, '^[^|]*|[^|]*|[^|]*|([^|]*)|') == 'o' then
+        found[#found + 1] = {tonumber(ids[j + 1]), ids[j]}
+      end
+    end
+  end
+  table.sort(found, function(a, b) if a[1] ~= b[1] then return a[1] > b[1] end return a[2] < b[2] end)
+  local out = {}
+  for i = 1, math.min(limit, #found) do out[i] = found[i][2] .. '|' .. found[i][1] end
+  return out
+end
+"""
+FIND_LUA = PROBE_LUA + """
+return likely_duplicates(KEYS[1], ARGV[1], tonumber(ARGV[2]), 2, #KEYS)
+"""
 
 report_links = Table(
     "report_links", metadata,
@@ -40,40 +72,32 @@ report_supporters = Table(
 
 def neighbourhood(lat: float, lng: float) -> list[str]:
     """The res-9 cell of a point and its ring of neighbours."""
-    return list(h3.grid_disk(h3.latlng_to_cell(lat, lng, RESOLUTION), 1))
+    return sorted(h3.grid_disk(h3.latlng_to_cell(lat, lng, RESOLUTION), 1))
 
 
-def find_likely_duplicates(engine, city: str, category: str, lat: float, lng: float,
-                           now: datetime | None = None, limit: int = 3) -> list[dict]:
+def probe_keys(keys, category: str, lat: float, lng: float) -> list[str]:
+    """The index keys the probe reads for a report of ``category`` at (lat, lng)."""
+    return [keys.dup_index(category, cell) for cell in neighbourhood(lat, lng)]
+
+
+def parse_found(preset, found) -> list[dict]:
+    """The probe's "id|created" answers as {id, ticket, created_at}, newest first."""
+    out = []
+    for item in found:
+        report_id, created = (item.decode() if isinstance(item, bytes) else item).split("|")
+        out.append({"id": report_id, "ticket": ticket_for(preset, report_id),
+                    "created_at": datetime.fromtimestamp(int(created), timezone.utc)})
+    return out
+
+
+def find_likely_duplicates(client, keys, preset, category: str, lat: float, lng: float,
+                           now: float | None = None, limit: int = LIMIT) -> list[dict]:
     """Open reports of ``category`` near (lat, lng) created in the last 24 h, newest first."""
-    now = now or datetime.now(timezone.utc)
-    cells = set(neighbourhood(lat, lng))
-    # ~0.01 degree (~1.1 km) box around the point narrows the SQL query; cells decide.
-    box = 0.01
-    query = (select(db.reports.c.id, db.reports.c.ticket, db.reports.c.h3_cell, db.reports.c.created_at,
-                    db.reports.c.status, db.reports.c.category)
-             .where(db.reports.c.city == city, db.reports.c.category == category,
-                    db.open_reports(), db.reports.c.created_at >= now - WINDOW,
-                    db.reports.c.lat.between(lat - box, lat + box),
-                    db.reports.c.lng.between(lng - box, lng + box))
-             .order_by(db.reports.c.created_at.desc()).limit(50))
-    with engine.connect() as conn:
-        rows = conn.execute(query).all()
-    found = [r for r in rows if h3.cell_to_parent(r.h3_cell, RESOLUTION) in cells]
-    return [{"id": r.id, "ticket": r.ticket, "created_at": r.created_at, "status": r.status,
-             "category": r.category, "supporters": supporter_count(engine, r.id)} for r in found[:limit]]
-
-
-def link_likely_duplicate(engine, report_id: str, existing_ids: list[str],
-                          now: datetime | None = None) -> None:
-    """Record for staff that ``report_id`` probably repeats the existing reports."""
-    if not existing_ids:
-        return
-    now = now or datetime.now(timezone.utc)
-    with engine.begin() as conn:
-        conn.execute(db._insert_ignore(engine, report_links),
-                     [{"report_id": report_id, "linked_id": other, "kind": "likely_duplicate",
-                       "created_at": now} for other in existing_ids if other != report_id])
+    now = time.time() if now is None else now
+    since = int(now - WINDOW.total_seconds())
+    cells = probe_keys(keys, category, lat, lng)
+    found = client.eval(FIND_LUA, 1 + len(cells), keys.agg_records, *cells, since, limit)
+    return parse_found(preset, found)
 
 
 def links_of(engine, report_id: str) -> list[str]:

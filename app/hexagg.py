@@ -13,7 +13,7 @@ in buckets of the resolution time, with a time-to-resolve histogram.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -147,6 +147,8 @@ class Effects:
     sla_add: dict[str, int]
     sla_remove: set[str]
     transitions: list[list]      # [cell, category, from_state, to_state, created_ts] for live screens
+    dup_add: dict[str, dict[str, int]] = field(default_factory=dict)   # dup index key -> {report id: created}
+    dup_remove: dict[str, set[str]] = field(default_factory=dict)      # dup index key -> report ids
 
     @classmethod
     def empty(cls) -> "Effects":
@@ -200,8 +202,31 @@ def apply_created(effects: Effects, keys, report_id: str, current: Record | None
     if record.state == RESOLVED:
         _count_resolved(effects, keys, record, +1, now, tz_name)
     _track_sla(effects, report_id, record)
+    _index_for_duplicates(effects, keys, report_id, record, now)
     effects.transitions.append([record.cell, record.category, "", record.state, record.created_ts])
     return record
+
+
+DUPLICATE_RESOLUTION = 9   # ~175 m cells: "near" is the same or an adjacent one (app.duplicates)
+
+
+def _dup_key(keys, record: Record) -> str:
+    return keys.dup_index(record.category, h3.cell_to_parent(record.cell, DUPLICATE_RESOLUTION))
+
+
+def _index_for_duplicates(effects: Effects, keys, report_id: str, record: Record, now: int) -> None:
+    """An open report of the last day joins the likely-duplicate index of its res-9 cell.
+
+    The index holds exactly the open reports of the last day (as ``rebuild``
+    computes it): a report leaves when it stops being open, and comes back if reopened.
+    """
+    if record.state != OPEN or record.created_ts <= now - DAY:
+        return
+    key = _dup_key(keys, record)
+    effects.dup_remove.get(key, set()).discard(report_id)
+    effects.dup_add.setdefault(key, {})[report_id] = record.created_ts
+    # Every member is older than ``now``, so one day from now outlives them all.
+    effects.expire[key] = max(effects.expire.get(key, 0), now + DAY + 60)
 
 
 def _track_sla(effects: Effects, report_id: str, record: Record) -> None:
@@ -231,10 +256,19 @@ def apply_status(effects: Effects, keys, report_id: str, current: Record | None,
             _count_resolved(effects, keys, updated, +1, now, tz_name)
         else:
             updated = replace(updated, resolved_ts=0)
+        if current.state == OPEN:
+            _unindex_for_duplicates(effects, keys, report_id, current)
+        _index_for_duplicates(effects, keys, report_id, updated, now)
         effects.transitions.append([current.cell, current.category, current.state, new_state,
                                     current.created_ts])
     _track_sla(effects, report_id, updated)
     return updated
+
+
+def _unindex_for_duplicates(effects: Effects, keys, report_id: str, record: Record) -> None:
+    key = _dup_key(keys, record)
+    effects.dup_add.get(key, {}).pop(report_id, None)
+    effects.dup_remove.setdefault(key, set()).add(report_id)
 
 
 def record_for_report(report) -> Record:

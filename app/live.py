@@ -43,6 +43,8 @@ NAMESPACE = "/wall"
 # The ticker shows the newest dozen: more per tick would be pushed only to scroll away unseen.
 TICKER_MAX = 12
 TICKER_FIELDS = ("category", "kelurahan", "kecamatan", "created_at", "cell9")
+# The time-lapse: the last 24 hours in 5-minute frames (the m5 buckets, kept for two days).
+TIMELAPSE_FRAMES = 24 * 12
 
 
 def view_of(metric: str | None, window_name: str | None) -> tuple[str, str]:
@@ -276,15 +278,22 @@ def snapshot():
 
 @blueprint.get("/wall/api/timelapse")
 def timelapse():
-    """Reports created per 5 minutes over the last 24 hours, per cell: the frames of the replay."""
+    """The frames of the wall's replay: reports created per 5 minutes over the last 24 hours, per cell.
+
+    ``frames[i]`` holds the reports created in ``[start + i*step, start + (i+1)*step)``, all
+    categories and states (what arrived, not what is still open), at resolution ``res``; the
+    last frame is the 5 minutes under way at ``now``. Cell ids and counts only: nothing about
+    a report or the person who made it.
+    """
     services = current_app.extensions["pantau"]
     res = _resolution_arg()
     if res is None:
         return jsonify({"error": f"res: must be one of {', '.join(map(str, hexagg.MAP_RESOLUTIONS))} "
                                  f"(got {request.args.get('res')[:20]!r})"}), 400
     keys, step = Keys(services.preset.slug), hexagg.BY_NAME["m5"].seconds
-    last = int(time.time() // step)
-    buckets = list(range(last - 24 * 12 + 1, last + 1))
+    now = time.time()
+    last = int(now // step)
+    buckets = list(range(last - TIMELAPSE_FRAMES + 1, last + 1))
     pipe = services.redis.pipeline(transaction=False)
     for bucket in buckets:
         pipe.hgetall(keys.hex_counts("m5", res, bucket))
@@ -294,7 +303,11 @@ def timelapse():
         for field, count in mapping.items():
             cells[parse_cell_field(field)[0]] += int(count)
         frames.append({c: n for c, n in cells.items() if n})
-    return jsonify({"start": buckets[0] * step, "step": step, "res": res, "frames": frames})
+    response = current_app.response_class(
+        json.dumps({"start": buckets[0] * step, "step": step, "now": int(now), "res": res, "frames": frames},
+                   separators=(",", ":")), mimetype="application/json")
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def install(server, socketio, services) -> LiveRelay:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta, timezone
 
 import h3
@@ -84,6 +84,7 @@ class Report:
     resolved_at: datetime | None = None
     attributes: dict = field(default_factory=dict)
     version: int = 1
+    duplicate_of: tuple[str, ...] = ()   # open reports nearby this one probably repeats (a hint for staff)
 
     @property
     def state(self) -> str:
@@ -91,11 +92,18 @@ class Report:
 
     def to_dict(self) -> dict:
         """A JSON-ready dict (times as ISO 8601 UTC) for the stream."""
-        data = asdict(self)
+        # Field by field rather than dataclasses.asdict: this runs once per accepted report and
+        # asdict deep-copies every value (a quarter of the Open311 POST's CPU time).
+        data = {name: getattr(self, name) for name in _FIELD_NAMES}
         for key in ("created_at", "sla_due_at", "resolved_at"):
             if data[key] is not None:
                 data[key] = data[key].isoformat()
+        contact = self.contact
+        data["contact"] = {"name": contact.name, "phone": contact.phone, "email": contact.email}
         data["photos"] = list(self.photos)
+        data["duplicate_of"] = list(self.duplicate_of)
+        data["attributes"] = {k: list(v) if isinstance(v, (list, tuple)) else v
+                              for k, v in self.attributes.items()}
         return data
 
     @classmethod
@@ -106,6 +114,7 @@ class Report:
                 values[key] = datetime.fromisoformat(values[key])
         values["contact"] = Contact(**(values.get("contact") or {}))
         values["photos"] = tuple(values.get("photos") or ())
+        values["duplicate_of"] = tuple(values.get("duplicate_of") or ())
         return cls(**values)
 
     def public_summary(self, language: str = "id") -> dict:
@@ -118,6 +127,9 @@ class Report:
             "cell9": cell9, "lat": round(lat, 5), "lng": round(lng, 5),
             "created_at": self.created_at.isoformat(), "status": self.status,
         }
+
+
+_FIELD_NAMES = tuple(f.name for f in fields(Report))
 
 
 def report_id_for(city: str, source: str, source_ref: str | None) -> str:
@@ -178,9 +190,9 @@ def build_report(raw, preset: CityPreset, areas, now: datetime) -> Report:
         raise ReportInvalid("category", f"unknown category {str(raw.category)[:60]!r}")
     lat = _coordinate(raw.lat, "lat", -90.0, 90.0)
     lng = _coordinate(raw.lng, "lng", -180.0, 180.0)
-    if not areas.in_city(lat, lng):
+    inside, area = areas.place(lat, lng)
+    if not inside:
         raise ReportInvalid("location", f"({lat:.5f}, {lng:.5f}) is outside {preset.name}")
-    area = areas.locate(lat, lng)
 
     source = raw.source or "web"
     if not _SOURCE.match(source):

@@ -70,6 +70,11 @@
     node.setAttribute("data-connected", S.socket && S.socket.connected ? "1" : "0");
     node.setAttribute("data-spikes", String(S.spikePolys.length));
     node.setAttribute("data-updates", String(S.updates));
+    // the time-lapse: "1" while it plays; the frame on screen (0 = the oldest) and its replayed
+    // clock (UTC seconds), empty when the map is live
+    node.setAttribute("data-timelapse", S.timelapsing ? "1" : "0");
+    node.setAttribute("data-replay-frame", S.replayTs ? String(S.replayFrame) : "");
+    node.setAttribute("data-replay", S.replayTs ? String(S.replayTs) : "");
   }
 
   function renderLegend() {
@@ -266,35 +271,67 @@
     join();
   }
 
+  // The last 24 hours in five-minute frames (/wall/api/timelapse), each frame showing the hour up
+  // to its clock: 288 frames of 80 ms, the day in ~23 s (~3,750x real time). Live deltas are not
+  // drawn meanwhile; the end reloads the snapshot, which holds them, and the wall is live again.
+  var TIMELAPSE_FRAME_MS = 80;
+  var TIMELAPSE_FRAMES_SHOWN = 12;  // five-minute frames summed per picture: one hour
+
   W.timelapse = function () {
     if (!S || S.timelapsing) return;
-    S.timelapsing = true;
-    var label = el("wall-view-label"), before = label ? label.textContent : "";
-    fetch("/wall/api/timelapse?res=" + S.res, {cache: "no-store"}).then(function (r) { return r.json(); })
-      .then(function (tl) {
-        var i = 0, frames = tl.frames, savedView = S.view;
-        S.view = ["reports", "60m"];
-        var max = 1;
-        frames.forEach(function (f) { for (var c in f) max = Math.max(max, f[c] * 4); });
-        S.breaks = niceBreaks(max); renderLegend();
-        // 288 five-minute frames in ~23 s: 3,750x real time; each frame shows the hour before it
-        var timer = setInterval(function () {
-          if (!S || i >= frames.length) {
-            clearInterval(timer);
-            if (S) { S.timelapsing = false; S.view = savedView; if (label) label.textContent = before; clearAll(); loadSnapshot(); }
-            return;
-          }
-          var sum = {};
-          for (var k = Math.max(0, i - 11); k <= i; k++) {
-            for (var c in frames[k]) sum[c] = (sum[c] || 0) + frames[k][c];
-          }
-          for (var c2 in S.counts) { if (!(c2 in sum)) setCell(c2, 0); }
-          for (var c3 in sum) setCell(c3, sum[c3]);
-          if (label) label.textContent = "▶ " + fmtTime((tl.start + (i + 1) * tl.step) * 1000);
-          i++;
-          publishState();
-        }, 80);
-      }).catch(function () { S.timelapsing = false; });
+    var state = S, label = el("wall-view-label"), before = label ? label.textContent : "";
+    var savedView = S.view, timer = null;
+    S.timelapsing = true; S.replayTs = null; S.replayFrame = null;
+    // a snapshot under way would paint live counts over the replay: dropped, reloaded at the end
+    S.loadToken++; S.loading = false; S.pendingCells = []; S.pendingTicks = [];
+    publishState();
+
+    function finish() {
+      if (timer !== null) { clearInterval(timer); timer = null; }
+      if (S !== state) return;  // the wall was rebuilt meanwhile: nothing of this replay is on screen
+      S.timelapsing = false; S.replayTs = null; S.replayFrame = null; S.view = savedView;
+      if (label) label.textContent = before;
+      clearAll();
+      renderLegend();
+      var res = resForZoom(S.map.getZoom());  // a zoom or resize during the replay took effect on hold
+      if (res !== S.res) { S.res = res; join(); } else { loadSnapshot(); }
+      publishState();
+    }
+
+    fetch("/wall/api/timelapse?res=" + S.res, {cache: "no-store"}).then(function (r) {
+      if (!r.ok) throw new Error("timelapse: HTTP " + r.status);
+      return r.json();
+    }).then(function (tl) {
+      if (S !== state) return;
+      var frames = tl.frames || [], pictures = [], max = 1, i, k, c;
+      for (i = 0; i < frames.length; i++) {
+        var sum = {};
+        for (k = Math.max(0, i - TIMELAPSE_FRAMES_SHOWN + 1); k <= i; k++) {
+          for (c in frames[k]) sum[c] = (sum[c] || 0) + frames[k][c];
+        }
+        for (c in sum) max = Math.max(max, sum[c]);
+        pictures.push(sum);
+      }
+      S.view = ["reports", "60m"];  // palette and legend of "reports in the last hour"
+      S.breaks = niceBreaks(max);
+      renderLegend();
+      i = 0;
+      timer = setInterval(function () {
+        if (S !== state || i >= pictures.length) { finish(); return; }
+        var picture = pictures[i];
+        for (var old in S.counts) { if (!(old in picture)) setCell(old, 0); }
+        for (var cell in picture) setCell(cell, picture[cell]);
+        // the frame's end, but never past the moment the replay was asked for
+        S.replayTs = Math.min(tl.start + (i + 1) * tl.step, tl.now || Infinity);
+        S.replayFrame = i;
+        if (label) label.textContent = (S.cfg.text.replay || "▶ {time}").replace("{time}", fmtTime(S.replayTs * 1000));
+        i++;
+        publishState();
+      }, TIMELAPSE_FRAME_MS);
+    }).catch(function (err) {
+      if (window.console) console.warn("pantau wall:", err);
+      finish();
+    });
   };
 
   // -- start -------------------------------------------------------------------
@@ -321,11 +358,14 @@
          res: cfg.res || resForZoom(map.getZoom()), counts: {}, polys: {}, breaks: [1, 2, 3, 4, 5], seq: -1, baseSeq: 0,
          loading: false, loadToken: 0, pendingCells: [], pendingTicks: [], lastUpdate: Date.now(),
          ticker: [], spikeCells: W._spikes || [], spikePolys: [], pulseOn: false, timers: [], updates: 0,
-         snapshots: 0, lastTickerRender: Date.now(), timelapsing: false};
+         snapshots: 0, lastTickerRender: Date.now(), timelapsing: false, replayTs: null,
+         replayFrame: null};
     S.ticker = (cfg.recent || []).map(function (r) { return {r: r, fresh: false, at: 0}; });
     renderTicker();
     renderLegend();
-    var socket = S.socket = window.io(cfg.namespace, {reconnectionDelayMax: 2000});
+    // WebSocket only: a display's session is one connection held by one web process, so several
+    // processes serve walls without sticky sessions (app/server.py).
+    var socket = S.socket = window.io(cfg.namespace, {transports: ["websocket"], reconnectionDelayMax: 2000});
     socket.on("connect", function () { join(); publishState(); });
     socket.on("disconnect", function () { publishState(); });
     socket.on("wall_cells", function (msg) { if (S) applyCells(msg); });
@@ -343,6 +383,7 @@
     if (cfg.rotate > 0) {
       var idx = 0;
       S.timers.push(setInterval(function () {
+        if (S.timelapsing) return;  // a replay holds the rotation (it would take the map's room away)
         idx = (idx + 1) % cfg.views.length;
         switchView(cfg.views[idx]);
       }, cfg.rotate * 1000));

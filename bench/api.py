@@ -1,25 +1,33 @@
-"""Open311 POST throughput: 50 concurrent clients against a real threaded server.
+"""Open311 POST throughput: 50 concurrent clients against the production web server.
 
-Starts an embedded Redis, a SQLite database and the full app (Flask + Dash +
-Open311) under Werkzeug's threaded server in its own process, then 50 client
-threads POST ``requests.json`` (no photos) over keep-alive connections for a
-fixed time. Prints progress, and as its last line one JSON object:
-accepted POSTs per second, p50/p99 latency in ms, errors.
+Starts an embedded Redis (AOF, ``appendfsync always``: a 201 means on disk),
+a SQLite database and ``python -m app serve`` exactly as ``make run`` does
+(gunicorn, one worker process per core), plus, unless ``--no-workers``, the
+aggregator and persister consuming what is accepted (so the likely-duplicate
+index is live and the machine carries the whole pipeline, as in production).
+Then ``--clients`` keep-alive connections POST ``requests.json`` (no photos)
+as fast as answers come back, for ``--seconds``. The clients are asyncio
+loops in two processes, so the load side takes little of the CPU it measures.
 
-    .venv/bin/python bench/api.py [--seconds 20] [--clients 50]
+Prints progress, and as its last line one JSON object: accepted POSTs per
+second, p50/p99 latency in ms, errors, what reached the stream and, with the
+workers, SQL.
+
+    .venv/bin/python bench/api.py [--seconds 20] [--clients 50] [--no-workers]
 """
 from __future__ import annotations
 
 import argparse
-import http.client
+import asyncio
 import json
 import multiprocessing
 import os
 import random
+import subprocess
 import sys
 import tempfile
-import threading
 import time
+import urllib.request
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -29,102 +37,163 @@ POINTS = [(-6.1754, 106.8272), (-6.2088, 106.8456), (-6.2297, 106.8295), (-6.135
           (-6.2615, 106.7810), (-6.3019, 106.8950), (-6.1862, 106.7345), (-6.1500, 106.9000)]
 
 
-def _serve(settings, port_queue):
-    import logging
-
-    from werkzeug.serving import WSGIRequestHandler, make_server
-
-    from app.factory import create_app
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    WSGIRequestHandler.protocol_version = "HTTP/1.1"   # keep-alive, as real clients use
-    server = create_app(settings)
-    httpd = make_server("127.0.0.1", 0, server, threaded=True)
-    port_queue.put(httpd.server_port)
-    httpd.serve_forever()
-
-
-def _client(port, key, stop_at, latencies, errors, seed):
-    rng = random.Random(seed)
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    while time.monotonic() < stop_at:
+def _requests(key: str, count: int, seed: int) -> list[bytes]:
+    """Ready-to-send HTTP/1.1 requests: citizens at random points around eight places in the city."""
+    rng, out = random.Random(seed), []
+    for _ in range(count):
         lat, lng = rng.choice(POINTS)
         body = urlencode({"api_key": key, "service_code": rng.choice(["garbage", "road_damage", "street_light"]),
                           "lat": f"{lat + rng.uniform(-0.01, 0.01):.6f}",
                           "long": f"{lng + rng.uniform(-0.01, 0.01):.6f}",
-                          "description": "bench report", "email": "bench@contoh.id"})
-        started = time.perf_counter()
+                          "description": "bench report", "email": "bench@contoh.id"}).encode()
+        out.append(b"POST /open311/v2/requests.json HTTP/1.1\r\nHost: bench\r\n"
+                   b"Content-Type: application/x-www-form-urlencoded\r\n"
+                   b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    return out
+
+
+async def _connection(port: int, requests: list[bytes], stop_at: float, latencies: list, errors: list) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    i = 0
+    try:
+        while time.monotonic() < stop_at:
+            started = time.perf_counter()
+            writer.write(requests[i % len(requests)])
+            i += 1
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head[9:12])
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line[:15].lower() == b"content-length:":
+                    length = int(line[15:])
+            await reader.readexactly(length)
+            if status == 201:
+                latencies.append(time.perf_counter() - started)
+            else:
+                errors.append(status)
+    except (OSError, asyncio.IncompleteReadError) as err:
+        errors.append(repr(err))
+    finally:
+        writer.close()
+
+
+def _client_process(port: int, key: str, connections: int, seconds: float, seed: int, out) -> None:
+    requests = _requests(key, 2000, seed)
+    latencies: list[float] = []
+    errors: list = []
+
+    async def main():
+        stop_at = time.monotonic() + seconds
+        await asyncio.gather(*[_connection(port, requests[i::connections] or requests, stop_at, latencies, errors)
+                               for i in range(connections)])
+
+    started = time.monotonic()
+    asyncio.run(main())
+    out.put((latencies, [str(e) for e in errors], time.monotonic() - started))
+
+
+def _wait_http(url: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
         try:
-            conn.request("POST", "/open311/v2/requests.json", body,
-                         {"Content-Type": "application/x-www-form-urlencoded"})
-            response = conn.getresponse()
-            response.read()
-        except (OSError, http.client.HTTPException) as err:
-            errors.append(str(err))
-            conn.close()
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            continue
-        if response.status == 201:
-            latencies.append(time.perf_counter() - started)
-        else:
-            errors.append(str(response.status))
-    conn.close()
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--no-workers", action="store_true", help="accept only; no aggregator/persister")
     args = parser.parse_args()
+
+    import psutil
 
     from app.open311 import keys
     from app.services import Services
-    from app.store.redis_conn import EmbeddedRedis
+    from app.store import db
+    from app.store.redis_conn import EmbeddedRedis, _free_port
     from config.settings import Settings
 
-    workdir = Path(tempfile.mkdtemp(prefix="pantau-bench-"))
+    workdir = Path(tempfile.mkdtemp(prefix="pantau-bench-api-"))
     redis_server = EmbeddedRedis(workdir / "redis").start()
     shared = ROOT.parent / "shared" / "data"
-    settings = Settings(data_dir=workdir / "var", redis_url=redis_server.url,
-                        database_url=f"sqlite:///{workdir / 'pantau.sqlite3'}", city="jakarta",
-                        boundaries=shared if shared.exists() else None, secret_key="bench",
-                        sim_rate=0.0, open311_key_rate=10**9, open311_address_rate=10**9)
+    port = _free_port()
+    database_url = f"sqlite:///{workdir / 'pantau.sqlite3'}"
+    env = {**os.environ, "REDIS_URL": redis_server.url, "DATABASE_URL": database_url,
+           "PANTAU_DATA_DIR": str(workdir / "var"), "PANTAU_CITY": "jakarta", "PANTAU_PORT": str(port),
+           "PANTAU_SIM_RATE": "0", "PANTAU_OPEN311_KEY_RATE": str(10**9),
+           "PANTAU_OPEN311_ADDRESS_RATE": str(10**9), "PANTAU_LOG_LEVEL": "WARNING"}
+    if shared.exists():
+        env["PANTAU_BOUNDARIES"] = str(shared)
+    settings = Settings.from_env(env)
     services = Services.open(settings)
     _, key = keys.create_key(services.engine, "bench")
-    ports = multiprocessing.Queue()
-    server = multiprocessing.Process(target=_serve, args=(settings, ports), daemon=True)
-    server.start()
+    commands = [[sys.executable, "-m", "app", "serve"]]
+    if not args.no_workers:
+        commands += [[sys.executable, "-m", "ingest", "aggregate", "--name", "bench-agg"],
+                     [sys.executable, "-m", "ingest", "persist", "--name", "bench-persist"]]
+    children = [subprocess.Popen(command, cwd=ROOT, env=env) for command in commands]
     try:
-        port = ports.get(timeout=60)
-        latencies: list[float] = []
-        errors: list[str] = []
-        print(f"server on :{port}, {args.clients} clients for {args.seconds:g} s", file=sys.stderr)
-        warm = time.monotonic() + 2
-        _client(port, key, warm, [], errors, 0)
-        errors.clear()
-        stop_at = time.monotonic() + args.seconds
-        started = time.monotonic()
-        threads = [threading.Thread(target=_client, args=(port, key, stop_at, latencies, errors, i))
-                   for i in range(args.clients)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        elapsed = time.monotonic() - started
+        _wait_http(f"http://127.0.0.1:{port}/healthz", 60)
+        web = psutil.Process(children[0].pid)
+        workers = web.children()
+        print(f"server on :{port} ({len(workers)} gunicorn workers), {args.clients} clients for "
+              f"{args.seconds:g} s, consumers {'off' if args.no_workers else 'on'}", file=sys.stderr)
+        # Warm every worker (imports, caches, the key lookup) before measuring.
+        warm = multiprocessing.Queue()
+        _client_process(port, key, 8, 2.0, 99, warm)
+        warm.get()
+        results = multiprocessing.Queue()
+        per_process = [args.clients // 2, args.clients - args.clients // 2]
+        cpu0 = sum(p.cpu_times().user + p.cpu_times().system for p in [web, *workers])
+        procs = [multiprocessing.Process(target=_client_process,
+                                         args=(port, key, n, args.seconds, i, results)) for i, n in enumerate(per_process)]
+        for proc in procs:
+            proc.start()
+        gathered = [results.get(timeout=args.seconds + 60) for _ in procs]
+        for proc in procs:
+            proc.join()
+        cpu1 = sum(p.cpu_times().user + p.cpu_times().system for p in [web, *workers])
+        latencies = sorted(x for lat, _, _ in gathered for x in lat)
+        errors = [e for _, errs, _ in gathered for e in errs]
+        elapsed = max(t for _, _, t in gathered)
         in_stream = services.redis.xlen(services.keys.stream())
-        latencies.sort()
+        in_sql = None
+        if not args.no_workers:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                in_sql = db.count_reports(services.engine, "jakarta")
+                if in_sql >= in_stream:
+                    break
+                time.sleep(0.5)
 
         def pct(p):
             return round(latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000, 1) if latencies else None
 
         result = {"benchmark": "open311_post", "clients": args.clients, "seconds": round(elapsed, 1),
+                  "web_workers": len(workers), "consumers": not args.no_workers,
                   "accepted": len(latencies), "accepted_per_s": round(len(latencies) / elapsed, 1),
                   "p50_ms": pct(0.50), "p99_ms": pct(0.99), "errors": len(errors),
-                  "in_stream": in_stream, "cpus": os.cpu_count()}
+                  "web_cpu_percent": round(100 * (cpu1 - cpu0) / elapsed, 1),
+                  "in_stream": in_stream, "in_sql": in_sql, "cpus": os.cpu_count(),
+                  "target_per_s": 1000, "target_p99_ms": 100}
+        if errors:
+            print(f"first errors: {errors[:5]}", file=sys.stderr)
         print(json.dumps(result))
     finally:
-        server.terminate()
-        server.join(5)
+        for child in children:
+            child.terminate()
+        for child in children:
+            try:
+                child.wait(20)
+            except subprocess.TimeoutExpired:
+                child.kill()
         services.close()
         redis_server.stop()
     return 0

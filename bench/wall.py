@@ -1,13 +1,15 @@
 """The wall under load: initial payload, first render, push bytes, server CPU and accept-to-DOM latency.
 
-On a real embedded Redis, a real web server (a child process, so its CPU is
-measured alone) and headless Chromium:
+On a real embedded Redis, the production web server (``python -m app serve``:
+gunicorn, one worker per core, each with its own relay; its CPU is measured
+alone), the aggregator as its own process, and headless Chromium:
 
 1. 10,000 active resolution-10 hexes: bytes of the initial map payload
    (``/wall/api/snapshot``, cell ids and counts) and the time from opening
    ``/wall`` to all 10,000 polygons on the canvas.
 2. ``RATE`` new reports a second for ``SECONDS`` with ``DISPLAYS`` connected
-   displays (one Chromium wall + Socket.IO clients): bytes pushed per display
+   displays (one Chromium wall + Socket.IO clients over WebSocket, in their own
+   process): bytes pushed per display
    per second, server CPU, and p50/p99 from the producer's accept to the
    ticker/hex change in the browser's DOM.
 3. Baseline, same load: a Dash page that refetches the whole hex layer as
@@ -56,19 +58,17 @@ def _settings(folder: Path, redis_url: str) -> Settings:
 
 
 # -- the server child process ----------------------------------------------------------------
-def serve(folder: Path, redis_url: str, port: int, baseline_port: int) -> None:
-    """The real web app, and the baseline page, on werkzeug threaded servers."""
+def serve_baseline(folder: Path, redis_url: str, baseline_port: int) -> None:
+    """The baseline page (a Dash app refetching the whole layer every second) on a threaded server."""
     import dash
     import dash_leaflet as dl
     from dash import Input, Output, dcc, html
     from werkzeug.serving import make_server
 
     from app import queries
-    from app.factory import create_app
+    from app.services import Services
 
-    settings = _settings(folder, redis_url)
-    app = create_app(settings)
-    services = app.extensions["pantau"]
+    services = Services.open(_settings(folder, redis_url))
 
     baseline = dash.Dash(__name__, update_title=None, assets_folder=str(folder / "no-assets"))
     (south, west), (north, east) = services.preset.bounds
@@ -87,12 +87,21 @@ def serve(folder: Path, redis_url: str, port: int, baseline_port: int) -> None:
                  [[round(lng, 6), round(lat, 6)] for lat, lng in h3.cell_to_boundary(cell)]]}}
             for cell, n in counts.items()]}
 
-    servers = [make_server("127.0.0.1", port, app, threaded=True),
-               make_server("127.0.0.1", baseline_port, baseline.server, threaded=True)]
-    for server in servers[1:]:
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = make_server("127.0.0.1", baseline_port, baseline.server, threaded=True)
     print("ready", flush=True)
-    servers[0].serve_forever()
+    server.serve_forever()
+
+
+def web_env(folder: Path, redis_url: str, port: int) -> dict:
+    """The environment ``python -m app serve`` gets: the production server, as ``make run`` starts it."""
+    settings = _settings(folder, redis_url)
+    env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": settings.database_url,
+           "PANTAU_DATA_DIR": str(folder), "PANTAU_PORT": str(port), "PANTAU_SIM_RATE": "0",
+           "SECRET_KEY": "bench", "PANTAU_TILE_URL": settings.tile_url, "PANTAU_LOG_LEVEL": "WARNING",
+           "PANTAU_BATCH_SIZE": "1000", "PANTAU_BLOCK_MS": "20"}
+    if settings.boundaries:
+        env["PANTAU_BOUNDARIES"] = str(settings.boundaries)
+    return env
 
 
 # -- the load side --------------------------------------------------------------------------
@@ -149,7 +158,11 @@ class Load:
             self.stop.wait(tick)
 
 
-def socket_clients(base_url: str, count: int, res: int):
+def socket_displays(base_url: str, count: int, res: int) -> None:
+    """``count`` displays over WebSocket (as assets/wall.js connects), in their own process.
+
+    Prints "ready"; on "reset" on stdin zeroes the byte counts; on "report" prints them as JSON.
+    """
     import socketio
 
     clients, received = [], [0] * count
@@ -160,10 +173,18 @@ def socket_clients(base_url: str, count: int, res: int):
             received[i] += len(json.dumps(data, separators=(",", ":"))) + len(event) + 8
 
         client.on("*", on_any, namespace="/wall")
-        client.connect(base_url, namespaces=["/wall"], transports=["polling"], wait_timeout=10)
+        client.connect(base_url, namespaces=["/wall"], transports=["websocket"], wait_timeout=10)
         client.emit("wall_join", {"metric": "reports", "window": "today", "res": res}, namespace="/wall")
         clients.append(client)
-    return clients, received
+    print("ready", flush=True)
+    for line in sys.stdin:
+        if line.strip() == "reset":
+            received[:] = [0] * count
+        elif line.strip() == "report":
+            print(json.dumps(received), flush=True)
+            break
+    for client in clients:
+        client.disconnect()
 
 
 def main() -> None:
@@ -171,11 +192,16 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--displays", type=int, default=20)
-    parser.add_argument("--serve", nargs=4, metavar=("FOLDER", "REDIS", "PORT", "BASELINE_PORT"))
+    parser.add_argument("--serve-baseline", nargs=3, metavar=("FOLDER", "REDIS", "PORT"))
+    parser.add_argument("--socket-displays", nargs=3, metavar=("URL", "COUNT", "RES"))
     args = parser.parse_args()
-    if args.serve:
-        folder, redis_url, port, baseline_port = args.serve
-        serve(Path(folder), redis_url, int(port), int(baseline_port))
+    if args.serve_baseline:
+        folder, redis_url, baseline_port = args.serve_baseline
+        serve_baseline(Path(folder), redis_url, int(baseline_port))
+        return
+    if args.socket_displays:
+        url, count, res = args.socket_displays
+        socket_displays(url, int(count), int(res))
         return
 
     import psutil
@@ -188,8 +214,11 @@ def main() -> None:
     redis_server = EmbeddedRedis(folder / "redis").start()
     services = Services.open(_settings(folder, redis_server.url))
     port, baseline_port = _free_port(), _free_port()
-    child = subprocess.Popen([sys.executable, __file__, "--serve", str(folder), redis_server.url, str(port),
+    child = subprocess.Popen([sys.executable, __file__, "--serve-baseline", str(folder), redis_server.url,
                               str(baseline_port)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    env = web_env(folder, redis_server.url, port)
+    web = subprocess.Popen([sys.executable, "-m", "app", "serve"], cwd=ROOT, env=env)
+    children = [child, web]
     result: dict = {"hexes": HEXES, "resolution": RES, "rate_per_s": args.rate, "displays": args.displays,
                     "seconds": args.seconds}
     try:
@@ -198,11 +227,26 @@ def main() -> None:
         result["seed_s"] = round(time.perf_counter() - started, 1)
         assert child.stdout.readline().strip() == "ready"
         base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("the web server did not start")
+            time.sleep(0.3)
         snapshot = requests.get(f"{base}/wall/api/snapshot?metric=reports&window=today&res={RES}", timeout=30)
         result["initial_payload_bytes"] = len(snapshot.content)
         result["initial_payload_gzip_bytes"] = len(gzip.compress(snapshot.content))
         result["initial_cells"] = len(snapshot.json()["cells"])
-        server_process = psutil.Process(child.pid)
+        server_process = psutil.Process(web.pid)
+        result["web_workers"] = len(server_process.children())
+
+        def server_cpu() -> float:
+            return sum(p.cpu_times().user + p.cpu_times().system
+                       for p in [server_process, *server_process.children()])
 
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
@@ -229,36 +273,38 @@ def main() -> None:
                 pantauWall.onTick = msg => { const now = Date.now();
                     (msg.new || []).forEach(r => window.__lat.push(now - Date.parse(r.created_at))); }; }""")
 
-            # -- push, under load
-            clients, received = socket_clients(base, args.displays - 1, push_res)
-            aggregator = Aggregator(services.redis, services.keys, "bench-agg", services.preset, batch_size=1000,
-                                    block_ms=20)
-            agg_thread = threading.Thread(target=aggregator.run, daemon=True)
-            agg_thread.start()
+            # -- push, under load: the other displays and the aggregator run as their own processes
+            displays = subprocess.Popen([sys.executable, __file__, "--socket-displays", base,
+                                         str(args.displays - 1), str(push_res)],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            children.append(displays)
+            assert displays.stdout.readline().strip() == "ready"
+            aggregator = subprocess.Popen([sys.executable, "-m", "ingest", "aggregate", "--name", "bench-agg"],
+                                          cwd=ROOT, env=env)
+            children.append(aggregator)
             load = Load(services, args.rate)
-            time.sleep(1.0)
+            time.sleep(1.5)
             page.evaluate("() => { window.__lat = []; window.__bytes = 0; }")
-            received[:] = [0] * len(received)
-            cpu0, t0 = server_process.cpu_times(), time.monotonic()
-            for kid in server_process.children(recursive=True):
-                kid.cpu_percent(None)
+            displays.stdin.write("reset\n")
+            displays.stdin.flush()
+            cpu0, t0 = server_cpu(), time.monotonic()
             load.thread.start()
             time.sleep(args.seconds)
-            cpu1, elapsed = server_process.cpu_times(), time.monotonic() - t0
+            cpu1, elapsed = server_cpu(), time.monotonic() - t0
             latencies = sorted(page.evaluate("() => window.__lat"))
             browser_bytes = page.evaluate("() => window.__bytes")
+            displays.stdin.write("report\n")
+            displays.stdin.flush()
+            received = json.loads(displays.stdout.readline())
             per_display = [browser_bytes] + received
             result["reports_sent"] = load.sent
             result["push_bytes_per_display_per_s"] = round(statistics.median(per_display) / elapsed)
             result["push_bytes_per_display_per_s_max"] = round(max(per_display) / elapsed)
-            result["server_cpu_percent"] = round(100 * ((cpu1.user + cpu1.system) - (cpu0.user + cpu0.system))
-                                                 / elapsed, 1)
+            result["server_cpu_percent"] = round(100 * (cpu1 - cpu0) / elapsed, 1)
             if latencies:
                 result["accept_to_dom_p50_ms"] = latencies[len(latencies) // 2]
                 result["accept_to_dom_p99_ms"] = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
                 result["latency_samples"] = len(latencies)
-            for client in clients:
-                client.disconnect()
             page.close()
 
             # -- baseline: whole layer every second, same load still running
@@ -268,23 +314,29 @@ def main() -> None:
             baseline_page.goto(f"http://127.0.0.1:{baseline_port}/")
             baseline_page.wait_for_timeout(1500)
             responses.clear()
-            cpu0, t0 = server_process.cpu_times(), time.monotonic()
+            baseline_process = psutil.Process(child.pid)
+            cpu0, t0 = baseline_process.cpu_times(), time.monotonic()
             baseline_page.wait_for_timeout(args.seconds * 1000)
-            cpu1, elapsed = server_process.cpu_times(), time.monotonic() - t0
+            cpu1, elapsed = baseline_process.cpu_times(), time.monotonic() - t0
             sizes = [len(r.body()) for r in list(responses)]
             result["baseline_bytes_per_display_per_s"] = round(sum(sizes) / elapsed)
             result["baseline_fetches"] = len(sizes)
             result["baseline_server_cpu_percent_one_display"] = round(
                 100 * ((cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)) / elapsed, 1)
             load.stop.set()
-            aggregator.stopping.set()
             browser.close()
         if result.get("push_bytes_per_display_per_s"):
             result["bytes_ratio_baseline_over_push"] = round(
                 result["baseline_bytes_per_display_per_s"] / result["push_bytes_per_display_per_s"], 1)
     finally:
-        child.terminate()
-        child.wait(timeout=10)
+        for process in children:
+            if process.poll() is None:
+                process.terminate()
+        for process in children:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
         services.close()
         redis_server.stop()
     for key, value in result.items():

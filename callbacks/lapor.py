@@ -4,12 +4,12 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+from dataclasses import replace
 
 import dash_leaflet as dl
 import redis
 from dash import Input, Output, State, ctx, html, no_update
 from flask import request
-from sqlalchemy.exc import SQLAlchemyError
 
 from app import duplicates, photos
 from app.i18n import t
@@ -107,21 +107,22 @@ def register(dash_app, services) -> None:
             report = services.producer.validate(raw)
         except ReportInvalid as err:
             return _error(lang, str(err)), no_update, no_update, no_update, False
-        near = duplicates.find_likely_duplicates(services.engine, report.city, report.category,
-                                                 report.lat, report.lng)
+        try:
+            near = duplicates.find_likely_duplicates(services.redis, services.keys, services.preset,
+                                                     report.category, report.lat, report.lng)
+        except (redis.ConnectionError, redis.TimeoutError):
+            return _error(lang, t("lapor.error.busy", lang)), no_update, no_update, no_update, False
         if near and ctx.triggered_id == ids.SUBMIT:
             first = near[0]
+            first["supporters"] = duplicates.supporter_count(services.engine, first["id"])
             text = [t("lapor.duplicate", lang), " ",
                     html.A(first["ticket"], href=f"/lacak/{first['ticket']}", target="_blank",
                            id=f"{ids.PREFIX}duplicate-ticket"),
                     f" — {t('lapor.supporters', lang, count=first['supporters'])}"]
             return "", False, text, {"id": first["id"], "ticket": first["ticket"]}, False
         try:
-            report = services.producer.append(report)
+            # Filed anyway: the link to what it probably repeats is kept with the report, for staff.
+            report = services.producer.append(replace(report, duplicate_of=tuple(d["id"] for d in near)))
         except (redis.ConnectionError, redis.TimeoutError):
             return _error(lang, t("lapor.error.busy", lang)), no_update, no_update, no_update, False
-        try:
-            duplicates.link_likely_duplicate(services.engine, report.id, [d["id"] for d in near])
-        except SQLAlchemyError:
-            log.exception("could not link report %s to its likely duplicates", report.id)
         return _ticket_block(report.ticket, lang, t("lapor.thanks", lang)), True, no_update, None, True

@@ -51,6 +51,13 @@ def _non_negative_float(raw: str) -> float:
     return value
 
 
+def _non_negative_int(raw: str) -> int:
+    value = _number(raw, int, "zero or a positive whole number")
+    if value < 0:
+        raise ValueError("must be zero or a positive whole number")
+    return value
+
+
 def _positive_int(raw: str) -> int:
     value = _number(raw, int, "a positive whole number")
     if value <= 0:
@@ -123,6 +130,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Pending entries idle this long are claimed from a dead consumer."),
     Setting("PANTAU_HOST", "host", str, "127.0.0.1", "Address the web server listens on."),
     Setting("PANTAU_PORT", "port", _positive_int, 8050, "Port the web server listens on."),
+    Setting("PANTAU_WEB_WORKERS", "web_workers", _non_negative_int, 0,
+            "Web server processes (gunicorn workers). 0: one per CPU core, at most 8."),
+    Setting("PANTAU_WEB_THREADS", "web_threads", _positive_int, 64,
+            "Threads per web process; each connected wall display holds one for its push connection."),
     Setting("PANTAU_REDIS_CONNECT_TIMEOUT_S", "redis_connect_timeout_s", _positive_float, 60.0,
             "How long a process retries (with backoff) to reach Redis at start-up before giving up."),
     Setting("PANTAU_STAFF_IDLE_MINUTES", "staff_idle_minutes", _positive_int, 30,
@@ -159,6 +170,8 @@ class Settings:
     claim_idle_s: float = 30.0
     host: str = "127.0.0.1"
     port: int = 8050
+    web_workers: int = 0
+    web_threads: int = 64
     redis_connect_timeout_s: float = 60.0
     staff_idle_minutes: int = 30
     autoclose_working_days: int = 10
@@ -204,10 +217,22 @@ class Settings:
             return path.read_text().strip()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         key = secrets.token_urlsafe(48)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        # Written whole under a private name, then linked into place: a process starting at the
+        # same moment either links first or reads a complete key, never half of one.
+        draft = self.data_dir / f".secret_key.{os.getpid()}"
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(key)
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            key = path.read_text().strip()
+        finally:
+            draft.unlink()
         return key
+
+    def resolved_web_workers(self) -> int:
+        return self.web_workers or max(1, min(os.cpu_count() or 1, 8))
 
     def describe(self) -> list[str]:
         """One line per setting, secrets hidden: for start-up logs."""

@@ -35,6 +35,11 @@ for _, c in ipairs(p.incr) do
   local v = redis.call('HINCRBY', c[1], c[2], c[3])
   if v == 0 then redis.call('HDEL', c[1], c[2]) end
 end
+for _, d in ipairs(p.dup_rem) do redis.call('ZREM', d[1], unpack(d[2])) end
+for _, d in ipairs(p.dup) do
+  if #d[2] > 0 then redis.call('ZADD', d[1], unpack(d[2])) end
+  redis.call('ZREMRANGEBYSCORE', d[1], '-inf', '(' .. p.dup_since)
+end
 for _, e in ipairs(p.expire) do redis.call('EXPIREAT', e[1], e[2]) end
 for _, z in ipairs(p.zadd) do redis.call('ZADD', p.sla, z[2], z[1]) end
 for _, z in ipairs(p.zrem) do redis.call('ZREM', p.sla, z) end
@@ -112,6 +117,11 @@ class Aggregator(StreamConsumer):
             "sla": self.keys.sla_open,
             "zadd": [[rid, due] for rid, due in effects.sla_add.items()],
             "zrem": sorted(effects.sla_remove),
+            # ZADD arguments score, member, score, member...; entries a day old drop out.
+            "dup": [[key, [x for rid, ts in members.items() for x in (ts, rid)]]
+                    for key, members in effects.dup_add.items()],
+            "dup_rem": [[key, sorted(ids)] for key, ids in effects.dup_remove.items() if ids],
+            "dup_since": now - hexagg.DAY,
             "recent_key": self.keys.recent, "recent_max": RECENT_MAX,
             "recent": [json.dumps(s, separators=(",", ":")) for s in summaries],
             "seq_key": self.keys.live_seq, "channel": self.keys.live_channel, "delta": delta,

@@ -8,7 +8,7 @@ consumers can make its effect happen exactly once.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from app.reports import Report
@@ -43,6 +43,8 @@ def decode(entry_id: str, fields: dict) -> Event:
         kind, data = fields["kind"], json.loads(fields["data"])
         if kind == CREATED:
             report = Report.from_dict(data)
+            if fields.get("duplicate_of"):    # found by the intake script as it appended the event
+                report = replace(report, duplicate_of=tuple(fields["duplicate_of"].split()))
             return Event(entry_id, kind, fields["event_id"], report.id, report=report)
         if kind == STATUS:
             for key in ("occurred_at", "resolved_at", "sla_due_at"):

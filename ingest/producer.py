@@ -38,7 +38,7 @@ class Producer:
         self.partitions = partitions
         self.clock = clock
 
-    def _stream_for(self, report_id: str) -> str:
+    def stream_for(self, report_id: str) -> str:
         # Partition by report id: all events of one report stay in order on one partition.
         return self.keys.stream(int(report_id[:8], 16) % self.partitions if self.partitions > 1 else 0)
 
@@ -51,7 +51,7 @@ class Producer:
 
     def append(self, report: Report) -> Report:
         """Append a report ``validate`` already answered."""
-        self.redis.xadd(self._stream_for(report.id), events.created_fields(report))
+        self.redis.xadd(self.stream_for(report.id), events.created_fields(report))
         return report
 
     def submit_many(self, raws: Iterable, retry_for_s: float = 0.0) -> SubmitResult:
@@ -67,12 +67,12 @@ class Producer:
             except ReportInvalid as err:
                 result.rejected.append((index, err))
         if result.accepted:
-            self._append([(self._stream_for(r.id), events.created_fields(r)) for r in result.accepted],
+            self._append([(self.stream_for(r.id), events.created_fields(r)) for r in result.accepted],
                          retry_for_s)
         return result
 
     def emit_status(self, change: dict, retry_for_s: float = 0.0) -> None:
-        self._append([(self._stream_for(change["report_id"]), events.status_fields(change))], retry_for_s)
+        self._append([(self.stream_for(change["report_id"]), events.status_fields(change))], retry_for_s)
 
     def _append(self, entries: list[tuple[str, dict]], retry_for_s: float) -> None:
         delay, deadline = 0.1, time.monotonic() + retry_for_s

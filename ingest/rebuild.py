@@ -43,6 +43,9 @@ def rebuild(client, engine, preset, now: int | None = None, chunk: int = 5000) -
         pipe.hset(keys.agg_records, mapping=dict(records[start:start + chunk]))
     for key, field, delta in effects.nonzero_incr():
         pipe.hset(key, field, delta)
+    for key, members in effects.dup_add.items():
+        if members:
+            pipe.zadd(key, members)
     for key, expires_at in effects.expire.items():
         pipe.expireat(key, expires_at)
     if effects.sla_add:

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import random
+import time
 from datetime import datetime, timedelta, timezone
 
+from app import hexagg
 from app.store.keys import Keys
 from ingest.aggregator import Aggregator
 from ingest.persister import Persister
@@ -39,13 +41,25 @@ def drain(services, batch_size: int = 500) -> None:
               batch_size=batch_size, block_ms=10).run(burst=True)
 
 
-def dump_aggregates(client, keys: Keys) -> dict:
-    """Every aggregate key of the city with its content (the ticker list left out)."""
+def dump_aggregates(client, keys: Keys, now: float | None = None) -> dict:
+    """Every aggregate key of the city with its content (the ticker list left out).
+
+    Likely-duplicate index members created more than a day before ``now`` are left out: the
+    probe never reads them, and they go with the next write to their cell or the key's expiry,
+    so an index kept incrementally holds some that a rebuild a moment later does not.
+    """
+    now = time.time() if now is None else now
+    dup_prefix = keys.dup_index("", "").rsplit(":", 2)[0] + ":"
     out = {}
     for key in sorted(client.scan_iter(match=keys.agg_pattern(), count=1000)):
         kind = client.type(key)
         if kind == "hash":
             out[key] = {f: int(v) if v.lstrip("-").isdigit() else v for f, v in client.hgetall(key).items()}
         elif kind == "zset":
-            out[key] = dict(client.zrange(key, 0, -1, withscores=True))
+            members = dict(client.zrange(key, 0, -1, withscores=True))
+            if key.startswith(dup_prefix):
+                members = {m: ts for m, ts in members.items() if ts > now - hexagg.DAY}
+                if not members:
+                    continue
+            out[key] = members
     return out

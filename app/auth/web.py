@@ -97,10 +97,17 @@ def _deny(status: int, message: str, wants_json: bool):
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
 
+# Paths that never use a staff session (the Open311 API authenticates by key; health and
+# metrics are for machines). Skipping the session there also keeps the intake's hot path short.
+SESSIONLESS = ("/open311/", "/healthz", "/metrics")
+
+
 def guard():
     """before_request: staff paths and staff Dash callbacks need a live session, the role,
     and for a state change a valid CSRF token (own token for the API, same-origin JSON for Dash)."""
     path = request.path
+    if path.startswith(SESSIONLESS):
+        return None   # keyed or public machine APIs: no session is read, none is refreshed
     if current_user.is_authenticated:
         seen = session.get("seen", 0)
         if time.time() - seen > current_app.permanent_session_lifetime.total_seconds():

@@ -42,7 +42,14 @@ def main(argv: list[str] | None = None) -> int:
                 state = f"revoked {record.revoked_at.isoformat()}" if record.revoked_at else "live"
                 print(f"{record.key_id}\t{record.name}\t{record.rate_per_minute or '-'}\t{state}")
         else:
-            if not keys.revoke_key(engine, args.key_id):
+            from app.services import Services
+
+            services = Services.open_for_command()   # the revocation reaches the running web processes
+            try:
+                revoked = keys.revoke_key(engine, args.key_id, services.redis, services.keys)
+            finally:
+                services.close()
+            if not revoked:
                 print(f"no live key {args.key_id}", file=sys.stderr)
                 return 1
             print(f"revoked {args.key_id}")

@@ -6,6 +6,7 @@ Reports POSTed here go through the same producer as every other source, so a
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -13,11 +14,10 @@ import logging
 
 import redis
 from flask import Blueprint, Response, current_app, request
-from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
-from app import duplicates, photos
-from app.open311 import catalog, keys as api_keys, ratelimit, records
+from app import photos
+from app.open311 import catalog, intake, keys as api_keys, ratelimit, records
 from app.open311.serializers import error, render
 from app.reports import ReportInvalid
 from config.catalogue import BY_CODE
@@ -78,6 +78,8 @@ def _limit(scope: str, subject: str, limit: int) -> None:
 
 @blueprint.before_request
 def _per_address_limit():
+    if request.endpoint == "open311.post_request":
+        return None   # counted by the intake script, in the same step as the append
     try:
         _limit("address", request.remote_addr or "unknown", _services().settings.open311_address_rate)
     except Refused as refused:
@@ -167,20 +169,26 @@ def _attributes(form) -> dict[str, list[str]]:
     return submitted
 
 
-@blueprint.post("/requests.<fmt>")
-def post_request(fmt: str):
-    fmt = _fmt(fmt)
-    services = _services()
-    form = request.form
-    raw_key = form.get("api_key") or request.args.get("api_key")
-    if not raw_key:
-        raise Refused(400, "api_key: is required to submit a request")
-    key = api_keys.check_key(services.engine, raw_key)
-    if key is None:
-        raise Refused(403, "api_key: unknown or revoked key")
-    _limit("key", key.key_id, key.rate_per_minute or services.settings.open311_key_rate)
-    _check_jurisdiction()
+def _intake() -> intake.Intake:
+    extensions = current_app.extensions
+    if "pantau_intake" not in extensions:
+        services = _services()
+        extensions["pantau_intake"] = intake.Intake(services)
+        extensions["pantau_key_cache"] = api_keys.KeyCache(services.engine)
+    return extensions["pantau_intake"]
 
+
+def _refused_by_intake(refused: intake.IntakeRefused) -> Refused:
+    if refused.status == 403:
+        return Refused(403, "api_key: unknown or revoked key")
+    return Refused(429, f"rate limit: at most {refused.limit} requests a minute per {refused.scope}; "
+                        f"retry in {refused.retry_after} s", {"Retry-After": str(refused.retry_after)})
+
+
+def _report_from_form(fmt: str, services):
+    """The validated report a POST describes (photo stored last); raises Refused with the precise field."""
+    _check_jurisdiction()
+    form = request.form
     code = _text(form, "service_code")
     if code is None:
         raise Refused(400, "service_code: is required")
@@ -195,22 +203,16 @@ def post_request(fmt: str):
     if lat is None or lng is None:
         raise Refused(400, f"{'lat' if lat is None else 'long'}: is required with "
                            f"{'long' if lat is None else 'lat'}")
-    attributes = catalog.check_attributes(code, _attributes(form))
-
+    try:
+        attributes = catalog.check_attributes(code, _attributes(form))
+    except ReportInvalid as err:
+        raise Refused(400, str(err)) from None
     refs: list[str] = []
     media = _text(form, "media_url")
     if media is not None:
         if not _URL.match(media):
             raise Refused(400, "media_url: must be an http:// or https:// URL of at most 500 characters")
         refs.append(media)
-    upload = request.files.get("media")
-    if upload is not None and upload.filename:
-        try:
-            refs.insert(0, photos.store_photo(services.settings, upload.read(photos.MAX_BYTES + 1),
-                                              upload.filename).ref)
-        except photos.PhotoInvalid as err:
-            raise Refused(400, f"media: {str(err).split(': ', 1)[-1]}") from None
-
     name = " ".join(part.strip() for part in (form.get("first_name") or "", form.get("last_name") or "")
                     if part.strip()) or None
     raw = RawReport(category=code, lat=lat, lng=lng, description=form.get("description") or "",
@@ -218,24 +220,53 @@ def post_request(fmt: str):
                     reporter_email=_text(form, "email"), address=_text(form, "address_string"),
                     photos=tuple(refs), attributes=attributes)
     try:
-        report = services.producer.validate(raw)
+        return services.producer.validate(raw)
     except ReportInvalid as err:
         field = {"lng": "long", "reporter_name": "first_name/last_name", "reporter_phone": "phone",
                  "reporter_email": "email", "address": "address_string", "category": "service_code",
                  "photos": "media_url"}.get(err.field, err.field)
         raise Refused(400, f"{field}: {err.rule}") from None
-    near = duplicates.find_likely_duplicates(services.engine, report.city, report.category,
-                                             report.lat, report.lng)
-    report = services.producer.append(report)
+
+
+@blueprint.post("/requests.<fmt>")
+def post_request(fmt: str):
+    """Accept one report. Precedence of refusals: address limit, api_key missing/unknown/revoked,
+    key limit, then the fields; every refused request counts against its limits too."""
+    fmt = _fmt(fmt)
+    services, gate = _services(), _intake()
+    address = request.remote_addr or "unknown"
+    raw_key = request.form.get("api_key") or request.args.get("api_key")
+    key = current_app.extensions["pantau_key_cache"].lookup(raw_key) if raw_key else None
+    key_limit = (key.rate_per_minute or services.settings.open311_key_rate) if key else 0
     try:
-        duplicates.link_likely_duplicate(services.engine, report.id, [d["id"] for d in near])
-    except SQLAlchemyError:
-        # The report is already accepted; a missing staff hint must not turn that into an error.
-        log.exception("could not link report %s to its likely duplicates", report.id)
+        if key is None:
+            gate.gate(address)
+            raise Refused(400, "api_key: is required to submit a request") if not raw_key else \
+                Refused(403, "api_key: unknown or revoked key")
+        try:
+            report = _report_from_form(fmt, services)
+        except Refused:
+            gate.gate(address, key.key_id, key_limit)
+            raise
+        upload = request.files.get("media")
+        if upload is not None and upload.filename:
+            # Count before writing a file: a refused request leaves nothing on disk.
+            gate.gate(address, key.key_id, key_limit)
+            try:
+                stored = photos.store_photo(services.settings, upload.read(photos.MAX_BYTES + 1), upload.filename)
+            except photos.PhotoInvalid as err:
+                raise Refused(400, f"media: {str(err).split(': ', 1)[-1]}") from None
+            report = replace(report, photos=(stored.ref, *report.photos))
+            # Already counted: the append that follows must not count the request a second time.
+            accepted = gate.accept(address, key.key_id, key_limit, report, count=False)
+        else:
+            accepted = gate.accept(address, key.key_id, key_limit, report)
+    except intake.IntakeRefused as refused:
+        raise _refused_by_intake(refused) from None
     notice = None
-    if near:
-        notice = f"possible duplicate of {', '.join(d['ticket'] for d in near)}"
-    return render(fmt, "requests", [{"service_request_id": report.ticket, "token": report.id,
+    if accepted.duplicates:
+        notice = f"possible duplicate of {', '.join(d['ticket'] for d in accepted.duplicates)}"
+    return render(fmt, "requests", [{"service_request_id": accepted.report.ticket, "token": accepted.report.id,
                                      "service_notice": notice, "account_id": None}], 201)
 
 

@@ -3,11 +3,21 @@
 A key is shown once, when created; the table keeps its hash, a short public
 id (for listing and revoking), a name, an optional per-minute rate limit and
 when it was revoked.
+
+The SQL table is the authority. Web processes keep the keys they have seen in
+a small cache (``KeyCache``: a POST does not pay a SQL query), and revocation
+is immediate all the same: ``revoke_key`` adds the key id to a Redis set that
+the intake script checks on every POST in the same step as the rate limits,
+before it marks the SQL row. Cached entries are re-read from SQL after a
+minute, so even a revocation that never reached Redis holds within a minute.
 """
 from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -57,8 +67,13 @@ def create_key(engine, name: str, rate_per_minute: int | None = None) -> tuple[A
     return ApiKey(key_id, name, rate_per_minute, now, None), secret
 
 
-def revoke_key(engine, key_id: str) -> bool:
-    """Revoke a key by its id; False when no such live key exists."""
+def revoke_key(engine, key_id: str, client, keys) -> bool:
+    """Revoke a key by its id; False when no such live key exists.
+
+    Redis first: from the moment it answers, no web process accepts the key,
+    whatever it has cached; then the SQL row, the record that lasts.
+    """
+    client.sadd(keys.open311_revoked, key_id)
     with engine.begin() as conn:
         return conn.execute(update(api_keys).where(api_keys.c.key_id == key_id,
                                                    api_keys.c.revoked_at.is_(None))
@@ -80,3 +95,36 @@ def check_key(engine, raw_key) -> ApiKey | None:
     if row is None or row.revoked_at is not None:
         return None
     return ApiKey(row.key_id, row.name, row.rate_per_minute, row.created_at, row.revoked_at)
+
+
+class KeyCache:
+    """Keys this process has looked up, by hash, for ``ttl_s`` seconds (least recently used go first).
+
+    Unknown keys are not cached: a stream of made-up keys costs the SQL
+    lookups, is counted against its address's rate limit, and cannot grow the cache.
+    """
+
+    def __init__(self, engine, ttl_s: float = 60.0, size: int = 1024):
+        self.engine, self.ttl_s, self.size = engine, ttl_s, size
+        self._entries: OrderedDict[str, tuple[float, ApiKey]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def lookup(self, raw_key) -> ApiKey | None:
+        if not isinstance(raw_key, str) or not raw_key.startswith(KEY_PREFIX) or len(raw_key) > 100:
+            return None
+        digest, now = _hash(raw_key), time.monotonic()
+        with self._lock:
+            entry = self._entries.get(digest)
+            if entry is not None and now - entry[0] < self.ttl_s:
+                self._entries.move_to_end(digest)
+                return entry[1]
+        key = check_key(self.engine, raw_key)
+        with self._lock:
+            if key is None:
+                self._entries.pop(digest, None)
+            else:
+                self._entries[digest] = (now, key)
+                self._entries.move_to_end(digest)
+                while len(self._entries) > self.size:
+                    self._entries.popitem(last=False)
+        return key

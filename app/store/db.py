@@ -189,6 +189,13 @@ def write_batch(engine: Engine, created: list, status_events: list[dict]) -> Non
                 "actor": f"citizen:{r.source}", "note": None, "occurred_at": r.created_at,
                 "published": True,
             } for r in created])
+            # Likely duplicates found when the report was accepted: a hint for staff, kept with it.
+            links = [{"report_id": r.id, "linked_id": other, "kind": "likely_duplicate",
+                      "created_at": r.created_at} for r in created for other in r.duplicate_of if other != r.id]
+            if links:
+                from app.duplicates import report_links
+
+                conn.execute(_insert_ignore(engine, report_links), links)
         for change in status_events:
             conn.execute(_insert_ignore(engine, report_events), [{
                 "event_id": change["event_id"], "report_id": change["report_id"],

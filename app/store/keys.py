@@ -46,6 +46,19 @@ class Keys:
         """sorted set of open report ids scored by their SLA due time."""
         return f"{self._base}:agg:sla-open"
 
+    def dup_index(self, category: str, cell9: str) -> str:
+        """sorted set of reports created in the last day in one res-9 cell, scored by creation time.
+
+        The likely-duplicate probe reads it (``app.duplicates``); whether a member
+        is still open is read from ``agg_records`` at probe time.
+        """
+        return f"{self._base}:agg:dup:{category}:{cell9}"
+
+    @property
+    def open311_revoked(self) -> str:
+        """set of revoked Open311 key ids, checked on every POST in the same step as the rate limits."""
+        return f"{self._base}:open311:revoked"
+
     @property
     def recent(self) -> str:
         """list of public summaries of the newest reports, newest first."""

@@ -25,6 +25,7 @@ ENTRIES = {
     "wall.minutes_ago": {"id": "{n} mnt lalu", "en": "{n} min ago"},
     "wall.just_now": {"id": "baru saja", "en": "just now"},
     "wall.timelapse": {"id": "Putar ulang 24 jam", "en": "Replay 24 hours"},
+    "wall.replay": {"id": "▶ Putar ulang · {time}", "en": "▶ Replay · {time}"},
     "wall.hours": {"id": "{n} jam", "en": "{n} h"},
     "wall.days": {"id": "{n} hari", "en": "{n} d"},
     "wall.none": {"id": "—", "en": "—"},

@@ -70,3 +70,20 @@ def test_median_from_histogram_is_within_a_bin():
 def test_record_round_trips():
     record = Record(CELL, "garbage", 1, "x", 3, 0, 99)
     assert Record.decode(record.encode()) == record
+
+
+def test_duplicate_index_holds_the_open_reports_of_the_last_day():
+    now = 1_700_000_100
+    key = KEYS.dup_index("flood", h3.cell_to_parent(CELL, 9))
+    effects = Effects.empty()
+    hexagg.apply_created(effects, KEYS, "new", None, _record(created=now - 60), now, TZ)
+    hexagg.apply_created(effects, KEYS, "old", None, _record(created=now - hexagg.DAY - 1), now, TZ)
+    hexagg.apply_created(effects, KEYS, "done", None, _record(state="r", created=now - 60), now, TZ)
+    assert effects.dup_add == {key: {"new": now - 60}}
+    assert effects.expire[key] > now + hexagg.DAY
+    # Resolved in the same batch: out again, and nothing left to remove twice.
+    resolved = hexagg.apply_status(effects, KEYS, "new", _record(created=now - 60), "resolved", 2, now, None, now, TZ)
+    assert effects.dup_add == {key: {}} and effects.dup_remove == {key: {"new"}}
+    # Reopened (a disputed resolution): back in the index.
+    hexagg.apply_status(effects, KEYS, "new", resolved, "in_progress", 3, now, None, now, TZ)
+    assert effects.dup_add == {key: {"new": now - 60}} and effects.dup_remove == {key: set()}

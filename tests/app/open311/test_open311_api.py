@@ -270,9 +270,9 @@ def test_revoked_key_and_rate_limits(open311):
     third = post_form(client, limited)
     assert third.status_code == 429 and int(third.headers["Retry-After"]) >= 1
     assert check_openapi(third, "/requests.{format}", "post")[0]["description"].startswith("rate limit")
-    assert keys.revoke_key(services.engine, record.key_id)
+    assert keys.revoke_key(services.engine, record.key_id, services.redis, services.keys)
     assert post_form(client, limited).status_code == 403
-    assert not keys.revoke_key(services.engine, record.key_id)
+    assert not keys.revoke_key(services.engine, record.key_id, services.redis, services.keys)
     assert post_form(client, key).status_code == 201   # other keys are unaffected
 
 
@@ -344,8 +344,18 @@ def test_likely_duplicate_is_linked(open311):
     first = _post_and_drain(client, services, key)["service_request_id"]
     second = post_form(client, key, lat=str(LAT + 0.0003)).get_json()[0]
     assert second["service_notice"] == f"possible duplicate of {first}"
+    drain(services)   # the persister keeps the link with the report
     with services.engine.connect() as conn:
         first_id = conn.execute(select(db.reports.c.id).where(db.reports.c.ticket == first)).scalar_one()
     assert duplicates.links_of(services.engine, second["token"]) == [first_id]
     far = post_form(client, key, lat=str(LAT + 0.03)).get_json()[0]
+    other = post_form(client, key, service_code="street_light", lat=str(LAT + 0.0003)).get_json()[0]
+    drain(services)
     assert far["service_notice"] is None and duplicates.links_of(services.engine, far["token"]) == []
+    assert other["service_notice"] is None   # another category is another problem
+    # Resolved reports are not duplicates any more.
+    for status in ("verified", "dispatched", "resolved"):
+        change_status(services.engine, services.producer, first_id, status, "staff:oper1")
+    drain(services)
+    later = post_form(client, key, lat=str(LAT + 0.0003)).get_json()[0]
+    assert later["service_notice"] == f"possible duplicate of {second['service_request_id']}"

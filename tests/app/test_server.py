@@ -1,0 +1,125 @@
+"""The production web server as ``make run`` starts it: gunicorn, two worker processes, threads.
+
+Reports POSTed concurrently over keep-alive connections are all accepted once;
+a wall display connected over WebSocket gets the live deltas whichever worker
+holds it; a revocation reaches every worker at once; SIGTERM stops it cleanly.
+"""
+import http.client
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from urllib.parse import urlencode
+
+import psutil
+import pytest
+
+from app.open311 import keys
+from app.store.redis_conn import _free_port
+from ingest.aggregator import Aggregator
+from tests.conftest import ROOT, SHARED_DATA, make_settings
+
+LAT, LNG = -6.1754, 106.8272
+
+
+@pytest.fixture
+def production_server(tmp_path, redis_url, database_url):
+    from app.services import Services
+
+    port = _free_port()
+    env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": database_url,
+           "PANTAU_DATA_DIR": str(tmp_path / "var"), "PANTAU_PORT": str(port), "PANTAU_SIM_RATE": "0",
+           "PANTAU_WEB_WORKERS": "2", "PANTAU_WEB_THREADS": "8", "PANTAU_LOG_LEVEL": "WARNING"}
+    if SHARED_DATA.exists():
+        env["PANTAU_BOUNDARIES"] = str(SHARED_DATA)
+    services = Services.open(make_settings(tmp_path, redis_url, database_url))
+    child = subprocess.Popen([sys.executable, "-m", "app", "serve"], cwd=ROOT, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            if child.poll() is not None or time.monotonic() > deadline:
+                child.kill()
+                pytest.fail(f"web server did not start: {child.stdout.read()[-2000:]}")
+            time.sleep(0.3)
+    yield base, port, services, child
+    if child.poll() is None:
+        child.kill()
+        child.wait(10)
+    services.close()
+
+
+def _post(port, key, count, codes, lat=LAT):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    for i in range(count):
+        body = urlencode({"api_key": key, "service_code": "garbage", "lat": f"{lat + i * 0.002:.6f}",
+                          "long": f"{LNG:.6f}", "description": "server test"})
+        conn.request("POST", "/open311/v2/requests.json", body,
+                     {"Content-Type": "application/x-www-form-urlencoded"})
+        response = conn.getresponse()
+        codes.append((response.status, json.loads(response.read())))
+    conn.close()
+
+
+def test_two_workers_accept_push_revoke_and_stop(production_server):
+    import socketio
+
+    base, port, services, child = production_server
+    workers = psutil.Process(child.pid).children()
+    assert len(workers) == 2
+
+    def held_by(worker):
+        return sum(1 for c in worker.net_connections("tcp")
+                   if c.status == psutil.CONN_ESTABLISHED and c.laddr.port == port)
+
+    # Wall displays over WebSocket only, as assets/wall.js connects, until both workers hold one.
+    received, displays = [], []
+    while len(displays) < 12 and not all(held_by(worker) for worker in workers):
+        i = len(displays)
+        received.append([])
+        display = socketio.Client(reconnection=False)
+        display.on("wall_cells", lambda data, i=i: received[i].append(data), namespace="/wall")
+        display.connect(base, namespaces=["/wall"], transports=["websocket"], wait_timeout=10)
+        display.emit("wall_join", {"metric": "reports", "window": "today", "res": 8}, namespace="/wall")
+        displays.append(display)
+        time.sleep(0.2)
+    assert all(held_by(worker) for worker in workers), "the kernel spread the displays over both workers"
+
+    record, key = keys.create_key(services.engine, "server test")
+    codes: list = []
+    clients = [threading.Thread(target=_post, args=(port, key, 10, codes, LAT - 0.02 * n)) for n in range(4)]
+    for client in clients:
+        client.start()
+    for client in clients:
+        client.join()
+    assert [status for status, _ in codes] == [201] * 40, codes[:3]
+    tickets = {body[0]["service_request_id"] for _, body in codes}
+    assert len(tickets) == 40
+    assert services.redis.xlen(services.keys.stream()) == 40
+
+    Aggregator(services.redis, services.keys, "test-agg", services.preset, block_ms=10).run(burst=True)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not all(received):
+        time.sleep(0.1)
+    assert all(received), "every display gets the live delta, whichever worker holds it"
+    for display in displays:
+        display.disconnect()
+
+    # Revoked in one place, refused by every worker at once (each has the key cached by now).
+    assert keys.revoke_key(services.engine, record.key_id, services.redis, services.keys)
+    refused: list = []
+    _post(port, key, 6, refused)
+    assert [status for status, _ in refused] == [403] * 6
+
+    child.send_signal(signal.SIGTERM)
+    assert child.wait(30) == 0
+    assert not any(worker.is_running() and worker.status() != psutil.STATUS_ZOMBIE for worker in workers)
