@@ -11,6 +11,7 @@ from urllib.parse import urlparse
 
 from flask import (Blueprint, abort, current_app, jsonify, redirect, render_template_string, request,
                    session, url_for)
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager, current_user, login_user, logout_user
 
 from app.auth import permissions
@@ -187,7 +188,17 @@ def whoami():
                     "agency": current_user.agency, "csrf_token": csrf_token()})
 
 
+class _Sessions(SecureCookieSessionInterface):
+    """Signed-cookie sessions, not opened at all on the session-less machine paths."""
+
+    def open_session(self, app, request):
+        if request.path.startswith(SESSIONLESS):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
+
+
 def init_app(server, services) -> None:
+    server.session_interface = _Sessions()
     manager = LoginManager()
     manager.session_protection = "strong"
     manager.login_view = "auth.login"

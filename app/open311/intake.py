@@ -21,6 +21,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 
+import redis
+
 from app import duplicates
 from app.open311 import ratelimit
 from app.reports import Report
@@ -79,6 +81,7 @@ class Intake:
         self.keys = services.keys
         self.clock = clock
         self._script = services.redis.register_script(INTAKE_LUA)
+        self._script_sha = self._script.sha
 
     def _run(self, address: str, key_id: str | None, key_limit: int, report: Report | None,
              mode: str) -> list:
@@ -92,9 +95,14 @@ class Intake:
         if report is not None:
             for name, value in events.created_fields(report).items():
                 args += (name, value)
-        answer = self._script(keys=[keys.open311_revoked, keys.rate_window("address", address, window),
-                                    keys.rate_window("key", key_id or "-", window), keys.agg_records, stream,
-                                    *cells], args=args)
+        script_keys = [keys.open311_revoked, keys.rate_window("address", address, window),
+                       keys.rate_window("key", key_id or "-", window), keys.agg_records, stream, *cells]
+        try:
+            # EVALSHA directly: redis-py's Script wrapper costs a tenth of the request's CPU.
+            answer = self.services.redis.execute_command("EVALSHA", self._script_sha, len(script_keys),
+                                                         *script_keys, *args)
+        except redis.exceptions.NoScriptError:    # a restarted Redis forgot it
+            answer = self._script(keys=script_keys, args=args)
         if answer[0] == "limited":
             scope = answer[1]
             limit = settings.open311_address_rate if scope == "address" else key_limit
