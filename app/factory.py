@@ -61,4 +61,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     from app import live
 
     live.install(server, socketio, services)
+    if settings.proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # Outermost, so every part of the app (rate limits, audit, URLs) sees the client's address.
+        n = settings.proxies
+        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=n, x_proto=n, x_host=n)
     return server

@@ -130,6 +130,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Pending entries idle this long are claimed from a dead consumer."),
     Setting("PANTAU_HOST", "host", str, "127.0.0.1", "Address the web server listens on."),
     Setting("PANTAU_PORT", "port", _positive_int, 8050, "Port the web server listens on."),
+    Setting("PANTAU_PROXIES", "proxies", _non_negative_int, 0,
+            "Reverse proxies in front of the web server whose X-Forwarded-For/-Proto/-Host to trust "
+            "(per-address rate limits need the client's own address). 0: trust none."),
     Setting("PANTAU_WEB_WORKERS", "web_workers", _non_negative_int, 0,
             "Web server processes (gunicorn workers). 0: one per CPU core, at most 8."),
     Setting("PANTAU_WEB_THREADS", "web_threads", _positive_int, 64,
@@ -170,6 +173,7 @@ class Settings:
     claim_idle_s: float = 30.0
     host: str = "127.0.0.1"
     port: int = 8050
+    proxies: int = 0
     web_workers: int = 0
     web_threads: int = 64
     redis_connect_timeout_s: float = 60.0

@@ -291,6 +291,25 @@ def test_rate_limit_per_address(services):
     assert other.status_code == 200
 
 
+@pytest.mark.parametrize("proxies", [0, 1])
+def test_rate_limit_per_address_behind_a_proxy(services, proxies):
+    """Behind a trusted proxy the client's own address is counted; otherwise a forged
+    X-Forwarded-For changes nothing."""
+    from app.factory import create_app
+
+    services.settings = services.settings.with_(open311_address_rate=2, proxies=proxies)
+    client = create_app(services.settings, services).test_client()
+    proxy = {"REMOTE_ADDR": "10.0.0.1"}
+    codes = [client.get("/open311/v2/services.json", environ_base=proxy,
+                        headers={"X-Forwarded-For": f"203.0.113.{i}"}).status_code for i in range(4)]
+    assert codes == ([200] * 4 if proxies else [200, 200, 429, 429])
+    _, key = keys.create_key(services.engine, "proxy test")
+    form = {"api_key": key, "service_code": "garbage", "lat": str(LAT), "long": str(LNG)}
+    posts = [client.post("/open311/v2/requests.json", data=form, environ_base=proxy,
+                         headers={"X-Forwarded-For": "198.51.100.7"}).status_code for _ in range(3)]
+    assert posts == ([201, 201, 429] if proxies else [429, 429, 429])
+
+
 def test_sensitive_categories_are_coarse(open311):
     import h3
 
