@@ -231,22 +231,22 @@ def _report_from_form(fmt: str, services):
 @blueprint.post("/requests.<fmt>")
 def post_request(fmt: str):
     """Accept one report. Precedence of refusals: address limit, api_key missing/unknown/revoked,
-    key limit, then the fields; every refused request counts against its limits too."""
-    fmt = _fmt(fmt)
+    key limit, then the format and the fields; every refused request counts against its limits too."""
     services, gate = _services(), _intake()
     address = request.remote_addr or "unknown"
     raw_key = request.form.get("api_key") or request.args.get("api_key")
     key = current_app.extensions["pantau_key_cache"].lookup(raw_key) if raw_key else None
     key_limit = (key.rate_per_minute or services.settings.open311_key_rate) if key else 0
     try:
-        if key is None:
-            gate.gate(address)
-            raise Refused(400, "api_key: is required to submit a request") if not raw_key else \
-                Refused(403, "api_key: unknown or revoked key")
         try:
+            if key is None:
+                raise Refused(400, "api_key: is required to submit a request") if not raw_key else \
+                    Refused(403, "api_key: unknown or revoked key")
+            fmt = _fmt(fmt)
             report = _report_from_form(fmt, services)
         except Refused:
-            gate.gate(address, key.key_id, key_limit)
+            # Counted first: past a limit the answer is the 429, whatever else was wrong.
+            gate.gate(address, key.key_id if key else None, key_limit)
             raise
         upload = request.files.get("media")
         if upload is not None and upload.filename:

@@ -378,3 +378,26 @@ def test_likely_duplicate_is_linked(open311):
     drain(services)
     later = post_form(client, key, lat=str(LAT + 0.0003)).get_json()[0]
     assert later["service_notice"] == f"possible duplicate of {second['service_request_id']}"
+
+
+def test_refused_posts_count_against_the_limits(services):
+    """Bad fields, a bad format or a bad key are refused and still counted: a flood of junk
+    cannot dodge the limits, and once past them the answer is the 429."""
+    from app.factory import create_app
+
+    services.settings = services.settings.with_(open311_address_rate=4)
+    client = create_app(services.settings, services).test_client()
+    _, key = keys.create_key(services.engine, "junk test")
+    env = {"REMOTE_ADDR": "10.0.0.77"}
+    junk = [client.post("/open311/v2/requests.json", data={"api_key": key, "service_code": "garbage"},
+                        environ_base=env),
+            client.post("/open311/v2/requests.csv", data={"api_key": key}, environ_base=env),
+            client.post("/open311/v2/requests.json", data={"api_key": "p311_nope"}, environ_base=env),
+            client.post("/open311/v2/requests.json", data={}, environ_base=env)]
+    assert [r.status_code for r in junk] == [400, 400, 403, 400]
+    assert junk[0].get_json()[0]["description"] == "location: lat and long are required"
+    assert post_form(client, key).status_code == 201   # another address is not affected
+    late = client.post("/open311/v2/requests.json", environ_base=env,
+                       data={"api_key": key, "service_code": "garbage", "lat": str(LAT), "long": str(LNG)})
+    assert late.status_code == 429 and late.headers["Retry-After"]
+    assert services.redis.xlen(services.keys.stream()) == 1
