@@ -401,3 +401,12 @@ def test_refused_posts_count_against_the_limits(services):
                        data={"api_key": key, "service_code": "garbage", "lat": str(LAT), "long": str(LNG)})
     assert late.status_code == 429 and late.headers["Retry-After"]
     assert services.redis.xlen(services.keys.stream()) == 1
+
+
+def test_intake_survives_a_redis_that_forgot_its_scripts(open311):
+    """A restarted Redis has an empty script cache: the intake loads its script again."""
+    client, services, key = open311
+    assert post_form(client, key).status_code == 201
+    services.redis.script_flush()
+    assert post_form(client, key, lat=str(LAT + 0.01)).status_code == 201
+    assert services.redis.xlen(services.keys.stream()) == 2
