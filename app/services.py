@@ -5,12 +5,13 @@ engine, city preset, area index and producer from here: no module-level state.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import redis
 from sqlalchemy.engine import Engine
 
 from app.areas import AreaIndex
+from app.memo import Memo
 from app.store import db
 from app.store.keys import Keys
 from app.store.redis_conn import EmbeddedRedis, connect, redis_url_for
@@ -29,6 +30,7 @@ class Services:
     engine: Engine
     producer: Producer
     embedded_redis: EmbeddedRedis | None = None
+    memo: Memo = field(default_factory=Memo)   # short-lived shared results (wall panels)
 
     @property
     def keys(self) -> Keys:

@@ -138,13 +138,22 @@ def spike_banner(found: list, services, lang: str):
     return [html.Span("⚠", className="wall-spike-icon"), html.Span(text)], {}
 
 
+# Every display refreshes its panels every REFRESH_MS; one computation per process serves them all.
+PANEL_TTL_S = 1.0
+# The agency table aggregates the whole reports table in SQL: recomputed at most every 10 s.
+BOARD_TTL_S = 10.0
+
+
 def panels(services, lang: str) -> dict:
     """Everything around the map, from the same aggregates the map reads."""
-    kpi = queries.kpis(services.redis, services.preset, "today")
-    found = spikes.current_spikes(services.redis, services.preset)
+    memo = services.memo
+    kpi = memo.get("wall:kpis", PANEL_TTL_S, lambda: queries.kpis(services.redis, services.preset, "today"))
+    found = memo.get("wall:spikes", PANEL_TTL_S, lambda: spikes.current_spikes(services.redis, services.preset))
+    board = memo.get("wall:agencies", BOARD_TTL_S,
+                     lambda: agency_stats.agency_board(services.engine, services.preset))
     banner, style = spike_banner(found, services, lang)
     return {"kpis": kpi_tiles(kpi, lang), "categories": category_list(kpi, lang),
-            "agencies": agency_table(agency_stats.agency_board(services.engine, services.preset), lang),
+            "agencies": agency_table(board, lang),
             "spike": banner, "spike_style": style, "spikes": [s.cell for s in found]}
 
 
