@@ -72,8 +72,13 @@ def load_counts(client, preset, view: tuple[str, str], now: float | None = None
     metric, window_name = view
     if metric == "breaches":
         seq = int(client.get(keys.live_seq) or 0)
-        return seq, 0, {res: Counter(queries.hex_counts(client, preset, res, metric="breaches", now=now))
-                        for res in hexagg.MAP_RESOLUTIONS}
+        by_res = queries.overdue_by_resolution(client, keys, hexagg.MAP_RESOLUTIONS, now)
+        cells: dict[int, Counter] = {}
+        for res, fields in by_res.items():
+            cells[res] = Counter()
+            for field, count in fields.items():
+                cells[res][parse_cell_field(field)[0]] += count
+        return seq, 0, cells
     win = queries.window(window_name, preset.timezone, now) if metric == "reports" else None
     pipe = client.pipeline(transaction=True)
     pipe.get(keys.live_seq)

@@ -68,14 +68,23 @@ def cell_category_counts(client, keys: Keys, resolution: int, win: Window | None
 
 def overdue_cells(client, keys: Keys, resolution: int, now: float) -> Counter:
     """(cell|category|o) -> open reports past their SLA deadline now."""
+    return overdue_by_resolution(client, keys, (resolution,), now)[resolution]
+
+
+def overdue_by_resolution(client, keys: Keys, resolutions, now: float, chunk: int = 10000) -> dict[int, Counter]:
+    """``overdue_cells`` at several resolutions from one read of the overdue records.
+
+    Breaches depend on the clock, so they are not kept as counters: this reads the ids past
+    due in the SLA sorted set and their records, in chunks, once for every resolution asked.
+    """
+    counts: dict[int, Counter] = {res: Counter() for res in resolutions}
     overdue = client.zrangebyscore(keys.sla_open, "-inf", int(now))
-    counts: Counter = Counter()
-    if not overdue:
-        return counts
-    for raw in client.hmget(keys.agg_records, overdue):
-        if raw:
-            record = Record.decode(raw)
-            counts[f"{h3.cell_to_parent(record.cell, resolution)}|{record.category}|o"] += 1
+    for start in range(0, len(overdue), chunk):
+        for raw in client.hmget(keys.agg_records, overdue[start:start + chunk]):
+            if raw:
+                record = Record.decode(raw)
+                for res in resolutions:
+                    counts[res][f"{h3.cell_to_parent(record.cell, res)}|{record.category}|o"] += 1
     return counts
 
 
