@@ -57,20 +57,42 @@ def is_sensitive(category: str) -> bool:
 
 # --- staff approval of recently resolved items --------------------------------------------------
 
+PUBLIC_TEXT_MAX = 280
+
+
 def approve(engine, report_id: str, approved_by: str, public_text: str | None = None,
-            now: datetime | None = None) -> None:
-    """Let a resolved report (its before/after photos, and ``public_text`` if given) appear publicly."""
+            now: datetime | None = None, conn=None) -> None:
+    """Let a resolved report (its before/after photos, and ``public_text`` if given) appear publicly.
+
+    Staff do this through ``app.staff.actions.publish`` (checked and audited); ``conn`` joins
+    the caller's transaction.
+    """
     now = now or datetime.now(timezone.utc)
-    text = (public_text or "").strip()[:280] or None
-    with engine.begin() as conn:
-        conn.execute(public_approved.delete().where(public_approved.c.report_id == report_id))
-        conn.execute(public_approved.insert().values(report_id=report_id, approved_by=approved_by,
-                                                     approved_at=now, public_text=text))
+    text = (public_text or "").strip()[:PUBLIC_TEXT_MAX] or None
+    if conn is None:
+        with engine.begin() as conn:
+            return approve(engine, report_id, approved_by, public_text, now, conn)
+    conn.execute(public_approved.delete().where(public_approved.c.report_id == report_id))
+    conn.execute(public_approved.insert().values(report_id=report_id, approved_by=approved_by,
+                                                 approved_at=now, public_text=text))
+    return None
 
 
-def revoke(engine, report_id: str) -> None:
-    with engine.begin() as conn:
-        conn.execute(public_approved.delete().where(public_approved.c.report_id == report_id))
+def revoke(engine, report_id: str, conn=None) -> bool:
+    """Take a report out of public view; False when it was not in it."""
+    if conn is None:
+        with engine.begin() as conn:
+            return revoke(engine, report_id, conn)
+    return conn.execute(public_approved.delete().where(public_approved.c.report_id == report_id)).rowcount > 0
+
+
+def approval_of(engine, report_id: str) -> dict | None:
+    """{by, at, text} when the report is in public view."""
+    with engine.connect() as conn:
+        row = conn.execute(select(public_approved).where(public_approved.c.report_id == report_id)).first()
+    if row is None:
+        return None
+    return {"by": row.approved_by, "at": row.approved_at.isoformat(), "text": row.public_text}
 
 
 # --- the public figures (pure reads; cached below) ----------------------------------------------

@@ -1,12 +1,13 @@
 """The dispatch console's reactions: refresh the queue from the filters, open a report, act on it."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from urllib.parse import urlencode
 
 import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, ctx, html, no_update
 
-from app.i18n import t
+from app.i18n import local_time, t
 from app.staff import actions, queue
 from app.staff.api import error_kind, report_detail
 from layouts import dispatch as ids
@@ -44,8 +45,13 @@ def queue_table(items: list[dict], lang: str, pick_type: str, row_type: str) -> 
     return dbc.Table([head, body], size="sm", hover=True, className="queue-table")
 
 
-def detail_panel(data: dict, lang: str) -> html.Div:
-    history = html.Ul([html.Li(f"{h['at'][:16]} · {h['actor']} · {h['action']}"
+def detail_panel(data: dict, lang: str, preset) -> html.Div:
+    def when(iso: str) -> str:   # stored in UTC, shown in the city's zone
+        moment = datetime.fromisoformat(iso)
+        return local_time(moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc), preset,
+                          "%d-%m-%Y %H:%M")
+
+    history = html.Ul([html.Li(f"{when(h['at'])} · {h['actor']} · {h['action']}"
                                + (f" {h['from'] or ''}→{h['to']}" if h["to"] else "")
                                + (f" · {h['note']}" if h.get("note") else "")) for h in data["history"]],
                       className="small")
@@ -57,12 +63,18 @@ def detail_panel(data: dict, lang: str) -> html.Div:
         html.P([f"{data['category']} · {data.get('kelurahan_name') or ''} · {data['priority']} · "
                 f"{data.get('agency') or '—'} / {data.get('team') or '—'} · v{data['version']} · ",
                 sla_badge({"sla_state": data["sla"]["state"],
-                           "countdown": (data["sla"]["expected_datetime"] or "")[:16]})]),
+                           "countdown": when(data["sla"]["expected_datetime"])
+                           if data["sla"]["expected_datetime"] else ""})]),
         html.P(data["description"]),
         html.Div(photos, className="d-flex"),
         html.Iframe(src=f"https://www.openstreetmap.org/export/embed.html?bbox={data['lng'] - .004},"
                         f"{data['lat'] - .003},{data['lng'] + .004},{data['lat'] + .003}&marker={data['lat']},"
                         f"{data['lng']}", style={"width": "100%", "height": "180px", "border": 0}),
+        html.H6(t("staff.public", lang)),
+        html.P(t("staff.public_on", lang, by=data["public"]["by"], at=when(data["public"]["at"]))
+               + (f" — “{data['public']['text']}”" if data["public"]["text"] else "")
+               if data.get("public") else t("staff.public_off", lang), id="dispatch-public-state",
+               className="small"),
         html.H6(t("staff.duplicates", lang)), html.Ul(dupes or [html.Li("—")], className="small"),
         html.H6(t("staff.history", lang)), history,
     ])
@@ -90,7 +102,7 @@ def register_report_opener(app, services, ids, lang: str) -> None:
             if error_kind(err)[0] is None:
                 raise
             return None, dbc.Alert(str(err), color="warning")
-        return {"id": report_id, "version": data["version"]}, detail_panel(data, lang)
+        return {"id": report_id, "version": data["version"]}, detail_panel(data, lang, services.preset)
 
 
 def register(app, services) -> None:
@@ -130,9 +142,10 @@ def register(app, services) -> None:
                   *[Input(ids.button_id(a), "n_clicks") for a in ids.ACTIONS],
                   State(ids.SELECTED, "data"), State(ids.TARGET_AGENCY, "value"), State(ids.TEAM, "value"),
                   State(ids.REASON, "value"), State(ids.MERGE_INTO, "value"), State(ids.PRIORITY, "value"),
+                  State(ids.PUBLIC_TEXT, "value"),
                   State({"type": ids.PICK, "id": ALL, "v": ALL}, "value"), prevent_initial_call=True)
     def act(*args):
-        selected, agency, team, reason, into, priority, picks = args[len(ids.ACTIONS):]
+        selected, agency, team, reason, into, priority, public_text, picks = args[len(ids.ACTIONS):]
         action = ctx.triggered_id.removeprefix("dispatch-").replace("-", "_")
         user = current_staff()
         try:
@@ -157,6 +170,12 @@ def register(app, services) -> None:
                 out = actions.merge(services, user, rid, version, (into or "").strip())
             elif action == "assign":
                 out = actions.assign(services, user, rid, version, agency, team)
+            elif action in ("publish", "unpublish"):
+                if action == "publish":
+                    actions.publish(services, user, rid, public_text)
+                else:
+                    actions.unpublish(services, user, rid)
+                return t(f"staff.{action}ed", lang, ticket=rid[:8]), "success", True
             else:
                 out = actions.change_priority(services, user, rid, version, priority)
         except Exception as err:  # noqa: BLE001  every known failure is shown with its kind

@@ -36,7 +36,10 @@ TEAM = "dispatch-team"
 REASON = "dispatch-reason"
 MERGE_INTO = "dispatch-merge-into"
 PRIORITY = "dispatch-priority"
-ACTIONS = ("verify", "reject", "merge", "assign", "set_priority", "bulk_assign")
+PUBLIC_TEXT = "dispatch-public-text"
+ACTIONS = ("verify", "reject", "merge", "assign", "set_priority", "bulk_assign", "publish", "unpublish")
+# the permission each button needs, where it is not named like the button
+PERMISSION_OF = {"set_priority": "priority", "unpublish": "publish"}
 MESSAGE = "dispatch-message"
 EXPORTS = {fmt: f"dispatch-export-{fmt}" for fmt in ("csv", "xlsx", "geojson")}
 TICK = "dispatch-tick"
@@ -92,10 +95,12 @@ def layout(services, params: dict) -> html.Div:
                                  options=_options((p, p) for p in PRIORITIES)), md=2),
             dbc.Col(dbc.Input(id=REASON, placeholder=t("staff.reason", lang)), md=3),
             dbc.Col(dbc.Input(id=MERGE_INTO, placeholder=t("staff.merge_into", lang)), md=4),
+            dbc.Col(dbc.Textarea(id=PUBLIC_TEXT, placeholder=t("staff.public_text", lang), maxLength=280,
+                                 rows=2), md=8),
         ], className="g-2 mb-2"),
         html.Div([dbc.Button(t(f"staff.{a}", lang), id=button_id(a), size="sm", className="me-2 mb-1",
-                             color="danger" if a == "reject" else "primary",
-                             disabled=not permissions.can(user.role, "priority" if a == "set_priority" else a))
+                             color="danger" if a == "reject" else "secondary" if a == "unpublish" else "primary",
+                             disabled=not permissions.can(user.role, PERMISSION_OF.get(a, a)))
                   for a in ACTIONS]),
         dbc.Alert(id=MESSAGE, is_open=False, className="mt-2 py-1"),
     ])

@@ -21,6 +21,7 @@ ACTIONS: dict[str, frozenset[str]] = {
     "note":        frozenset({"admin", "supervisor", "operator", "agency_officer"}),
     "resolve":     frozenset({"admin", "supervisor", "agency_officer"}),
     "export":      frozenset({"admin", "supervisor", "operator"}),
+    "publish":     frozenset({"admin", "supervisor", "operator"}),
     "escalations": frozenset({"admin", "supervisor", "operator"}),
     "manage_users": frozenset({"admin"}),
 }

@@ -7,6 +7,7 @@ action's name, the rejection reason, the merge target, the assigned team, the af
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import datetime, timezone
 
@@ -169,6 +170,55 @@ def add_note(services, user, report_id, text):
     _record(services.engine, report_id, "note", f"{user.role}:{user.username}", row.version,
             {"note": text.strip()[:2000]})
     return {"report_id": report_id, "version": row.version}
+
+
+_PHONE_IN_TEXT = re.compile(r"(\+?\d[\d .\-()]{7,}\d)")
+_EMAIL_IN_TEXT = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]+")
+PUBLISHABLE = (Status.RESOLVED.value, Status.CLOSED.value)
+
+
+def publish(services, user, report_id, public_text=None, now=None) -> dict:
+    """Put a resolved report in public view (kiosk, Open311 description): its before/after photos
+    and, if given, a short text staff wrote for the public — never the citizen's own words."""
+    from app import public
+
+    _require(user, "publish")
+    row = visible_report(services.engine, user, report_id)
+    if row.status not in PUBLISHABLE:
+        raise ActionInvalid("status", f"only resolved or closed reports are published (this one is {row.status})")
+    if public.is_sensitive(row.category):
+        raise ActionInvalid("category", "reports of a sensitive category are never published one by one")
+    text = (public_text or "").strip()
+    if len(text) > public.PUBLIC_TEXT_MAX:
+        raise ActionInvalid("public_text", f"at most {public.PUBLIC_TEXT_MAX} characters (got {len(text)})")
+    if _PHONE_IN_TEXT.search(text) or _EMAIL_IN_TEXT.search(text):
+        raise ActionInvalid("public_text", "must not contain a phone number or an e-mail address")
+    now = now or datetime.now(timezone.utc)
+    actor = f"{user.role}:{user.username}"
+    with services.engine.begin() as conn:
+        public.approve(services.engine, report_id, actor, text or None, now, conn=conn)
+        conn.execute(report_actions.insert().values(
+            action_id=f"{report_id}:publish:{uuid.uuid4().hex[:12]}", report_id=report_id, event_id=None,
+            action="publish", actor=actor, version=row.version,
+            detail=json.dumps({"public_text": text or None}, separators=(",", ":")), occurred_at=now))
+    return {"report_id": report_id, "version": row.version, "published": True}
+
+
+def unpublish(services, user, report_id, now=None) -> dict:
+    """Take a report out of public view again."""
+    from app import public
+
+    _require(user, "publish")
+    row = visible_report(services.engine, user, report_id)
+    now = now or datetime.now(timezone.utc)
+    with services.engine.begin() as conn:
+        if not public.revoke(services.engine, report_id, conn=conn):
+            raise ActionInvalid("report", "is not in public view")
+        conn.execute(report_actions.insert().values(
+            action_id=f"{report_id}:unpublish:{uuid.uuid4().hex[:12]}", report_id=report_id, event_id=None,
+            action="unpublish", actor=f"{user.role}:{user.username}", version=row.version,
+            detail="{}", occurred_at=now))
+    return {"report_id": report_id, "version": row.version, "published": False}
 
 
 def history(engine, report_id: str) -> list[dict]:

@@ -91,6 +91,9 @@ def report_detail(services, user, report_id: str, now: datetime | None = None) -
     data["history"] = actions.history(services.engine, report_id)
     data["sla"] = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in view.items()}
     data["duplicates"] = likely_duplicates(services, user, row)
+    from app import public
+
+    data["public"] = public.approval_of(services.engine, report_id)
     return data
 
 
@@ -140,6 +143,10 @@ def act(report_id, action):
         out = actions.start(services, user, report_id, _version(body), body.get("note"))
     elif action == "note":
         out = actions.add_note(services, user, report_id, body.get("text") or body.get("note"))
+    elif action == "publish":
+        out = actions.publish(services, user, report_id, body.get("public_text"))
+    elif action == "unpublish":
+        out = actions.unpublish(services, user, report_id)
     elif action == "resolve":
         out = resolve_with_upload(services, user, report_id, _version(body), request.files.get("photo"),
                                   body.get("note"))

@@ -80,3 +80,26 @@ def test_supervisor_assigns_officer_resolves_with_photo(live_app, browser, artif
     after = queries.kpis(services.redis, services.preset, "7d")
     assert after["resolved"] == before["resolved"] + 1
     assert after["open_backlog"] == before["open_backlog"] - 1
+
+    # The supervisor puts the resolution in public view, with a sentence written for the public.
+    context = browser.new_context(viewport={"width": 1600, "height": 1000})
+    context.set_default_timeout(90_000)
+    page = context.new_page()
+    sign_in(page, base, "super1")
+    page.wait_for_url(f"{base}/dispatch")
+    page.wait_for_selector(f"text={target.ticket}")
+    page.click(f"text={target.ticket}")
+    page.wait_for_selector("#dispatch-public-state:has-text('Tidak tampil')")
+    page.fill("#dispatch-public-text", "Hubungi 0812-3456-7890")            # personal data: refused
+    page.click("#dispatch-publish")
+    page.wait_for_selector("#dispatch-message:has-text('must not contain a phone number')")
+    page.fill("#dispatch-public-text", "Tumpukan sampah sudah diangkut DLH")
+    page.click("#dispatch-publish")
+    page.wait_for_selector("#dispatch-public-state:has-text('Tumpukan sampah sudah diangkut DLH')")
+    page.screenshot(path=str(artifacts_dir / "4-published.png"))
+    context.close()
+    resolved = browser.new_page()
+    items = resolved.goto(f"{base}/api/public/resolved").json()["items"]
+    resolved.close()
+    assert [i["text"] for i in items] == ["Tumpukan sampah sudah diangkut DLH"]
+    assert items[0]["after_photo"]

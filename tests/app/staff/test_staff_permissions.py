@@ -57,6 +57,9 @@ def attempt(staff, services, action, row, other):
         return response
     if action == "priority":
         return staff.post(f"{base}/priority", json={"version": row.version, "priority": "urgent"})
+    if action == "publish":
+        to_state(services, row, DISPATCHED_DLH + [("resolved", {})])
+        return staff.post(f"{base}/publish", json={"public_text": "Sampah sudah diangkut"})
     version = to_state(services, row, DISPATCHED_DLH)
     if action == "start":
         return staff.post(f"{base}/start", json={"version": version})
