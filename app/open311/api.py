@@ -29,6 +29,7 @@ OPENAPI = Path(__file__).with_name("openapi.json")
 FORMATS = ("json", "xml")
 _ATTRIBUTE = re.compile(r"^attribute\[([A-Za-z0-9_]{1,40})\](\[\])?$")
 _URL = re.compile(r"^https?://[^\s\x00-\x1f<>\"]{3,490}$")
+_IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_:.\-]{1,64}$")
 _TOKEN = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
@@ -185,9 +186,17 @@ def _refused_by_intake(refused: intake.IntakeRefused) -> Refused:
                         f"retry in {refused.retry_after} s", {"Retry-After": str(refused.retry_after)})
 
 
-def _report_from_form(fmt: str, services):
-    """The validated report a POST describes (photo stored last); raises Refused with the precise field."""
+def _report_from_form(fmt: str, services, key):
+    """The validated report a POST describes (photo stored last); raises Refused with the precise field.
+
+    With an ``Idempotency-Key`` header the report's id is derived from the API key and that
+    header, so a client retrying after a timeout files the report once: the retry gets the same
+    ticket and token, and the consumers count the repeated event as the same report.
+    """
     _check_jurisdiction()
+    idempotency = request.headers.get("Idempotency-Key")
+    if idempotency is not None and not _IDEMPOTENCY_KEY.match(idempotency):
+        raise Refused(400, "Idempotency-Key: 1 to 64 letters, digits, '-', '_', ':' or '.'")
     form = request.form
     code = _text(form, "service_code")
     if code is None:
@@ -218,7 +227,8 @@ def _report_from_form(fmt: str, services):
     raw = RawReport(category=code, lat=lat, lng=lng, description=form.get("description") or "",
                     source="open311", reporter_name=name, reporter_phone=_text(form, "phone"),
                     reporter_email=_text(form, "email"), address=_text(form, "address_string"),
-                    photos=tuple(refs), attributes=attributes)
+                    photos=tuple(refs), attributes=attributes,
+                    source_ref=f"{key.key_id}:{idempotency}" if idempotency else None)
     try:
         return services.producer.validate(raw)
     except ReportInvalid as err:
@@ -243,7 +253,7 @@ def post_request(fmt: str):
                 raise Refused(400, "api_key: is required to submit a request") if not raw_key else \
                     Refused(403, "api_key: unknown or revoked key")
             fmt = _fmt(fmt)
-            report = _report_from_form(fmt, services)
+            report = _report_from_form(fmt, services, key)
         except Refused:
             # Counted first: past a limit the answer is the 429, whatever else was wrong.
             gate.gate(address, key.key_id if key else None, key_limit)
@@ -264,8 +274,9 @@ def post_request(fmt: str):
     except intake.IntakeRefused as refused:
         raise _refused_by_intake(refused) from None
     notice = None
-    if accepted.duplicates:
-        notice = f"possible duplicate of {', '.join(d['ticket'] for d in accepted.duplicates)}"
+    others = [d for d in accepted.duplicates if d["id"] != accepted.report.id]   # not a retry's own first copy
+    if others:
+        notice = f"possible duplicate of {', '.join(d['ticket'] for d in others)}"
     return render(fmt, "requests", [{"service_request_id": accepted.report.ticket, "token": accepted.report.id,
                                      "service_notice": notice, "account_id": None}], 201)
 

@@ -410,3 +410,33 @@ def test_intake_survives_a_redis_that_forgot_its_scripts(open311):
     services.redis.script_flush()
     assert post_form(client, key, lat=str(LAT + 0.01)).status_code == 201
     assert services.redis.xlen(services.keys.stream()) == 2
+
+
+def test_a_retried_post_with_an_idempotency_key_files_one_report(open311):
+    from app import queries
+    from app.store import db
+
+    client, services, key = open311
+    retry = {"Idempotency-Key": "app-7f3c:42"}
+    first = client.post("/open311/v2/requests.json", headers=retry, data={
+        "api_key": key, "service_code": "garbage", "lat": str(LAT), "long": str(LNG)})
+    assert first.status_code == 201
+    drain(services)
+    # The answer was lost on the way; the client sends the same request again, twice.
+    again = [client.post("/open311/v2/requests.json", headers=retry, data={
+        "api_key": key, "service_code": "garbage", "lat": str(LAT), "long": str(LNG)}) for _ in range(2)]
+    assert [r.status_code for r in again] == [201, 201]
+    answers = [r.get_json()[0] for r in (first, *again)]
+    assert len({(a["service_request_id"], a["token"]) for a in answers}) == 1
+    assert all(a["service_notice"] is None for a in answers)     # not a duplicate of itself
+    drain(services)
+    assert db.count_reports(services.engine, services.preset.slug) == 1
+    assert queries.kpis(services.redis, services.preset, "today")["received"] == 1
+    # Another key (or another API key) is another report; a malformed key is refused precisely.
+    other = client.post("/open311/v2/requests.json", headers={"Idempotency-Key": "app-7f3c:43"}, data={
+        "api_key": key, "service_code": "garbage", "lat": str(LAT), "long": str(LNG)}).get_json()[0]
+    assert other["token"] != answers[0]["token"]
+    bad = client.post("/open311/v2/requests.json", headers={"Idempotency-Key": "spasi tidak boleh"}, data={
+        "api_key": key, "service_code": "garbage", "lat": str(LAT), "long": str(LNG)})
+    assert bad.status_code == 400
+    assert bad.get_json()[0]["description"] == "Idempotency-Key: 1 to 64 letters, digits, '-', '_', ':' or '.'"
