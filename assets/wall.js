@@ -191,7 +191,10 @@
   function ago(iso) {
     var minutes = Math.floor((Date.now() - Date.parse(iso)) / 60000);
     if (minutes < 1) return S.cfg.text.just_now;
-    return S.cfg.text.minutes_ago.replace("{n}", String(minutes));
+    if (minutes < 90) return S.cfg.text.minutes_ago.replace("{n}", String(minutes));
+    var hours = Math.floor(minutes / 60);   // read from across the room: "30 h ago", not "1800 min ago"
+    if (hours < 48) return S.cfg.text.hours_ago.replace("{n}", String(hours));
+    return S.cfg.text.days_ago.replace("{n}", String(Math.floor(hours / 24)));
   }
 
   function esc(s) {

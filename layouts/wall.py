@@ -191,7 +191,8 @@ def layout(services, params: dict) -> html.Div:
               "labels": {f"{m}:{w}": _view_label(m, w, lang) for m, w in live.VIEWS},
               "icons": {c.code: c.icon for c in BY_CODE.values()},
               "names": {c.code: c.name(lang) for c in BY_CODE.values()},
-              "text": {k: t(f"wall.{k}", lang) for k in ("stale", "minutes_ago", "just_now", "replay")},
+              "text": {k: t(f"wall.{k}", lang) for k in ("stale", "minutes_ago", "hours_ago", "days_ago", "just_now",
+                                                         "replay")},
               "recent": recent}
     hex_map = dl.Map(
         # center/zoom too: dash-leaflet's moveend handler compares against them (undefined: a TypeError)

@@ -24,6 +24,8 @@ ENTRIES = {
                          "en": "City '{asked}' is not served here; showing {city}."},
     "wall.minutes_ago": {"id": "{n} mnt lalu", "en": "{n} min ago"},
     "wall.just_now": {"id": "baru saja", "en": "just now"},
+    "wall.hours_ago": {"id": "{n} jam lalu", "en": "{n} h ago"},
+    "wall.days_ago": {"id": "{n} hari lalu", "en": "{n} days ago"},
     "wall.timelapse": {"id": "Putar ulang 24 jam", "en": "Replay 24 hours"},
     "wall.replay": {"id": "▶ Putar ulang · {time}", "en": "▶ Replay · {time}"},
     "wall.hours": {"id": "{n} jam", "en": "{n} h"},

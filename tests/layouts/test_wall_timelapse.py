@@ -201,6 +201,10 @@ def test_the_wall_replays_the_last_day_fast_and_comes_back_live(wall_app, browse
                                f" === '{during.public_summary()['cell9']}'", timeout=3000)
         assert hexstate(page)["data-timelapse"] == "1"  # the delta reached the page during the replay
         page.screenshot(path=str(artifacts_dir / "wall-timelapse.png"))
+        # The ticker's ages read from across the room: minutes, then hours, never "1800 min ago".
+        whens = page.eval_on_selector_all("#wall-ticker .wall-tick-when", "els => els.map(e => e.textContent)")
+        assert {"just now", "40 min ago", "30 h ago"} <= set(whens), whens
+        assert not [w for w in whens if w.endswith("min ago") and int(w.split()[0]) >= 90], whens
         page.wait_for_function("() => document.getElementById('wall-hexstate').dataset.timelapse === '0'",
                                timeout=60000)
         replay_s = time.monotonic() - started
