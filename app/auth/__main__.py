@@ -1,7 +1,15 @@
-"""``python -m app.auth users create --username ... --role ... [--agency ...]``.
+"""Staff accounts and the audit log from the command line (it needs shell access to the server).
 
-The password comes from ``PANTAU_NEW_USER_PASSWORD`` when set (scripts),
-otherwise from a hidden prompt asked twice.
+    python -m app.auth users create --username ani --role supervisor [--agency DLH]
+    python -m app.auth users list
+    python -m app.auth users disable ani        # someone left: no sign-in, open sessions end
+    python -m app.auth users enable ani
+    python -m app.auth users set-password ani   # forgotten or leaked: also clears a lock-out
+    python -m app.auth audit [--limit 50] [--subject ani]
+
+A password comes from ``PANTAU_NEW_USER_PASSWORD`` when set (scripts), otherwise from a hidden
+prompt asked twice. Every change is written to the audit log with the operating-system account
+that ran the command.
 """
 from __future__ import annotations
 
@@ -13,36 +21,91 @@ import sys
 from app.auth.permissions import ROLES
 
 
+def _password() -> str | None:
+    password = os.environ.get("PANTAU_NEW_USER_PASSWORD")  # noqa: the CLI's own input, not a setting
+    if password:
+        return password
+    password = getpass.getpass("Password: ")
+    if password != getpass.getpass("Password again: "):
+        print("passwords differ", file=sys.stderr)
+        return None
+    return password
+
+
+def _when(moment) -> str:
+    return moment.isoformat(timespec="seconds") if moment else "-"
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m app.auth")
+    parser = argparse.ArgumentParser(prog="python -m app.auth", description="staff accounts and the audit log")
     sub = parser.add_subparsers(dest="group", required=True)
     users_cmd = sub.add_parser("users").add_subparsers(dest="command", required=True)
     create = users_cmd.add_parser("create", help="create a staff account")
     create.add_argument("--username", required=True)
     create.add_argument("--role", required=True, choices=ROLES)
     create.add_argument("--agency", help="agency code of the city preset (agency_officer only)")
+    users_cmd.add_parser("list", help="every account, its role and state (never a password)")
+    for name, text in (("disable", "disable an account: no sign-in, open sessions end"),
+                       ("enable", "re-enable a disabled account"),
+                       ("set-password", "give an account a new password (clears a lock-out)")):
+        users_cmd.add_parser(name, help=text).add_argument("username")
+    audit_cmd = sub.add_parser("audit", help="the newest audit log entries")
+    audit_cmd.add_argument("--limit", type=int, default=50)
+    audit_cmd.add_argument("--subject", help="only entries about this account or key id")
     args = parser.parse_args(argv)
 
-    from app.auth.users import UserInvalid, create_user
+    from app import audit
+    from app.auth import users
     from app.services import Services
 
-    password = os.environ.get("PANTAU_NEW_USER_PASSWORD")  # noqa: the CLI's own input, not a setting
-    if not password:
-        password = getpass.getpass("Password: ")
-        if password != getpass.getpass("Password again: "):
-            print("passwords differ", file=sys.stderr)
+    password = None
+    if args.group == "users" and args.command in ("create", "set-password"):
+        password = _password()
+        if password is None:
             return 2
     services = Services.open_for_command()
+    actor, engine = audit.cli_actor(), services.engine
     try:
-        user = create_user(services.engine, services.preset, args.username, password, args.role,
-                           args.agency)
-    except UserInvalid as err:
+        if args.group == "audit":
+            for entry in reversed(audit.recent(engine, max(1, args.limit), args.subject)):
+                print(f"{_when(entry['at'])}\t{entry['actor']}\t{entry['action']}\t{entry['subject']}\t"
+                      f"{entry['origin']}\t{entry['address'] or '-'}\t{entry['detail'] or ''}")
+            return 0
+        if args.command == "list":
+            for u in users.list_users(engine):
+                state = "disabled" if u["disabled_at"] else "locked" if u["locked_until"] else "active"
+                print(f"{u['username']}\t{u['role']}\t{u['agency'] or '-'}\t{state}\t"
+                      f"last sign-in {_when(u['last_login_at'])}")
+            return 0
+        if args.command == "create":
+            user = users.create_user(engine, services.preset, args.username, password, args.role, args.agency)
+            audit.record(engine, actor, "user.create", user.username,
+                         detail={"role": user.role, "agency": user.agency})
+            print(f"created {user.username} ({user.role}{', ' + user.agency if user.agency else ''})")
+            return 0
+        username = args.username.strip().lower()
+        with engine.begin() as conn:
+            if args.command == "disable":
+                changed = users.disable_user(engine, username, actor, conn=conn)
+            elif args.command == "enable":
+                changed = users.enable_user(engine, username, conn=conn)
+            else:
+                users.set_password(engine, username, password, conn=conn)
+                changed = True
+            if changed:
+                audit.record(engine, actor, f"user.{args.command}", username, conn=conn)
+        if not changed:
+            print(f"{username} is {'disabled' if args.command == 'disable' else 'not disabled'} already",
+                  file=sys.stderr)
+            return 1
+        print({"disable": f"disabled {username}", "enable": f"enabled {username}",
+               "set-password": f"new password set for {username}"}[args.command])
+        return 0
+    except users.UserInvalid as err:
         print(err, file=sys.stderr)
         return 2
     finally:
         services.close()
-    print(f"created {user.username} ({user.role}{', ' + user.agency if user.agency else ''})")
-    return 0
 
 
 if __name__ == "__main__":

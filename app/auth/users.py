@@ -38,6 +38,16 @@ users = Table(
 )
 
 
+# A disabled account (someone who left, a lost laptop) keeps its row and its history; it cannot
+# sign in, and a session it already had ends at its next request. Re-enabled by an admin.
+disabled_users = Table(
+    "staff_disabled", metadata,
+    Column("username", String(40), primary_key=True),
+    Column("disabled_at", UTCDateTime, nullable=False),
+    Column("disabled_by", String(120), nullable=False),
+)
+
+
 class UserInvalid(ValueError):
     def __init__(self, field_name: str, rule: str):
         super().__init__(f"{field_name}: {rule}")
@@ -48,6 +58,11 @@ class AccountLocked(PermissionError):
     def __init__(self, until: datetime):
         super().__init__(f"account locked until {until.isoformat()} after repeated failed logins")
         self.until = until
+
+
+class AccountDisabled(PermissionError):
+    def __init__(self):
+        super().__init__("account disabled; ask an administrator")
 
 
 @dataclass(frozen=True)
@@ -73,8 +88,7 @@ def create_user(engine, preset, username: str, password: str, role: str, agency:
         raise UserInvalid("username", "2-40 characters: lower-case letters, digits, . _ -")
     if role not in ROLES:
         raise UserInvalid("role", f"must be one of {', '.join(ROLES)}")
-    if len(password or "") < MIN_PASSWORD:
-        raise UserInvalid("password", f"at least {MIN_PASSWORD} characters")
+    _check_password(password)
     codes = {a.code for a in preset.agencies}
     if role == "agency_officer":
         if agency not in codes:
@@ -92,14 +106,78 @@ def create_user(engine, preset, username: str, password: str, role: str, agency:
 
 
 def load_user(engine, username: str) -> StaffUser | None:
+    """The live account (None when unknown or disabled): Flask-Login asks on every request."""
     with engine.connect() as conn:
         row = conn.execute(select(users.c.username, users.c.role, users.c.agency, users.c.city)
-                           .where(users.c.username == username)).first()
+                           .where(users.c.username == username,
+                                  users.c.username.notin_(select(disabled_users.c.username)))).first()
     return StaffUser(row.username, row.role, row.agency, row.city) if row else None
 
 
+def _check_password(password: str) -> None:
+    if len(password or "") < MIN_PASSWORD:
+        raise UserInvalid("password", f"at least {MIN_PASSWORD} characters")
+
+
+def _existing(conn, username: str):
+    row = conn.execute(select(users.c.username).where(users.c.username == username)).first()
+    if row is None:
+        raise UserInvalid("username", f"no account {username!r}")
+    return row
+
+
+def set_password(engine, username: str, password: str, conn=None) -> None:
+    """A new password (and the lock-out cleared): for a forgotten password or a suspected leak."""
+    _check_password(password)
+    username = (username or "").strip().lower()
+    if conn is None:
+        with engine.begin() as conn:
+            return set_password(engine, username, password, conn)
+    _existing(conn, username)
+    conn.execute(update(users).where(users.c.username == username).values(
+        password_hash=_hasher.hash(password), failed_logins=0, locked_until=None))
+    return None
+
+
+def disable_user(engine, username: str, by: str, now: datetime | None = None, conn=None) -> bool:
+    """Disable an account; False when it was disabled already."""
+    username = (username or "").strip().lower()
+    if conn is None:
+        with engine.begin() as conn:
+            return disable_user(engine, username, by, now, conn)
+    _existing(conn, username)
+    if conn.execute(select(disabled_users.c.username).where(disabled_users.c.username == username)).first():
+        return False
+    conn.execute(disabled_users.insert().values(username=username, disabled_by=by[:120],
+                                                disabled_at=now or datetime.now(timezone.utc)))
+    return True
+
+
+def enable_user(engine, username: str, conn=None) -> bool:
+    """Re-enable a disabled account; False when it was not disabled."""
+    username = (username or "").strip().lower()
+    if conn is None:
+        with engine.begin() as conn:
+            return enable_user(engine, username, conn)
+    _existing(conn, username)
+    return conn.execute(disabled_users.delete().where(disabled_users.c.username == username)).rowcount == 1
+
+
+def list_users(engine) -> list[dict]:
+    with engine.connect() as conn:
+        disabled = {r.username: r for r in conn.execute(select(disabled_users))}
+        rows = conn.execute(select(users.c.username, users.c.role, users.c.agency, users.c.city,
+                                   users.c.created_at, users.c.last_login_at, users.c.locked_until)
+                            .order_by(users.c.username)).all()
+    return [{"username": r.username, "role": r.role, "agency": r.agency, "city": r.city,
+             "created_at": r.created_at, "last_login_at": r.last_login_at, "locked_until": r.locked_until,
+             "disabled_at": disabled[r.username].disabled_at if r.username in disabled else None}
+            for r in rows]
+
+
 def authenticate(engine, username: str, password: str, now: datetime | None = None) -> StaffUser | None:
-    """The user when the password is right; None when wrong; AccountLocked while locked."""
+    """The user when the password is right; None when wrong; AccountLocked while locked;
+    AccountDisabled for a disabled account (only told to someone who knows its password)."""
     now = now or datetime.now(timezone.utc)
     username = (username or "").strip().lower()
     with engine.connect() as conn:
@@ -124,6 +202,9 @@ def authenticate(engine, username: str, password: str, now: datetime | None = No
         if "locked_until" in values:
             raise AccountLocked(values["locked_until"])
         return None
+    with engine.connect() as conn:
+        if conn.execute(select(disabled_users.c.username).where(disabled_users.c.username == username)).first():
+            raise AccountDisabled()
     values = {"failed_logins": 0, "locked_until": None, "last_login_at": now}
     if _hasher.check_needs_rehash(row.password_hash):
         values["password_hash"] = _hasher.hash(password)

@@ -14,8 +14,9 @@ from flask import (Blueprint, abort, current_app, jsonify, redirect, render_temp
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager, current_user, login_user, logout_user
 
+from app import audit
 from app.auth import permissions
-from app.auth.users import AccountLocked, authenticate, load_user
+from app.auth.users import AccountDisabled, AccountLocked, authenticate, load_user
 
 STAFF_PREFIXES = ("/dispatch", "/tugas", "/staff")
 STAFF_ID_PREFIXES = ("dispatch-", "tugas-")
@@ -153,12 +154,19 @@ def login():
     if request.method == "POST":
         if not _csrf_ok(request.form.get("csrf_token")):
             abort(400, "missing or wrong CSRF token; reload the page")
+        name = (request.form.get("username", "") or "").strip().lower()[:40]
+        outcome = "login.failed"
         try:
-            user = authenticate(services.engine, request.form.get("username", ""),
-                                request.form.get("password", ""))
+            user = authenticate(services.engine, name, request.form.get("password", ""))
         except AccountLocked as err:
-            user, error = None, "Akun terkunci sementara / Account locked: " + str(err)
-        if user is not None and user.city == services.preset.slug:
+            user, error, outcome = None, "Akun terkunci sementara / Account locked: " + str(err), "login.locked"
+        except AccountDisabled as err:
+            user, error, outcome = None, "Akun dinonaktifkan / " + str(err), "login.disabled"
+        if user is not None and user.city != services.preset.slug:
+            user, outcome = None, "login.other_city"
+        audit.record(services.engine, f"{user.role}:{user.username}" if user else "anonymous",
+                     "login" if user else outcome, name, origin="web", address=request.remote_addr)
+        if user is not None:
             session.clear()                      # a fresh session id and token after login
             login_user(user, remember=False)
             session.permanent = True
@@ -176,6 +184,9 @@ def login():
 def logout():
     if not _csrf_ok(request.form.get("csrf_token") or request.headers.get(CSRF_HEADER)):
         abort(400, "missing or wrong CSRF token")
+    if current_user.is_authenticated:
+        audit.record(current_app.extensions["pantau"].engine, f"{current_user.role}:{current_user.username}",
+                     "logout", current_user.username, origin="web", address=request.remote_addr)
     logout_user()
     session.clear()
     return redirect(url_for("auth.login"))

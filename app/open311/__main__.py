@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from app import audit
 from app.open311 import keys
 from app.store import db
 from config.settings import Settings, SettingsError
@@ -35,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
             except ValueError as err:
                 print(err, file=sys.stderr)
                 return 2
+            audit.record(engine, audit.cli_actor(), "key.create", record.key_id,
+                         detail={"name": record.name, "rate_per_minute": record.rate_per_minute})
             print(f"key_id {record.key_id} ({record.name})")
             print(secret)
         elif args.command == "list":
@@ -49,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
                 revoked = keys.revoke_key(engine, args.key_id, services.redis, services.keys)
             finally:
                 services.close()
+            if revoked:
+                audit.record(engine, audit.cli_actor(), "key.revoke", args.key_id)
             if not revoked:
                 print(f"no live key {args.key_id}", file=sys.stderr)
                 return 1

@@ -9,3 +9,4 @@ from app.auth import users as _staff_users  # noqa: F401,E402  staff_users
 from app.staff import actions as _staff_actions  # noqa: F401,E402  report_actions
 from app import feedback as _feedback  # noqa: F401,E402  report_feedback
 from app import public as _public  # noqa: F401,E402  public_approved
+from app import audit as _audit  # noqa: F401,E402  audit_log

@@ -30,4 +30,10 @@ def test_create_list_revoke(tmp_path, database_url):
     again = _run(env, "revoke", key_id)
     assert again.returncode == 1 and "no live key" in again.stderr
     assert _run(env, "create", "--name", " ").returncode == 2
+    from app import audit
+
+    entries = [(e["action"], e["subject"], e["detail"]) for e in reversed(audit.recent(engine))]
+    assert entries == [("key.create", key_id, {"name": "Aplikasi Kota", "rate_per_minute": 30}),
+                       ("key.revoke", key_id, {})]
+    assert secret not in str(audit.recent(engine))
     engine.dispose()
