@@ -1,8 +1,8 @@
 """Many kiosks polling the public endpoints: p50/p99 latency and the server's CPU.
 
 On a real embedded Redis and SQLite seeded with ``--reports`` reports over the last week (a share
-resolved), the real web app runs on a werkzeug threaded server (HTTP/1.1 keep-alive) in a child process (so its CPU is
-measured alone); ``--clients`` kiosk clients (threads with keep-alive connections) each poll the
+resolved), the production web server (``python -m app serve``: gunicorn, one worker per core)
+runs in child processes (so its CPU is measured alone); ``--clients`` kiosk clients (threads with keep-alive connections) each poll the
 public endpoints in turn, one request every ``--interval`` seconds, for ``--duration`` seconds.
 Target: p99 <= 200 ms with 200 clients.
 
@@ -45,23 +45,14 @@ def _settings(folder: Path, redis_url: str) -> Settings:
                     database_url=f"sqlite:///{folder / 'bench.sqlite3'}", secret_key="bench", sim_rate=0)
 
 
-def serve(folder: Path, redis_url: str) -> None:
-    """Child process: the real web app on a werkzeug threaded server; prints its port."""
-    import logging
-
-    from werkzeug.serving import WSGIRequestHandler, make_server
-
-    from app.factory import create_app
-
-    class KeepAliveHandler(WSGIRequestHandler):
-        protocol_version = "HTTP/1.1"   # kiosks keep their connection, as browsers do
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    app = create_app(_settings(folder, redis_url))
-    httpd = make_server("127.0.0.1", 0, app, threaded=True, request_handler=KeepAliveHandler)
-    httpd.socket.listen(1024)   # the default backlog (128) drops SYNs when 200 clients connect at once
-    print(httpd.server_port, flush=True)
-    httpd.serve_forever()
+def web_env(folder: Path, redis_url: str, port: int) -> dict:
+    env = {**os.environ, "REDIS_URL": redis_url, "PANTAU_DATA_DIR": str(folder), "PANTAU_PORT": str(port),
+           "DATABASE_URL": f"sqlite:///{folder / 'bench.sqlite3'}", "SECRET_KEY": "bench", "PANTAU_SIM_RATE": "0",
+           "PANTAU_LOG_LEVEL": "WARNING"}
+    shared = (ROOT / ".." / "shared" / "data").resolve()
+    if shared.exists():
+        env["PANTAU_BOUNDARIES"] = str(shared)
+    return env
 
 
 def seed(folder: Path, redis_url: str, count: int) -> None:
@@ -131,11 +122,7 @@ def main() -> None:
     parser.add_argument("--reports", type=int, default=10_000)
     parser.add_argument("--no-refresher", action="store_true",
                         help="no separate refresh process: the web process recomputes the slow figures")
-    parser.add_argument("--serve", nargs=2, metavar=("FOLDER", "REDIS_URL"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve:
-        serve(Path(args.serve[0]), args.serve[1])
-        return
 
     folder = Path(tempfile.mkdtemp(prefix="pantau-bench-kiosk-"))
     redis_server = EmbeddedRedis(folder / "redis").start()
@@ -144,16 +131,25 @@ def main() -> None:
         started = time.perf_counter()
         seed(folder, redis_server.url, args.reports)
         print(f"seeded {args.reports:,} reports in {time.perf_counter() - started:.1f} s")
-        child = subprocess.Popen([sys.executable, __file__, "--serve", str(folder), redis_server.url],
-                                 stdout=subprocess.PIPE, text=True, cwd=ROOT)
-        port = int(child.stdout.readline())
+        from app.store.redis_conn import _free_port
+
+        port = _free_port()
+        env = web_env(folder, redis_server.url, port)
+        child = subprocess.Popen([sys.executable, "-m", "app", "serve"], cwd=ROOT, env=env)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                conn.request("GET", "/healthz")
+                if conn.getresponse().status == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("the web server did not start")
+            time.sleep(0.3)
         refresher = None
         if not args.no_refresher:   # the slow figures are recomputed outside the web process
-            env = {**os.environ, "REDIS_URL": redis_server.url, "PANTAU_DATA_DIR": str(folder),
-                   "DATABASE_URL": f"sqlite:///{folder / 'bench.sqlite3'}", "SECRET_KEY": "bench"}
-            shared = (ROOT / ".." / "shared" / "data").resolve()
-            if shared.exists():
-                env["PANTAU_BOUNDARIES"] = str(shared)
             refresher = subprocess.Popen([sys.executable, "-m", "app.public", "refresh", "--every", "10"],
                                          cwd=ROOT, env=env)
         for path in ENDPOINTS:   # warm up: first requests import and compute everything once
@@ -161,8 +157,12 @@ def main() -> None:
             conn.request("GET", path)
             assert conn.getresponse().status == 200, path
             conn.close()
-        process = psutil.Process(child.pid)
-        cpu_before, wall_before = process.cpu_times(), time.monotonic()
+        web = [psutil.Process(child.pid), *psutil.Process(child.pid).children()]
+
+        def web_cpu() -> float:
+            return sum(p.cpu_times().user + p.cpu_times().system for p in web)
+
+        cpu_before, wall_before = web_cpu(), time.monotonic()
         latencies: list[float] = []
         errors: list = []
         first: list[float] = []
@@ -173,8 +173,7 @@ def main() -> None:
             thread.start()
         for thread in threads:
             thread.join()
-        cpu_after, elapsed = process.cpu_times(), time.monotonic() - wall_before
-        cpu_s = (cpu_after.user + cpu_after.system) - (cpu_before.user + cpu_before.system)
+        cpu_s, elapsed = web_cpu() - cpu_before, time.monotonic() - wall_before
         result = {
             "benchmark": "kiosk", "clients": args.clients, "duration_s": args.duration, "interval_s": args.interval,
             "reports": args.reports, "requests": len(latencies), "errors": len(errors),
@@ -184,6 +183,7 @@ def main() -> None:
             "max_ms": round(max(latencies), 2) if latencies else None,
             "connect_p99_ms": round(percentile(first, 0.99), 2) if first else None,
             "server_cpu_pct": round(100.0 * cpu_s / elapsed, 1), "cores": psutil.cpu_count(),
+            "web_workers": len(web) - 1,
             "refresher": not args.no_refresher,
             "target_p99_ms": TARGET_P99_MS,
         }
@@ -201,7 +201,7 @@ def main() -> None:
             refresher.wait(10)
         if child is not None:
             child.terminate()
-            child.wait(10)
+            child.wait(30)
         redis_server.stop()
 
 
