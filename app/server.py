@@ -40,7 +40,9 @@ class PantauServer(BaseApplication):
             "worker_class": "gthread",
             # A worker that stops answering its master for this long is replaced.
             "timeout": 60,
-            "graceful_timeout": 15,
+            # On stop, requests in flight get this long; the walls' push connections would hold a
+            # worker until then, and they reconnect to the next server by themselves.
+            "graceful_timeout": 5,
             "keepalive": 5,
             "backlog": 2048,
             "accesslog": None,
