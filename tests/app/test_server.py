@@ -111,8 +111,8 @@ def test_two_workers_accept_push_revoke_and_stop(production_server):
     while time.monotonic() < deadline and not all(received):
         time.sleep(0.1)
     assert all(received), "every display gets the live delta, whichever worker holds it"
-    for display in displays:
-        display.disconnect()
+    for display in displays[1:]:
+        display.disconnect()     # the first stays connected through the stop below
 
     # Revoked in one place, refused by every worker at once (each has the key cached by now).
     assert keys.revoke_key(services.engine, record.key_id, services.redis, services.keys)
@@ -120,6 +120,9 @@ def test_two_workers_accept_push_revoke_and_stop(production_server):
     _post(port, key, 6, refused)
     assert [status for status, _ in refused] == [403] * 6
 
+    stopping = time.monotonic()
     child.send_signal(signal.SIGTERM)
     assert child.wait(30) == 0
+    assert time.monotonic() - stopping < 10, "a connected wall must not hold the stop for long"
+    displays[0].disconnect()
     assert not any(worker.is_running() and worker.status() != psutil.STATUS_ZOMBIE for worker in workers)
