@@ -54,9 +54,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     register_all(dash_app, services)
     server.extensions["dash"] = dash_app
 
-    # The push channel: fanned out across web processes through Redis (needs a redis:// URL).
-    socketio = SocketIO(server, message_queue=services.redis_url if services.redis_url.startswith("redis")
-                        else None, cors_allowed_origins=[])
+    # The push channel. Each web process relays the aggregator's Redis channel to its own displays
+    # (app/live.py), so no Socket.IO message queue is needed between processes.
+    socketio = SocketIO(server, cors_allowed_origins=[])
     server.extensions["pantau_socketio"] = socketio
     from app import live
 

@@ -12,10 +12,10 @@ Why absolute counts and sequence numbers: a browser that misses a message
 (reconnect, a slow tab) notices the gap in the tick sequence and reloads the
 snapshot from ``/wall/api/snapshot``; applying a message twice is harmless.
 
-Every web process runs its own relay and emits to its own clients only
-(``ignore_queue``): Redis pub/sub already reaches every process, so going
-through the Socket.IO message queue as well would deliver each delta once
-per process. The message queue stays for emits from other processes.
+Every web process runs its own relay and emits to its own clients only:
+Redis pub/sub already reaches every process, so there is no Socket.IO
+message queue between them (a display's whole session is one WebSocket in
+one process, see ``app/server.py``).
 """
 from __future__ import annotations
 
