@@ -14,6 +14,7 @@ import logging
 
 import redis
 from flask import Blueprint, Response, current_app, request
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from app import photos
@@ -101,8 +102,11 @@ def _invalid(err: ReportInvalid):
 
 
 @blueprint.errorhandler(redis.RedisError)
-def _redis_down(_err):
-    # Nothing was accepted: the client must retry (a 2xx would be a lie).
+@blueprint.errorhandler(SQLAlchemyError)
+def _store_down(err):
+    # Nothing was accepted: the client must retry (a 2xx would be a lie). POSTs with a key this
+    # process has seen need only Redis; the rest (new keys, reads) need the database too.
+    log.warning("Open311 answered 503: %s", type(err).__name__)
     return error(_format_of_path(), 503, "service unavailable: try again shortly", {"Retry-After": "5"})
 
 

@@ -440,3 +440,30 @@ def test_a_retried_post_with_an_idempotency_key_files_one_report(open311):
         "api_key": key, "service_code": "garbage", "lat": str(LAT), "long": str(LNG)})
     assert bad.status_code == 400
     assert bad.get_json()[0]["description"] == "Idempotency-Key: 1 to 64 letters, digits, '-', '_', ':' or '.'"
+
+
+def test_a_database_outage_answers_503_and_known_keys_still_file(services):
+    """The intake needs only Redis once a process knows the key; what needs SQL answers 503."""
+    from sqlalchemy import create_engine
+
+    from app.factory import create_app
+
+    client = create_app(services.settings, services).test_client()
+    _, key = keys.create_key(services.engine, "outage test")
+    _, other_key = keys.create_key(services.engine, "never seen")
+    assert post_form(client, key).status_code == 201          # the key is cached from here on
+    working = services.engine
+    services.engine = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none",
+                                    connect_args={"connect_timeout": 1})
+    client.application.extensions["pantau_key_cache"].engine = services.engine
+    try:
+        assert post_form(client, key, lat=str(LAT + 0.01)).status_code == 201
+        for response in (post_form(client, other_key), client.get("/open311/v2/requests.json"),
+                         post_form(client, other_key, "xml")):
+            assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+        assert check_openapi(post_form(client, other_key), "/requests.{format}", "post")[0]["description"] \
+            == "service unavailable: try again shortly"
+        assert services.redis.xlen(services.keys.stream()) == 2
+    finally:
+        services.engine.dispose()
+        services.engine = working
