@@ -132,14 +132,14 @@ def make_engine(url: str) -> Engine:
 
 
 def create_schema(engine: Engine) -> None:
-    """Create missing tables; safe when several processes start at once."""
+    """Create or upgrade the schema (``app.store.migrate``); safe when several processes start at once."""
     from sqlalchemy.exc import OperationalError, ProgrammingError, IntegrityError
 
-    import app.store.schema  # noqa: F401  every feature's tables are on metadata
+    from app.store.migrate import ensure_schema
 
     for attempt in range(5):
         try:
-            metadata.create_all(engine)
+            ensure_schema(engine)
             return
         except (OperationalError, ProgrammingError, IntegrityError):
             if attempt == 4:
