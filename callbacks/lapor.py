@@ -85,9 +85,9 @@ def register(dash_app, services) -> None:
         State(ids.CATEGORY, "value"), State(ids.LOCATION, "data"), State(ids.DESCRIPTION, "value"),
         State(ids.PHOTO_REF, "data"), State(ids.NAME, "value"), State(ids.PHONE, "value"),
         State(ids.EMAIL, "value"), State(ids.LANGUAGE, "data"), State(ids.DUPLICATE_ID, "data"),
-        prevent_initial_call=True)
+        State(ids.FORM_TOKEN, "data"), prevent_initial_call=True)
     def submit(_submit, _anyway, _support, category, location, description, photo_ref, name, phone,
-               email, lang, duplicate):
+               email, lang, duplicate, form_token):
         if ctx.triggered_id == ids.SUPPORT and duplicate:
             who = duplicates.supporter_key(services.settings.resolved_secret_key(),
                                            f"{request.remote_addr}|{request.user_agent.string}")
@@ -102,7 +102,10 @@ def register(dash_app, services) -> None:
         raw = RawReport(category=category, lat=location["lat"], lng=location["lng"],
                         description=description or "", source="web", reporter_name=name or None,
                         reporter_phone=phone or None, reporter_email=email or None,
-                        photos=(photo_ref,) if photo_ref else ())
+                        photos=(photo_ref,) if photo_ref else (),
+                        # A double tap, or a phone sending again on a bad network, gives the same report
+                        # id: the same ticket back, and the consumers count it once.
+                        source_ref=f"form:{form_token}" if isinstance(form_token, str) and form_token else None)
         try:
             report = services.producer.validate(raw)
         except ReportInvalid as err:
@@ -112,6 +115,7 @@ def register(dash_app, services) -> None:
                                                      report.category, report.lat, report.lng)
         except (redis.ConnectionError, redis.TimeoutError):
             return _error(lang, t("lapor.error.busy", lang)), no_update, no_update, no_update, False
+        near = [d for d in near if d["id"] != report.id]   # this very form, sent before
         if near and ctx.triggered_id == ids.SUBMIT:
             first = near[0]
             first["supporters"] = duplicates.supporter_count(services.engine, first["id"])

@@ -6,6 +6,8 @@ nearby is shown first so the citizen may support it instead.
 """
 from __future__ import annotations
 
+import secrets
+
 import dash_bootstrap_components as dbc
 import dash_leaflet as dl
 from dash import dcc, html
@@ -37,6 +39,7 @@ DUPLICATE_ID = "lapor-duplicate-id"
 RESULT = "lapor-result"
 LANGUAGE = "lapor-language"
 TICKET = "lapor-ticket"
+FORM_TOKEN = "lapor-form-token"   # one per page load: the same form sent twice files one report
 
 
 def layout(services, params: dict) -> html.Div:
@@ -48,6 +51,7 @@ def layout(services, params: dict) -> html.Div:
         dcc.Store(id=LOCATION),
         dcc.Store(id=PHOTO_REF),
         dcc.Store(id=DUPLICATE_ID),
+        dcc.Store(id=FORM_TOKEN, data=secrets.token_urlsafe(16)),
         dcc.Geolocation(id=GEOLOCATION, high_accuracy=True, show_alert=True),
         html.H1(t("lapor.title", lang), className="lapor-title"),
         html.H2(t("lapor.category", lang), className="lapor-step"),

@@ -82,3 +82,37 @@ def test_support_a_likely_duplicate(live_app, browser, artifacts_dir):
     page.wait_for_selector("#lacak-ticket")
     assert services.redis.xlen(services.keys.stream()) == stream_before   # supporting filed nothing new
     page.close()
+
+
+def test_a_form_sent_twice_files_one_report(live_app, browser):
+    """A double tap, or a phone sending the form again on a bad network: one report, one ticket."""
+    from app.store import db
+
+    base = live_app.config["BASE_URL"]
+    services = live_app.extensions["pantau"]
+    page = browser.new_page(viewport=PHONE)
+    sent = []
+    page.on("request", lambda r: sent.append(r) if "_dash-update-component" in r.url
+            and "lapor-submit.n_clicks" in (r.post_data or "") else None)
+    _fill_form(page, base, description="Lampu jalan mati di depan sekolah")
+    page.click("#lapor-submit")
+    ticket = page.wait_for_selector("#lapor-ticket", timeout=15000).text_content()
+    assert len(sent) == 1
+
+    def send_again():   # the very same request, as the phone would send it again
+        response = page.request.post(sent[0].url, data=sent[0].post_data,
+                                     headers={"Content-Type": "application/json"})
+        assert response.ok
+        body = response.text()
+        assert '"lapor-ticket"' in body and ticket in body and "lapor-duplicate-ticket" not in body
+    send_again()            # before the workers ran: the double tap
+    drain(services)
+    send_again()            # after: the retry on a bad network is not "a duplicate of itself"
+    drain(services)
+    assert db.count_reports(services.engine, services.preset.slug) == 1
+    # A new visit to the form is a new report.
+    _fill_form(page, base, description="Lampu jalan mati di depan sekolah")
+    page.click("#lapor-submit")
+    page.wait_for_selector("#lapor-duplicate-ticket", timeout=15000)   # offered the first one instead
+    assert page.text_content("#lapor-duplicate-ticket") == ticket
+    page.close()
