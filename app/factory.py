@@ -25,6 +25,17 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                          JSON_SORT_KEYS=False)
     server.extensions["pantau"] = services
 
+    @server.after_request
+    def _security_headers(response):
+        """On every answer, unless a route set its own: no MIME sniffing, no framing by other
+        sites (clickjacking on the staff screens), no full URLs (tickets) leaked to tile servers."""
+        headers = response.headers
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        headers.setdefault("Content-Security-Policy", "frame-ancestors 'self'")
+        headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        return response
+
     from app import web_ops
 
     server.register_blueprint(web_ops.blueprint)

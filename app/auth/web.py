@@ -207,6 +207,11 @@ class _Sessions(SecureCookieSessionInterface):
             return self.make_null_session(app)
         return super().open_session(app, request)
 
+    def get_cookie_secure(self, app) -> bool:
+        # Over HTTPS (directly, or through a trusted proxy: PANTAU_PROXIES) the session cookie is
+        # never sent back over plain HTTP.
+        return bool(app.config["SESSION_COOKIE_SECURE"]) or request.is_secure
+
 
 def init_app(server, services) -> None:
     server.session_interface = _Sessions()
