@@ -91,10 +91,16 @@ def health(client: redis.Redis, engine, keys: Keys, max_lag_s: float = 60.0) -> 
         ok = False
     try:
         started = time.perf_counter()
+        from app.store import migrate
+
         with engine.connect() as conn:
             conn.execute(text("select 1"))
-        checks["database"] = {"ok": True, "ms": round((time.perf_counter() - started) * 1000, 2),
-                              "dialect": engine.dialect.name}
+            revision = migrate.current(conn)
+        newest = migrate.head()
+        # A database behind the code (an upgrade that did not run) is unhealthy: say so plainly.
+        checks["database"] = {"ok": revision == newest, "ms": round((time.perf_counter() - started) * 1000, 2),
+                              "dialect": engine.dialect.name, "schema": revision, "schema_newest": newest}
+        ok = ok and revision == newest
     except Exception as err:  # any driver error means the database is not healthy
         checks["database"] = {"ok": False, "error": str(err).splitlines()[0]}
         ok = False

@@ -32,3 +32,17 @@ def test_health_and_metrics_after_the_consumers_catch_up(sqlite_services):
     text = ops.prometheus(services.redis, services.keys, "jakarta")
     assert 'pantau_stream_lag{city="jakarta",group="persister"} 0' in text
     assert "pantau_consumer_processed_total" in text
+
+
+def test_health_names_the_schema_revision_and_fails_behind_the_code(sqlite_services):
+    from sqlalchemy import text
+
+    from app.store import migrate
+
+    services = sqlite_services
+    ok, checks = ops.health(services.redis, services.engine, services.keys)
+    assert ok and checks["database"]["schema"] == checks["database"]["schema_newest"] == migrate.head()
+    with services.engine.begin() as conn:   # as if an upgrade never ran
+        conn.execute(text("UPDATE alembic_version SET version_num = 'older'"))
+    ok, checks = ops.health(services.redis, services.engine, services.keys)
+    assert not ok and checks["database"]["ok"] is False and checks["database"]["schema"] == "older"
