@@ -14,16 +14,9 @@ import subprocess
 import sys
 import time
 
-from config.settings import Settings, SettingsError
+from config.settings import Settings
 
 log = logging.getLogger("pantau")
-
-
-def _settings() -> Settings:
-    try:
-        return Settings.from_env()
-    except SettingsError as err:
-        sys.exit(f"pantau: bad setting {err}")
 
 
 def serve(args) -> int:
@@ -31,7 +24,7 @@ def serve(args) -> int:
     from app.services import Services
     from app.store.redis_conn import RedisUnavailable
 
-    settings = _settings()
+    settings = Settings.for_command()
     try:
         # Fail here, with one line, rather than in every worker: Redis and SQL must answer.
         Services.open(settings).close()
@@ -44,7 +37,7 @@ def serve(args) -> int:
 def run(args) -> int:
     from app.store.redis_conn import EmbeddedRedis, RedisUnavailable
 
-    settings = _settings()
+    settings = Settings.for_command()
     env = dict(os.environ)
     embedded = None
     if not settings.redis_url:

@@ -32,13 +32,13 @@ LIMIT = 3
 # Newest first; per cell at most 20 candidates are looked at (a burst of one category in one
 # block is one incident: its newest reports are the ones worth showing).
 PROBE_LUA = """
-local function likely_duplicates(records, since, limit, first, last)
+local function likely_duplicates(records, since, limit, first, last, exclude)
   local found = {}
   for i = first, last do
     local ids = redis.call('ZREVRANGEBYSCORE', KEYS[i], '+inf', since, 'WITHSCORES', 'LIMIT', 0, 20)
     for j = 1, #ids, 2 do
       local rec = redis.call('HGET', records, ids[j])
-      if rec and string.match(rec, '^[^|]*|[^|]*|[^|]*|([^|]*)|') == 'o' then
+      if ids[j] ~= exclude and rec and string.match(rec, '^[^|]*|[^|]*|[^|]*|([^|]*)|') == 'o' then
         found[#found + 1] = {tonumber(ids[j + 1]), ids[j]}
       end
     end
@@ -50,7 +50,7 @@ local function likely_duplicates(records, since, limit, first, last)
 end
 """
 FIND_LUA = PROBE_LUA + """
-return likely_duplicates(KEYS[1], ARGV[1], tonumber(ARGV[2]), 2, #KEYS)
+return likely_duplicates(KEYS[1], ARGV[1], tonumber(ARGV[2]), 2, #KEYS, ARGV[3])
 """
 
 report_links = Table(
@@ -91,12 +91,13 @@ def parse_found(preset, found) -> list[dict]:
 
 
 def find_likely_duplicates(client, keys, preset, category: str, lat: float, lng: float,
-                           now: float | None = None, limit: int = LIMIT) -> list[dict]:
-    """Open reports of ``category`` near (lat, lng) created in the last 24 h, newest first."""
+                           now: float | None = None, limit: int = LIMIT, exclude: str = "") -> list[dict]:
+    """Open reports of ``category`` near (lat, lng) created in the last 24 h, newest first;
+    ``exclude`` is the report being filed (a form or a POST sent again is not its own duplicate)."""
     now = time.time() if now is None else now
     since = int(now - WINDOW.total_seconds())
     cells = probe_keys(keys, category, lat, lng)
-    found = client.eval(FIND_LUA, 1 + len(cells), keys.agg_records, *cells, since, limit)
+    found = client.eval(FIND_LUA, 1 + len(cells), keys.agg_records, *cells, since, limit, exclude)
     return parse_found(preset, found)
 
 

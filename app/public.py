@@ -364,18 +364,20 @@ def outlines():
 # --- command line: staff approve or withdraw an item for public view --------------------------
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m app.public approve TICKET [--text T] --by NAME`` / ``revoke TICKET`` /
+    """``python -m app.public approve TICKET [--text T]`` / ``revoke TICKET`` (the staff screens'
+    publish/unpublish, checked and audited the same way, for shell access) /
     ``refresh [--every S]`` (keep the slow public figures fresh from outside the web process)."""
     import argparse
 
+    from app.audit import cli_actor
     from app.services import Services
+    from app.staff import actions
 
     parser = argparse.ArgumentParser(prog="python -m app.public")
     parser.add_argument("command", choices=["approve", "revoke", "refresh"])
     parser.add_argument("ticket", nargs="?")
     parser.add_argument("--every", type=float, default=0.0, help="refresh: repeat every S seconds (0: once)")
     parser.add_argument("--text", default=None, help="the public text (nothing of the citizen's own words)")
-    parser.add_argument("--by", default="staff", help="who approves")
     args = parser.parse_args(argv)
     services = Services.open_for_command()
     try:
@@ -389,14 +391,18 @@ def main(argv: list[str] | None = None) -> int:
             except KeyboardInterrupt:   # Ctrl-C on `make run` reaches every process of the group
                 return 0
         with services.engine.connect() as conn:
-            report_id = conn.execute(select(db.reports.c.id).where(db.reports.c.ticket == args.ticket)).scalar()
-        if report_id is None:
+            row = conn.execute(select(db.reports).where(db.reports.c.ticket == args.ticket)).first()
+        if row is None:
             print(f"ticket: no report {args.ticket}", file=sys.stderr)
             return 1
-        if args.command == "approve":
-            approve(services.engine, report_id, args.by, args.text)
-        else:
-            revoke(services.engine, report_id)
+        try:
+            if args.command == "approve":
+                actions.publish_row(services.engine, row, cli_actor(), args.text)
+            else:
+                actions.unpublish_row(services.engine, row, cli_actor())
+        except actions.ActionInvalid as err:
+            print(err, file=sys.stderr)
+            return 2
         print(f"{args.command}d {args.ticket}")
     finally:
         services.close()

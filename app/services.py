@@ -52,13 +52,11 @@ class Services:
     def open_for_command(cls) -> "Services":
         """For command-line tools: settings from the environment; a bad setting or an unreachable
         Redis ends the process with one line that says what is wrong."""
-        from config.settings import SettingsError
         from app.store.redis_conn import RedisUnavailable
 
+        settings = Settings.for_command()
         try:
-            return cls.open(Settings.from_env())
-        except SettingsError as err:
-            raise SystemExit(f"pantau: bad setting {err}") from None
+            return cls.open(settings)
         except RedisUnavailable as err:
             raise SystemExit(f"pantau: {err}") from None
 

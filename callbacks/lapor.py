@@ -112,10 +112,10 @@ def register(dash_app, services) -> None:
             return _error(lang, str(err)), no_update, no_update, no_update, False
         try:
             near = duplicates.find_likely_duplicates(services.redis, services.keys, services.preset,
-                                                     report.category, report.lat, report.lng)
+                                                     report.category, report.lat, report.lng,
+                                                     exclude=report.id)   # this very form, sent before
         except (redis.ConnectionError, redis.TimeoutError):
             return _error(lang, t("lapor.error.busy", lang)), no_update, no_update, no_update, False
-        near = [d for d in near if d["id"] != report.id]   # this very form, sent before
         if near and ctx.triggered_id == ids.SUBMIT:
             first = near[0]
             first["supporters"] = duplicates.supporter_count(services.engine, first["id"])

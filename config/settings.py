@@ -202,6 +202,15 @@ class Settings:
                 raise SettingsError(setting.env, f"{err} (got {shown})") from None
         return cls(**values)
 
+
+    @classmethod
+    def for_command(cls) -> "Settings":
+        """``from_env`` for a process's entry point: a bad setting ends it with one line."""
+        try:
+            return cls.from_env()
+        except SettingsError as err:
+            raise SystemExit(f"pantau: bad setting {err}") from None
+
     def with_(self, **changes) -> "Settings":
         return replace(self, **changes)
 

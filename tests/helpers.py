@@ -46,10 +46,11 @@ def dump_aggregates(client, keys: Keys, now: float | None = None) -> dict:
 
     Likely-duplicate index members created more than a day before ``now`` are left out: the
     probe never reads them, and they go with the next write to their cell or the key's expiry,
-    so an index kept incrementally holds some that a rebuild a moment later does not.
+    so an index kept incrementally holds some that a rebuild a moment later does not. Dumps that
+    are compared must pass the same ``now`` (a moment after both), or a report crossing the
+    one-day line between them makes them differ.
     """
     now = time.time() if now is None else now
-    dup_prefix = keys.dup_index("", "").rsplit(":", 2)[0] + ":"
     out = {}
     for key in sorted(client.scan_iter(match=keys.agg_pattern(), count=1000)):
         kind = client.type(key)
@@ -57,7 +58,7 @@ def dump_aggregates(client, keys: Keys, now: float | None = None) -> dict:
             out[key] = {f: int(v) if v.lstrip("-").isdigit() else v for f, v in client.hgetall(key).items()}
         elif kind == "zset":
             members = dict(client.zrange(key, 0, -1, withscores=True))
-            if key.startswith(dup_prefix):
+            if ":agg:dup:" in key:
                 members = {m: ts for m, ts in members.items() if ts > now - hexagg.DAY}
                 if not members:
                     continue

@@ -6,8 +6,6 @@ import sys
 
 from app import audit
 from app.open311 import keys
-from app.store import db
-from config.settings import Settings, SettingsError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,13 +20,10 @@ def main(argv: list[str] | None = None) -> int:
     revoke = key_commands.add_parser("revoke", help="revoke a key by its id")
     revoke.add_argument("key_id")
     args = parser.parse_args(argv)
-    try:
-        settings = Settings.from_env()
-    except SettingsError as err:
-        raise SystemExit(f"pantau: bad setting {err}") from None
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = db.make_engine(settings.resolved_database_url())
-    db.create_schema(engine)
+    from app.services import Services
+
+    services = Services.open_for_command()   # Redis too: a revocation reaches the running web processes
+    engine, actor = services.engine, audit.cli_actor()
     try:
         if args.command == "create":
             try:
@@ -36,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
             except ValueError as err:
                 print(err, file=sys.stderr)
                 return 2
-            audit.record(engine, audit.cli_actor(), "key.create", record.key_id,
+            audit.record(engine, actor, "key.create", record.key_id,
                          detail={"name": record.name, "rate_per_minute": record.rate_per_minute})
             print(f"key_id {record.key_id} ({record.name})")
             print(secret)
@@ -45,21 +40,13 @@ def main(argv: list[str] | None = None) -> int:
                 state = f"revoked {record.revoked_at.isoformat()}" if record.revoked_at else "live"
                 print(f"{record.key_id}\t{record.name}\t{record.rate_per_minute or '-'}\t{state}")
         else:
-            from app.services import Services
-
-            services = Services.open_for_command()   # the revocation reaches the running web processes
-            try:
-                revoked = keys.revoke_key(engine, args.key_id, services.redis, services.keys)
-            finally:
-                services.close()
-            if revoked:
-                audit.record(engine, audit.cli_actor(), "key.revoke", args.key_id)
-            if not revoked:
+            if not keys.revoke_key(engine, args.key_id, services.redis, services.keys):
                 print(f"no live key {args.key_id}", file=sys.stderr)
                 return 1
+            audit.record(engine, actor, "key.revoke", args.key_id)
             print(f"revoked {args.key_id}")
     finally:
-        engine.dispose()
+        services.close()
     return 0
 
 

@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from app import photos
-from app.open311 import catalog, intake, keys as api_keys, ratelimit, records
+from app.open311 import catalog, intake, keys as api_keys, records
 from app.open311.serializers import error, render
 from app.reports import ReportInvalid
 from config.catalogue import BY_CODE
@@ -70,22 +70,17 @@ def _check_jurisdiction() -> None:
                            f"(this server serves {_services().preset.slug!r})")
 
 
-def _limit(scope: str, subject: str, limit: int) -> None:
-    services = _services()
-    retry = ratelimit.hit(services.redis, services.keys, scope, subject, limit)
-    if retry is not None:
-        raise Refused(429, f"rate limit: at most {limit} requests a minute per {scope}; "
-                           f"retry in {retry} s", {"Retry-After": str(retry)})
-
-
 @blueprint.before_request
 def _per_address_limit():
+    """Every request counts against its client address's limit, through the intake script's
+    counting step (a POST is counted by the script itself, in the same step as the append)."""
     if request.endpoint == "open311.post_request":
-        return None   # counted by the intake script, in the same step as the append
+        return None
     try:
-        _limit("address", request.remote_addr or "unknown", _services().settings.open311_address_rate)
-    except Refused as refused:
-        return error(_format_of_path(), refused.status, refused.description, refused.headers)
+        _intake().gate(request.remote_addr or "unknown")
+    except intake.IntakeRefused as refused:
+        refusal = _refused_by_intake(refused)
+        return error(_format_of_path(), refusal.status, refusal.description, refusal.headers)
     except redis.RedisError:
         return error(_format_of_path(), 503, "service unavailable: try again shortly", {"Retry-After": "5"})
     return None
@@ -278,9 +273,8 @@ def post_request(fmt: str):
     except intake.IntakeRefused as refused:
         raise _refused_by_intake(refused) from None
     notice = None
-    others = [d for d in accepted.duplicates if d["id"] != accepted.report.id]   # not a retry's own first copy
-    if others:
-        notice = f"possible duplicate of {', '.join(d['ticket'] for d in others)}"
+    if accepted.duplicates:
+        notice = f"possible duplicate of {', '.join(d['ticket'] for d in accepted.duplicates)}"
     return render(fmt, "requests", [{"service_request_id": accepted.report.ticket, "token": accepted.report.id,
                                      "service_notice": notice, "account_id": None}], 201)
 

@@ -14,7 +14,8 @@ With the embedded Redis's ``appendfsync always`` the answer comes back only
 once the event is on disk: a 201 means the report cannot be lost. Requests
 refused before the append (a missing or unknown key, a bad field) still run
 steps 1-3 through the same script (``gate``), so a flood of bad requests
-counts against its limits exactly like good ones.
+counts against its limits exactly like good ones; the other Open311 endpoints
+count against the address limit through ``gate`` too.
 """
 from __future__ import annotations
 
@@ -24,16 +25,17 @@ from dataclasses import dataclass, replace
 import redis
 
 from app import duplicates
-from app.open311 import ratelimit
 from app.reports import Report
 from ingest import events
+
+WINDOW_S = 60   # fixed one-minute windows per client address and per API key
 
 INTAKE_LUA = duplicates.PROBE_LUA + """
 -- KEYS: 1 revoked key ids, 2 address window, 3 key window, 4 aggregate records, 5 stream,
 --       6.. likely-duplicate index cells
 -- ARGV: 1 key id ('' for none), 2 address limit, 3 key limit, 4 window ttl,
 --       5 mode ('gate': count only, 'append': count and append, 'counted': append only),
---       6 duplicates since, 7 duplicates limit, 8.. the event's field/value pairs
+--       6 duplicates since, 7 duplicates limit, 8 the report's id, 9.. the event's field/value pairs
 local function over(key, limit)
   redis.call('SET', key, 0, 'EX', ARGV[4], 'NX')
   return redis.call('INCR', key) > tonumber(limit)
@@ -46,9 +48,9 @@ if ARGV[5] ~= 'counted' then
   end
 end
 if ARGV[5] == 'gate' then return {'ok'} end
-local found = likely_duplicates(KEYS[4], ARGV[6], tonumber(ARGV[7]), 6, #KEYS)
+local found = likely_duplicates(KEYS[4], ARGV[6], tonumber(ARGV[7]), 6, #KEYS, ARGV[8])
 local fields = {}
-for i = 8, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 9, #ARGV do fields[#fields + 1] = ARGV[i] end
 if #found > 0 then
   local ids = {}
   for i, item in ipairs(found) do ids[i] = string.match(item, '^([^|]*)') end
@@ -87,11 +89,11 @@ class Intake:
              mode: str) -> list:
         settings, keys = self.services.settings, self.keys
         now = self.clock()
-        window = int(now // ratelimit.WINDOW_S)
+        window = int(now // WINDOW_S)
         cells = duplicates.probe_keys(keys, report.category, report.lat, report.lng) if report else []
         stream = self.services.producer.stream_for(report.id) if report else keys.stream()
-        args = [key_id or "", settings.open311_address_rate, key_limit, ratelimit.WINDOW_S * 2,
-                mode, int(now - duplicates.WINDOW.total_seconds()), duplicates.LIMIT]
+        args = [key_id or "", settings.open311_address_rate, key_limit, WINDOW_S * 2,
+                mode, int(now - duplicates.WINDOW.total_seconds()), duplicates.LIMIT, report.id if report else ""]
         if report is not None:
             for name, value in events.created_fields(report).items():
                 args += (name, value)
@@ -106,7 +108,7 @@ class Intake:
         if answer[0] == "limited":
             scope = answer[1]
             limit = settings.open311_address_rate if scope == "address" else key_limit
-            raise IntakeRefused(429, scope, limit, max(1, int((window + 1) * ratelimit.WINDOW_S - now)))
+            raise IntakeRefused(429, scope, limit, max(1, int((window + 1) * WINDOW_S - now)))
         if answer[0] == "revoked":
             raise IntakeRefused(403, "key")
         return answer

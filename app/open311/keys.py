@@ -86,9 +86,13 @@ def list_keys(engine) -> list[ApiKey]:
     return [ApiKey(r.key_id, r.name, r.rate_per_minute, r.created_at, r.revoked_at) for r in rows]
 
 
+def _well_formed(raw_key) -> bool:
+    return isinstance(raw_key, str) and raw_key.startswith(KEY_PREFIX) and len(raw_key) <= 100
+
+
 def check_key(engine, raw_key) -> ApiKey | None:
     """The live key ``raw_key`` is, or None (unknown, malformed or revoked)."""
-    if not isinstance(raw_key, str) or not raw_key.startswith(KEY_PREFIX) or len(raw_key) > 100:
+    if not _well_formed(raw_key):
         return None
     with engine.connect() as conn:
         row = conn.execute(select(api_keys).where(api_keys.c.key_hash == _hash(raw_key))).first()
@@ -110,7 +114,7 @@ class KeyCache:
         self._lock = threading.Lock()
 
     def lookup(self, raw_key) -> ApiKey | None:
-        if not isinstance(raw_key, str) or not raw_key.startswith(KEY_PREFIX) or len(raw_key) > 100:
+        if not _well_formed(raw_key):
             return None
         digest, now = _hash(raw_key), time.monotonic()
         with self._lock:

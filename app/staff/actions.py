@@ -63,12 +63,16 @@ def visible_report(engine, user, report_id: str):
     return row
 
 
-def _record(engine, report_id, action, actor, version, detail, event_id=None, now=None) -> None:
-    with engine.begin() as conn:
-        conn.execute(report_actions.insert().values(
-            action_id=event_id or f"{report_id}:{action}:{uuid.uuid4().hex[:12]}", report_id=report_id,
-            event_id=event_id, action=action, actor=actor, version=version,
-            detail=json.dumps(detail, separators=(",", ":")), occurred_at=now or datetime.now(timezone.utc)))
+def _record(engine, report_id, action, actor, version, detail, event_id=None, now=None, conn=None) -> None:
+    """One audit row of a staff action; ``conn`` joins the caller's transaction."""
+    if conn is None:
+        with engine.begin() as conn:
+            return _record(engine, report_id, action, actor, version, detail, event_id, now, conn)
+    conn.execute(report_actions.insert().values(
+        action_id=event_id or f"{report_id}:{action}:{uuid.uuid4().hex[:12]}", report_id=report_id,
+        event_id=event_id, action=action, actor=actor, version=version,
+        detail=json.dumps(detail, separators=(",", ":")), occurred_at=now or datetime.now(timezone.utc)))
+    return None
 
 
 def _status(services, user, action, report_id, to_status, expected_version, note=None, detail=None,
@@ -180,10 +184,16 @@ PUBLISHABLE = (Status.RESOLVED.value, Status.CLOSED.value)
 def publish(services, user, report_id, public_text=None, now=None) -> dict:
     """Put a resolved report in public view (kiosk, Open311 description): its before/after photos
     and, if given, a short text staff wrote for the public — never the citizen's own words."""
-    from app import public
-
     _require(user, "publish")
     row = visible_report(services.engine, user, report_id)
+    return publish_row(services.engine, row, f"{user.role}:{user.username}", public_text, now)
+
+
+def publish_row(engine, row, actor: str, public_text=None, now=None) -> dict:
+    """The checks, the approval and its audit row, in one transaction: the one path to public view
+    (the staff screens and API above, and ``python -m app.public approve`` for shell access)."""
+    from app import public
+
     if row.status not in PUBLISHABLE:
         raise ActionInvalid("status", f"only resolved or closed reports are published (this one is {row.status})")
     if public.is_sensitive(row.category):
@@ -194,31 +204,27 @@ def publish(services, user, report_id, public_text=None, now=None) -> dict:
     if _PHONE_IN_TEXT.search(text) or _EMAIL_IN_TEXT.search(text):
         raise ActionInvalid("public_text", "must not contain a phone number or an e-mail address")
     now = now or datetime.now(timezone.utc)
-    actor = f"{user.role}:{user.username}"
-    with services.engine.begin() as conn:
-        public.approve(services.engine, report_id, actor, text or None, now, conn=conn)
-        conn.execute(report_actions.insert().values(
-            action_id=f"{report_id}:publish:{uuid.uuid4().hex[:12]}", report_id=report_id, event_id=None,
-            action="publish", actor=actor, version=row.version,
-            detail=json.dumps({"public_text": text or None}, separators=(",", ":")), occurred_at=now))
-    return {"report_id": report_id, "version": row.version, "published": True}
+    with engine.begin() as conn:
+        public.approve(engine, row.id, actor, text or None, now, conn=conn)
+        _record(engine, row.id, "publish", actor, row.version, {"public_text": text or None}, now=now, conn=conn)
+    return {"report_id": row.id, "version": row.version, "published": True}
 
 
 def unpublish(services, user, report_id, now=None) -> dict:
     """Take a report out of public view again."""
-    from app import public
-
     _require(user, "publish")
     row = visible_report(services.engine, user, report_id)
-    now = now or datetime.now(timezone.utc)
-    with services.engine.begin() as conn:
-        if not public.revoke(services.engine, report_id, conn=conn):
+    return unpublish_row(services.engine, row, f"{user.role}:{user.username}", now)
+
+
+def unpublish_row(engine, row, actor: str, now=None) -> dict:
+    from app import public
+
+    with engine.begin() as conn:
+        if not public.revoke(engine, row.id, conn=conn):
             raise ActionInvalid("report", "is not in public view")
-        conn.execute(report_actions.insert().values(
-            action_id=f"{report_id}:unpublish:{uuid.uuid4().hex[:12]}", report_id=report_id, event_id=None,
-            action="unpublish", actor=f"{user.role}:{user.username}", version=row.version,
-            detail="{}", occurred_at=now))
-    return {"report_id": report_id, "version": row.version, "published": False}
+        _record(engine, row.id, "unpublish", actor, row.version, {}, now=now, conn=conn)
+    return {"report_id": row.id, "version": row.version, "published": False}
 
 
 def history(engine, report_id: str) -> list[dict]:

@@ -191,7 +191,7 @@ def write_batch(engine: Engine, created: list, status_events: list[dict]) -> Non
             } for r in created])
             # Likely duplicates found when the report was accepted: a hint for staff, kept with it.
             links = [{"report_id": r.id, "linked_id": other, "kind": "likely_duplicate",
-                      "created_at": r.created_at} for r in created for other in r.duplicate_of if other != r.id]
+                      "created_at": r.created_at} for r in created for other in r.duplicate_of]
             if links:
                 from app.duplicates import report_links
 

@@ -27,6 +27,7 @@ import argparse
 import fcntl
 import sys
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 
 from alembic import command
@@ -47,7 +48,9 @@ def config(connection=None) -> Config:
     return cfg
 
 
+@lru_cache(maxsize=1)
 def head() -> str:
+    """The newest revision (read once per process: /healthz asks on every probe)."""
     return ScriptDirectory.from_config(config()).get_current_head()
 
 
@@ -112,12 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from app.store import db
-    from config.settings import Settings, SettingsError
+    from config.settings import Settings
 
-    try:
-        settings = Settings.from_env()
-    except SettingsError as err:
-        raise SystemExit(f"pantau: bad setting {err}") from None
+    settings = Settings.for_command()
     engine = db.make_engine(settings.resolved_database_url())
     try:
         if args.command == "status":

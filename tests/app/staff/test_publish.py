@@ -77,3 +77,22 @@ def test_the_readme_matrix_is_the_code_matrix():
     from tests.conftest import ROOT
 
     assert permissions.matrix_markdown() in (ROOT / "README.md").read_text()
+
+
+def test_the_shell_command_takes_the_same_checked_and_audited_path(services, monkeypatch, capsys):
+    from app.public import main
+    from tests.app.staff.test_auth_cli import _env
+
+    _env(monkeypatch, services)
+    rows = seed(services, count=2, categories=["garbage"])
+    _resolved(services, rows[0])
+    ticket = rows[0].ticket
+    assert main(["approve", ticket, "--text", "WA 0812-3456-7890"]) == 2
+    assert "must not contain a phone number" in capsys.readouterr().err
+    assert main(["approve", rows[1].ticket]) == 2                     # still open
+    assert main(["approve", ticket, "--text", "Sampah sudah diangkut"]) == 0
+    assert public.approval_of(services.engine, rows[0].id)["text"] == "Sampah sudah diangkut"
+    assert main(["revoke", ticket]) == 0 and public.approval_of(services.engine, rows[0].id) is None
+    audited = [(h["action"], h["actor"].split(":")[0]) for h in actions.history(services.engine, rows[0].id)
+               if h["action"] in ("publish", "unpublish")]
+    assert audited == [("publish", "cli"), ("unpublish", "cli")]
