@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import logging
 import sys
 from contextlib import contextmanager
 from functools import lru_cache
@@ -37,6 +38,10 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
 FOLDER = Path(__file__).with_name("migrations")
+# Alembic says "Context impl SQLiteImpl" on every look at the revision (each process start, each
+# /healthz): kept for warnings; ensure_schema says itself, once, when it changed anything.
+logging.getLogger("alembic").setLevel(logging.WARNING)
+log = logging.getLogger(__name__)
 BASELINE = "0001"
 _LOCK_ID = 0x70616E746175   # "pantau": the PostgreSQL advisory lock of schema changes
 
@@ -97,12 +102,16 @@ def ensure_schema(engine) -> str:
             metadata.create_all(connection)
             if fresh:
                 command.stamp(cfg, "head")
-                return "created"
-            command.stamp(cfg, BASELINE)
+                done = "created"
+            else:
+                command.stamp(cfg, BASELINE)
+                command.upgrade(cfg, "head")
+                done = "adopted"
+        else:
             command.upgrade(cfg, "head")
-            return "adopted"
-        command.upgrade(cfg, "head")
-        return "upgraded"
+            done = "upgraded"
+    log.info("database schema %s at revision %s (was %s)", done, newest, revision or "none")
+    return done
 
 
 def main(argv: list[str] | None = None) -> int:
