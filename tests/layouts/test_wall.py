@@ -230,13 +230,6 @@ def test_hexes_kpis_and_sql_agree_after_mixed_changes(sqlite_services):
             assert {c: n for c, n in counts[res].items() if n} == dict(fresh[res]), (view, res)
 
 
-def test_spike_rule():
-    from app.spikes import find_spikes
-
-    assert [s.cell for s in find_spikes({"a": 5, "b": 4, "c": 12}, {"a": 5, "b": 4, "c": 12 + 95 * 3})] == ["a"]
-    assert find_spikes({"c": 16}, {"c": 16 + 95 * 3})[0].cell == "c"
-
-
 def test_snapshot_and_timelapse_refuse_a_bad_resolution(live_app):
     client = live_app.test_client()
     for path in ("/wall/api/snapshot", "/wall/api/timelapse"):
