@@ -73,6 +73,10 @@ class Keys:
     def live_seq(self) -> str:
         return f"{self._base}:live:seq"
 
+    def spike_ack(self, name: str) -> str:
+        """An acknowledged wall incident ("category|res-6 cell" -> JSON who and when), with an expiry."""
+        return f"{self._base}:wall:ack:{name}"
+
     # operations
     @property
     def consumer_stats(self) -> str:
