@@ -31,6 +31,7 @@ FORMATS = ("json", "xml")
 _ATTRIBUTE = re.compile(r"^attribute\[([A-Za-z0-9_]{1,40})\](\[\])?$")
 _URL = re.compile(r"^https?://[^\s\x00-\x1f<>\"]{3,490}$")
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_:.\-]{1,64}$")
+_MAX_LENGTHS = {"description": 2000, "address_string": 300, "media_url": 500, "phone": 30, "email": 254}
 _TOKEN = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
@@ -202,6 +203,9 @@ def _report_from_form(fmt: str, services, key):
     if idempotency is not None and not _IDEMPOTENCY_KEY.match(idempotency):
         raise Refused(400, "Idempotency-Key: 1 to 64 letters, digits, '-', '_', ':' or '.'")
     form = request.form
+    for name, most in _MAX_LENGTHS.items():      # as the OpenAPI document says, before any trimming
+        if len(form.get(name) or "") > most:
+            raise Refused(400, f"{name}: at most {most} characters")
     code = _text(form, "service_code")
     if code is None:
         raise Refused(400, "service_code: is required")

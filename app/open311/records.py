@@ -12,6 +12,7 @@ Sensitive categories follow the kiosk's rule (only aggregated, at resolution 6 w
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -29,6 +30,7 @@ from config.catalogue import BY_CODE
 
 DEFAULT_SPAN = timedelta(days=90)
 MAX_RESULTS = 1000
+MAX_PAGE = 1_000_000
 CLOSED = (Status.RESOLVED.value, Status.CLOSED.value, Status.REJECTED.value)
 # Notes written for these moves explain the outcome to the public; other notes stay with staff.
 PUBLIC_NOTE_STATUSES = (Status.RESOLVED.value, Status.CLOSED.value, Status.REJECTED.value,
@@ -77,10 +79,17 @@ class RequestFilter:
     page_size: int = MAX_RESULTS
 
 
+# What the OpenAPI document says a date-time parameter is (RFC 3339 with an offset, years 1970-2200).
+DATE_TIME = re.compile(r"^(19[7-9][0-9]|2[01][0-9][0-9]|2200)-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]"
+                       r":[0-5][0-9](\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$")
+STATUS_LIST = re.compile(r"^(open|closed)(,(open|closed))*$")
+
+
 def parse_datetime(value: str, field: str) -> datetime:
-    text = value.strip()
-    if len(text) > 40:
-        raise ReportInvalid(field, "must be an ISO 8601 date and time such as 2026-11-25T08:00:00+07:00")
+    text = value
+    if len(text) > 40 or not DATE_TIME.match(text):
+        raise ReportInvalid(field, "must be an ISO 8601 date and time with an offset, years 1970 to 2200, "
+                                   f"such as 2026-11-25T08:00:00+07:00 (got {text[:40]!r})")
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
     except ValueError:
@@ -94,7 +103,7 @@ def parse_datetime(value: str, field: str) -> datetime:
 
 
 def _positive(value: str, field: str, high: int) -> int:
-    if not value.strip().isdigit() or len(value.strip()) > 9:
+    if not re.fullmatch(r"[0-9]{1,9}", value):
         raise ReportInvalid(field, f"must be a whole number from 1 to {high}")
     number = int(value)
     if not 1 <= number <= high:
@@ -115,12 +124,12 @@ def parse_filter(args, now: datetime) -> RequestFilter:
     for code in codes:
         if code not in BY_CODE:
             raise ReportInvalid("service_code", f"unknown service {code[:40]!r}")
+    if "status" in args and not STATUS_LIST.match(args["status"]):
+        raise ReportInvalid("status", f"must be open, closed or open,closed (got {args['status'][:20]!r})")
     statuses = listed("status")
-    for status in statuses:
-        if status not in ("open", "closed"):
-            raise ReportInvalid("status", f"must be open or closed (got {status[:20]!r})")
+    # An empty value is refused like any other that is not a date and time (the document says so).
     dates = {name: parse_datetime(args[name], name) for name in
-             ("start_date", "end_date", "updated_after", "updated_before") if args.get(name)}
+             ("start_date", "end_date", "updated_after", "updated_before") if name in args}
     start, end = dates.get("start_date"), dates.get("end_date")
     if start and end and start > end:
         raise ReportInvalid("start_date", "must not be after end_date")
@@ -128,8 +137,8 @@ def parse_filter(args, now: datetime) -> RequestFilter:
         start = now - DEFAULT_SPAN        # the spec's default: the last 90 days
     elif start is None and end is not None:
         start = end - DEFAULT_SPAN
-    page = _positive(args["page"], "page", 1_000_000) if args.get("page") else 1
-    page_size = _positive(args["page_size"], "page_size", MAX_RESULTS) if args.get("page_size") else MAX_RESULTS
+    page = _positive(args["page"], "page", MAX_PAGE) if "page" in args else 1
+    page_size = _positive(args["page_size"], "page_size", MAX_RESULTS) if "page_size" in args else MAX_RESULTS
     return RequestFilter(ids, codes, statuses, start, end, dates.get("updated_after"),
                          dates.get("updated_before"), page, page_size)
 
