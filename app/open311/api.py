@@ -63,8 +63,8 @@ def _base_url() -> str:
 
 
 def _language() -> str:
-    lang = request.values.get("lang") or _services().settings.language
-    if lang not in ("id", "en"):
+    lang = request.values.get("lang", _services().settings.language)
+    if lang not in ("id", "en"):      # an empty value too, as the document says
         raise Refused(400, "lang: must be id or en")
     return lang
 
