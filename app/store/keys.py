@@ -93,6 +93,10 @@ class Keys:
         """Requests counted for one subject (an API key id, a client address) in one window."""
         return f"{self._base}:rate:{scope}:{subject}:{window}"
 
+    def rate_sliding(self, scope: str, subject: str) -> str:
+        """Sorted set of the times of one subject's counted requests (app.ratelimit, sliding windows)."""
+        return f"{self._base}:rate:sliding:{scope}:{subject}"
+
     # public kiosk
     def public_cache(self, name: str) -> str:
         """"<computed at>|<JSON>" of one public figure, recomputed every few seconds (app.public)."""
