@@ -100,6 +100,19 @@ def _optional_existing_path(raw: str) -> Path | None:
     return path
 
 
+def _origins(raw: str) -> tuple[str, ...]:
+    """Comma-separated web origins (``https://host[:port]``), as a browser sends them in ``Origin``."""
+    found = []
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        scheme, sep, rest = part.partition("://")
+        if scheme not in ("http", "https") or not sep or not rest or "/" in rest.rstrip("/"):
+            raise ValueError(f"each origin must be http(s)://host[:port] with no path ({part!r} is not)")
+        found.append(f"{scheme}://{rest.rstrip('/').lower()}")
+    return tuple(found)
+
+
 def _language(raw: str) -> str:
     if raw not in ("id", "en"):
         raise ValueError("must be 'id' or 'en'")
@@ -155,6 +168,19 @@ SETTINGS: tuple[Setting, ...] = (
             "Open311 requests a minute allowed per client address."),
     Setting("PANTAU_PUBLIC_K", "public_k", _positive_int, 5,
             "Public figures never show a sensitive category with a count from 1 to k-1."),
+    Setting("PANTAU_SOCKET_ORIGINS", "socket_origins", _origins, (),
+            "Web origins besides the page's own allowed to open the wall's push connection "
+            "(comma-separated https://host[:port]). Empty: the page's own origin only."),
+    Setting("PANTAU_SOCKETS_PER_PROCESS", "sockets_per_process", _non_negative_int, 0,
+            "Push connections (walls) one web process holds at once; more are refused, so HTTP keeps "
+            "threads. 0: half of PANTAU_WEB_THREADS. Must be below PANTAU_WEB_THREADS."),
+    Setting("PANTAU_SOCKETS_PER_ADDRESS", "sockets_per_address", _positive_int, 20,
+            "Push connections one client address may hold at once in one web process."),
+    Setting("PANTAU_SOCKET_JOIN_S", "socket_join_s", _positive_float, 10.0,
+            "A push connection that joined no wall view within this many seconds is closed."),
+    Setting("PANTAU_DISPLAY_CHECK_S", "display_check_s", _positive_float, 30.0,
+            "How often open push connections re-check their display token or staff account (a "
+            "revocation also reaches them at once through Redis)."),
 )
 
 
@@ -185,6 +211,11 @@ class Settings:
     open311_key_rate: int = 600
     open311_address_rate: int = 1200
     public_k: int = 5
+    socket_origins: tuple[str, ...] = ()
+    sockets_per_process: int = 0
+    sockets_per_address: int = 20
+    socket_join_s: float = 10.0
+    display_check_s: float = 30.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -200,6 +231,10 @@ class Settings:
             except ValueError as err:
                 shown = "<hidden>" if setting.secret else repr(raw)
                 raise SettingsError(setting.env, f"{err} (got {shown})") from None
+        if values["sockets_per_process"] and values["sockets_per_process"] >= values["web_threads"]:
+            raise SettingsError("PANTAU_SOCKETS_PER_PROCESS",
+                                f"must be below PANTAU_WEB_THREADS ({values['web_threads']}): each push "
+                                f"connection holds a thread (got {values['sockets_per_process']!r})")
         return cls(**values)
 
 
@@ -246,6 +281,11 @@ class Settings:
 
     def resolved_web_workers(self) -> int:
         return self.web_workers or max(1, min(os.cpu_count() or 1, 8))
+
+    def resolved_sockets_per_process(self) -> int:
+        """Push connections a process holds at once: always below its thread count."""
+        limit = self.sockets_per_process or self.web_threads // 2
+        return max(1, min(limit, self.web_threads - 1))
 
     def describe(self) -> list[str]:
         """One line per setting, secrets hidden: for start-up logs."""
