@@ -148,7 +148,7 @@ def test_idle_sockets_cannot_starve_ordinary_requests(gunicorn):
     _id, token = display_token(services)
     # The process's push places filled by displays from several addresses (a real wall of screens)...
     walls = [_display(base, token, f"192.0.2.{n}") for n in range(PER_PROCESS)]
-    assert _status(base, token=token, address="192.0.2.200") == 503      # ...and one more refused      # ...and one more refused
+    assert _status(base, token=token, address="192.0.2.200") == 503      # ...and one more refused
     # ...while a stranger opens 125 idle sockets at once: anonymous, and with a display token.
     outcomes: list = []
 
