@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from urllib.parse import urlencode
@@ -127,6 +128,15 @@ def live_ids(engine, city: str, display_ids) -> set[str]:
 
 
 # -- the web side ---------------------------------------------------------------------------------
+def _session_fresh() -> bool:
+    """The staff session is not past its idle limit (the HTTP guard ends it; a socket handshake
+    does not pass through that guard, so it asks here)."""
+    from flask import session
+
+    seen = session.get("seen", 0)
+    return time.time() - seen <= current_app.permanent_session_lifetime.total_seconds()
+
+
 def wall_viewer() -> tuple[str, str] | None:
     """Who watches, inside a request: ("staff", username), ("display", display_id) or None."""
     if "pantau_wall_viewer" in g:
@@ -134,7 +144,7 @@ def wall_viewer() -> tuple[str, str] | None:
     viewer = None
     from app.auth.permissions import ROLES
 
-    if current_user.is_authenticated and getattr(current_user, "role", None) in ROLES:
+    if current_user.is_authenticated and getattr(current_user, "role", None) in ROLES and _session_fresh():
         viewer = ("staff", current_user.username)
     else:
         services = current_app.extensions["pantau"]
