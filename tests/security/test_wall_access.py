@@ -213,3 +213,33 @@ def test_revoking_a_display_closes_its_open_socket(wall_server, monkeypatch):
     while time.monotonic() < deadline and other.connected:
         time.sleep(0.05)
     assert not other.connected
+
+
+def test_a_screen_with_a_display_token_in_chromium(wall_server, browser, artifacts_dir):
+    """As the screen and the stranger see it: the stranger's /wall is the login; the display URL shows
+    the live wall with a clean address; revoked, the push drops at once and a reload is the login."""
+    services = wall_server.extensions["pantau"]
+    base = wall_server.config["BASE_URL"]
+    stranger = browser.new_context(viewport={"width": 1920, "height": 1080})
+    page = stranger.new_page()
+    page.goto(f"{base}/wall")
+    assert "/login" in page.url and page.locator("#login-form").count() == 1
+    assert page.locator("#wall-map").count() == 0
+    page.screenshot(path=str(artifacts_dir / "stranger-wall.png"))
+    stranger.close()
+
+    display_id, token = display_token(services)
+    screen = browser.new_context(viewport={"width": 1920, "height": 1080})
+    page = screen.new_page()
+    page.goto(f"{base}/wall?display={token}&lang=en")
+    assert page.url == f"{base}/wall?lang=en"                 # the token is not in the address bar
+    page.wait_for_function("() => { const s = document.getElementById('wall-hexstate');"
+                           " return s && s.getAttribute('data-connected') === '1'; }", timeout=15000)
+    page.screenshot(path=str(artifacts_dir / "display-wall.png"))
+
+    displays.revoke_display(services.engine, services.preset.slug, display_id, services.redis, services.keys)
+    page.wait_for_function("() => document.getElementById('wall-hexstate').getAttribute('data-connected') === '0'",
+                           timeout=5000)
+    page.reload()
+    assert "/login" in page.url
+    screen.close()
