@@ -339,6 +339,11 @@ def origin_allowed(settings, origin: str | None, environ: dict) -> bool:
     origin = origin.strip().lower().rstrip("/")
     if origin in settings.socket_origins:
         return True
+    public = getattr(settings, "public_url", None)     # the configured public URL, where there is one
+    if public:
+        parts = urlsplit(str(public).lower())
+        if origin == f"{parts.scheme}://{parts.netloc}":
+            return True
     host = (environ.get("HTTP_HOST") or "").lower()
     scheme = environ.get("wsgi.url_scheme", "http")
     parts = urlsplit(origin)

@@ -283,7 +283,7 @@ class Settings:
         return self.web_workers or max(1, min(os.cpu_count() or 1, 8))
 
     def resolved_sockets_per_process(self) -> int:
-        """Push connections a process holds at once: always below its thread count."""
+        """Push connections a process holds at once: below its thread count (one thread: one socket)."""
         limit = self.sockets_per_process or self.web_threads // 2
         return max(1, min(limit, self.web_threads - 1))
 
