@@ -339,9 +339,8 @@ def origin_allowed(settings, origin: str | None, environ: dict) -> bool:
     origin = origin.strip().lower().rstrip("/")
     if origin in settings.socket_origins:
         return True
-    public = getattr(settings, "public_url", None)     # the configured public URL, where there is one
-    if public:
-        parts = urlsplit(str(public).lower())
+    if settings.public_url:     # PANTAU_PUBLIC_URL: the address the city publishes
+        parts = urlsplit(settings.public_url.lower())
         if origin == f"{parts.scheme}://{parts.netloc}":
             return True
     host = (environ.get("HTTP_HOST") or "").lower()

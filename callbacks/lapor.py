@@ -9,9 +9,9 @@ from dataclasses import replace
 import dash_leaflet as dl
 import redis
 from dash import Input, Output, State, ctx, html, no_update
-from flask import request
+from flask import current_app, request
 
-from app import duplicates, photos
+from app import duplicates, photos, reporter_secret
 from app.i18n import t
 from app.reports import ReportInvalid
 from ingest.sources import RawReport
@@ -24,12 +24,14 @@ def _point(lat: float, lng: float) -> dict:
     return {"lat": round(float(lat), 6), "lng": round(float(lng), 6)}
 
 
-def _ticket_block(ticket: str, lang: str, heading: str):
+def _ticket_block(ticket: str, lang: str, heading: str, secret: str | None = None):
+    # The reporter's secret rides in the fragment: never sent in a request line, so in no log.
     return html.Div([
         html.Div(heading),
         html.Div(ticket, id=ids.TICKET, className="lapor-ticket"),
-        html.A(t("lapor.track", lang), href=f"/lacak/{ticket}", id=f"{ids.PREFIX}track-link",
-               className="btn btn-success mt-2"),
+        html.A(t("lapor.track", lang), href=f"/lacak/{ticket}" + (f"#k={secret}" if secret else ""),
+               id=f"{ids.PREFIX}track-link", className="btn btn-success mt-2"),
+        html.P(t("lapor.keep_link", lang), className="small mt-2", id=f"{ids.PREFIX}keep-link") if secret else None,
     ])
 
 
@@ -124,9 +126,11 @@ def register(dash_app, services) -> None:
                            id=f"{ids.PREFIX}duplicate-ticket"),
                     f" — {t('lapor.supporters', lang, count=first['supporters'])}"]
             return "", False, text, {"id": first["id"], "ticket": first["ticket"]}, False
+        # The same form token gives the same report id, so a re-sent form shows the same secret.
+        secret, report = reporter_secret.issue(current_app.config["SECRET_KEY"], report)
         try:
             # Filed anyway: the link to what it probably repeats is kept with the report, for staff.
             report = services.producer.append(replace(report, duplicate_of=tuple(d["id"] for d in near)))
         except (redis.ConnectionError, redis.TimeoutError):
             return _error(lang, t("lapor.error.busy", lang)), no_update, no_update, no_update, False
-        return _ticket_block(report.ticket, lang, t("lapor.thanks", lang)), True, no_update, None, True
+        return _ticket_block(report.ticket, lang, t("lapor.thanks", lang), secret), True, no_update, None, True

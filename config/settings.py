@@ -100,6 +100,15 @@ def _optional_existing_path(raw: str) -> Path | None:
     return path
 
 
+def _public_url(raw: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError("must be an http:// or https:// URL such as https://lapor.example.go.id")
+    return raw.rstrip("/")
+
+
 def _origins(raw: str) -> tuple[str, ...]:
     """Comma-separated web origins (``https://host[:port]``), as a browser sends them in ``Origin``."""
     found = []
@@ -168,6 +177,13 @@ SETTINGS: tuple[Setting, ...] = (
             "Open311 requests a minute allowed per client address."),
     Setting("PANTAU_PUBLIC_K", "public_k", _positive_int, 5,
             "Public figures never show a sensitive category with a count from 1 to k-1."),
+    Setting("PANTAU_PUBLIC_URL", "public_url", _public_url, None,
+            "The address citizens and Open311 clients reach this server at (https://lapor.example.go.id); "
+            "Open311 URLs are built from it, never from the Host header. Unset: http://PANTAU_HOST:PANTAU_PORT."),
+    Setting("PANTAU_FEEDBACK_ADDRESS_RATE", "feedback_address_rate", _positive_int, 20,
+            "Citizen feedback requests (rate, dispute, read) allowed per client address in any 10 minutes."),
+    Setting("PANTAU_FEEDBACK_TICKET_RATE", "feedback_ticket_rate", _positive_int, 5,
+            "Ratings and disputes accepted per report in any 24 hours."),
     Setting("PANTAU_SOCKET_ORIGINS", "socket_origins", _origins, (),
             "Web origins besides the page's own allowed to open the wall's push connection "
             "(comma-separated https://host[:port]). Empty: the page's own origin only."),
@@ -211,6 +227,9 @@ class Settings:
     open311_key_rate: int = 600
     open311_address_rate: int = 1200
     public_k: int = 5
+    public_url: str | None = None
+    feedback_address_rate: int = 20
+    feedback_ticket_rate: int = 5
     socket_origins: tuple[str, ...] = ()
     sockets_per_process: int = 0
     sockets_per_address: int = 20
@@ -278,6 +297,10 @@ class Settings:
         finally:
             draft.unlink()
         return key
+
+    def resolved_public_url(self) -> str:
+        """The base URL of public links (no trailing slash)."""
+        return self.public_url or f"http://{self.host}:{self.port}"
 
     def resolved_web_workers(self) -> int:
         return self.web_workers or max(1, min(os.cpu_count() or 1, 8))

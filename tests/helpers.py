@@ -87,3 +87,24 @@ def wall_url(server, query: str = "") -> str:
     """The URL a screen opens: the wall with a display token (it moves into a cookie; the URL stays clean)."""
     extra = "&" + query.lstrip("?") if query.strip("?") else ""
     return f"{server.config['BASE_URL']}/wall?display={wall_display_token(server)}{extra}"
+
+
+def file_with_secrets(services, raws) -> list[tuple[object, str]]:
+    """File reports as the form and Open311 do (each with its reporter's secret), drain them into SQL;
+    answers (SQL row, secret) per report, in the given order."""
+    from sqlalchemy import select
+
+    from app import reporter_secret
+    from app.store import db
+
+    filed = []
+    for raw in raws:
+        secret, report = reporter_secret.issue(services.settings.resolved_secret_key(),
+                                               services.producer.validate(raw))
+        services.producer.append(report)
+        filed.append((report.id, secret))
+    drain(services)
+    with services.engine.connect() as conn:
+        rows = {row.id: row for row in conn.execute(select(db.reports).where(
+            db.reports.c.id.in_([report_id for report_id, _ in filed])))}
+    return [(rows[report_id], secret) for report_id, secret in filed]

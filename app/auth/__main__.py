@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         dest="command", required=True)
     dcreate = displays_cmd.add_parser("create", help="a new display token; prints the URL to open on the screen")
     dcreate.add_argument("--name", required=True, help="where the screen is, e.g. \"Ruang kontrol 1\"")
-    dcreate.add_argument("--url", help="the server's public base URL (default: PANTAU_HOST:PANTAU_PORT)")
+    dcreate.add_argument("--url", help="the server's base URL (default: PANTAU_PUBLIC_URL, else PANTAU_HOST:PANTAU_PORT)")
     displays_cmd.add_parser("list", help="every display token of the city and its state (never the token)")
     displays_cmd.add_parser("revoke", help="revoke a display token: the screen stops at once").add_argument(
         "display_id")
@@ -124,9 +124,8 @@ def main(argv: list[str] | None = None) -> int:
 def _base_url(services, given: str | None) -> str:
     if given:
         return given.rstrip("/")
-    public = getattr(services.settings, "public_url", None)   # the configured public URL, where there is one
-    if public:
-        return str(public).rstrip("/")
+    if services.settings.public_url:   # PANTAU_PUBLIC_URL
+        return services.settings.public_url.rstrip("/")
     host = services.settings.host
     return f"http://{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{services.settings.port}"
 

@@ -23,6 +23,7 @@ ACTIONS: dict[str, frozenset[str]] = {
     "export":      frozenset({"admin", "supervisor", "operator"}),
     "publish":     frozenset({"admin", "supervisor", "operator"}),
     "escalations": frozenset({"admin", "supervisor", "operator"}),
+    "acknowledge_incident": frozenset({"admin", "supervisor", "operator"}),
     "manage_users": frozenset({"admin"}),
 }
 

@@ -78,6 +78,10 @@ class Keys:
         """pub/sub channel: the id of a wall display token just revoked (web processes close its sockets)."""
         return f"{self._base}:live:display-revoked"
 
+    def spike_ack(self, name: str) -> str:
+        """An acknowledged wall incident ("category|res-6 cell" -> JSON who and when), with an expiry."""
+        return f"{self._base}:wall:ack:{name}"
+
     # operations
     @property
     def consumer_stats(self) -> str:
@@ -93,6 +97,10 @@ class Keys:
     def rate_window(self, scope: str, subject: str, window: int) -> str:
         """Requests counted for one subject (an API key id, a client address) in one window."""
         return f"{self._base}:rate:{scope}:{subject}:{window}"
+
+    def rate_sliding(self, scope: str, subject: str) -> str:
+        """Sorted set of the times of one subject's counted requests (app.ratelimit, sliding windows)."""
+        return f"{self._base}:rate:sliding:{scope}:{subject}"
 
     # public kiosk
     def public_cache(self, name: str) -> str:

@@ -245,7 +245,10 @@ def test_the_wall_replays_the_last_day_fast_and_comes_back_live(wall_app, browse
     seeded_reports = reports[:len(seeded)]
     for record, clock in zip(frames, clocks):
         # the replayed clock on screen, in the city's time
-        assert record["label"] == f"▶ Replay · {datetime.fromtimestamp(clock, tz):%H:%M}"
+        # ... with its day: "yesterday 16:15" / "today 03:05"
+        moment = datetime.fromtimestamp(clock, tz)
+        day = "today" if moment.date() == datetime.now(tz).date() else "yesterday"
+        assert record["label"] == f"▶ Replay · {day} {moment:%H:%M}"
         assert record["view"] == "reports:60m"
         # each picture: the reports created in the hour up to its clock (from the replay's start)
         end = -(-clock // STEP) * STEP
@@ -270,6 +273,8 @@ def test_the_wall_replays_the_last_day_fast_and_comes_back_live(wall_app, browse
     assert whole_ms < 60_000 and replay_s < 60  # a wall's pace: the day in under a minute
 
     # -- the button replays again ---------------------------------------------------------------------
+    page.mouse.move(300, 300)  # the controls show while someone moves the pointer
+    page.wait_for_timeout(350)
     page.click("#wall-timelapse")
     page.wait_for_function("() => document.getElementById('wall-hexstate').dataset.replay"
                            " && document.getElementById('wall-view-label').innerText.startsWith('▶')",

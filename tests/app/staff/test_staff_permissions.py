@@ -97,7 +97,8 @@ def test_every_role_against_every_screen(services, as_user, role):
 def router_call(path):
     return {"output": "shell-page.children", "outputs": {"id": "shell-page", "property": "children"},
             "inputs": [{"id": "shell-location", "property": "pathname", "value": path}],
-            "state": [{"id": "shell-location", "property": "search", "value": ""}],
+            "state": [{"id": "shell-location", "property": "search", "value": ""},
+                      {"id": "shell-location", "property": "hash", "value": ""}],
             "changedPropIds": ["shell-location.pathname"]}
 
 
