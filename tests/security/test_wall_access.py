@@ -21,7 +21,8 @@ from tests.security.conftest import display_token
 PASSWORD = "correct horse battery"
 ROUTE_TO_WALL = {"output": "shell-page.children", "outputs": {"id": "shell-page", "property": "children"},
                  "inputs": [{"id": "shell-location", "property": "pathname", "value": "/wall"}],
-                 "state": [{"id": "shell-location", "property": "search", "value": "?metric=open"}],
+                 "state": [{"id": "shell-location", "property": "search", "value": "?metric=open"},
+                           {"id": "shell-location", "property": "hash", "value": ""}],
                  "changedPropIds": ["shell-location.pathname"]}
 
 
