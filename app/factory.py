@@ -47,6 +47,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     from app.staff import api as staff_api
     from app import web_feedback
     auth_web.init_app(server, services)
+    from app.auth import displays
+    displays.init_app(server, services)   # the wall: a staff session or a display token
     server.register_blueprint(staff_api.blueprint)
     server.register_blueprint(web_feedback.blueprint)
     from app import public
@@ -67,11 +69,17 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     # The push channel. Each web process relays the aggregator's Redis channel to its own displays
     # (app/live.py), so no Socket.IO message queue is needed between processes.
-    socketio = SocketIO(server, cors_allowed_origins=[])
-    server.extensions["pantau_socketio"] = socketio
     from app import live
 
+    # Browsers may open it only from our own pages (Engine.IO checks Origin with this too); the
+    # wall connects over WebSocket only, so long-polling (a thread held per poll) is refused.
+    socketio = SocketIO(server, cors_allowed_origins=lambda origin, environ: live.origin_allowed(
+        settings, origin, environ), transports=["websocket"])
+    server.extensions["pantau_socketio"] = socketio
     live.install(server, socketio, services)
+    # Who may open a push connection and how many, before a WebSocket (and its thread) exists.
+    server.wsgi_app = live.SocketGate(server.wsgi_app, server, settings,
+                                      watch=server.extensions["pantau_socket_watch"])
     if settings.proxies:
         from werkzeug.middleware.proxy_fix import ProxyFix
 

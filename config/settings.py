@@ -109,6 +109,19 @@ def _public_url(raw: str) -> str:
     return raw.rstrip("/")
 
 
+def _origins(raw: str) -> tuple[str, ...]:
+    """Comma-separated web origins (``https://host[:port]``), as a browser sends them in ``Origin``."""
+    found = []
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        scheme, sep, rest = part.partition("://")
+        if scheme not in ("http", "https") or not sep or not rest or "/" in rest.rstrip("/"):
+            raise ValueError(f"each origin must be http(s)://host[:port] with no path ({part!r} is not)")
+        found.append(f"{scheme}://{rest.rstrip('/').lower()}")
+    return tuple(found)
+
+
 def _language(raw: str) -> str:
     if raw not in ("id", "en"):
         raise ValueError("must be 'id' or 'en'")
@@ -145,7 +158,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PANTAU_WEB_WORKERS", "web_workers", _non_negative_int, 0,
             "Web server processes (gunicorn workers). 0: one per CPU core, at most 8."),
     Setting("PANTAU_WEB_THREADS", "web_threads", _positive_int, 64,
-            "Threads per web process; each connected wall display holds one for its push connection."),
+            "Threads per web process; each connected wall display holds one for its push connection (at most PANTAU_SOCKETS_PER_PROCESS of them)."),
     Setting("PANTAU_REDIS_CONNECT_TIMEOUT_S", "redis_connect_timeout_s", _positive_float, 60.0,
             "How long a process retries (with backoff) to reach Redis at start-up before giving up."),
     Setting("PANTAU_STAFF_IDLE_MINUTES", "staff_idle_minutes", _positive_int, 30,
@@ -171,6 +184,19 @@ SETTINGS: tuple[Setting, ...] = (
             "Citizen feedback requests (rate, dispute, read) allowed per client address in any 10 minutes."),
     Setting("PANTAU_FEEDBACK_TICKET_RATE", "feedback_ticket_rate", _positive_int, 5,
             "Ratings and disputes accepted per report in any 24 hours."),
+    Setting("PANTAU_SOCKET_ORIGINS", "socket_origins", _origins, (),
+            "Web origins besides the page's own allowed to open the wall's push connection "
+            "(comma-separated https://host[:port]). Empty: the page's own origin only."),
+    Setting("PANTAU_SOCKETS_PER_PROCESS", "sockets_per_process", _non_negative_int, 0,
+            "Push connections (walls) one web process holds at once; more are refused, so HTTP keeps "
+            "threads. 0: half of PANTAU_WEB_THREADS. Must be below PANTAU_WEB_THREADS."),
+    Setting("PANTAU_SOCKETS_PER_ADDRESS", "sockets_per_address", _positive_int, 20,
+            "Push connections one client address may hold at once in one web process."),
+    Setting("PANTAU_SOCKET_JOIN_S", "socket_join_s", _positive_float, 10.0,
+            "A push connection that joined no wall view within this many seconds is closed."),
+    Setting("PANTAU_DISPLAY_CHECK_S", "display_check_s", _positive_float, 30.0,
+            "How often open push connections re-check their display token or staff account (a "
+            "revocation also reaches them at once through Redis)."),
 )
 
 
@@ -204,6 +230,11 @@ class Settings:
     public_url: str | None = None
     feedback_address_rate: int = 20
     feedback_ticket_rate: int = 5
+    socket_origins: tuple[str, ...] = ()
+    sockets_per_process: int = 0
+    sockets_per_address: int = 20
+    socket_join_s: float = 10.0
+    display_check_s: float = 30.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -219,6 +250,10 @@ class Settings:
             except ValueError as err:
                 shown = "<hidden>" if setting.secret else repr(raw)
                 raise SettingsError(setting.env, f"{err} (got {shown})") from None
+        if values["sockets_per_process"] and values["sockets_per_process"] >= values["web_threads"]:
+            raise SettingsError("PANTAU_SOCKETS_PER_PROCESS",
+                                f"must be below PANTAU_WEB_THREADS ({values['web_threads']}): each push "
+                                f"connection holds a thread (got {values['sockets_per_process']!r})")
         return cls(**values)
 
 
@@ -269,6 +304,11 @@ class Settings:
 
     def resolved_web_workers(self) -> int:
         return self.web_workers or max(1, min(os.cpu_count() or 1, 8))
+
+    def resolved_sockets_per_process(self) -> int:
+        """Push connections a process holds at once: below its thread count (one thread: one socket)."""
+        limit = self.sockets_per_process or self.web_threads // 2
+        return max(1, min(limit, self.web_threads - 1))
 
     def describe(self) -> list[str]:
         """One line per setting, secrets hidden: for start-up logs."""

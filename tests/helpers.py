@@ -66,6 +66,29 @@ def dump_aggregates(client, keys: Keys, now: float | None = None) -> dict:
     return out
 
 
+def wall_display_token(server, name: str = "test screen") -> str:
+    """A fresh display token for the app's city, as ``python -m app.auth displays create`` makes it."""
+    from app.auth import displays
+
+    services = server.extensions["pantau"]
+    return displays.create_display(services.engine, services.preset.slug, name)[1]
+
+
+def wall_client(server):
+    """A test client signed in to the wall as an unattended screen (a display token's cookie)."""
+    from app.auth import displays
+
+    client = server.test_client()
+    client.set_cookie(displays.COOKIE, wall_display_token(server))
+    return client
+
+
+def wall_url(server, query: str = "") -> str:
+    """The URL a screen opens: the wall with a display token (it moves into a cookie; the URL stays clean)."""
+    extra = "&" + query.lstrip("?") if query.strip("?") else ""
+    return f"{server.config['BASE_URL']}/wall?display={wall_display_token(server)}{extra}"
+
+
 def file_with_secrets(services, raws) -> list[tuple[object, str]]:
     """File reports as the form and Open311 do (each with its reporter's secret), drain them into SQL;
     answers (SQL row, secret) per report, in the given order."""

@@ -73,6 +73,11 @@ class Keys:
     def live_seq(self) -> str:
         return f"{self._base}:live:seq"
 
+    @property
+    def display_revoked_channel(self) -> str:
+        """pub/sub channel: the id of a wall display token just revoked (web processes close its sockets)."""
+        return f"{self._base}:live:display-revoked"
+
     def spike_ack(self, name: str) -> str:
         """An acknowledged wall incident ("category|res-6 cell" -> JSON who and when), with an expiry."""
         return f"{self._base}:wall:ack:{name}"

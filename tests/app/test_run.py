@@ -76,8 +76,17 @@ def test_run_starts_the_whole_stack_and_ctrl_c_stops_it(tmp_path):
                 assert err.code == 404
             assert time.monotonic() < deadline, "the report never reached SQL"
             time.sleep(0.5)
-        # The simulated city feeds the wall.
-        snapshot = json.loads(_get(f"{base}/wall/api/snapshot?metric=reports&window=today&res=8")[1])
+        # The simulated city feeds the wall, opened on a screen with a display token from the documented command.
+        created = subprocess.run([sys.executable, "-m", "app.auth", "displays", "create", "--name", "test wall"],
+                                 cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+        assert created.returncode == 0, created.stderr
+        wall_url = created.stdout.strip().splitlines()[-1]
+        assert wall_url.startswith(f"{base}/wall?display=")
+        screen = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+        with screen.open(wall_url, timeout=10) as response:
+            assert response.status == 200 and response.url == f"{base}/wall"   # the token left the URL
+        with screen.open(f"{base}/wall/api/snapshot?metric=reports&window=today&res=8", timeout=10) as response:
+            snapshot = json.loads(response.read())
         assert sum(snapshot["cells"].values()) >= 1
     finally:
         stack.send_signal(signal.SIGINT)

@@ -20,7 +20,7 @@ from ingest.aggregator import Aggregator
 from ingest.persister import Persister
 from ingest.simulate import request_burst, run_simulation
 from ingest.sources import RawReport
-from tests.helpers import drain, raw_reports
+from tests.helpers import drain, raw_reports, wall_client, wall_url
 
 
 class Consumers:
@@ -68,11 +68,12 @@ def wall_app(live_app):
     """The live app; its push relay stopped before the app's Redis and database close."""
     yield live_app
     live_app.extensions["pantau_live"].stop()
+    live_app.extensions["pantau_socket_watch"].stop()
 
 
 def open_wall(browser, live_app, query="", width=1920, height=1080):
     page = browser.new_page(viewport={"width": width, "height": height})
-    page.goto(f"{live_app.config['BASE_URL']}/wall{query}")
+    page.goto(wall_url(live_app, query))
     page.wait_for_function(
         "() => { const s = document.getElementById('wall-hexstate');"
         " return s && s.getAttribute('data-connected') === '1' && Number(s.getAttribute('data-seq')) >= 0; }",
@@ -232,7 +233,7 @@ def test_hexes_kpis_and_sql_agree_after_mixed_changes(sqlite_services):
 
 
 def test_snapshot_and_timelapse_refuse_a_bad_resolution(live_app):
-    client = live_app.test_client()
+    client = wall_client(live_app)
     for path in ("/wall/api/snapshot", "/wall/api/timelapse"):
         for bad in ("abc", "11", "-1"):
             answer = client.get(f"{path}?res={bad}")

@@ -32,6 +32,7 @@ KEBON_BARU = (-6.2335, 106.8585)  # Kebon Baru, Tebet: the flood burst
 def wall_app(live_app):
     yield live_app
     live_app.extensions["pantau_live"].stop()
+    live_app.extensions["pantau_socket_watch"].stop()
 
 
 def luminance(hex_colour: str) -> float:
@@ -84,13 +85,12 @@ def readable(page, label: str) -> list[dict]:
 def test_the_wall_reads_from_5_metres_at_full_hd_and_4k_with_the_same_picture(wall_app, browser, artifacts_dir):
     services = wall_app.extensions["pantau"]
     quiet_week_then_now(services)
-    base = wall_app.config["BASE_URL"]
     walls = {"1920x1080@1": ((1920, 1080), 1), "3840x2160@1": ((3840, 2160), 1), "1920x1080@2": ((1920, 1080), 2)}
     pictures, sizes = {}, {}
     for name, (viewport, scale) in walls.items():
         context = browser.new_context(viewport=dict(zip(("width", "height"), viewport)), device_scale_factor=scale)
         page = context.new_page()
-        open_wall(page, base, lang="id")
+        open_wall(page, wall_app, lang="id")
         page.wait_for_function("() => Number(document.getElementById('wall-hexstate').dataset.features) > 0")
         page.wait_for_timeout(400)  # the refit after the type scale settles
         texts = readable(page, name)
@@ -106,12 +106,12 @@ def test_the_wall_reads_from_5_metres_at_full_hd_and_4k_with_the_same_picture(wa
             v = axe_violations(page)
             assert not v, describe(v)
             # the type scale follows the profile: 2.5 m away, the smallest text halves
-            open_wall(page, base, lang="en", dist="2.5")
+            open_wall(page, wall_app, lang="en", dist="2.5")
             page.wait_for_timeout(300)
             near = measure_texts(page, distance_m=2.5)
             assert min(t["fontSize"] for t in near) == pytest.approx(min(t["fontSize"] for t in texts) / 2, rel=0.02)
             # a bad profile is named, not guessed at
-            open_wall(page, base, lang="en", diag="huge")
+            open_wall(page, wall_app, lang="en", diag="huge")
             assert "diag: the screen diagonal in inches" in page.inner_text("#wall-notice")
         context.close()
     print("smallest text, minutes of arc at 5 m on 55\":", {k: round(v, 1) for k, v in sizes.items()})
@@ -136,7 +136,7 @@ def test_stale_wall_dims_and_says_how_late_in_both_languages(wall_app, browser, 
         for scale in (1,):
             context = browser.new_context(viewport=dict(zip(("width", "height"), viewport)), device_scale_factor=scale)
             page = context.new_page()
-            open_wall(page, wall_app.config["BASE_URL"], lang=lang, stale="2")
+            open_wall(page, wall_app, lang=lang, stale="2")
             zoom_before = page.evaluate("() => pantauWall.state().map.getSize().y")
             page.wait_for_selector("#wall-stale-banner", state="visible", timeout=6000)
             page.wait_for_timeout(400)
@@ -173,7 +173,7 @@ def test_a_quiet_week_raises_no_spike_and_a_flood_raises_one_incident_that_an_op
     first, second = browser.new_page(viewport={"width": 1920, "height": 1080}), \
         browser.new_page(viewport={"width": 1920, "height": 1080})
     for page in (first, second):
-        open_wall(page, wall_app.config["BASE_URL"], lang="id", kiosk="1")
+        open_wall(page, wall_app, lang="id", kiosk="1")
         page.wait_for_selector("#wall-spike-banner", state="visible")
         text = page.inner_text("#wall-spike-banner")
         assert text.startswith("⚠") and "Banjir: 40 laporan dalam 15 menit di" in text, text

@@ -13,10 +13,13 @@ DIAGONAL_IN, DISTANCE_M = 55.0, 5.0
 MIN_ARCMIN = 16.0  # ISO 9241-303: characters at least 16 minutes of arc tall
 
 
-def open_wall(page, base_url: str, wait_connected: bool = True, **params):
-    """Go to ``/wall`` with the given URL settings and wait for the push connection and a snapshot."""
-    query = f"?{urlencode(params)}" if params else ""
-    page.goto(f"{base_url}/wall{query}")
+def open_wall(page, server, wait_connected: bool = True, **params):
+    """Go to ``/wall`` of the app ``server`` with the given URL settings, as an unattended screen
+    (a fresh display token, which the wall moves into a cookie), and wait for the push connection
+    and a snapshot."""
+    from tests.helpers import wall_url
+
+    page.goto(wall_url(server, f"?{urlencode(params)}" if params else ""))
     if wait_connected:
         page.wait_for_function(
             "() => { const s = document.getElementById('wall-hexstate');"
