@@ -89,6 +89,17 @@ class Keys:
         """Requests counted for one subject (an API key id, a client address) in one window."""
         return f"{self._base}:rate:{scope}:{subject}:{window}"
 
+    # staff sign-in throttling (app.auth.throttle)
+    def login_pair(self, address: str, account_digest: str) -> str:
+        """hash {n: failed sign-ins, next: ms before which no further try is checked} for one account
+        name (existing or not; a digest, never the typed text) from one client address."""
+        return f"{self._base}:login:pair:{address}:{account_digest}"
+
+    def login_address(self, address: str) -> str:
+        """sorted set of one client address's failed sign-ins (any account), scored by time in ms:
+        the sliding window checked before any password is."""
+        return f"{self._base}:login:address:{address}"
+
     # public kiosk
     def public_cache(self, name: str) -> str:
         """"<computed at>|<JSON>" of one public figure, recomputed every few seconds (app.public)."""
