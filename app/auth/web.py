@@ -3,6 +3,7 @@ staff path and staff Dash callback, CSRF tokens, the idle-session timeout, sign-
 (``app.auth.throttle``) and the session epoch (``app.auth.users``) checked on every request."""
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import secrets
@@ -197,6 +198,7 @@ def login():
             session.permanent = True
             session["seen"] = time.time()
             session["epoch"] = user.epoch        # compared on every request (sign-out everywhere)
+            session["agent"] = _agent()
             csrf_token()
             if not nxt:
                 nxt = "/tugas" if user.role == "agency_officer" else "/dispatch"
@@ -204,6 +206,11 @@ def login():
         error = error or "Nama pengguna atau kata sandi salah / Wrong username or password"
     return render_template_string(_LOGIN_PAGE, error=error, csrf=csrf_token(), next=nxt), \
         (401 if error else 200)
+
+
+def _agent() -> str:
+    """A digest of the browser's User-Agent, kept in the session at sign-in."""
+    return hashlib.sha256(request.headers.get("User-Agent", "").encode()).hexdigest()[:16]
 
 
 def _refused(status: int, error: str, retry_after: int, nxt: str):
@@ -263,6 +270,10 @@ def init_app(server, services) -> None:
             return None
         # A session opened before the last sign-out, new password, disable or enable is over.
         if session.get("epoch") != user.epoch:
+            return None
+        # Flask-Login's "strong" protection does nothing for a permanent session: the browser that
+        # signed in is checked here (a cookie replayed from another User-Agent is not a session).
+        if session.get("agent") != _agent():
             return None
         return user
 
