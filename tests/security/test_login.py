@@ -30,6 +30,7 @@ def make_app(tmp_path, redis_url, sqlite_url):
 
     def make(database_url=None, **extra):
         extra.setdefault("login_wait_s", 60.0)   # a slow shared CI machine: never a 503 in a test
+        extra.setdefault("login_delay_s", 60.0)  # nor a wait that ends while Argon2 runs
         services = Services.open(make_settings(tmp_path, redis_url, database_url or sqlite_url, **extra))
         opened.append(services)
         create_user(services.engine, services.preset, "admin1", PASSWORD, "admin")
@@ -109,17 +110,27 @@ def test_a_stranger_flooding_from_elsewhere_does_not_lock_the_owner_out(make_app
 
 
 def test_waits_grow_with_each_further_wrong_password(make_app):
-    """Past the free attempts, every further try for that name from that address waits twice as long."""
-    app = make_app(login_free_attempts=2, login_delay_s=0.4)
+    """Past the free attempts, every further try for that name from that address waits twice as
+    long, up to the longest wait (the throttle's clock is driven by the test)."""
+    app = make_app(login_free_attempts=2, login_delay_s=1.0, login_max_delay_s=3.0)
+    now = [1_000_000.0]
+    app.extensions["pantau_login"].clock = lambda: now[0]
     stranger = Browser(app, "198.51.100.70", agent="guesser")
-    assert [stranger.login("oper1", "nope nope").status_code for _ in range(2)] == [401, 401]
-    assert stranger.login("oper1", "nope nope").status_code == 429        # waits 0.4 s now
-    time.sleep(0.45)
-    assert stranger.login("oper1", "nope nope").status_code == 401        # checked; next waits 0.8 s
-    time.sleep(0.45)
-    assert stranger.login("oper1", "nope nope").status_code == 429
-    time.sleep(0.4)
-    assert stranger.login("oper1", "nope nope").status_code == 401
+
+    def attempt():
+        response = stranger.login("oper1", "nope nope")
+        return response.status_code, response.headers.get("Retry-After")
+
+    assert [attempt(), attempt()] == [(401, None), (401, None)]
+    assert attempt() == (429, "1")
+    now[0] += 1.0
+    assert attempt() == (401, None)          # checked; the next waits 2 s
+    assert attempt() == (429, "2")
+    now[0] += 1.5
+    assert attempt() == (429, "1")
+    now[0] += 0.5
+    assert attempt() == (401, None)          # the next would wait 4 s: capped at 3
+    assert attempt() == (429, "3")
     assert _checked(app, "oper1") == {"login.failed": 4}
 
 
@@ -260,3 +271,42 @@ def test_next_never_sends_a_signed_in_user_off_site(make_app):
         assert (target.scheme, target.netloc, target.path) == ("http", "localhost", "/dispatch"), (value, target)
     kept = Browser(app, "192.0.2.10").login("admin1", PASSWORD, next_value="/dispatch?view=map")
     assert kept.headers["Location"] == "/dispatch?view=map"
+
+
+def test_one_ipv6_subscriber_counts_as_one_address(make_app):
+    """A stranger rotates addresses inside their own IPv6 /64: still one address to the limit."""
+    app = make_app(login_address_limit=3)
+    statuses = [Browser(app, f"2001:db8:1:2::{i:x}", agent="rotator").login(f"guess{i}", "Password123!").status_code
+                for i in range(1, 6)]
+    assert statuses == [401, 401, 401, 429, 429]
+    assert Browser(app, "2001:db8:1:3::1").login("oper1", PASSWORD).status_code == 302   # the next /64
+
+
+def test_a_sign_in_flood_waits_for_a_bounded_number_of_password_checks(make_app):
+    """Strangers at many addresses sign in at once: one password check at a time per process; the
+    ones that found none free in time get 503 with Retry-After, and were neither checked nor counted."""
+    app = make_app(login_concurrency=1, login_wait_s=0.05)
+    browsers = [Browser(app, f"203.0.113.{100 + i}", agent="flood") for i in range(6)]
+    barrier, statuses = threading.Barrier(len(browsers)), []
+
+    def go(browser):
+        barrier.wait()
+        response = browser.login("oper1", "not the password")
+        statuses.append((response.status_code, response.headers.get("Retry-After")))
+
+    threads = [threading.Thread(target=go, args=(b,)) for b in browsers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    busy = [s for s in statuses if s[0] == 503]
+    assert busy and all(retry and int(retry) >= 1 for _, retry in busy), statuses
+    assert {s for s, _ in statuses} <= {401, 503}
+    assert _checked(app, "oper1") == {"login.failed": len(statuses) - len(busy)}
+    keys = app.extensions["pantau"].keys
+    from app.auth.throttle import account_digest
+
+    redis = app.extensions["pantau"].redis
+    counted = sum(int(redis.hget(keys.login_pair(f"203.0.113.{100 + i}", account_digest("oper1")), "n") or 0)
+                  for i in range(6))
+    assert counted == len(statuses) - len(busy)   # a 503 gave its try back
