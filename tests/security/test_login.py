@@ -310,3 +310,40 @@ def test_a_sign_in_flood_waits_for_a_bounded_number_of_password_checks(make_app)
     counted = sum(int(redis.hget(keys.login_pair(f"203.0.113.{100 + i}", account_digest("oper1")), "n") or 0)
                   for i in range(6))
     assert counted == len(statuses) - len(busy)   # a 503 gave its try back
+
+
+def test_in_chromium_a_hostile_link_and_a_throttled_sign_in(live_app, browser, artifacts_dir):
+    """On a phone, a staff member opens a stranger's sign-in link with ``next=/%09/evil.example/x``
+    and signs in: Chromium stays on this site. A stranger's sixth wrong password gets the throttled
+    page, which passes axe (WCAG 2.1 AA: 0 critical, 0 serious)."""
+    from app.auth.users import create_user
+    from tests.axe import axe_violations, describe
+
+    services, base = live_app.extensions["pantau"], live_app.config["BASE_URL"]
+    live_app.extensions["pantau_login"].clock = lambda: 1_000_000.0   # no wait ends during the test
+    create_user(services.engine, services.preset, "super1", PASSWORD, "supervisor")
+    context = browser.new_context(viewport={"width": 360, "height": 800})
+    context.set_default_timeout(60_000)
+    page = context.new_page()
+    page.goto(f"{base}/login?next=/%09/evil.example/x")
+    page.fill("#login-username", "super1")
+    page.fill("#login-password", PASSWORD)
+    page.click("#login-submit")
+    page.wait_for_url(f"{base}/dispatch**")
+    assert urlparse(page.url).netloc == urlparse(base).netloc
+    page.screenshot(path=str(artifacts_dir / "signed-in-after-hostile-next.png"))
+
+    stranger = browser.new_context(viewport={"width": 360, "height": 800})
+    page = stranger.new_page()
+    for attempt in range(6):
+        page.goto(f"{base}/login")
+        page.fill("#login-username", "super1")
+        page.fill("#login-password", f"wrong guess {attempt}")
+        page.click("#login-submit")
+        page.wait_for_selector("#login-error")
+    assert "Too many failed sign-ins" in page.inner_text("#login-error")
+    page.screenshot(path=str(artifacts_dir / "throttled-360.png"))
+    violations = axe_violations(page)
+    assert not violations, describe(violations)
+    context.close()
+    stranger.close()
