@@ -197,6 +197,21 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PANTAU_DISPLAY_CHECK_S", "display_check_s", _positive_float, 30.0,
             "How often open push connections re-check their display token or staff account (a "
             "revocation also reaches them at once through Redis)."),
+    Setting("PANTAU_LOGIN_FREE_ATTEMPTS", "login_free_attempts", _positive_int, 5,
+            "Wrong passwords for one account from one client address before each further try waits."),
+    Setting("PANTAU_LOGIN_DELAY_S", "login_delay_s", _positive_float, 1.0,
+            "First wait after the free attempts, in seconds; it doubles with every further wrong password."),
+    Setting("PANTAU_LOGIN_MAX_DELAY_S", "login_max_delay_s", _positive_float, 900.0,
+            "Longest wait between two tries for one account from one address, in seconds."),
+    Setting("PANTAU_LOGIN_ADDRESS_LIMIT", "login_address_limit", _positive_int, 20,
+            "Failed sign-ins (any account names) allowed from one client address in the sliding window; "
+            "checked before any password is."),
+    Setting("PANTAU_LOGIN_ADDRESS_WINDOW_S", "login_address_window_s", _positive_int, 900,
+            "The sliding window of PANTAU_LOGIN_ADDRESS_LIMIT, in seconds."),
+    Setting("PANTAU_LOGIN_CONCURRENCY", "login_concurrency", _positive_int, 1,
+            "Password checks (Argon2) running at once in one web process; more sign-ins wait."),
+    Setting("PANTAU_LOGIN_WAIT_S", "login_wait_s", _positive_float, 3.0,
+            "How long a sign-in waits for a free password check before a 503 with Retry-After."),
 )
 
 
@@ -235,6 +250,13 @@ class Settings:
     sockets_per_address: int = 20
     socket_join_s: float = 10.0
     display_check_s: float = 30.0
+    login_free_attempts: int = 5
+    login_delay_s: float = 1.0
+    login_max_delay_s: float = 900.0
+    login_address_limit: int = 20
+    login_address_window_s: int = 900
+    login_concurrency: int = 1
+    login_wait_s: float = 3.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":

@@ -3,8 +3,9 @@
     python -m app.auth users create --username ani --role supervisor [--agency DLH]
     python -m app.auth users list
     python -m app.auth users disable ani        # someone left: no sign-in, open sessions end
-    python -m app.auth users enable ani
-    python -m app.auth users set-password ani   # forgotten or leaked: also clears a lock-out
+    python -m app.auth users enable ani         # sessions from before the disable stay ended
+    python -m app.auth users set-password ani   # forgotten or leaked: every open session ends
+    python -m app.auth users sign-out ani       # a lost phone or copied cookie: every session ends
     python -m app.auth audit [--limit 50] [--subject ani]
     python -m app.auth displays create --name "Ruang kontrol 1" [--url https://pantau.example.go.id]
     python -m app.auth displays list
@@ -12,7 +13,7 @@
 
 A password comes from ``PANTAU_NEW_USER_PASSWORD`` when set (scripts), otherwise from a hidden
 prompt asked twice. Every change is written to the audit log with the operating-system account
-that ran the command.
+that ran the command. Failed sign-ins never lock an account (``app.auth.throttle``).
 """
 from __future__ import annotations
 
@@ -50,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     users_cmd.add_parser("list", help="every account, its role and state (never a password)")
     for name, text in (("disable", "disable an account: no sign-in, open sessions end"),
                        ("enable", "re-enable a disabled account"),
-                       ("set-password", "give an account a new password (clears a lock-out)")):
+                       ("set-password", "give an account a new password (ends its open sessions)"),
+                       ("sign-out", "end every open session of an account (its password stays)")):
         users_cmd.add_parser(name, help=text).add_argument("username")
     audit_cmd = sub.add_parser("audit", help="the newest audit log entries")
     audit_cmd.add_argument("--limit", type=int, default=50)
@@ -86,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "list":
             for u in users.list_users(engine):
-                state = "disabled" if u["disabled_at"] else "locked" if u["locked_until"] else "active"
+                state = "disabled" if u["disabled_at"] else "active"
                 print(f"{u['username']}\t{u['role']}\t{u['agency'] or '-'}\t{state}\t"
                       f"last sign-in {_when(u['last_login_at'])}")
             return 0
@@ -102,17 +104,22 @@ def main(argv: list[str] | None = None) -> int:
                 changed = users.disable_user(engine, username, actor, conn=conn)
             elif args.command == "enable":
                 changed = users.enable_user(engine, username, conn=conn)
+            elif args.command == "sign-out":
+                users.end_sessions(engine, username, conn=conn)
+                changed = True
             else:
                 users.set_password(engine, username, password, conn=conn)
                 changed = True
             if changed:
-                audit.record(engine, actor, f"user.{args.command}", username, conn=conn)
+                audit.record(engine, actor, f"user.{args.command}", username, conn=conn,
+                             detail={"sessions_ended": True})
         if not changed:
             print(f"{username} is {'disabled' if args.command == 'disable' else 'not disabled'} already",
                   file=sys.stderr)
             return 1
         print({"disable": f"disabled {username}", "enable": f"enabled {username}",
-               "set-password": f"new password set for {username}"}[args.command])
+               "set-password": f"new password set for {username}; its open sessions ended",
+               "sign-out": f"every open session of {username} ended"}[args.command])
         return 0
     except users.UserInvalid as err:
         print(err, file=sys.stderr)

@@ -101,6 +101,16 @@ class Keys:
     def rate_sliding(self, scope: str, subject: str) -> str:
         """Sorted set of the times of one subject's counted requests (app.ratelimit, sliding windows)."""
         return f"{self._base}:rate:sliding:{scope}:{subject}"
+    # staff sign-in throttling (app.auth.throttle)
+    def login_pair(self, address: str, account_digest: str) -> str:
+        """hash {n: failed sign-ins, next: ms before which no further try is checked} for one account
+        name (existing or not; a digest, never the typed text) from one client address."""
+        return f"{self._base}:login:pair:{address}:{account_digest}"
+
+    def login_address(self, address: str) -> str:
+        """sorted set of one client address's failed sign-ins (any account), scored by time in ms:
+        the sliding window checked before any password is."""
+        return f"{self._base}:login:address:{address}"
 
     # public kiosk
     def public_cache(self, name: str) -> str:
