@@ -175,7 +175,8 @@ def test_unknown_and_real_names_get_the_same_answer_and_timing(make_app):
                 assert answer == expected
     assert expected[0] == 429   # both throttled alike after the free attempts
     real_ms, made_ms = statistics.median(times["real"][:5]), statistics.median(times["made_up"][:5])
-    assert 0.7 < made_ms / real_ms < 1.4, (real_ms, made_ms)
+    # Skipping Argon2 for a made-up name answers ~1,000x faster; the wide band only absorbs a loaded machine.
+    assert 0.4 < made_ms / real_ms < 2.5, (real_ms, made_ms)
 
 
 def _cli(monkeypatch, app, *argv, password="a brand new passphrase"):
