@@ -40,10 +40,11 @@ class FeedbackInvalid(ValueError):
         self.field = field_name
 
 
-def _report(engine, ticket: str):
+def _report(engine, ticket: str, city: str):
     r = db.reports
     with engine.connect() as conn:
-        row = conn.execute(select(r.c.id, r.c.status, r.c.version).where(r.c.ticket == ticket)).first()
+        row = conn.execute(select(r.c.id, r.c.status, r.c.version)
+                           .where(r.c.ticket == ticket, r.c.city == city)).first()
     if row is None:
         raise followup.ReportNotFound(f"no report with ticket {ticket}")
     return row
@@ -56,13 +57,13 @@ def _record(engine, row, ticket, kind, rating, comment, version, now) -> None:
 
 
 def rate(engine, producer, ticket: str, rating, comment: str | None = None,
-         now: datetime | None = None) -> dict:
+         now: datetime | None = None, *, city: str) -> dict:
     """Rate a resolved report 1-5; this closes it."""
     now = now or datetime.now(timezone.utc)
     if not isinstance(rating, int) or isinstance(rating, bool) or not 1 <= rating <= 5:
         raise FeedbackInvalid("rating", "a whole number from 1 to 5")
     comment = (comment or "").strip()[:1000] or None
-    row = _report(engine, ticket)
+    row = _report(engine, ticket, city)
     if row.status != Status.RESOLVED.value:
         raise FeedbackInvalid("ticket", f"only a resolved report can be rated (this one is {row.status})")
     change = followup.change_status(engine, producer, row.id, Status.CLOSED.value, CITIZEN,
@@ -72,13 +73,13 @@ def rate(engine, producer, ticket: str, rating, comment: str | None = None,
     return {"ticket": ticket, "status": change["to_status"], "rating": rating}
 
 
-def dispute(engine, producer, ticket: str, reason: str, now: datetime | None = None) -> dict:
+def dispute(engine, producer, ticket: str, reason: str, now: datetime | None = None, *, city: str) -> dict:
     """The citizen says the problem is not solved: the report reopens with the reason."""
     now = now or datetime.now(timezone.utc)
     reason = (reason or "").strip()[:1000]
     if not reason:
         raise FeedbackInvalid("reason", "say what is still wrong")
-    row = _report(engine, ticket)
+    row = _report(engine, ticket, city)
     if row.status not in (Status.RESOLVED.value, Status.CLOSED.value):
         raise FeedbackInvalid("ticket", f"only a resolved or closed report can be disputed (this one is "
                                         f"{row.status})")
@@ -88,10 +89,11 @@ def dispute(engine, producer, ticket: str, reason: str, now: datetime | None = N
     return {"ticket": ticket, "status": change["to_status"]}
 
 
-def feedback_of(engine, ticket: str) -> list[dict]:
-    f = report_feedback
+def feedback_of(engine, ticket: str, *, city: str) -> list[dict]:
+    f, r = report_feedback, db.reports
     with engine.connect() as conn:
-        rows = conn.execute(select(f).where(f.c.ticket == ticket).order_by(f.c.occurred_at)).all()
+        rows = conn.execute(select(f).join(r, r.c.id == f.c.report_id)
+                            .where(f.c.ticket == ticket, r.c.city == city).order_by(f.c.occurred_at)).all()
     return [{"kind": r.kind, "rating": r.rating, "comment": r.comment, "at": r.occurred_at.isoformat()}
             for r in rows]
 

@@ -73,7 +73,8 @@ def publish(engine, producer, changes: list[dict]) -> None:
 
 
 def relay_unpublished(engine, producer, older_than_s: float = 5.0, limit: int = 500) -> int:
-    """Send status events whose append to the stream never happened (a crash, Redis down)."""
+    """Send status events whose append to the stream never happened (a crash, Redis down); only
+    the producer's own city's (cities may share one database, each with its own stream)."""
     cutoff = datetime.now(timezone.utc).timestamp() - older_than_s
     e, r = db.report_events, db.reports
     with engine.connect() as conn:
@@ -82,7 +83,7 @@ def relay_unpublished(engine, producer, older_than_s: float = 5.0, limit: int = 
                    e.c.actor, e.c.note, e.c.occurred_at, r.c.resolved_at, r.c.agency, r.c.team,
                    r.c.priority, r.c.sla_due_at)
             .join(r, r.c.id == e.c.report_id)
-            .where(e.c.published.is_(False), e.c.kind == "status")
+            .where(e.c.published.is_(False), e.c.kind == "status", e.c.city == producer.preset.slug)
             .order_by(e.c.occurred_at).limit(limit)).all()
     changes = [dict(row._mapping) for row in rows if row.occurred_at.timestamp() <= cutoff]
     publish(engine, producer, changes)

@@ -31,8 +31,9 @@ def _conflict(err):
 
 @blueprint.get("/<ticket>")
 def list_feedback(ticket):
-    return jsonify({"ticket": ticket, "feedback": feedback.feedback_of(current_app.extensions["pantau"].engine,
-                                                                       ticket)})
+    services = current_app.extensions["pantau"]
+    return jsonify({"ticket": ticket, "feedback": feedback.feedback_of(services.engine, ticket,
+                                                                       city=services.preset.slug)})
 
 
 @blueprint.post("/<ticket>")
@@ -40,7 +41,9 @@ def give_feedback(ticket):
     services = current_app.extensions["pantau"]
     body = request.get_json(silent=True) or {}
     if "dispute" in body:
-        out = feedback.dispute(services.engine, services.producer, ticket, str(body["dispute"] or ""))
+        out = feedback.dispute(services.engine, services.producer, ticket, str(body["dispute"] or ""),
+                               city=services.preset.slug)
     else:
-        out = feedback.rate(services.engine, services.producer, ticket, body.get("rating"), body.get("comment"))
+        out = feedback.rate(services.engine, services.producer, ticket, body.get("rating"), body.get("comment"),
+                            city=services.preset.slug)
     return jsonify(out)

@@ -50,9 +50,10 @@ def _require(user, action: str) -> None:
 
 
 def visible_report(engine, user, report_id: str):
-    """The report row if this user may see it; ReportNotFound otherwise (other agencies' too)."""
+    """The report row if this user may see it; ReportNotFound otherwise (other agencies' and other
+    cities' too: cities may share one database, and a user belongs to one city)."""
     r = db.reports
-    query = select(r).where(r.c.id == report_id)
+    query = select(r).where(r.c.id == report_id, r.c.city == user.city)
     agency = permissions.scope_agency(user.role, user.agency)
     if agency is not None:
         query = query.where(r.c.agency == agency)
