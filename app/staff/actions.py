@@ -34,6 +34,9 @@ report_actions = Table(
 )
 
 
+FEED_PENDING = "saved; the wall updates when the feed is back"
+
+
 class Forbidden(PermissionError):
     pass
 
@@ -86,7 +89,10 @@ def _status(services, user, action, report_id, to_status, expected_version, note
     _record(services.engine, report_id, action, change["actor"], change["version"],
             {**(detail or {}), **{k: v for k, v in fields.items() if k != "sla_due_at"}},
             event_id=change["event_id"], now=change["occurred_at"])
-    return {"report_id": report_id, "status": change["to_status"], "version": change["version"]}
+    out = {"report_id": report_id, "status": change["to_status"], "version": change["version"]}
+    if not change["relayed"]:    # saved; the outbox sends it when Redis is back (the persister relays)
+        out.update(feed="pending", message=FEED_PENDING)
+    return out
 
 
 def verify(services, user, report_id, expected_version, note=None):
