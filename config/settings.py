@@ -155,6 +155,11 @@ SETTINGS: tuple[Setting, ...] = (
             "Open311 requests a minute allowed per client address."),
     Setting("PANTAU_PUBLIC_K", "public_k", _positive_int, 5,
             "Public figures never show a sensitive category with a count from 1 to k-1."),
+    Setting("PANTAU_METRICS_TOKEN", "metrics_token", str, None,
+            "Bearer token /metrics requires (Authorization: Bearer ...). Unset: /metrics answers only "
+            "direct loopback requests (no proxy in between).", secret=True),
+    Setting("PANTAU_HSTS_SECONDS", "hsts_seconds", _non_negative_int, 31536000,
+            "Strict-Transport-Security max-age sent on answers to HTTPS requests. 0: never sent."),
 )
 
 
@@ -185,6 +190,8 @@ class Settings:
     open311_key_rate: int = 600
     open311_address_rate: int = 1200
     public_k: int = 5
+    metrics_token: str | None = field(default=None, repr=False)
+    hsts_seconds: int = 31536000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
