@@ -25,17 +25,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                          JSON_SORT_KEYS=False)
     server.extensions["pantau"] = services
 
-    @server.after_request
-    def _security_headers(response):
-        """On every answer, unless a route set its own: no MIME sniffing, no framing by other
-        sites (clickjacking on the staff screens), no full URLs (tickets) leaked to tile servers."""
-        headers = response.headers
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-        headers.setdefault("Content-Security-Policy", "frame-ancestors 'self'")
-        headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-        return response
-
     from app import web_ops
 
     server.register_blueprint(web_ops.blueprint)
@@ -66,6 +55,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     dash_app.layout = shell.layout
     register_all(dash_app, services)
     server.extensions["dash"] = dash_app
+    from app import headers
+
+    # After every callback is registered: the CSP carries the hashes of Dash's inline scripts.
+    headers.install(server, settings, dash_app.csp_hashes())
 
     # The push channel. Each web process relays the aggregator's Redis channel to its own displays
     # (app/live.py), so no Socket.IO message queue is needed between processes.

@@ -46,27 +46,28 @@ class NotHolder(PermissionError):
     """The request does not carry the reporter's secret of this ticket."""
 
 
-def _report(engine, ticket: str):
+def _report(engine, ticket: str, city: str):
     r = db.reports
     with engine.connect() as conn:
-        row = conn.execute(select(r.c.id, r.c.status, r.c.version).where(r.c.ticket == ticket)).first()
+        row = conn.execute(select(r.c.id, r.c.status, r.c.version)
+                           .where(r.c.ticket == ticket, r.c.city == city)).first()
     if row is None:
         raise followup.ReportNotFound(f"no report with ticket {str(ticket)[:24]}")
     return row
 
 
-def holder_report(engine, ticket: str, secret):
-    """The report of ``ticket`` when ``secret`` is its reporter's; NotHolder (or ReportNotFound) otherwise."""
-    row = _report(engine, ticket)
+def holder_report(engine, ticket: str, secret, *, city: str):
+    """The city's report of ``ticket`` when ``secret`` is its reporter's; NotHolder (or ReportNotFound) otherwise."""
+    row = _report(engine, ticket, city)
     if not reporter_secret.holds(engine, row.id, secret):
         raise NotHolder("secret: rating or disputing a report needs the reporter's secret from the "
                         "tracking link given when it was filed (/lacak/<ticket>#k=...)")
     return row
 
 
-def is_holder(engine, ticket: str, secret) -> bool:
+def is_holder(engine, ticket: str, secret, *, city: str) -> bool:
     try:
-        holder_report(engine, ticket, secret)
+        holder_report(engine, ticket, secret, city=city)
     except (NotHolder, followup.ReportNotFound):
         return False
     return True
@@ -78,11 +79,11 @@ def _record(engine, row, ticket, kind, rating, comment, version, now) -> None:
                                                      comment=comment, version=version, occurred_at=now))
 
 
-def rate(engine, producer, ticket: str, rating, comment: str | None = None, *, secret,
+def rate(engine, producer, ticket: str, rating, comment: str | None = None, *, secret, city: str,
          now: datetime | None = None) -> dict:
     """Rate a resolved report 1-5; this closes it. Only the holder of the reporter's secret may."""
     now = now or datetime.now(timezone.utc)
-    row = holder_report(engine, ticket, secret)
+    row = holder_report(engine, ticket, secret, city=city)
     if not isinstance(rating, int) or isinstance(rating, bool) or not 1 <= rating <= 5:
         raise FeedbackInvalid("rating", "a whole number from 1 to 5")
     if comment is not None and not isinstance(comment, str):
@@ -97,11 +98,12 @@ def rate(engine, producer, ticket: str, rating, comment: str | None = None, *, s
     return {"ticket": ticket, "status": change["to_status"], "rating": rating}
 
 
-def dispute(engine, producer, ticket: str, reason: str, *, secret, now: datetime | None = None) -> dict:
+def dispute(engine, producer, ticket: str, reason: str, *, secret, city: str,
+            now: datetime | None = None) -> dict:
     """The citizen says the problem is not solved: the report reopens with the reason (kept for
     staff; never public). Only the holder of the reporter's secret may."""
     now = now or datetime.now(timezone.utc)
-    row = holder_report(engine, ticket, secret)
+    row = holder_report(engine, ticket, secret, city=city)
     if not isinstance(reason, str):
         raise FeedbackInvalid("dispute", "must be text saying what is still wrong")
     reason = reason.strip()[:1000]
@@ -116,12 +118,13 @@ def dispute(engine, producer, ticket: str, reason: str, *, secret, now: datetime
     return {"ticket": ticket, "status": change["to_status"]}
 
 
-def feedback_of(engine, ticket: str, holder: bool = False) -> list[dict]:
-    """What was given on a ticket; the reporter's own words (comments, dispute reasons) only for
-    the holder of the secret (``comment`` is null for everybody else)."""
-    f = report_feedback
+def feedback_of(engine, ticket: str, holder: bool = False, *, city: str) -> list[dict]:
+    """What was given on the city's ticket; the reporter's own words (comments, dispute reasons)
+    only for the holder of the secret (``comment`` is null for everybody else)."""
+    f, r = report_feedback, db.reports
     with engine.connect() as conn:
-        rows = conn.execute(select(f).where(f.c.ticket == ticket).order_by(f.c.occurred_at)).all()
+        rows = conn.execute(select(f).join(r, r.c.id == f.c.report_id)
+                            .where(f.c.ticket == ticket, r.c.city == city).order_by(f.c.occurred_at)).all()
     return [{"kind": r.kind, "rating": r.rating, "comment": r.comment if holder else None,
              "at": r.occurred_at.isoformat()} for r in rows]
 

@@ -403,7 +403,8 @@ def main(argv: list[str] | None = None) -> int:
             except KeyboardInterrupt:   # Ctrl-C on `make run` reaches every process of the group
                 return 0
         with services.engine.connect() as conn:
-            row = conn.execute(select(db.reports).where(db.reports.c.ticket == args.ticket)).first()
+            row = conn.execute(select(db.reports).where(db.reports.c.ticket == args.ticket,
+                                                      db.reports.c.city == services.preset.slug)).first()
         if row is None:
             print(f"ticket: no report {args.ticket}", file=sys.stderr)
             return 1

@@ -87,8 +87,10 @@ def _secret(body: dict):
 def list_feedback(ticket):
     services = current_app.extensions["pantau"]
     _count_address(services)
-    holder = feedback.is_holder(services.engine, ticket, request.headers.get(SECRET_HEADER))
-    return jsonify({"ticket": ticket[:24], "feedback": feedback.feedback_of(services.engine, ticket, holder)})
+    city = services.preset.slug
+    holder = feedback.is_holder(services.engine, ticket, request.headers.get(SECRET_HEADER), city=city)
+    return jsonify({"ticket": ticket[:24], "feedback": feedback.feedback_of(services.engine, ticket, holder,
+                                                                            city=city)})
 
 
 @blueprint.post("/<ticket>")
@@ -102,12 +104,13 @@ def give_feedback(ticket):
         return jsonify({"error": "body: must be a JSON object such as {\"rating\": 4} or {\"dispute\": \"...\"}",
                         "kind": "invalid"}), 400
     secret = _secret(body)
-    row = feedback.holder_report(services.engine, ticket, secret)    # 404 / 403 before any counting per ticket
+    row = feedback.holder_report(services.engine, ticket, secret, city=services.preset.slug)    # 404 / 403 before any counting per ticket
     _limiter(services).hit(Limit(services.keys.rate_sliding("feedback-ticket", row.id),
                                  services.settings.feedback_ticket_rate, TICKET_WINDOW_S, "ticket"))
     if "dispute" in body:
-        out = feedback.dispute(services.engine, services.producer, ticket, body["dispute"], secret=secret)
+        out = feedback.dispute(services.engine, services.producer, ticket, body["dispute"], secret=secret,
+                               city=services.preset.slug)
     else:
         out = feedback.rate(services.engine, services.producer, ticket, body.get("rating"), body.get("comment"),
-                            secret=secret)
+                            secret=secret, city=services.preset.slug)
     return jsonify(out)

@@ -212,6 +212,11 @@ SETTINGS: tuple[Setting, ...] = (
             "Password checks (Argon2) running at once in one web process; more sign-ins wait."),
     Setting("PANTAU_LOGIN_WAIT_S", "login_wait_s", _positive_float, 3.0,
             "How long a sign-in waits for a free password check before a 503 with Retry-After."),
+    Setting("PANTAU_METRICS_TOKEN", "metrics_token", str, None,
+            "Bearer token /metrics requires (Authorization: Bearer ...). Unset: /metrics answers only "
+            "direct loopback requests (no proxy in between).", secret=True),
+    Setting("PANTAU_HSTS_SECONDS", "hsts_seconds", _non_negative_int, 31536000,
+            "Strict-Transport-Security max-age sent on answers to HTTPS requests. 0: never sent."),
 )
 
 
@@ -257,6 +262,8 @@ class Settings:
     login_address_window_s: int = 900
     login_concurrency: int = 1
     login_wait_s: float = 3.0
+    metrics_token: str | None = field(default=None, repr=False)
+    hsts_seconds: int = 31536000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import dash_bootstrap_components as dbc
+import dash_leaflet as dl
 from dash import dcc, html
 
 from app.auth import permissions
 from app.i18n import t
+from app.public import is_sensitive
 from app.reports import PRIORITIES
 from app.staff import queue
 from app.workflow import Status
@@ -43,6 +45,26 @@ PERMISSION_OF = {"set_priority": "priority", "unpublish": "publish"}
 MESSAGE = "dispatch-message"
 EXPORTS = {fmt: f"dispatch-export-{fmt}" for fmt in ("csv", "xlsx", "geojson")}
 TICK = "dispatch-tick"
+
+
+REPORT_MAP_CLASS = "staff-report-map"
+REPORT_MAP_ZOOM = 16
+
+
+def report_map(services, lat: float, lng: float, category: str) -> dl.Map:
+    """The report's place on the app's own Leaflet map: the kecamatan outlines (always, so it reads
+    without tiles), tiles only from ``PANTAU_TILE_URL`` (none when it is empty), never for a
+    sensitive category (a tile request tells the tile host where to look), and no third-party frame."""
+    tiles = services.settings.tile_url
+    with_tiles = bool(tiles) and not is_sensitive(category)
+    layers = [dl.TileLayer(url=tiles, maxZoom=19, attribution="© OpenStreetMap contributors")] if with_tiles else []
+    layers += [dl.GeoJSON(data=services.areas.outlines_geojson("district"), interactive=False,
+                          style={"color": "#6b7a90", "weight": 1, "fillOpacity": 0.04}),
+               dl.CircleMarker(center=[lat, lng], radius=8, color="#ffb000", fillColor="#ffb000", fillOpacity=0.8,
+                               weight=2, interactive=False)]
+    # center/zoom both set: dash-leaflet's moveend handler compares against them
+    return dl.Map(center=[lat, lng], zoom=REPORT_MAP_ZOOM, children=layers, className=REPORT_MAP_CLASS,
+                  style={"width": "100%", "height": "200px", "background": "#1b2330"}, attributionControl=with_tiles)
 
 
 def button_id(action: str) -> str:

@@ -33,6 +33,9 @@ report_actions = Table(
 )
 
 
+FEED_PENDING = "saved; the wall updates when the feed is back"
+
+
 class Forbidden(PermissionError):
     pass
 
@@ -49,9 +52,10 @@ def _require(user, action: str) -> None:
 
 
 def visible_report(engine, user, report_id: str):
-    """The report row if this user may see it; ReportNotFound otherwise (other agencies' too)."""
+    """The report row if this user may see it; ReportNotFound otherwise (other agencies' and other
+    cities' too: cities may share one database, and a user belongs to one city)."""
     r = db.reports
-    query = select(r).where(r.c.id == report_id)
+    query = select(r).where(r.c.id == report_id, r.c.city == user.city)
     agency = permissions.scope_agency(user.role, user.agency)
     if agency is not None:
         query = query.where(r.c.agency == agency)
@@ -84,7 +88,10 @@ def _status(services, user, action, report_id, to_status, expected_version, note
     _record(services.engine, report_id, action, change["actor"], change["version"],
             {**(detail or {}), **{k: v for k, v in fields.items() if k != "sla_due_at"}},
             event_id=change["event_id"], now=change["occurred_at"])
-    return {"report_id": report_id, "status": change["to_status"], "version": change["version"]}
+    out = {"report_id": report_id, "status": change["to_status"], "version": change["version"]}
+    if not change["relayed"]:    # saved; the outbox sends it when Redis is back (the persister relays)
+        out.update(feed="pending", message=FEED_PENDING)
+    return out
 
 
 def verify(services, user, report_id, expected_version, note=None):

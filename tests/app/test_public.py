@@ -67,12 +67,12 @@ def test_fast_but_bad_agency_ranks_below_slow_good_one_and_small_areas_are_not_r
         resolve(services, report, created + timedelta(minutes=30))
         if i < 9:                            # ...and most of them disputed by the citizen
             feedback.dispute(services.engine, services.producer, report.ticket, "masih rusak",
-                             secret=SECRETS[report.id], now=created + timedelta(hours=2))
+                             secret=SECRETS[report.id], city="jakarta", now=created + timedelta(hours=2))
         else:
-            feedback.rate(services.engine, services.producer, report.ticket, 1, secret=SECRETS[report.id], now=created + timedelta(hours=2))
+            feedback.rate(services.engine, services.producer, report.ticket, 1, secret=SECRETS[report.id], city="jakarta", now=created + timedelta(hours=2))
     for report in slow + few:                # fixed in three days, with an after photo, well rated
         resolve(services, report, created + timedelta(days=3), after_photo=True)
-        feedback.rate(services.engine, services.producer, report.ticket, 5, secret=SECRETS[report.id], now=created + timedelta(days=3, hours=1))
+        feedback.rate(services.engine, services.producer, report.ticket, 5, secret=SECRETS[report.id], city="jakarta", now=created + timedelta(days=3, hours=1))
     drain(services)
 
     board = public.ranking_of(services, "agency")
