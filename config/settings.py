@@ -100,6 +100,23 @@ def _optional_existing_path(raw: str) -> Path | None:
     return path
 
 
+def _smtp_url(raw: str) -> str:
+    from urllib.parse import urlparse
+
+    parsed = urlparse(raw)
+    if parsed.scheme not in ("smtp", "smtps") or not parsed.hostname:
+        raise ValueError("must be smtp://[user:password@]host[:port] or smtps://...")
+    return raw
+
+
+def _on_off(raw: str) -> bool:
+    if raw.lower() in ("1", "on", "true", "yes"):
+        return True
+    if raw.lower() in ("0", "off", "false", "no"):
+        return False
+    raise ValueError("must be on or off")
+
+
 def _language(raw: str) -> str:
     if raw not in ("id", "en"):
         raise ValueError("must be 'id' or 'en'")
@@ -155,6 +172,12 @@ SETTINGS: tuple[Setting, ...] = (
             "Open311 requests a minute allowed per client address."),
     Setting("PANTAU_PUBLIC_K", "public_k", _positive_int, 5,
             "Public figures never show a sensitive category with a count from 1 to k-1."),
+    Setting("PANTAU_SMTP_URL", "smtp_url", _smtp_url, None,
+            "Mail server for the weekly report: smtp://[user:password@]host[:port] (smtps:// for TLS). "
+            "Unset: no mail.", secret=True),
+    Setting("PANTAU_MAIL_FROM", "mail_from", str, "pantau@localhost", "Sender address of the weekly report."),
+    Setting("PANTAU_WEEKLY_REPORT", "weekly_report", _on_off, True,
+            "Build the weekly report every Monday 07.00 local time in `python -m app run` (on/off)."),
 )
 
 
@@ -185,6 +208,9 @@ class Settings:
     open311_key_rate: int = 600
     open311_address_rate: int = 1200
     public_k: int = 5
+    smtp_url: str | None = field(default=None, repr=False)
+    mail_from: str = "pantau@localhost"
+    weekly_report: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
