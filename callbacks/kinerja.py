@@ -29,10 +29,10 @@ DRILL_EXTRA = {"backlog": {"status": ",".join(OPEN_STATUSES)}, "sla": {"sla": "b
 
 
 def _layout(fig: go.Figure, lang: str, **extra) -> go.Figure:
-    extra.setdefault("margin", {"l": 50, "r": 10, "t": 10, "b": 40})
+    extra.setdefault("margin", {"l": 50, "r": 10, "t": 30, "b": 40})
     fig.update_layout(template="plotly_dark", paper_bgcolor="#303030", plot_bgcolor="#303030",
                       font={"color": TEXT, "size": 12},
-                      separators=formats.PLOTLY_SEPARATORS[lang], legend={"orientation": "h", "y": -0.2},
+                      separators=formats.PLOTLY_SEPARATORS[lang], legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0},
                       **extra)
     fig.update_xaxes(gridcolor=GRID)
     fig.update_yaxes(gridcolor=GRID)
@@ -112,7 +112,7 @@ def fig_areas(rows: dict, names: dict, k: int, lang: str) -> tuple[go.Figure, in
     fig.add_bar(name=t("kinerja.sensitive", lang), y=[r[0] for r in shown], x=[r[2] for r in shown],
                 orientation="h", marker_color="#e377c2")
     return _layout(fig, lang, barmode="stack", xaxis_title=t("kinerja.reports", lang),
-                   margin={"l": 150, "r": 10, "t": 10, "b": 40}), hidden
+                   margin={"l": 150, "r": 10, "t": 30, "b": 40}), hidden
 
 
 def drill_href(flt: kinerja.Filters, chart: str, lang: str) -> str:
@@ -187,9 +187,10 @@ def register(dash_app, services) -> None:
         lang = lang if lang in ("id", "en") else "id"
         today = datetime.now(zone).date()
         user = current_staff()
+        chosen = {"period": period, "agency": agency, "category": category, "kecamatan": kecamatan}
         try:
             flt = kinerja.Filters.from_params(
-                {"period": period, "agency": agency, "category": category, "kecamatan": kecamatan}, today,
+                {k: (None if v == ids.ALL else v) for k, v in chosen.items()}, today,
                 agencies={a.code for a in preset.agencies}, categories={c.code for c in CATEGORIES})
         except kinerja.FilterInvalid as err:
             flt = kinerja.Filters.from_params({}, today)

@@ -27,7 +27,7 @@ AGENCY_TABLE = "kinerja-agency-table"
 OFFICER_TABLE = "kinerja-officer-table"
 WEEKLY = "kinerja-weekly"
 CHARTS = ("daily", "backlog", "sla", "first_action", "resolve", "heatmap", "areas")
-ALL = ""   # the "all" choice of a filter
+ALL = "all"   # the "all" choice of a filter (an empty value would show as no choice)
 
 
 def graph_id(chart: str) -> str:

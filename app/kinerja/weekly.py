@@ -110,7 +110,9 @@ def _change(name: str, now, before, lang: str) -> str:
     delta = now - before
     if name in ("sla_share", "reopened_share"):
         return ("+" if delta >= 0 else "") + formats.number(100 * delta, lang, 1) + " pp"
-    digits = 1 if name.startswith("median") or name == "rating" else 0
+    if name.startswith("median"):
+        return ("+" if delta >= 0 else "-") + formats.hours(abs(delta), lang)
+    digits = 1 if name == "rating" else 0
     return ("+" if delta >= 0 else "") + formats.number(delta, lang, digits)
 
 
