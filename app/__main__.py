@@ -63,6 +63,8 @@ def run(args) -> int:
         # The public rankings are recomputed outside the web process so kiosks never wait on them.
         "public-refresh": [python, "-m", "app.public", "refresh", "--every", "10"],
     }
+    if settings.weekly_report:   # the weekly performance report, Monday 07.00 local time
+        commands["kinerja-weekly"] = [python, "-m", "app.kinerja", "schedule"]
     if settings.sim_rate > 0:
         commands["simulator"] = [python, "-m", "ingest", "simulate"]
     children: dict[str, subprocess.Popen] = {}

@@ -43,6 +43,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     from app import public
 
     server.register_blueprint(public.blueprint)
+    from app import web_kinerja
+
+    server.register_blueprint(web_kinerja.blueprint)
 
     dash_app = dash.Dash(
         __name__, server=server, title="Pantau", update_title=None,

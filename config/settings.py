@@ -120,6 +120,21 @@ def _origins(raw: str) -> tuple[str, ...]:
             raise ValueError(f"each origin must be http(s)://host[:port] with no path ({part!r} is not)")
         found.append(f"{scheme}://{rest.rstrip('/').lower()}")
     return tuple(found)
+def _smtp_url(raw: str) -> str:
+    from urllib.parse import urlparse
+
+    parsed = urlparse(raw)
+    if parsed.scheme not in ("smtp", "smtps") or not parsed.hostname:
+        raise ValueError("must be smtp://[user:password@]host[:port] or smtps://...")
+    return raw
+
+
+def _on_off(raw: str) -> bool:
+    if raw.lower() in ("1", "on", "true", "yes"):
+        return True
+    if raw.lower() in ("0", "off", "false", "no"):
+        return False
+    raise ValueError("must be on or off")
 
 
 def _language(raw: str) -> str:
@@ -217,6 +232,12 @@ SETTINGS: tuple[Setting, ...] = (
             "direct loopback requests (no proxy in between).", secret=True),
     Setting("PANTAU_HSTS_SECONDS", "hsts_seconds", _non_negative_int, 31536000,
             "Strict-Transport-Security max-age sent on answers to HTTPS requests. 0: never sent."),
+    Setting("PANTAU_SMTP_URL", "smtp_url", _smtp_url, None,
+            "Mail server for the weekly report: smtp://[user:password@]host[:port] (smtps:// for TLS). "
+            "Unset: no mail.", secret=True),
+    Setting("PANTAU_MAIL_FROM", "mail_from", str, "pantau@localhost", "Sender address of the weekly report."),
+    Setting("PANTAU_WEEKLY_REPORT", "weekly_report", _on_off, True,
+            "Build the weekly report every Monday 07.00 local time in `python -m app run` (on/off)."),
 )
 
 
@@ -264,6 +285,9 @@ class Settings:
     login_wait_s: float = 3.0
     metrics_token: str | None = field(default=None, repr=False)
     hsts_seconds: int = 31536000
+    smtp_url: str | None = field(default=None, repr=False)
+    mail_from: str = "pantau@localhost"
+    weekly_report: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":

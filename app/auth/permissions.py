@@ -31,6 +31,7 @@ ACTIONS: dict[str, frozenset[str]] = {
 SCREENS: dict[str, frozenset[str]] = {
     "/dispatch": frozenset({"admin", "supervisor", "operator"}),
     "/tugas":    frozenset({"admin", "supervisor", "agency_officer"}),
+    "/kinerja":  frozenset({"admin", "supervisor"}),
 }
 
 # Roles whose every read and write is limited to the reports of their own agency.

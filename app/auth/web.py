@@ -22,8 +22,8 @@ from app.auth import permissions
 from app.auth.throttle import LoginBusy, LoginThrottled, Throttle
 from app.auth.users import AccountDisabled, authenticate, end_sessions, load_user
 
-STAFF_PREFIXES = ("/dispatch", "/tugas", "/staff")
-STAFF_ID_PREFIXES = ("dispatch-", "tugas-")
+STAFF_PREFIXES = ("/dispatch", "/tugas", "/staff", "/kinerja")
+STAFF_ID_PREFIXES = ("dispatch-", "tugas-", "kinerja-")
 DASH_CALLBACK = "/_dash-update-component"
 ROUTER_LOCATION = "shell-location"
 CSRF_HEADER = "X-CSRF-Token"
