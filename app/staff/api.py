@@ -30,7 +30,7 @@ EXPORT_TYPES = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-offic
 
 
 def error_kind(err: Exception) -> tuple[str | None, int]:
-    from app.photos import PhotoInvalid
+    from app.photos import PhotoBusy, PhotoInvalid
 
     if isinstance(err, followup.VersionConflict):
         return "conflict", 409
@@ -42,17 +42,23 @@ def error_kind(err: Exception) -> tuple[str | None, int]:
         return "not_found", 404
     if isinstance(err, (actions.ActionInvalid, PhotoInvalid, ValueError, KeyError)):
         return "invalid", 422
+    if isinstance(err, PhotoBusy):
+        return "busy", 503
     return None, 500
 
 
 @blueprint.errorhandler(Exception)
 def _error(err):
+    from app.photos import PhotoBusy
+
     kind, status = error_kind(err)
     if kind is None:
         raise err
     message = str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
     if kind == "conflict":
         message = "Conflict: someone else changed this report first. " + message
+    if kind == "busy":
+        return jsonify({"error": message, "kind": kind}), status, {"Retry-After": str(PhotoBusy.retry_after)}
     return jsonify({"error": message, "kind": kind}), status
 
 
@@ -158,16 +164,19 @@ def act(report_id, action):
 def resolve_with_upload(services, user, report_id, version, upload, note=None, data: bytes | None = None,
                         filename: str | None = None):
     """Store the after photo (checked, metadata stripped) and resolve; permission checked first."""
-    from app.photos import store_photo
+    from app import photos
 
     actions._require(user, "resolve")
     actions.visible_report(services.engine, user, report_id)
     if upload is not None:
-        data, filename = upload.read(), upload.filename
+        # Never more than the photo limit read into memory: one byte more says it is too large.
+        data, filename = upload.read(photos.MAX_BYTES + 1), upload.filename
     if not data:
         raise actions.ActionInvalid("photo", "resolving needs an after photo taken from the same spot")
-    photo = store_photo(services.settings, data, filename)
-    return actions.resolve(services, user, report_id, version, photo.ref, note)
+    photo = photos.store_photo(services.settings, data, filename, pending=True)
+    out = actions.resolve(services, user, report_id, version, photo.ref, note)
+    photos.attach(services.settings, photo.ref)     # kept only once the resolution is recorded
+    return out
 
 
 @blueprint.post("/bulk-assign")

@@ -84,10 +84,10 @@ class Keys:
         """list of JSON commands for a running simulator (start a burst...)."""
         return f"{self._base}:ops:simulator"
 
-    # rate limits (fixed windows)
-    def rate_window(self, scope: str, subject: str, window: int) -> str:
-        """Requests counted for one subject (an API key id, a client address) in one window."""
-        return f"{self._base}:rate:{scope}:{subject}:{window}"
+    # rate limits (sliding windows, app.open311.intake.LIMITER_LUA)
+    def rate_limit(self, scope: str, subject: str) -> str:
+        """hash bucket -> requests of one subject (an API key id, a client address) in a sliding window."""
+        return f"{self._base}:rate:{scope}:{subject}"
 
     # public kiosk
     def public_cache(self, name: str) -> str:
