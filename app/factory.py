@@ -64,6 +64,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     dash_app.layout = shell.layout
     register_all(dash_app, services)
     server.extensions["dash"] = dash_app
+    from app import web_errors
+
+    web_errors.install(server, dash_app)    # crafted callback bodies and states: a 400, never a 500
 
     # The push channel. Each web process relays the aggregator's Redis channel to its own displays
     # (app/live.py), so no Socket.IO message queue is needed between processes.

@@ -228,18 +228,21 @@ def _pair(ref: str) -> list[str]:
     return [ref, thumb]
 
 
-def attach(settings, ref: str) -> None:
-    """Move a pending upload (and its thumbnail) beside the kept photos: its report is filed. A ref
-    attached already (the same form sent twice) is fine; one swept or never uploaded raises
-    PhotoInvalid."""
+def attach(settings, ref: str) -> bool:
+    """Move a pending upload (and its thumbnail) beside the kept photos: its report is filed. True
+    when this call moved it; False for a ref attached already (the same form sent twice); one swept
+    or never uploaded raises PhotoInvalid."""
+    moved = False
     for name in _pair(ref):
         final, waiting = photo_path(settings, name), photo_path(settings, name, pending=True)
         try:
             final.parent.mkdir(parents=True, exist_ok=True)
             os.replace(waiting, final)
+            moved = True
         except FileNotFoundError:
             if not final.is_file():
                 raise PhotoInvalid("photo: the upload expired or is unknown; upload the photo again") from None
+    return moved
 
 
 def detach(settings, ref: str) -> None:

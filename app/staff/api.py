@@ -29,9 +29,15 @@ EXPORT_TYPES = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-offic
                 "geojson": "application/geo+json"}
 
 
+class BodyInvalid(actions.ActionInvalid):
+    """A request body that is not a JSON object (or a form): 400, before any field is looked at."""
+
+
 def error_kind(err: Exception) -> tuple[str | None, int]:
     from app.photos import PhotoBusy, PhotoInvalid
 
+    if isinstance(err, BodyInvalid):
+        return "invalid", 400
     if isinstance(err, followup.VersionConflict):
         return "conflict", 409
     if isinstance(err, InvalidTransition):
@@ -66,8 +72,20 @@ def _services():
     return current_app.extensions["pantau"]
 
 
+def _json_object(default=None) -> dict | None:
+    """The JSON body when one is sent: an object, or a 400 naming the rule (``[1]``, ``"x"``,
+    ``null`` or broken JSON are refused, never looked into)."""
+    if not request.is_json:
+        return default
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BodyInvalid("body", "must be a JSON object ({\"field\": value, ...})")
+    return body
+
+
 def _body() -> dict:
-    return request.get_json(silent=True) or request.form.to_dict()
+    body = _json_object()
+    return body if body is not None else request.form.to_dict()
 
 
 def _version(body) -> int:
@@ -181,7 +199,7 @@ def resolve_with_upload(services, user, report_id, version, upload, note=None, d
 
 @blueprint.post("/bulk-assign")
 def bulk_assign():
-    body = request.get_json(silent=True) or {}
+    body = _json_object({})
     items = body.get("items")
     if not isinstance(items, list) or not items or len(items) > 500:
         raise actions.ActionInvalid("items", "a list of 1 to 500 {id, version}")
@@ -205,7 +223,7 @@ def _export_dir(services) -> Path:
 
 
 def _format() -> str:
-    fmt = request.args.get("format") or (request.get_json(silent=True) or {}).get("format") or "csv"
+    fmt = request.args.get("format") or (_json_object({}) if request.method == "POST" else {}).get("format") or "csv"
     if fmt not in EXPORT_TYPES:
         raise actions.ActionInvalid("format", "one of csv, xlsx, geojson")
     return fmt
@@ -261,8 +279,11 @@ def run_export_job(services, user, flt, fmt: str, job_id: str) -> None:
 def export_start():
     actions._require(current_user, "export")
     services, fmt = _services(), _format()
-    body = request.get_json(silent=True) or {}
-    flt = queue.QueueFilter.from_params(body.get("filters") or {})
+    body = _json_object({})
+    filters = body.get("filters") or {}
+    if not isinstance(filters, dict):
+        raise BodyInvalid("filters", "must be an object of queue filters")
+    flt = queue.QueueFilter.from_params(filters)
     job_id = secrets.token_hex(12)
     user = current_user._get_current_object()
     thread = threading.Thread(target=run_export_job, args=(services, user, flt, fmt, job_id), daemon=True,
