@@ -139,20 +139,29 @@ def _pixels_only(image: Image.Image, fmt: str, stored_side: int) -> Image.Image:
     has_alpha = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
     mode = "RGBA" if has_alpha and fmt != "JPEG" else "RGB"
     orientation = image.getexif().get(0x0112, 1)
+    factor = max(image.size) // stored_side
+    if factor > 1:
+        # A cheap reduction first, in the decoded mode, and the full-size pixels let go at once:
+        # no full-size copy in another mode is ever made (palette images: nearest pixels).
+        source = image
+        if image.mode in ("L", "LA", "RGB", "RGBA", "CMYK", "I", "F"):
+            image = image.reduce(factor)
+        else:
+            image = image.resize((image.width // factor, image.height // factor), Image.Resampling.NEAREST)
+        source.close()
     if image.mode != mode:
         image = image.convert(mode)
     if max(image.size) > stored_side:
-        factor = -(-max(image.size) // stored_side)
-        if factor > 1:
-            image = image.reduce(factor)        # a cheap box reduction first, then the exact size
         image.thumbnail((stored_side, stored_side), Image.Resampling.LANCZOS)
     if orientation in range(2, 9):
         image = image.transpose({2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
                                  4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
                                  6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
                                  8: Image.Transpose.ROTATE_90}[orientation])
-    # Rebuilt from raw pixels: the new image carries no info, EXIF, XMP or text chunks.
-    return Image.frombytes(mode, image.size, image.tobytes())
+    # Rebuilt from the pixels alone: the new image carries no info, EXIF, XMP or text chunks.
+    clean = Image.new(mode, image.size)
+    clean.paste(image)
+    return clean
 
 
 def _encode(image: Image.Image, fmt: str) -> bytes:
@@ -287,6 +296,7 @@ def main(argv=None) -> int:
     sweep = sub.add_parser("sweep", help="remove uploads never attached to a filed report")
     sweep.add_argument("--every", type=float, default=0, help="repeat every this many seconds (0: once)")
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     log = logging.getLogger("pantau.photos")
     settings = Settings.for_command()
     while True:
