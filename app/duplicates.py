@@ -189,6 +189,12 @@ def support(engine, report_id: str, supporter: str, now: datetime | None = None,
     return supporter_count(engine, report_id)
 
 
+def has_supported(engine, report_id: str, supporter: str) -> bool:
+    with engine.connect() as conn:
+        return conn.execute(select(report_supporters.c.supporter).where(
+            report_supporters.c.report_id == report_id, report_supporters.c.supporter == supporter)).first() is not None
+
+
 def supporter_count(engine, report_id: str) -> int:
     with engine.connect() as conn:
         return conn.execute(select(func.count()).select_from(report_supporters)

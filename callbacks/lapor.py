@@ -214,13 +214,16 @@ def register(dash_app, services) -> None:
         ticket = ticket_for(services.preset, duplicate["id"])
         address = _address()
         try:
-            gate.hit("support", address, settings.support_address_rate)
-            # Several people may share an address (a mobile carrier's NAT): a few supporters a day each.
-            gate.hit("support-report", f"{address}|{duplicate['id']}", settings.support_report_address_day,
-                     window_s=24 * 3600)
+            gate.hit("support", address, settings.support_address_rate)     # every attempt counts
             who = duplicates.supporter_key(secret, f"{address}|{visit}")
-            count = duplicates.support(services.engine, duplicate["id"], who,
-                                       client=services.redis, keys=services.keys)
+            if duplicates.has_supported(services.engine, duplicate["id"], who):
+                count = duplicates.supporter_count(services.engine, duplicate["id"])   # a repeat: no change
+            else:
+                # Several people may share an address (a mobile carrier's NAT): a few supporters a day.
+                gate.hit("support-report", f"{address}|{duplicate['id']}", settings.support_report_address_day,
+                         window_s=24 * 3600)
+                count = duplicates.support(services.engine, duplicate["id"], who,
+                                           client=services.redis, keys=services.keys)
         except IntakeRefused as refused:
             if refused.scope == "support-report":
                 return _error(lang, t("lapor.error.support_limit", lang)), no_update, no_update, no_update, False
