@@ -24,6 +24,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     server.config.update(SECRET_KEY=settings.resolved_secret_key(), MAX_CONTENT_LENGTH=16 * 1024 * 1024,
                          JSON_SORT_KEYS=False)
     server.extensions["pantau"] = services
+    from app import web_errors
+
+    # First of the before_request functions: a crafted Dash body is a 400 before anything reads it.
+    web_errors.install(server)
 
     @server.after_request
     def _security_headers(response):
@@ -64,9 +68,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     dash_app.layout = shell.layout
     register_all(dash_app, services)
     server.extensions["dash"] = dash_app
-    from app import web_errors
-
-    web_errors.install(server, dash_app)    # crafted callback bodies and states: a 400, never a 500
 
     # The push channel. Each web process relays the aggregator's Redis channel to its own displays
     # (app/live.py), so no Socket.IO message queue is needed between processes.

@@ -8,19 +8,24 @@
   A callback that fails on a malformed value it did not check (a ``TypeError``,
   ``KeyError``... out of a value the browser sent) answers 400 too, logged with
   its traceback so the check can be added; anything else stays a 500.
-* Any other ``HTTPException`` keeps its status; Werkzeug's 400s for bodies it
-  cannot parse are answered in a line, not an HTML page.
+* The JSON APIs (``/api/``, ``/staff/api/``) refuse a JSON body that is not an
+  object with a 400 before any handler reads it.
+* A made-up ``/_dash-component-suites/`` file is a 404. Any other
+  ``HTTPException`` keeps its status.
 """
 from __future__ import annotations
 
 import json
 import logging
 
-from flask import Flask, jsonify, request
+from dash.exceptions import DependencyException
+from flask import Flask, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
 DASH_UPDATE = "/_dash-update-component"
+DASH_ASSETS = "/_dash-component-suites/"
+JSON_APIS = ("/api/", "/staff/api/")
 # What a value sent by the browser can make a callback raise when it is not what the callback expects.
 MALFORMED = (TypeError, KeyError, AttributeError, ValueError, IndexError, LookupError)
 
@@ -58,7 +63,7 @@ def check_dash_body(dash_app, body) -> str | None:
     if not isinstance(output, str):
         return "output: must be a string naming a callback"
     callback = dash_app.callback_map.get(output)
-    if callback is None:
+    if callback is None or "callback" not in callback:     # unknown, or run in the browser only
         return "output: no such callback"
     for name in ("inputs", "state"):
         items = body.get(name, [])
@@ -81,7 +86,9 @@ def check_dash_body(dash_app, body) -> str | None:
     return None
 
 
-def install(server: Flask, dash_app) -> None:
+def install(server: Flask) -> None:
+    """Install before any other before_request function (the Dash app is looked up per request)."""
+
     @server.before_request
     def _dash_body_shape():
         if request.method != "POST" or not request.path.endswith(DASH_UPDATE):
@@ -90,8 +97,25 @@ def install(server: Flask, dash_app) -> None:
             body = json.loads(request.get_data(cache=True) or b"null")
         except (ValueError, UnicodeDecodeError):
             return _bad("body: must be JSON (the Dash callback request)")
-        problem = check_dash_body(dash_app, body)
+        dash_app = current_app.extensions.get("dash")
+        problem = check_dash_body(dash_app, body) if dash_app is not None else None
         return _bad(problem) if problem else None
+
+    @server.before_request
+    def _json_api_body_shape():
+        """The JSON APIs (``/api/...``, ``/staff/api/...``) take objects: ``[1]``, ``"x"``, ``null`` or
+        broken JSON is refused here, before a handler looks into it."""
+        if request.method in ("GET", "HEAD", "OPTIONS") or not request.path.startswith(JSON_APIS):
+            return None
+        if not request.is_json or not request.get_data(cache=True):
+            return None
+        try:
+            body = json.loads(request.get_data(cache=True))
+        except (ValueError, UnicodeDecodeError):
+            body = None
+        if not isinstance(body, dict):
+            return _bad('body: must be a JSON object ({"field": value, ...})')
+        return None
 
     @server.errorhandler(CallbackInputInvalid)
     def _callback_input(err: CallbackInputInvalid):
@@ -101,6 +125,8 @@ def install(server: Flask, dash_app) -> None:
     def _unhandled(err: Exception):
         if isinstance(err, HTTPException):
             return err
+        if isinstance(err, DependencyException) or (request.path.startswith(DASH_ASSETS) and isinstance(err, MALFORMED)):
+            return _bad("path: no such Dash component file", 404)    # a made-up package or file name
         if request.path.endswith(DASH_UPDATE) and isinstance(err, MALFORMED):
             log.warning("callback %s refused a malformed value (%s: %s)", _output_of(), type(err).__name__,
                         str(err)[:200], exc_info=err)

@@ -224,7 +224,7 @@ def _export_dir(services) -> Path:
 
 def _format() -> str:
     fmt = request.args.get("format") or (_json_object({}) if request.method == "POST" else {}).get("format") or "csv"
-    if fmt not in EXPORT_TYPES:
+    if not isinstance(fmt, str) or fmt not in EXPORT_TYPES:
         raise actions.ActionInvalid("format", "one of csv, xlsx, geojson")
     return fmt
 
