@@ -68,6 +68,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     dash_app.layout = shell.layout
     register_all(dash_app, services)
     server.extensions["dash"] = dash_app
+    web_errors.install_dash_check(server, dash_app)
 
     # The push channel. Each web process relays the aggregator's Redis channel to its own displays
     # (app/live.py), so no Socket.IO message queue is needed between processes.

@@ -19,7 +19,7 @@ import json
 import logging
 
 from dash.exceptions import DependencyException
-from flask import Flask, current_app, jsonify, request
+from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -54,14 +54,28 @@ def _dependency_ok(item, declared: dict) -> bool:
     return item.get("id") == declared["id"]
 
 
+def check_dash_shape(body) -> str | None:
+    """None when ``body`` has the general shape of a Dash callback request (what the sign-in guard
+    reads); else the field and the rule, in one line."""
+    if not isinstance(body, dict):
+        return "body: must be a JSON object (the Dash callback request)"
+    if not isinstance(body.get("output"), str):
+        return "output: must be a string naming a callback"
+    for name in ("inputs", "state"):
+        if not isinstance(body.get(name, []), list):
+            return f"{name}: must be a list of component values"
+    if not isinstance(body.get("outputs", {}), (dict, list)):
+        return "outputs: must be an {id, property} object or a list of them"
+    return None
+
+
 def check_dash_body(dash_app, body) -> str | None:
     """None when ``body`` has the shape the renderer sends for a callback of ``dash_app``; else the
     field and the rule, in one line."""
-    if not isinstance(body, dict):
-        return "body: must be a JSON object (the Dash callback request)"
-    output = body.get("output")
-    if not isinstance(output, str):
-        return "output: must be a string naming a callback"
+    problem = check_dash_shape(body)
+    if problem:
+        return problem
+    output = body["output"]
     callback = dash_app.callback_map.get(output)
     if callback is None or "callback" not in callback:     # unknown, or run in the browser only
         return "output: no such callback"
@@ -86,19 +100,41 @@ def check_dash_body(dash_app, body) -> str | None:
     return None
 
 
+def _dash_body():
+    """The Dash callback request's JSON (None for other requests); raises ValueError for broken JSON."""
+    if request.method != "POST" or not request.path.endswith(DASH_UPDATE):
+        return None
+    return json.loads(request.get_data(cache=True) or b"null")
+
+
+def install_dash_check(server: Flask, dash_app) -> None:
+    """After the sign-in guard (an anonymous call to a staff callback is a 401 first): the body
+    names a callback of ``dash_app`` with the inputs and states it declares."""
+    @server.before_request
+    def _dash_body_matches():
+        try:
+            body = _dash_body()
+        except (ValueError, UnicodeDecodeError):
+            return _bad("body: must be JSON (the Dash callback request)")
+        if body is None:
+            return None
+        problem = check_dash_body(dash_app, body)
+        return _bad(problem) if problem else None
+
+
 def install(server: Flask) -> None:
-    """Install before any other before_request function (the Dash app is looked up per request)."""
+    """Install before any other before_request function: the general shape of Dash bodies (what the
+    sign-in guard reads), non-object JSON to the JSON APIs, and the error handlers."""
 
     @server.before_request
     def _dash_body_shape():
-        if request.method != "POST" or not request.path.endswith(DASH_UPDATE):
-            return None
         try:
-            body = json.loads(request.get_data(cache=True) or b"null")
+            body = _dash_body()
         except (ValueError, UnicodeDecodeError):
             return _bad("body: must be JSON (the Dash callback request)")
-        dash_app = current_app.extensions.get("dash")
-        problem = check_dash_body(dash_app, body) if dash_app is not None else None
+        if request.method != "POST" or not request.path.endswith(DASH_UPDATE):
+            return None
+        problem = check_dash_shape(body)
         return _bad(problem) if problem else None
 
     @server.before_request
