@@ -262,6 +262,12 @@ def post_request(fmt: str):
             # Count before writing a file: a refused request leaves nothing on disk.
             gate.gate(address, key.key_id, key_limit)
             try:
+                intake.RateGate(services.redis, services.keys).hit("upload", address,
+                                                                    services.settings.upload_address_rate)
+            except intake.IntakeRefused as refused:
+                raise Refused(429, f"media: at most {refused.limit} photo uploads a minute per address; "
+                                   f"retry in {refused.retry_after} s", {"Retry-After": str(refused.retry_after)}) from None
+            try:
                 # Pending until the report is accepted: a refused append leaves nothing kept.
                 stored = photos.store_photo(services.settings, upload.read(photos.MAX_BYTES + 1), upload.filename,
                                             pending=True)

@@ -144,3 +144,20 @@ def test_a_burst_past_the_decode_slots_gets_503_with_retry_after(services):
     finally:
         slots.release()
     assert post_form(app.test_client(), secret, media=(io.BytesIO(out.getvalue()), "a.jpg")).status_code == 201
+
+
+def test_open311_photo_uploads_are_limited_per_address(services):
+    from app.factory import create_app
+    from app.open311 import keys
+
+    services.settings = services.settings.with_(upload_address_rate=2)
+    app = create_app(services.settings, services)
+    app.config["TESTING"] = True
+    _, secret = keys.create_key(services.engine, "uploader")
+    out = io.BytesIO()
+    Image.new("RGB", (64, 64), (10, 120, 40)).save(out, "JPEG")
+    client = app.test_client()
+    codes = [post_form(client, secret, media=(io.BytesIO(out.getvalue()), "a.jpg")) for _ in range(3)]
+    assert [c.status_code for c in codes] == [201, 201, 429]
+    assert codes[2].get_json()[0]["description"].startswith("media: at most 2 photo uploads a minute")
+    assert post_form(client, secret).status_code == 201      # a report without a photo still goes through
