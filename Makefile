@@ -17,7 +17,11 @@ install: $(VENV)/.installed
 run: install
 	PANTAU_BOUNDARIES=$${PANTAU_BOUNDARIES:-$(SHARED_DATA)} $(PY) -m app run
 
-test: install
+tests/node_modules/.installed: tests/package-lock.json
+	npm ci --prefix tests --silent --no-audit --no-fund
+	touch $@
+
+test: install tests/node_modules/.installed
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install

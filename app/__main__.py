@@ -1,9 +1,9 @@
 """``python -m app run``: the whole stack on embedded defaults; ``python -m app serve``: the web server.
 
 ``run`` starts the embedded Redis (when REDIS_URL is unset), the two stream
-consumers, the simulated city feed, the public-figures refresher, the sweep of
-unattached photo uploads and the web server, restarts any of them that dies,
-prints the URL, and on Ctrl-C stops every process it started.
+consumers, the simulated city feed, the public-figures refresher, the sweep of unattached photo
+uploads and the web server, restarts any of them that dies (the embedded Redis too: its AOF brings the
+data back, the others reconnect), prints the URL, and on Ctrl-C stops every process it started.
 """
 from __future__ import annotations
 
@@ -36,9 +36,11 @@ def serve(args) -> int:
 
 
 def run(args) -> int:
-    from app.store.redis_conn import EmbeddedRedis, RedisUnavailable
+    from app.store.files import make_data_private
+    from app.store.redis_conn import EmbeddedRedis, RedisUnavailable, redact
 
     settings = Settings.for_command()
+    make_data_private(settings)      # before anything is written; the children inherit the umask
     env = dict(os.environ)
     embedded = None
     if not settings.redis_url:
@@ -47,10 +49,9 @@ def run(args) -> int:
         except RedisUnavailable as err:
             sys.exit(f"pantau: {err}")
         env["REDIS_URL"] = embedded.url
-        log.info("embedded Redis on %s (data in %s)", embedded.url, embedded.folder)
+        log.info("embedded Redis on %s (data in %s)", redact(embedded.url), embedded.folder)
     from app.store import db
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = db.make_engine(settings.resolved_database_url())
     db.create_schema(engine)   # once, before the children race for it
     engine.dispose()
@@ -64,6 +65,8 @@ def run(args) -> int:
         # Uploads never attached to a filed report are removed after PANTAU_PHOTO_PENDING_TTL_S.
         "photo-sweep": [python, "-m", "app.photos", "sweep", "--every", "300"],
     }
+    if settings.weekly_report:   # the weekly performance report, Monday 07.00 local time
+        commands["kinerja-weekly"] = [python, "-m", "app.kinerja", "schedule"]
     if settings.sim_rate > 0:
         commands["simulator"] = [python, "-m", "ingest", "simulate"]
     children: dict[str, subprocess.Popen] = {}
@@ -84,8 +87,19 @@ def run(args) -> int:
             start(name)
         print(f"Pantau ({settings.city}) is running: http://{settings.host}:{settings.port}/  "
               f"(wall: /wall, health: /healthz). Ctrl-C stops everything.", flush=True)
+        redis_restarts = 0.0
         while not stopping:
             time.sleep(0.5)
+            if embedded is not None and embedded.died() and not stopping:
+                # Same port and password, so every child's REDIS_URL still holds; they reconnect.
+                wait = 0.0 if time.monotonic() - redis_restarts > 30 else 2.0
+                log.warning("embedded Redis exited with %s; restarting in %.0f s", embedded.process.poll(), wait)
+                time.sleep(wait)
+                redis_restarts = time.monotonic()
+                try:
+                    embedded.restart()
+                except RedisUnavailable as err:
+                    log.error("embedded Redis did not come back: %s", err)
             for name, child in list(children.items()):
                 code = child.poll()
                 if code is not None and not stopping:

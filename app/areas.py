@@ -37,6 +37,31 @@ class Area:
     name: str
     district_code: str
     district_name: str
+    region_name: str = ""      # kota/kabupaten (e.g. "Kota Administrasi Jakarta Utara"), when the file has it
+    kind: str = ""             # "kelurahan" or "desa", when the file says
+
+
+_REGION_PREFIXES = ("Kota Administrasi ", "Kabupaten Administrasi ")
+_KIND_PREFIX = {"kelurahan": "Kel. ", "desa": "Desa "}
+
+
+def place_label(area: Area | None, kelurahan: str | None = None, kecamatan: str | None = None,
+                fallback: str = "") -> str:
+    """The human-readable place of a report, e.g. "Kel. Pluit, Kec. Penjaringan, Jakarta Utara"
+    (an LA neighbourhood council: "Name, Region"); ``fallback`` (the city's name) when nothing is known.
+    Always a string, built from the boundaries only: never anybody's own words."""
+    if area is not None:
+        indonesian = bool(area.kind)
+        region = area.region_name
+        for prefix in _REGION_PREFIXES:
+            region = region.removeprefix(prefix)
+        parts = [_KIND_PREFIX.get(area.kind, "") + area.name if indonesian else area.name,
+                 ("Kec. " + area.district_name if indonesian else area.district_name)
+                 if area.district_name and area.district_name != area.name else "",
+                 region]
+    else:
+        parts = ["Kel. " + kelurahan if kelurahan else "", "Kec. " + kecamatan if kecamatan else ""]
+    return ", ".join(part for part in parts if part) or fallback
 
 
 @dataclass(frozen=True)
@@ -94,6 +119,14 @@ class AreaIndex:
 
     def areas(self) -> list[Area]:
         return list(self._areas)
+
+    def by_code(self, code: str | None) -> Area | None:
+        """The area with this code (a report's ``kelurahan_code``), or None."""
+        if not code:
+            return None
+        if not hasattr(self, "_by_code"):
+            self._by_code = {area.code: area for area in self._areas}
+        return self._by_code.get(code)
 
     def locate(self, lat: float, lng: float) -> Area | None:
         """The area containing the point, else the nearest one within the tolerance, else None."""
@@ -195,6 +228,8 @@ def _load_cached(
             name=_required(props, layout.area_name, area_file),
             district_code=str(props.get(layout.district_code) or ""),
             district_name=str(props.get(layout.district_name) or ""),
+            region_name=str(props.get(layout.region_name) or ""),
+            kind=str(props.get(layout.kind) or "").lower(),
         ))
         geometries.append(geometry)
 

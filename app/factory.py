@@ -29,17 +29,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     # First of the before_request functions: a crafted Dash body is a 400 before anything reads it.
     web_errors.install(server)
 
-    @server.after_request
-    def _security_headers(response):
-        """On every answer, unless a route set its own: no MIME sniffing, no framing by other
-        sites (clickjacking on the staff screens), no full URLs (tickets) leaked to tile servers."""
-        headers = response.headers
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-        headers.setdefault("Content-Security-Policy", "frame-ancestors 'self'")
-        headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-        return response
-
     from app import web_ops
 
     server.register_blueprint(web_ops.blueprint)
@@ -51,11 +40,16 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     from app.staff import api as staff_api
     from app import web_feedback
     auth_web.init_app(server, services)
+    from app.auth import displays
+    displays.init_app(server, services)   # the wall: a staff session or a display token
     server.register_blueprint(staff_api.blueprint)
     server.register_blueprint(web_feedback.blueprint)
     from app import public
 
     server.register_blueprint(public.blueprint)
+    from app import web_kinerja
+
+    server.register_blueprint(web_kinerja.blueprint)
 
     dash_app = dash.Dash(
         __name__, server=server, title="Pantau", update_title=None,
@@ -69,14 +63,24 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     register_all(dash_app, services)
     server.extensions["dash"] = dash_app
     web_errors.install_dash_check(server, dash_app)
+    from app import headers
+
+    # After every callback is registered: the CSP carries the hashes of Dash's inline scripts.
+    headers.install(server, settings, dash_app.csp_hashes())
 
     # The push channel. Each web process relays the aggregator's Redis channel to its own displays
     # (app/live.py), so no Socket.IO message queue is needed between processes.
-    socketio = SocketIO(server, cors_allowed_origins=[])
-    server.extensions["pantau_socketio"] = socketio
     from app import live
 
+    # Browsers may open it only from our own pages (Engine.IO checks Origin with this too); the
+    # wall connects over WebSocket only, so long-polling (a thread held per poll) is refused.
+    socketio = SocketIO(server, cors_allowed_origins=lambda origin, environ: live.origin_allowed(
+        settings, origin, environ), transports=["websocket"])
+    server.extensions["pantau_socketio"] = socketio
     live.install(server, socketio, services)
+    # Who may open a push connection and how many, before a WebSocket (and its thread) exists.
+    server.wsgi_app = live.SocketGate(server.wsgi_app, server, settings,
+                                      watch=server.extensions["pantau_socket_watch"])
     if settings.proxies:
         from werkzeug.middleware.proxy_fix import ProxyFix
 

@@ -1,8 +1,10 @@
 """The citizen closes the loop: after resolution, rate the result (1-5, which closes the report)
 or dispute it (which reopens it); with neither, the report closes by itself after N working days.
 
-Keyed by ticket, the number the citizen holds. ``python -m app.feedback autoclose`` runs the
-automatic closing (cron, or the persister's maintenance hook).
+Keyed by ticket, and only for the holder of the reporter's secret (``app.reporter_secret``): a
+stranger who knows a ticket can neither rate nor dispute it, nor read what the reporter wrote.
+``python -m app.feedback autoclose`` runs the automatic closing (cron, or the persister's
+maintenance hook).
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import Column, Index, Integer, String, Table, Text, select
 
-from app import followup, sla
+from app import followup, reporter_secret, sla
 from app.store import db
 from app.store.db import UTCDateTime, metadata
 from app.workflow import Status
@@ -40,13 +42,35 @@ class FeedbackInvalid(ValueError):
         self.field = field_name
 
 
-def _report(engine, ticket: str):
+class NotHolder(PermissionError):
+    """The request does not carry the reporter's secret of this ticket."""
+
+
+def _report(engine, ticket: str, city: str):
     r = db.reports
     with engine.connect() as conn:
-        row = conn.execute(select(r.c.id, r.c.status, r.c.version).where(r.c.ticket == ticket)).first()
+        row = conn.execute(select(r.c.id, r.c.status, r.c.version)
+                           .where(r.c.ticket == ticket, r.c.city == city)).first()
     if row is None:
-        raise followup.ReportNotFound(f"no report with ticket {ticket}")
+        raise followup.ReportNotFound(f"no report with ticket {str(ticket)[:24]}")
     return row
+
+
+def holder_report(engine, ticket: str, secret, *, city: str):
+    """The city's report of ``ticket`` when ``secret`` is its reporter's; NotHolder (or ReportNotFound) otherwise."""
+    row = _report(engine, ticket, city)
+    if not reporter_secret.holds(engine, row.id, secret):
+        raise NotHolder("secret: rating or disputing a report needs the reporter's secret from the "
+                        "tracking link given when it was filed (/lacak/<ticket>#k=...)")
+    return row
+
+
+def is_holder(engine, ticket: str, secret, *, city: str) -> bool:
+    try:
+        holder_report(engine, ticket, secret, city=city)
+    except (NotHolder, followup.ReportNotFound):
+        return False
+    return True
 
 
 def _record(engine, row, ticket, kind, rating, comment, version, now) -> None:
@@ -55,14 +79,16 @@ def _record(engine, row, ticket, kind, rating, comment, version, now) -> None:
                                                      comment=comment, version=version, occurred_at=now))
 
 
-def rate(engine, producer, ticket: str, rating, comment: str | None = None,
+def rate(engine, producer, ticket: str, rating, comment: str | None = None, *, secret, city: str,
          now: datetime | None = None) -> dict:
-    """Rate a resolved report 1-5; this closes it."""
+    """Rate a resolved report 1-5; this closes it. Only the holder of the reporter's secret may."""
     now = now or datetime.now(timezone.utc)
+    row = holder_report(engine, ticket, secret, city=city)
     if not isinstance(rating, int) or isinstance(rating, bool) or not 1 <= rating <= 5:
         raise FeedbackInvalid("rating", "a whole number from 1 to 5")
+    if comment is not None and not isinstance(comment, str):
+        raise FeedbackInvalid("comment", "must be text")
     comment = (comment or "").strip()[:1000] or None
-    row = _report(engine, ticket)
     if row.status != Status.RESOLVED.value:
         raise FeedbackInvalid("ticket", f"only a resolved report can be rated (this one is {row.status})")
     change = followup.change_status(engine, producer, row.id, Status.CLOSED.value, CITIZEN,
@@ -72,13 +98,17 @@ def rate(engine, producer, ticket: str, rating, comment: str | None = None,
     return {"ticket": ticket, "status": change["to_status"], "rating": rating}
 
 
-def dispute(engine, producer, ticket: str, reason: str, now: datetime | None = None) -> dict:
-    """The citizen says the problem is not solved: the report reopens with the reason."""
+def dispute(engine, producer, ticket: str, reason: str, *, secret, city: str,
+            now: datetime | None = None) -> dict:
+    """The citizen says the problem is not solved: the report reopens with the reason (kept for
+    staff; never public). Only the holder of the reporter's secret may."""
     now = now or datetime.now(timezone.utc)
-    reason = (reason or "").strip()[:1000]
+    row = holder_report(engine, ticket, secret, city=city)
+    if not isinstance(reason, str):
+        raise FeedbackInvalid("dispute", "must be text saying what is still wrong")
+    reason = reason.strip()[:1000]
     if not reason:
-        raise FeedbackInvalid("reason", "say what is still wrong")
-    row = _report(engine, ticket)
+        raise FeedbackInvalid("dispute", "say what is still wrong")
     if row.status not in (Status.RESOLVED.value, Status.CLOSED.value):
         raise FeedbackInvalid("ticket", f"only a resolved or closed report can be disputed (this one is "
                                         f"{row.status})")
@@ -88,12 +118,15 @@ def dispute(engine, producer, ticket: str, reason: str, now: datetime | None = N
     return {"ticket": ticket, "status": change["to_status"]}
 
 
-def feedback_of(engine, ticket: str) -> list[dict]:
-    f = report_feedback
+def feedback_of(engine, ticket: str, holder: bool = False, *, city: str) -> list[dict]:
+    """What was given on the city's ticket; the reporter's own words (comments, dispute reasons)
+    only for the holder of the secret (``comment`` is null for everybody else)."""
+    f, r = report_feedback, db.reports
     with engine.connect() as conn:
-        rows = conn.execute(select(f).where(f.c.ticket == ticket).order_by(f.c.occurred_at)).all()
-    return [{"kind": r.kind, "rating": r.rating, "comment": r.comment, "at": r.occurred_at.isoformat()}
-            for r in rows]
+        rows = conn.execute(select(f).join(r, r.c.id == f.c.report_id)
+                            .where(f.c.ticket == ticket, r.c.city == city).order_by(f.c.occurred_at)).all()
+    return [{"kind": r.kind, "rating": r.rating, "comment": r.comment if holder else None,
+             "at": r.occurred_at.isoformat()} for r in rows]
 
 
 def auto_close(engine, producer, preset, now: datetime | None = None,

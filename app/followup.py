@@ -4,16 +4,25 @@ The SQL row and its audit event are written in one transaction with an
 optimistic version check; the event is then appended to the stream so the
 live aggregates move. The audit row doubles as an outbox: an event whose
 append failed stays ``published = false`` and ``relay_unpublished`` sends it
-later (the consumers ignore a repeat).
+later (the consumers ignore a repeat). So a change made while Redis is down is saved all
+the same: its answer says ``relayed: False`` and the screens say the wall follows later.
 """
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timezone
 
 from sqlalchemy import select, update
 
 from app.store import db
 from app.workflow import Status, aggregate_state, check_transition, parse_status
+
+
+log = logging.getLogger(__name__)
+
+
+class FeedUnavailable(RuntimeError):
+    """The event stream could not take an event (Redis down); the change waits in the outbox."""
 
 
 class ReportNotFound(LookupError):
@@ -59,21 +68,32 @@ def change_status(engine, producer, report_id: str, to_status: str, actor: str,
             event_id=change["event_id"], report_id=report_id, city=row.city, kind="status",
             from_status=current.value, to_status=wanted.value, version=version, actor=actor,
             note=note, occurred_at=now, published=False))
-    publish(engine, producer, [change])
-    return change
+    relayed = publish(engine, producer, [change]) == 1
+    return {**change, "relayed": relayed}
 
 
-def publish(engine, producer, changes: list[dict]) -> None:
+def publish(engine, producer, changes: list[dict]) -> int:
+    """Append each change to the stream and mark it sent; stops at the first the stream refuses
+    (that one and the rest stay in the outbox for ``relay_unpublished``). Returns how many went."""
+    sent = 0
     for change in changes:
-        producer.emit_status(change)
+        try:
+            producer.emit_status(change)
+        except FeedUnavailable as err:
+            log.warning("event stream unavailable (%s): %d status events wait in the outbox",
+                        err, len(changes) - sent)
+            break
         with engine.begin() as conn:
             conn.execute(update(db.report_events)
                          .where(db.report_events.c.event_id == change["event_id"])
                          .values(published=True))
+        sent += 1
+    return sent
 
 
 def relay_unpublished(engine, producer, older_than_s: float = 5.0, limit: int = 500) -> int:
-    """Send status events whose append to the stream never happened (a crash, Redis down)."""
+    """Send status events whose append to the stream never happened (a crash, Redis down); only
+    the producer's own city's (cities may share one database, each with its own stream)."""
     cutoff = datetime.now(timezone.utc).timestamp() - older_than_s
     e, r = db.report_events, db.reports
     with engine.connect() as conn:
@@ -82,8 +102,7 @@ def relay_unpublished(engine, producer, older_than_s: float = 5.0, limit: int = 
                    e.c.actor, e.c.note, e.c.occurred_at, r.c.resolved_at, r.c.agency, r.c.team,
                    r.c.priority, r.c.sla_due_at)
             .join(r, r.c.id == e.c.report_id)
-            .where(e.c.published.is_(False), e.c.kind == "status")
+            .where(e.c.published.is_(False), e.c.kind == "status", e.c.city == producer.preset.slug)
             .order_by(e.c.occurred_at).limit(limit)).all()
     changes = [dict(row._mapping) for row in rows if row.occurred_at.timestamp() <= cutoff]
-    publish(engine, producer, changes)
-    return len(changes)
+    return publish(engine, producer, changes)

@@ -14,6 +14,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "kpi.sla_breaches": {"id": "Lewat tenggat", "en": "SLA breaches"},
     "kpi.median_resolve": {"id": "Median waktu selesai", "en": "Median time to resolve"},
     "kpi.sla_compliance": {"id": "Kepatuhan SLA", "en": "SLA compliance"},
+    "unit.minutes": {"id": "mnt", "en": "min"},
+    "unit.hours": {"id": "jam", "en": "h"},
+    "unit.days": {"id": "hari", "en": "d"},
     "screen.wall": {"id": "Layar pusat komando", "en": "Command-center wall"},
     "screen.lapor": {"id": "Lapor masalah", "en": "Report a problem"},
     "screen.kiosk": {"id": "Kios publik", "en": "Public kiosk"},
@@ -55,3 +58,52 @@ def t(key: str, language: str = "id", **values) -> str:
 def local_time(moment: datetime, preset, fmt: str = "%H:%M") -> str:
     """A UTC moment shown in the city's zone, with its label (WIB, WITA, WIT)."""
     return f"{moment.astimezone(ZoneInfo(preset.timezone)).strftime(fmt)} {preset.tz_label}"
+
+
+# -- numbers by the language's conventions (CLDR through Babel) --------------------------------
+# English on a Pantau screen is read in Indonesia and by its staff: a 24-hour clock (en_GB).
+LOCALES = {"id": "id_ID", "en": "en_GB"}
+
+
+def locale_of(language: str) -> str:
+    return LOCALES.get(language, LOCALES["id"])
+
+
+def number(value: float, language: str = "id", decimals: int = 0) -> str:
+    """``1670`` -> "1.670" (id) / "1,670" (en); ``decimals`` fixed digits after the separator."""
+    from babel.numbers import format_decimal
+
+    pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
+    return format_decimal(value, format=pattern, locale=locale_of(language))
+
+
+def percent(value: float, language: str = "id", decimals: int = 1) -> str:
+    """``82.7`` (a percentage) -> "82,7%" (id) / "82.7%" (en)."""
+    from babel.numbers import format_percent
+
+    pattern = "#,##0" + ("." + "0" * decimals if decimals else "") + "%"
+    return format_percent(value / 100.0, format=pattern, locale=locale_of(language))
+
+
+def number_symbols(language: str = "id") -> dict[str, str]:
+    """The group and decimal separators, for numbers a browser formats (the wall's legend)."""
+    from babel.numbers import get_decimal_symbol, get_group_symbol
+
+    locale = locale_of(language)
+    return {"group": get_group_symbol(locale), "decimal": get_decimal_symbol(locale)}
+
+
+def duration_parts(seconds: float | None, language: str = "id") -> tuple[str, str]:
+    """(number, unit) of a duration in the unit a person reads: "3" "mnt", "1,5" "jam", "8,9" "hari"."""
+    if seconds is None:
+        return "—", ""
+    if seconds < 3600:
+        return number(int(seconds // 60), language), t("unit.minutes", language)
+    if seconds < 2 * 86400:
+        return number(round(seconds / 3600, 1), language, 1), t("unit.hours", language)
+    return number(round(seconds / 86400, 1), language, 1), t("unit.days", language)
+
+
+def duration(seconds: float | None, language: str = "id") -> str:
+    value, unit = duration_parts(seconds, language)
+    return f"{value} {unit}".strip()

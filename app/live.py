@@ -16,6 +16,16 @@ Every web process runs its own relay and emits to its own clients only:
 Redis pub/sub already reaches every process, so there is no Socket.IO
 message queue between them (a display's whole session is one WebSocket in
 one process, see ``app/server.py``).
+
+Who may connect, and how many (``SocketGate``, in front of Engine.IO, before a
+WebSocket exists): only from the page's own origin (or ``PANTAU_SOCKET_ORIGINS``),
+only with a staff session or a display token (``app.auth.displays``), over
+WebSocket only, at most ``PANTAU_SOCKETS_PER_ADDRESS`` per client address and
+``resolved_sockets_per_process()`` per process (always below the thread count:
+each WebSocket holds a gunicorn thread for its whole life, so HTTP keeps the
+rest). ``SocketWatch`` closes a connection that joined no view within
+``PANTAU_SOCKET_JOIN_S`` and one whose display token was revoked or whose
+staff account was disabled.
 """
 from __future__ import annotations
 
@@ -24,6 +34,7 @@ import logging
 import threading
 import time
 from collections import Counter
+from urllib.parse import urlsplit
 
 import h3
 import redis
@@ -31,6 +42,7 @@ from flask import Blueprint, current_app, jsonify, request
 from flask_socketio import join_room, leave_room, rooms
 
 from app import hexagg, queries
+from app.auth import displays
 from app.hexagg import parse_cell_field
 from app.store.keys import Keys
 
@@ -315,14 +327,241 @@ def timelapse():
     return response
 
 
+def origin_allowed(settings, origin: str | None, environ: dict) -> bool:
+    """A browser's ``Origin`` may open the push: the page's own origin or a configured one.
+
+    Clients that send no Origin (not a browser: the tests' clients, a script) are let through to
+    the credential check; a browser always sends it on a WebSocket, so a page on another site
+    cannot recruit its visitors.
+    """
+    if not origin:
+        return True
+    origin = origin.strip().lower().rstrip("/")
+    if origin in settings.socket_origins:
+        return True
+    if settings.public_url:     # PANTAU_PUBLIC_URL: the address the city publishes
+        parts = urlsplit(settings.public_url.lower())
+        if origin == f"{parts.scheme}://{parts.netloc}":
+            return True
+    host = (environ.get("HTTP_HOST") or "").lower()
+    scheme = environ.get("wsgi.url_scheme", "http")
+    parts = urlsplit(origin)
+    if parts.scheme not in ("http", "https") or not host:
+        return False
+    default = {"http": ":80", "https": ":443"}
+    strip = lambda netloc, sch: netloc[:-len(default[sch])] if netloc.endswith(default[sch]) else netloc  # noqa: E731
+    return parts.scheme == scheme and strip(parts.netloc, parts.scheme) == strip(host, scheme)
+
+
+class SocketGate:
+    """WSGI middleware in front of Engine.IO: who may open a push connection, and how many.
+
+    With gunicorn's ``gthread`` worker a WebSocket holds its thread until it closes (the Engine.IO
+    call below returns only then), so counting calls in flight counts open sockets exactly.
+    Refusals are plain HTTP answers before any WebSocket exists: 403 for a foreign origin, 401 with
+    no staff session or display token, 429 past the per-address cap, 503 past the per-process cap.
+    """
+
+    def __init__(self, app, flask_app, settings, watch: "SocketWatch | None" = None, path: str = "/socket.io"):
+        self.app = app
+        self.watch = watch
+        self.flask_app = flask_app
+        self.settings = settings
+        self.path = path
+        self.per_process = settings.resolved_sockets_per_process()
+        self.per_address = settings.sockets_per_address
+        self.lock = threading.Lock()
+        self.open = 0
+        self.by_address: Counter = Counter()
+
+    @staticmethod
+    def _refuse(start_response, status: str, message: str, retry_after: int | None = None):
+        body = json.dumps({"error": message}).encode()
+        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
+                   ("Cache-Control", "no-store")]
+        if retry_after is not None:
+            headers.append(("Retry-After", str(retry_after)))
+        start_response(status, headers)
+        return [body]
+
+    def __call__(self, environ, start_response):
+        if not (environ.get("PATH_INFO") or "").startswith(self.path):
+            return self.app(environ, start_response)
+        if not origin_allowed(self.settings, environ.get("HTTP_ORIGIN"), environ):
+            return self._refuse(start_response, "403 FORBIDDEN",
+                                "Origin: not allowed to open the push connection (PANTAU_SOCKET_ORIGINS)")
+        with self.flask_app.request_context(environ):
+            viewer = displays.wall_viewer()
+        if viewer is None:
+            return self._refuse(start_response, "401 UNAUTHORIZED",
+                                "login required: a staff session or a display token")
+        address = environ.get("REMOTE_ADDR") or "-"
+        with self.lock:
+            if self.open >= self.per_process:
+                refusal = ("503 SERVICE UNAVAILABLE", "push connections: this process is full "
+                           f"({self.per_process}, PANTAU_SOCKETS_PER_PROCESS)")
+            elif self.by_address[address] >= self.per_address:
+                refusal = ("429 TOO MANY REQUESTS", "push connections: too many from this address "
+                           f"({self.per_address}, PANTAU_SOCKETS_PER_ADDRESS)")
+            else:
+                refusal = None
+                self.open += 1
+                self.by_address[address] += 1
+        if refusal:
+            return self._refuse(start_response, *refusal, retry_after=5)
+        if self.watch is not None:
+            self.watch.start()   # closes it if it joins no view in time
+        try:
+            return self.app(environ, start_response)
+        finally:
+            with self.lock:
+                self.open -= 1
+                self.by_address[address] -= 1
+                if self.by_address[address] <= 0:
+                    del self.by_address[address]
+
+
+class SocketWatch:
+    """Closes push connections that joined no view in time, or whose credential is gone.
+
+    One thread per web process, started with the first wall: every second it looks at the
+    process's Engine.IO connections; a revoked display token arrives on Redis pub/sub (closed at
+    once) and every ``display_check_s`` the open connections' tokens and accounts are re-read.
+    """
+
+    def __init__(self, services, socketio, join_s: float, check_s: float):
+        self.services = services
+        self.socketio = socketio
+        self.join_s = join_s
+        self.check_s = check_s
+        self.viewers: dict[str, tuple[str, str]] = {}    # Socket.IO sid -> viewer
+        self.first_seen: dict[str, float] = {}           # Engine.IO sid -> monotonic time
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def start(self) -> "SocketWatch":
+        with self.lock:
+            if self.thread is None or not self.thread.is_alive():
+                self.stopping.clear()
+                self.thread = threading.Thread(target=self._run, name="pantau-socket-watch", daemon=True)
+                self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stopping.set()
+        if self.thread is not None:
+            self.thread.join(timeout=5)
+
+    def seen(self, sid: str, viewer: tuple[str, str]) -> None:
+        with self.lock:
+            self.viewers[sid] = viewer
+
+    def gone(self, sid: str) -> None:
+        with self.lock:
+            self.viewers.pop(sid, None)
+
+    def _close_sid(self, sid: str) -> None:
+        eio_sid = self.socketio.server.manager.eio_sid_from_sid(sid, NAMESPACE)
+        self.gone(sid)
+        if eio_sid is not None:
+            self.socketio.server.eio.disconnect(eio_sid)
+
+    def close_display(self, display_id: str) -> int:
+        with self.lock:
+            sids = [sid for sid, viewer in self.viewers.items() if viewer == ("display", display_id)]
+        for sid in sids:
+            self._close_sid(sid)
+        return len(sids)
+
+    def sweep_unjoined(self, now: float | None = None) -> int:
+        """Close every Engine.IO connection older than ``join_s`` that is in no wall view's room."""
+        now = time.monotonic() if now is None else now
+        eio = self.socketio.server.eio
+        rooms_of_ns = self.socketio.server.manager.rooms.get(NAMESPACE, {})
+        joined = set()
+        for room, members in list(rooms_of_ns.items()):
+            if isinstance(room, str) and room.count(":") == 2:
+                joined.update(list(members.values()))
+        current = set(list(eio.sockets))
+        closed = 0
+        for eio_sid in current:
+            first = self.first_seen.setdefault(eio_sid, now)
+            if eio_sid not in joined and now - first >= self.join_s:
+                eio.disconnect(eio_sid)
+                closed += 1
+        for eio_sid in set(self.first_seen) - current:
+            del self.first_seen[eio_sid]
+        return closed
+
+    def recheck(self) -> int:
+        """Close connections whose display token is no longer live or whose account is disabled."""
+        from app.auth.users import load_user
+
+        with self.lock:
+            viewers = dict(self.viewers)
+        services = self.services
+        live = displays.live_ids(services.engine, services.preset.slug,
+                                 {ident for kind, ident in viewers.values() if kind == "display"})
+        closed = 0
+        for sid, (kind, ident) in viewers.items():
+            if kind == "display":
+                ok = ident in live
+            else:
+                user = load_user(services.engine, ident)
+                ok = user is not None and user.city == services.preset.slug
+            if not ok:
+                self._close_sid(sid)
+                closed += 1
+        return closed
+
+    def _run(self) -> None:
+        channel = self.services.keys.display_revoked_channel
+        last_check = time.monotonic()
+        pubsub = None
+        while not self.stopping.is_set():
+            try:
+                if pubsub is None:
+                    pubsub = self.services.redis.pubsub(ignore_subscribe_messages=True)
+                    pubsub.subscribe(channel)
+                message = pubsub.get_message(timeout=1.0)
+                if message and message["type"] == "message":
+                    raw = message["data"]
+                    self.close_display(raw.decode() if isinstance(raw, bytes) else str(raw))
+            except (redis.ConnectionError, redis.TimeoutError, OSError) as err:
+                log.warning("socket watch lost Redis (%s); periodic checks go on", err)
+                pubsub = None
+                self.stopping.wait(1.0)
+            try:
+                self.sweep_unjoined()
+                if time.monotonic() - last_check >= self.check_s:
+                    last_check = time.monotonic()
+                    self.recheck()
+            except Exception:  # the thread must outlive one bad check; say what it was and go on
+                log.exception("socket watch check failed")
+        if pubsub is not None:
+            try:
+                pubsub.close()
+            except (redis.RedisError, OSError):
+                pass
+
+
 def install(server, socketio, services) -> LiveRelay:
     """Add the snapshot endpoint and the Socket.IO room joins; the relay starts with the first wall."""
+    from flask import request as flask_request
+    from flask_socketio import ConnectionRefusedError
+
     server.register_blueprint(blueprint)
+    settings = services.settings
+    watch = SocketWatch(services, socketio, settings.socket_join_s, settings.display_check_s)
+    server.extensions["pantau_socket_watch"] = watch
 
     @socketio.on("wall_join", namespace=NAMESPACE)
     def join(message):
-        view = view_of((message or {}).get("metric"), (message or {}).get("window"))
-        res = int((message or {}).get("res", 8))
+        message = message if isinstance(message, dict) else {}
+        view = view_of(message.get("metric"), message.get("window"))
+        raw = message.get("res", 8)
+        res = int(raw) if isinstance(raw, int) or (isinstance(raw, str) and raw.isdigit()) else 0
         if res not in hexagg.MAP_RESOLUTIONS:
             return {"ok": False}
         for room in rooms(namespace=NAMESPACE):
@@ -337,6 +576,15 @@ def install(server, socketio, services) -> LiveRelay:
 
     @socketio.on("connect", namespace=NAMESPACE)
     def connect(auth=None):
+        viewer = displays.wall_viewer()
+        if viewer is None:   # SocketGate refused it already; kept here so the namespace never trusts the gate alone
+            raise ConnectionRefusedError("login required")
+        watch.seen(flask_request.sid, viewer)
+        watch.start()
         relay.start()
+
+    @socketio.on("disconnect", namespace=NAMESPACE)
+    def disconnect(*_reason):
+        watch.gone(flask_request.sid)
 
     return relay

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import threading
 import time
@@ -48,6 +49,17 @@ public_approved = Table(
     Column("public_text", Text),          # the only free text the public sees, as staff approved it
     extend_existing=True,                 # ``python -m app.public`` imports this module twice
 )
+
+
+# Text shown to the public (staff's public text, resolve/reject notes) never carries a phone number
+# or an e-mail address: staff may quote the citizen; these are refused when written and hidden when read.
+_PHONE_IN_TEXT = re.compile(r"(\+?\d[\d .\-()]{7,}\d)")
+_EMAIL_IN_TEXT = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]+")
+
+
+def has_contact(text: str | None) -> bool:
+    """Whether ``text`` holds something like a phone number or an e-mail address."""
+    return bool(text) and bool(_PHONE_IN_TEXT.search(text) or _EMAIL_IN_TEXT.search(text))
 
 
 def is_sensitive(category: str) -> bool:
@@ -391,7 +403,8 @@ def main(argv: list[str] | None = None) -> int:
             except KeyboardInterrupt:   # Ctrl-C on `make run` reaches every process of the group
                 return 0
         with services.engine.connect() as conn:
-            row = conn.execute(select(db.reports).where(db.reports.c.ticket == args.ticket)).first()
+            row = conn.execute(select(db.reports).where(db.reports.c.ticket == args.ticket,
+                                                      db.reports.c.city == services.preset.slug)).first()
         if row is None:
             print(f"ticket: no report {args.ticket}", file=sys.stderr)
             return 1

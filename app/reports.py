@@ -85,6 +85,7 @@ class Report:
     attributes: dict = field(default_factory=dict)
     version: int = 1
     duplicate_of: tuple[str, ...] = ()   # open reports nearby this one probably repeats (a hint for staff)
+    secret_hash: str | None = None       # sha256 of the reporter's secret (app.reporter_secret), if filed with one
 
     @property
     def state(self) -> str:

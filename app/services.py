@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from app.areas import AreaIndex
 from app.memo import Memo
 from app.store import db
+from app.store.files import make_data_private
 from app.store.keys import Keys
 from app.store.redis_conn import EmbeddedRedis, connect, redis_url_for
 from config.cities import PRESETS, CityPreset
@@ -38,7 +39,7 @@ class Services:
 
     @classmethod
     def open(cls, settings: Settings) -> "Services":
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        make_data_private(settings)
         preset = PRESETS[settings.city]
         areas = AreaIndex.load(preset, settings.boundaries)
         url, embedded = redis_url_for(settings)

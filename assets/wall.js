@@ -9,43 +9,88 @@
 (function () {
   "use strict";
   var W = window.pantauWall = window.pantauWall || {};
-  var PALETTES = {
-    reports: ["#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026"],
-    open: ["#fff7bc", "#fec44f", "#fe9929", "#d95f0e", "#993404"],
-    breaches: ["#fcbba1", "#fc9272", "#fb6a4a", "#de2d26", "#a50f15"]
-  };
+  // One sequential ramp for every metric, sampled from matplotlib's "inferno" (perceptually uniform,
+  // lightness rising with the count, so it reads the same to colour-blind eyes and in grey): on the
+  // near-black map the busiest class is the brightest thing on screen (contrast 1.8, 3.8, 6.8, 10.8
+  // and 18.0 : 1 against #0b0f14). Spikes are not a colour of the ramp: a cyan ring of their own.
+  var RAMP = ["#6a176e", "#bc3754", "#f37819", "#fbb61a", "#fcffa4"];
+  var MAP_BG = "#0b0f14", SPIKE = "#00e5ff";
   var S = null;  // the state of the wall on screen
 
-  function resForZoom(z) {
-    if (S && S.cfg.res) return S.cfg.res;
-    if (z <= 10) return 6;
-    if (z <= 11) return 7;
-    if (z <= 12) return 8;
-    if (z <= 14) return 9;
-    return 10;
+  // -- the display profile: type sized for the distance ------------------------------------------
+  // A 16:9 screen of `diag` inches read from `dist` metres: every text is at least MIN_ARCMIN tall
+  // (cap height). --wall-u (the smallest font size, in CSS px) = cap height / CSS px size / 0.7 (the
+  // cap-to-size ratio of the wall's fonts is 0.72-0.73; 0.7 leaves a margin).
+  var MIN_ARCMIN = 16, CAP_RATIO = 0.7;
+  var HEX_MIN_ARCMIN = 5;  // a hex must be at least this wide (flat to flat, about 1.7 edges) to be drawn
+  var H3_EDGE_M = {6: 3724.5, 7: 1406.5, 8: 531.4, 9: 200.8, 10: 75.9};
+
+  function profileOf(cfg) {
+    var p = (cfg && cfg.profile) || {diag: 55, dist: 5};
+    var widthMm = p.diag * 25.4 * 16 / Math.sqrt(16 * 16 + 9 * 9);
+    var screenPx = (window.screen && screen.width) || window.innerWidth;
+    var mmPerPx = widthMm / screenPx;
+    var capMm = p.dist * 1000 * Math.tan(MIN_ARCMIN / 60 * Math.PI / 180);
+    return {diag: p.diag, dist: p.dist, mmPerPx: mmPerPx, unitPx: capMm / mmPerPx / CAP_RATIO};
   }
 
+  function applyProfile(cfg) {
+    var prof = profileOf(cfg);
+    document.documentElement.style.setProperty("--wall-u", prof.unitPx.toFixed(2) + "px");
+    return prof;
+  }
+
+  // The hex resolution follows the ground scale (metres per millimetre of screen), not the pixel
+  // count: a 4K wall (twice the CSS px, one zoom level closer) and a full-HD wall of the same size
+  // showing the same view pick the same resolution, so they show the same cells and legend.
+  function resForZoom(z) {
+    if (S && S.cfg.res) return S.cfg.res;
+    var prof = S ? S.prof : profileOf(null), lat = S ? S.map.getCenter().lat : 0;
+    var metresPerPx = 40075016.686 * Math.cos(lat * Math.PI / 180) / (256 * Math.pow(2, z));
+    var metresPerMm = metresPerPx / prof.mmPerPx;
+    var minMm = prof.dist * 1000 * Math.tan(HEX_MIN_ARCMIN / 60 * Math.PI / 180);
+    for (var res = 10; res > 6; res--) {
+      if (H3_EDGE_M[res] * Math.sqrt(3) / metresPerMm >= minMm) return res;
+    }
+    return 6;
+  }
+
+  // -- numbers by the language (the separators come from Babel on the server) --------------------
+  function fmtInt(n) {
+    var sym = (S && S.cfg.numbers) || {group: ",", decimal: "."};
+    return String(Math.round(n)).replace(/\B(?=(\d{3})+(?!\d))/g, sym.group);
+  }
+
+  // Round class bounds from the data: 1, 2, 5, 10, 20, 50... spread geometrically up to the
+  // largest count, at most five classes; a class bound never exceeds the largest count.
   function niceBreaks(max) {
-    // five classes starting at 1, rounded to readable numbers
-    if (max <= 5) return [1, 2, 3, 4, 5];
-    var raw = [1, max * 0.1, max * 0.25, max * 0.5, max * 0.75];
+    var nice = [];
+    for (var m = 1; m <= 1e7; m *= 10) nice.push(m, 2 * m, 5 * m);
     var out = [1];
-    for (var i = 1; i < raw.length; i++) {
-      var m = Math.pow(10, Math.floor(Math.log10(raw[i])));
-      var v = Math.max(out[i - 1] + 1, Math.round(raw[i] / m) * m);
-      out.push(v);
+    for (var i = 1; i < 5; i++) {
+      var want = Math.pow(Math.max(max, 1), i / 5), best = null;
+      nice.forEach(function (v) {
+        if (v > max || v <= out[out.length - 1]) return;
+        if (best === null || Math.abs(Math.log(v / want)) < Math.abs(Math.log(best / want))) best = v;
+      });
+      if (best !== null && best > out[out.length - 1]) out.push(best);
     }
     return out;
   }
 
-  function colour(n) {
-    var pal = PALETTES[S.view[0]] || PALETTES.reports, k = 0;
+  function classOf(n) {
+    var k = 0;
     for (var i = 0; i < S.breaks.length; i++) { if (n >= S.breaks[i]) k = i; }
-    return pal[k];
+    return k;
+  }
+
+  function colour(n) {
+    // fewer classes than colours: the top of the ramp, so the busiest class is always the brightest
+    return RAMP[RAMP.length - S.breaks.length + classOf(n)];
   }
 
   function styleFor(n) {
-    return {color: "#0b0f14", weight: 0.6, opacity: 0.9, fillColor: colour(n), fillOpacity: 0.72,
+    return {color: MAP_BG, weight: 0.6, opacity: 0.9, fillColor: colour(n), fillOpacity: 0.88,
             interactive: false};
   }
 
@@ -55,6 +100,18 @@
     var opts = {timeZone: S.cfg.timezone, hour: "2-digit", minute: "2-digit", hour12: false};
     if (seconds) opts.second = "2-digit";
     return new Intl.DateTimeFormat(S.cfg.lang === "id" ? "id-ID" : "en-GB", opts).format(new Date(ms));
+  }
+
+  function localDay(ms) {
+    return new Intl.DateTimeFormat("en-CA", {timeZone: S.cfg.timezone, year: "numeric", month: "2-digit",
+                                             day: "2-digit"}).format(new Date(ms));
+  }
+
+  // "kemarin 16.15" / "hari ini 03.05": the replayed moment with its day, in the city's zone
+  function dayAndTime(ms) {
+    var day = localDay(ms), today = localDay(Date.now()), yesterday = localDay(Date.now() - 86400000);
+    var word = day === today ? S.cfg.text.today : day === yesterday ? S.cfg.text.yesterday : day;
+    return word + " " + fmtTime(ms);
   }
 
   function publishState() {
@@ -69,6 +126,11 @@
     node.setAttribute("data-view", S.view.join(":"));
     node.setAttribute("data-connected", S.socket && S.socket.connected ? "1" : "0");
     node.setAttribute("data-spikes", String(S.spikePolys.length));
+    node.setAttribute("data-incidents", String(S.incidents.length));
+    node.setAttribute("data-blinking", String(S.incidents.filter(function (i) { return !i.ack; }).length));
+    node.setAttribute("data-breaks", S.breaks.join(","));
+    node.setAttribute("data-stale", S.stale ? "1" : "0");
+    node.setAttribute("data-zoom", String(S.map.getZoom()));
     node.setAttribute("data-updates", String(S.updates));
     // the time-lapse: "1" while it plays; the frame on screen (0 = the oldest) and its replayed
     // clock (UTC seconds), empty when the map is live
@@ -80,14 +142,16 @@
   function renderLegend() {
     var node = el("wall-legend");
     if (!node) return;
-    var pal = PALETTES[S.view[0]] || PALETTES.reports, html = "";
-    for (var i = 0; i < S.breaks.length; i++) {
+    var html = "", first = RAMP.length - S.breaks.length;
+    for (var i = S.breaks.length - 1; i >= 0; i--) {  // the busiest class on top
       var lo = S.breaks[i], hi = i + 1 < S.breaks.length ? S.breaks[i + 1] - 1 : null;
-      var label = hi === null ? "≥ " + lo : (hi === lo ? String(lo) : lo + "–" + hi);
-      html += '<div class="wall-legend-row"><span class="wall-swatch" style="background:' + pal[i] +
-        '"></span><span>' + label + "</span></div>";
+      var label = hi === null ? "≥ " + fmtInt(lo) : (hi === lo ? fmtInt(lo) : fmtInt(lo) + "–" + fmtInt(hi));
+      html += '<div class="wall-legend-row" data-colour="' + RAMP[first + i] + '"><span class="wall-swatch" style="background:' +
+        RAMP[first + i] + '"></span><span>' + label + "</span></div>";
     }
-    node.innerHTML = '<div class="wall-legend-title">' + (S.cfg.labels[S.view.join(":")] || "") + "</div>" + html;
+    html += '<div class="wall-legend-row"><span class="wall-swatch wall-swatch-spike"></span><span>' +
+      esc(S.cfg.text.legend_spike) + "</span></div>";
+    node.innerHTML = '<div class="wall-legend-title">' + esc((S.cfg.legendTitles || {})[S.view[0]] || "") + "</div>" + html;
   }
 
   function setCell(cell, n, flash) {
@@ -185,6 +249,7 @@
   function addTicker(items, fresh) {
     var list = items.slice().reverse().map(function (r) { return {r: r, fresh: fresh, at: Date.now()}; });
     S.ticker = list.concat(S.ticker).slice(0, 12);
+    S.tickerChanged = true;
     renderTicker();
   }
 
@@ -208,26 +273,36 @@
     if (!node) return;
     node.innerHTML = S.ticker.map(function (item) {
       var r = item.r, isNew = item.fresh && Date.now() - item.at < 5000;
-      return '<div class="wall-tick' + (isNew ? " wall-tick-new" : "") + '" data-cell9="' + esc(r.cell9) + '">' +
-        '<span class="wall-tick-icon">' + esc(S.cfg.icons[r.category] || "📌") + "</span>" +
-        '<span class="wall-tick-what">' + esc(S.cfg.names[r.category] || r.category) + "</span>" +
-        '<span class="wall-tick-where">' + esc(r.kelurahan || r.kecamatan || "") + "</span>" +
-        '<span class="wall-tick-when">' + esc(ago(r.created_at)) + "</span></div>";
+      var where = [r.kelurahan, r.kecamatan].filter(Boolean).join(", ");
+      return '<div class="wall-tick wall-row' + (isNew ? " wall-tick-new" : "") + '" data-cell9="' + esc(r.cell9) + '">' +
+        '<span class="wall-tick-icon" aria-hidden="true">' + esc(S.cfg.icons[r.category] || "📌") + "</span>" +
+        '<span class="wall-tick-what">' + esc(S.cfg.names[r.category] || S.cfg.text.other) + "</span>" +
+        '<span class="wall-tick-when">' + esc(ago(r.created_at)) + "</span>" +
+        '<span class="wall-tick-where">' + esc(where) + "</span></div>";
     }).join("");
+    paginate(false);
   }
 
   // -- spikes -----------------------------------------------------------------
-  W.setSpikes = function (cells) {
-    if (!S) { W._spikes = cells; return; }
-    S.spikeCells = cells || [];
+  // incidents: [{id, cells, ack}]; each hex of an incident gets a cyan ring (a dark halo under it
+  // so it reads over any class); unacknowledged ones pulse, acknowledged ones stay steady.
+  W.setSpikes = function (incidents) {
+    if (!S) { W._spikes = incidents; return; }
+    S.incidents = (incidents || []).filter(function (i) { return i && i.cells; });
     placeSpikes();
   };
 
   function placeSpikes() {
-    S.spikePolys.forEach(function (p) { S.map.removeLayer(p); });
-    S.spikePolys = S.spikeCells.map(function (cell) {
-      return new S.Poly(window.h3.cellToBoundary(cell), {color: "#ff1744", weight: 5, opacity: 1, fill: false,
-                                                          interactive: false}).addTo(S.map);
+    S.spikePolys.forEach(function (p) { S.map.removeLayer(p.halo); S.map.removeLayer(p.ring); });
+    S.spikePolys = [];
+    if (S.timelapsing) { publishState(); return; }  // live alerts are not drawn over replayed hours
+    S.incidents.forEach(function (incident) {
+      incident.cells.forEach(function (cell) {
+        var ring = window.h3.cellToBoundary(cell);
+        S.spikePolys.push({ack: incident.ack,
+          halo: new S.Poly(ring, {color: "#000000", weight: 9, opacity: 0.9, fill: false, interactive: false}).addTo(S.map),
+          ring: new S.Poly(ring, {color: SPIKE, weight: 5, opacity: 1, fill: false, interactive: false}).addTo(S.map)});
+      });
     });
     publishState();
   }
@@ -235,25 +310,81 @@
   function pulse() {
     S.pulseOn = !S.pulseOn;
     S.spikePolys.forEach(function (p) {
-      p.setStyle({opacity: S.pulseOn ? 1 : 0.15, weight: S.pulseOn ? 6 : 3});
+      if (!p.ack) p.ring.setStyle({opacity: S.pulseOn ? 1 : 0.25, weight: S.pulseOn ? 6 : 4});
     });
   }
 
+  // -- the rotating panel: one section at a time, as many whole rows as fit, page after page -------
+  var PAGE_MS = 8000;
+
+  function rowsOf(body) {
+    return Array.prototype.slice.call(body.querySelectorAll(".wall-row"));
+  }
+
+  function paginate(advance) {
+    var rotor = el("wall-rotor");
+    if (!rotor || !S) return;
+    var sections = Array.prototype.slice.call(rotor.querySelectorAll(".wall-section"));
+    if (!sections.length) return;
+    var R = S.rotor;
+    if (advance) {
+      R.page++;
+      if (R.page >= R.pages) { R.page = 0; R.section = (R.section + 1) % sections.length; }
+    }
+    sections.forEach(function (sec, i) { sec.classList.toggle("wall-current", i === R.section); });
+    var sec = sections[R.section], body = sec.querySelector(".wall-section-body"), rows = rowsOf(body);
+    rows.forEach(function (r) { r.classList.remove("wall-row-off"); });
+    // pages of whole rows: a row belongs to the page whose height it fits in
+    var limit = body.clientHeight, head = 0;
+    var thead = body.querySelector("thead");
+    if (thead) head = thead.getBoundingClientRect().height;
+    var pages = [[]], used = head;
+    rows.forEach(function (r) {
+      var h = r.getBoundingClientRect().height + (r.tagName === "TR" ? 0 : rowGap(body));
+      if (used + h > limit + 0.5 && pages[pages.length - 1].length) { pages.push([]); used = head; }
+      pages[pages.length - 1].push(r); used += h;
+    });
+    R.pages = pages.length;
+    if (R.page >= R.pages) R.page = 0;
+    rows.forEach(function (r) { r.classList.add("wall-row-off"); });
+    pages[R.page].forEach(function (r) { r.classList.remove("wall-row-off"); });
+    var tag = sec.querySelector(".wall-page");
+    var text = R.pages > 1 ? S.cfg.text.page.replace("{n}", R.page + 1).replace("{of}", R.pages) : "";
+    if (tag && tag.textContent !== text) tag.textContent = text;
+  }
+
+  function rowGap(body) {
+    var first = body.firstElementChild;
+    return first ? parseFloat(getComputedStyle(first.classList.contains("wall-row") ? body : first).rowGap) || 0 : 0;
+  }
+
   // -- stale feed and clock ----------------------------------------------------
+  function age(ms) {
+    var s = Math.max(0, Math.floor(ms / 1000)), t = S.cfg.text;
+    if (s < 120) return t.age_seconds.replace("{n}", fmtInt(s));
+    if (s < 2 * 3600) return t.age_minutes.replace("{n}", fmtInt(Math.floor(s / 60)));
+    return t.age_hours.replace("{n}", fmtInt(Math.floor(s / 3600)));
+  }
+
   function watch() {
     var clock = el("wall-clock");
-    if (clock) clock.textContent = fmtTime(Date.now(), true) + " " + S.cfg.tzLabel;
+    if (clock) clock.textContent = fmtTime(Date.now(), false) + " " + S.cfg.tzLabel;
     var stale = !S.socket.connected || Date.now() - S.lastUpdate > S.cfg.stale * 1000;
+    S.stale = stale;
+    var root = el("wall-root");
+    if (root) root.classList.toggle("wall-stale-on", stale);
     var banner = el("wall-stale-banner");
     if (banner) {
       if (stale) {
-        banner.textContent = "⚠ " + S.cfg.text.stale.replace("{time}", fmtTime(S.lastUpdate) + " " + S.cfg.tzLabel);
+        banner.textContent = "⚠ " + S.cfg.text.stale.replace("{age}", age(Date.now() - S.lastUpdate))
+          .replace("{time}", fmtTime(S.lastUpdate) + " " + S.cfg.tzLabel);
         banner.style.display = "";
       } else {
         banner.style.display = "none";
       }
     }
     if (Date.now() - S.lastTickerRender > 30000) { S.lastTickerRender = Date.now(); renderTicker(); }
+    if (Date.now() - S.rotor.at > PAGE_MS) { S.rotor.at = Date.now(); paginate(true); }
     publishState();
   }
 
@@ -283,8 +414,10 @@
   W.timelapse = function () {
     if (!S || S.timelapsing) return;
     var state = S, label = el("wall-view-label"), before = label ? label.textContent : "";
-    var savedView = S.view, timer = null;
+    var savedView = S.view, timer = null, root = el("wall-root"), bar = el("wall-progress");
     S.timelapsing = true; S.replayTs = null; S.replayFrame = null;
+    if (root) root.classList.add("wall-replaying");
+    placeSpikes();
     // a snapshot under way would paint live counts over the replay: dropped, reloaded at the end
     S.loadToken++; S.loading = false; S.pendingCells = []; S.pendingTicks = [];
     publishState();
@@ -294,6 +427,8 @@
       if (S !== state) return;  // the wall was rebuilt meanwhile: nothing of this replay is on screen
       S.timelapsing = false; S.replayTs = null; S.replayFrame = null; S.view = savedView;
       if (label) label.textContent = before;
+      if (root) root.classList.remove("wall-replaying");
+      placeSpikes();
       clearAll();
       renderLegend();
       var res = resForZoom(S.map.getZoom());  // a zoom or resize during the replay took effect on hold
@@ -327,7 +462,8 @@
         // the frame's end, but never past the moment the replay was asked for
         S.replayTs = Math.min(tl.start + (i + 1) * tl.step, tl.now || Infinity);
         S.replayFrame = i;
-        if (label) label.textContent = (S.cfg.text.replay || "▶ {time}").replace("{time}", fmtTime(S.replayTs * 1000));
+        if (label) label.textContent = (S.cfg.text.replay || "▶ {time}").replace("{time}", dayAndTime(S.replayTs * 1000));
+        if (bar && bar.firstChild) bar.firstChild.style.width = (100 * (i + 1) / pictures.length).toFixed(1) + "%";
         i++;
         publishState();
       }, TIMELAPSE_FRAME_MS);
@@ -356,14 +492,21 @@
     if (!cfgNode) { setTimeout(function () { W.attach(map, anchor); }, 100); return; }
     teardown();
     var cfg = JSON.parse(cfgNode.getAttribute("data-config"));
+    document.documentElement.lang = cfg.lang;  // Dash's page has no lang of its own
+    var prof = applyProfile(cfg);
+    map.invalidateSize(false);
     map.fitBounds(cfg.bounds, {animate: false});
-    S = {map: map, Poly: anchor.constructor, cfg: cfg, view: [cfg.metric, cfg.window],
-         res: cfg.res || resForZoom(map.getZoom()), counts: {}, polys: {}, breaks: [1, 2, 3, 4, 5], seq: -1, baseSeq: 0,
+    if (map.attributionControl) map.attributionControl.setPrefix(false);
+    S = {map: map, Poly: anchor.constructor, cfg: cfg, prof: prof, view: [cfg.metric, cfg.window],
+         res: 8, counts: {}, polys: {}, breaks: [1, 2, 5, 10, 20], seq: -1, baseSeq: 0,
          loading: false, loadToken: 0, pendingCells: [], pendingTicks: [], lastUpdate: Date.now(),
-         ticker: [], spikeCells: W._spikes || [], spikePolys: [], pulseOn: false, timers: [], updates: 0,
+         ticker: [], incidents: [], spikePolys: [], pulseOn: false, timers: [], updates: 0,
          snapshots: 0, lastTickerRender: Date.now(), timelapsing: false, replayTs: null,
-         replayFrame: null};
+         replayFrame: null, stale: false, rotor: {section: 0, page: 0, pages: 1, at: Date.now()}};
+    S.res = cfg.res || resForZoom(map.getZoom());
+    W.setSpikes(W._spikes || []);
     S.ticker = (cfg.recent || []).map(function (r) { return {r: r, fresh: false, at: 0}; });
+    W.page = function (advance) { paginate(advance); publishState(); return S.rotor; };
     renderTicker();
     renderLegend();
     // WebSocket only: a display's session is one connection held by one web process, so several
@@ -375,12 +518,47 @@
     socket.on("wall_tick", function (msg) { if (S) onTick(msg); });
     socket.on("wall_resync", function () { if (S) loadSnapshot(); });
     map.on("zoomend", onZoom);
-    // an unattended screen: after a resize (another monitor, a browser restart) fit the city again
-    var refit = null;
-    map.on("resize", function () {
+    // an unattended screen: whenever the map's box changes (another monitor, a banner comes or
+    // goes, a browser restart) size the type again and fit the city again
+    var refit = null, box = map.getContainer().parentNode;
+    function refitSoon() {
       clearTimeout(refit);
-      refit = setTimeout(function () { map.invalidateSize(false); map.fitBounds(cfg.bounds, {animate: false}); }, 250);
-    });
+      refit = setTimeout(function () {
+        if (!S || S.map !== map) return;
+        S.prof = applyProfile(cfg);
+        map.invalidateSize(false);
+        map.fitBounds(cfg.bounds, {animate: false});
+        onZoom();
+        paginate(false);
+        publishState();
+      }, 150);
+    }
+    map.on("resize", refitSoon);
+    if (window.ResizeObserver) {
+      var seen = null;
+      new ResizeObserver(function () {
+        var size = box.clientWidth + "x" + box.clientHeight;
+        if (seen !== null && size !== seen) refitSoon();
+        seen = size;
+      }).observe(box);
+    }
+    // the controls show while someone moves the pointer or types, and hide after a few seconds
+    var root = el("wall-root"), sleep = null;
+    function wake() {
+      if (!root) return;
+      root.classList.add("wall-awake");
+      clearTimeout(sleep);
+      sleep = setTimeout(function () { root.classList.remove("wall-awake"); }, 6000);
+    }
+    document.addEventListener("mousemove", wake);
+    document.addEventListener("keydown", wake);
+    var rotor = el("wall-rotor");
+    if (rotor && window.MutationObserver) {
+      // Dash re-renders the panels' rows: keep showing the current page of whole rows
+      new MutationObserver(function () { if (!S.paging) { S.paging = true; paginate(false); S.paging = false; } })
+        .observe(rotor, {childList: true, subtree: true});
+    }
+    paginate(false);
     S.timers.push(setInterval(watch, 500));
     S.timers.push(setInterval(pulse, 600));
     if (cfg.rotate > 0) {

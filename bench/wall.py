@@ -158,8 +158,9 @@ class Load:
             self.stop.wait(tick)
 
 
-def socket_displays(base_url: str, count: int, res: int) -> None:
-    """``count`` displays over WebSocket (as assets/wall.js connects), in their own process.
+def socket_displays(base_url: str, count: int, res: int, token: str) -> None:
+    """``count`` displays over WebSocket (as assets/wall.js connects), in their own process, each
+    signed in with the display token ``token`` (``python -m app.auth displays create``).
 
     Prints "ready"; on "reset" on stdin zeroes the byte counts; on "report" prints them as JSON.
     """
@@ -173,7 +174,8 @@ def socket_displays(base_url: str, count: int, res: int) -> None:
             received[i] += len(json.dumps(data, separators=(",", ":"))) + len(event) + 8
 
         client.on("*", on_any, namespace="/wall")
-        client.connect(base_url, namespaces=["/wall"], transports=["websocket"], wait_timeout=10)
+        client.connect(base_url, namespaces=["/wall"], transports=["websocket"], wait_timeout=10,
+                       headers={"Cookie": f"pantau_display={token}"})
         client.emit("wall_join", {"metric": "reports", "window": "today", "res": res}, namespace="/wall")
         clients.append(client)
     print("ready", flush=True)
@@ -193,15 +195,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--displays", type=int, default=20)
     parser.add_argument("--serve-baseline", nargs=3, metavar=("FOLDER", "REDIS", "PORT"))
-    parser.add_argument("--socket-displays", nargs=3, metavar=("URL", "COUNT", "RES"))
+    parser.add_argument("--socket-displays", nargs=4, metavar=("URL", "COUNT", "RES", "TOKEN"))
     args = parser.parse_args()
     if args.serve_baseline:
         folder, redis_url, baseline_port = args.serve_baseline
         serve_baseline(Path(folder), redis_url, int(baseline_port))
         return
     if args.socket_displays:
-        url, count, res = args.socket_displays
-        socket_displays(url, int(count), int(res))
+        url, count, res, token = args.socket_displays
+        socket_displays(url, int(count), int(res), token)
         return
 
     import psutil
@@ -237,7 +239,12 @@ def main() -> None:
             if time.monotonic() > deadline:
                 raise RuntimeError("the web server did not start")
             time.sleep(0.3)
-        snapshot = requests.get(f"{base}/wall/api/snapshot?metric=reports&window=today&res={RES}", timeout=30)
+        # The wall is for staff: the screens sign in with a display token, as an installed wall does.
+        from app.auth import displays as display_tokens
+
+        token = display_tokens.create_display(services.engine, services.preset.slug, "bench wall")[1]
+        snapshot = requests.get(f"{base}/wall/api/snapshot?metric=reports&window=today&res={RES}", timeout=30,
+                                cookies={display_tokens.COOKIE: token})
         result["initial_payload_bytes"] = len(snapshot.content)
         result["initial_payload_gzip_bytes"] = len(gzip.compress(snapshot.content))
         result["initial_cells"] = len(snapshot.json()["cells"])
@@ -253,14 +260,14 @@ def main() -> None:
                 "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"])
             page = browser.new_page(viewport={"width": 1920, "height": 1080})
             started = time.perf_counter()
-            page.goto(f"{base}/wall?kiosk=1&res={RES}")
+            page.goto(f"{base}/wall?display={token}&kiosk=1&res={RES}")
             page.wait_for_function(f"() => Number((document.getElementById('wall-hexstate') || {{dataset: {{}}}})"
                                    f".dataset.features) >= {result['initial_cells']}", timeout=60000)
             result["first_render_s"] = round(time.perf_counter() - started, 2)
             page.close()
             # The push phase: a display as installed (resolution follows the zoom: res 8 here).
             page = browser.new_page(viewport={"width": 1920, "height": 1080})
-            page.goto(f"{base}/wall?kiosk=1")
+            page.goto(f"{base}/wall?display={token}&kiosk=1")
             page.wait_for_function("() => Number((document.getElementById('wall-hexstate') || {dataset: {}})"
                                    ".dataset.features) > 0", timeout=60000)
             push_res = int(page.evaluate("() => document.getElementById('wall-hexstate').dataset.res"))
@@ -275,7 +282,7 @@ def main() -> None:
 
             # -- push, under load: the other displays and the aggregator run as their own processes
             displays = subprocess.Popen([sys.executable, __file__, "--socket-displays", base,
-                                         str(args.displays - 1), str(push_res)],
+                                         str(args.displays - 1), str(push_res), token],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
             children.append(displays)
             assert displays.stdout.readline().strip() == "ready"

@@ -6,7 +6,7 @@ import importlib
 
 # Screens in the order they are registered; each has layouts/<name>.py (PATH or PATHS, layout)
 # and, when it reacts to anything, callbacks/<name>.py (register).
-SCREENS = ["home", "wall", "dispatch", "tugas", "lapor", "lacak", "kiosk"]
+SCREENS = ["home", "wall", "dispatch", "tugas", "lapor", "lacak", "kiosk", "kinerja"]
 
 
 def register_all(dash_app, services) -> None:

@@ -46,7 +46,9 @@ def queue_table(items: list[dict], lang: str, pick_type: str, row_type: str) -> 
     return dbc.Table([head, body], size="sm", hover=True, className="queue-table")
 
 
-def detail_panel(data: dict, lang: str, preset) -> html.Div:
+def detail_panel(data: dict, lang: str, services) -> html.Div:
+    preset = services.preset
+
     def when(iso: str) -> str:   # stored in UTC, shown in the city's zone
         moment = datetime.fromisoformat(iso)
         return local_time(moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc), preset,
@@ -68,9 +70,7 @@ def detail_panel(data: dict, lang: str, preset) -> html.Div:
                            if data["sla"]["expected_datetime"] else ""})]),
         html.P(data["description"]),
         html.Div(photos, className="d-flex"),
-        html.Iframe(src=f"https://www.openstreetmap.org/export/embed.html?bbox={data['lng'] - .004},"
-                        f"{data['lat'] - .003},{data['lng'] + .004},{data['lat'] + .003}&marker={data['lat']},"
-                        f"{data['lng']}", style={"width": "100%", "height": "180px", "border": 0}),
+        ids.report_map(services, data["lat"], data["lng"], data["category"]),
         html.H6(t("staff.public", lang)),
         html.P(t("staff.public_on", lang, by=data["public"]["by"], at=when(data["public"]["at"]))
                + (f" — “{data['public']['text']}”" if data["public"]["text"] else "")
@@ -103,7 +103,7 @@ def register_report_opener(app, services, ids, lang: str) -> None:
             if error_kind(err)[0] is None:
                 raise
             return None, dbc.Alert(str(err), color="warning")
-        return {"id": report_id, "version": data["version"]}, detail_panel(data, lang, services.preset)
+        return {"id": report_id, "version": data["version"]}, detail_panel(data, lang, services)
 
 
 def _check_filters(status, page=None, **texts) -> None:
@@ -199,4 +199,5 @@ def register(app, services) -> None:
             if kind is None:
                 raise
             return str(err), "danger" if kind in ("conflict", "forbidden") else "warning", True
-        return t("staff.done", lang, ticket=rid[:8], status=out.get("status") or out.get("priority")), "success", True
+        done = "staff.done_feed_pending" if out.get("feed") == "pending" else "staff.done"
+        return t(done, lang, ticket=rid[:8], status=out.get("status") or out.get("priority")), "success", True

@@ -9,9 +9,9 @@ from dataclasses import replace
 import dash_leaflet as dl
 import redis
 from dash import Input, Output, State, ctx, html, no_update
-from flask import request
+from flask import current_app, request
 
-from app import duplicates, photos
+from app import duplicates, photos, reporter_secret
 from app.i18n import t
 from app.open311.intake import IntakeRefused, RateGate
 from app.reports import ReportInvalid, ticket_for
@@ -26,12 +26,14 @@ def _point(lat: float, lng: float) -> dict:
     return {"lat": round(float(lat), 6), "lng": round(float(lng), 6)}
 
 
-def _ticket_block(ticket: str, lang: str, heading: str):
+def _ticket_block(ticket: str, lang: str, heading: str, secret: str | None = None):
+    # The reporter's secret rides in the fragment: never sent in a request line, so in no log.
     return html.Div([
         html.Div(heading),
         html.Div(ticket, id=ids.TICKET, className="lapor-ticket"),
-        html.A(t("lapor.track", lang), href=f"/lacak/{ticket}", id=f"{ids.PREFIX}track-link",
-               className="btn btn-success mt-2"),
+        html.A(t("lapor.track", lang), href=f"/lacak/{ticket}" + (f"#k={secret}" if secret else ""),
+               id=f"{ids.PREFIX}track-link", className="btn btn-success mt-2"),
+        html.P(t("lapor.keep_link", lang), className="small mt-2", id=f"{ids.PREFIX}keep-link") if secret else None,
     ])
 
 
@@ -198,6 +200,8 @@ def register(dash_app, services) -> None:
                 moved = photos.attach(settings, photo_ref)   # kept from now on: it belongs to a filed report
             except photos.PhotoInvalid:
                 return _error(lang, t("lapor.error.photo_expired", lang)), no_update, no_update, no_update, False
+        # The same form token gives the same report id, so a re-sent form shows the same tracking secret.
+        tracking_secret, report = reporter_secret.issue(current_app.config["SECRET_KEY"], report)
         try:
             # Filed anyway: the link to what it probably repeats is kept with the report, for staff.
             report = services.producer.append(replace(report, duplicate_of=tuple(d["id"] for d in near)))
@@ -205,7 +209,8 @@ def register(dash_app, services) -> None:
             if moved:
                 photos.detach(settings, photo_ref)     # not filed: the photo waits (and expires) again
             return _error(lang, t("lapor.error.busy", lang)), no_update, no_update, no_update, False
-        return _ticket_block(report.ticket, lang, t("lapor.thanks", lang)), True, no_update, None, True
+        return (_ticket_block(report.ticket, lang, t("lapor.thanks", lang), tracking_secret), True, no_update, None,
+                True)
 
     def _add_support(lang, secret, visit, duplicate):
         if not (isinstance(duplicate, dict)

@@ -24,9 +24,12 @@ def screen_for(screens: dict, pathname: str):
 
 def register(dash_app, services, screens: dict) -> None:
     @dash_app.callback(Output(shell.PAGE, "children"), Input(shell.LOCATION, "pathname"),
-                       State(shell.LOCATION, "search"))
-    def route(pathname, search):
+                       State(shell.LOCATION, "search"), State(shell.LOCATION, "hash"))
+    def route(pathname, search, fragment=None):
         params = {k: v[-1] for k, v in parse_qs((search or "").lstrip("?")).items()}
+        # The fragment (/lacak/<ticket>#k=<reporter's secret>) reaches the server only here, in the
+        # callback's body: never in a request line, so never in an access log.
+        params["fragment"] = {k: v[-1] for k, v in parse_qs((fragment or "").lstrip("#")).items()}
         screen = screen_for(screens, pathname or "/")
         if screen is None:
             return html.Div([html.H1("404"), html.P("Halaman tidak ditemukan / Page not found")],

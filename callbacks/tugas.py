@@ -57,4 +57,5 @@ def register(app, services) -> None:
             if kind is None:
                 raise
             return str(err), "danger" if kind in ("conflict", "forbidden") else "warning", True
-        return t("staff.done", lang, ticket=rid[:8], status=out["status"]), "success", True
+        done = "staff.done_feed_pending" if out.get("feed") == "pending" else "staff.done"
+        return t(done, lang, ticket=rid[:8], status=out["status"]), "success", True

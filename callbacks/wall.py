@@ -10,12 +10,13 @@ from layouts import wall
 def register(dash_app, services) -> None:
     @dash_app.callback(
         Output(wall.KPIS, "children"), Output(wall.CATEGORIES, "children"), Output(wall.AGENCIES, "children"),
-        Output(wall.SPIKE, "children"), Output(wall.SPIKE, "style"), Output(wall.SPIKES_STORE, "data"),
+        Output(wall.SPIKE, "children"), Output(wall.SPIKE, "style"), Output(wall.SPIKE, "className"),
+        Output(wall.SPIKES_STORE, "data"),
         Input(wall.REFRESH, "n_intervals"), State(wall.LANG, "data"), prevent_initial_call=True)
     def refresh_panels(_n, lang):
         data = wall.panels(services, lang or services.settings.language)
         return (data["kpis"], data["categories"], data["agencies"], data["spike"], data["spike_style"],
-                data["spikes"])
+                data["spike_class"], data["spikes"])
 
     dash_app.clientside_callback(
         "function(cells) { if (window.pantauWall) { window.pantauWall.setSpikes(cells || []); } return null; }",

@@ -34,6 +34,8 @@ class BoundaryLayout:
     area_name: str = "nama"
     district_code: str = "kode_kec"
     district_name: str = "nama_kec"
+    region_name: str = "nama_kab"   # kota/kabupaten, for a report's readable place (app.areas.place_label)
+    kind: str = "jenis"             # kelurahan / desa
     exclude: tuple[tuple[str, str], ...] = ()   # (property, value) features to drop
 
 

@@ -100,6 +100,43 @@ def _optional_existing_path(raw: str) -> Path | None:
     return path
 
 
+def _public_url(raw: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError("must be an http:// or https:// URL such as https://lapor.example.go.id")
+    return raw.rstrip("/")
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    """Comma-separated web origins (``https://host[:port]``), as a browser sends them in ``Origin``."""
+    found = []
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        scheme, sep, rest = part.partition("://")
+        if scheme not in ("http", "https") or not sep or not rest or "/" in rest.rstrip("/"):
+            raise ValueError(f"each origin must be http(s)://host[:port] with no path ({part!r} is not)")
+        found.append(f"{scheme}://{rest.rstrip('/').lower()}")
+    return tuple(found)
+def _smtp_url(raw: str) -> str:
+    from urllib.parse import urlparse
+
+    parsed = urlparse(raw)
+    if parsed.scheme not in ("smtp", "smtps") or not parsed.hostname:
+        raise ValueError("must be smtp://[user:password@]host[:port] or smtps://...")
+    return raw
+
+
+def _on_off(raw: str) -> bool:
+    if raw.lower() in ("1", "on", "true", "yes"):
+        return True
+    if raw.lower() in ("0", "off", "false", "no"):
+        return False
+    raise ValueError("must be on or off")
+
+
 def _language(raw: str) -> str:
     if raw not in ("id", "en"):
         raise ValueError("must be 'id' or 'en'")
@@ -136,7 +173,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PANTAU_WEB_WORKERS", "web_workers", _non_negative_int, 0,
             "Web server processes (gunicorn workers). 0: one per CPU core, at most 8."),
     Setting("PANTAU_WEB_THREADS", "web_threads", _positive_int, 64,
-            "Threads per web process; each connected wall display holds one for its push connection."),
+            "Threads per web process; each connected wall display holds one for its push connection (at most PANTAU_SOCKETS_PER_PROCESS of them)."),
     Setting("PANTAU_REDIS_CONNECT_TIMEOUT_S", "redis_connect_timeout_s", _positive_float, 60.0,
             "How long a process retries (with backoff) to reach Redis at start-up before giving up."),
     Setting("PANTAU_STAFF_IDLE_MINUTES", "staff_idle_minutes", _positive_int, 30,
@@ -175,6 +212,52 @@ SETTINGS: tuple[Setting, ...] = (
             "Supports of existing reports a minute allowed per client address."),
     Setting("PANTAU_SUPPORT_REPORT_ADDRESS_DAY", "support_report_address_day", _positive_int, 3,
             "Supporters one client address may add to one report in a day (several people share an address)."),
+    Setting("PANTAU_PUBLIC_URL", "public_url", _public_url, None,
+            "The address citizens and Open311 clients reach this server at (https://lapor.example.go.id); "
+            "Open311 URLs are built from it, never from the Host header. Unset: http://PANTAU_HOST:PANTAU_PORT."),
+    Setting("PANTAU_FEEDBACK_ADDRESS_RATE", "feedback_address_rate", _positive_int, 20,
+            "Citizen feedback requests (rate, dispute, read) allowed per client address in any 10 minutes."),
+    Setting("PANTAU_FEEDBACK_TICKET_RATE", "feedback_ticket_rate", _positive_int, 5,
+            "Ratings and disputes accepted per report in any 24 hours."),
+    Setting("PANTAU_SOCKET_ORIGINS", "socket_origins", _origins, (),
+            "Web origins besides the page's own allowed to open the wall's push connection "
+            "(comma-separated https://host[:port]). Empty: the page's own origin only."),
+    Setting("PANTAU_SOCKETS_PER_PROCESS", "sockets_per_process", _non_negative_int, 0,
+            "Push connections (walls) one web process holds at once; more are refused, so HTTP keeps "
+            "threads. 0: half of PANTAU_WEB_THREADS. Must be below PANTAU_WEB_THREADS."),
+    Setting("PANTAU_SOCKETS_PER_ADDRESS", "sockets_per_address", _positive_int, 20,
+            "Push connections one client address may hold at once in one web process."),
+    Setting("PANTAU_SOCKET_JOIN_S", "socket_join_s", _positive_float, 10.0,
+            "A push connection that joined no wall view within this many seconds is closed."),
+    Setting("PANTAU_DISPLAY_CHECK_S", "display_check_s", _positive_float, 30.0,
+            "How often open push connections re-check their display token or staff account (a "
+            "revocation also reaches them at once through Redis)."),
+    Setting("PANTAU_LOGIN_FREE_ATTEMPTS", "login_free_attempts", _positive_int, 5,
+            "Wrong passwords for one account from one client address before each further try waits."),
+    Setting("PANTAU_LOGIN_DELAY_S", "login_delay_s", _positive_float, 1.0,
+            "First wait after the free attempts, in seconds; it doubles with every further wrong password."),
+    Setting("PANTAU_LOGIN_MAX_DELAY_S", "login_max_delay_s", _positive_float, 900.0,
+            "Longest wait between two tries for one account from one address, in seconds."),
+    Setting("PANTAU_LOGIN_ADDRESS_LIMIT", "login_address_limit", _positive_int, 20,
+            "Failed sign-ins (any account names) allowed from one client address in the sliding window; "
+            "checked before any password is."),
+    Setting("PANTAU_LOGIN_ADDRESS_WINDOW_S", "login_address_window_s", _positive_int, 900,
+            "The sliding window of PANTAU_LOGIN_ADDRESS_LIMIT, in seconds."),
+    Setting("PANTAU_LOGIN_CONCURRENCY", "login_concurrency", _positive_int, 1,
+            "Password checks (Argon2) running at once in one web process; more sign-ins wait."),
+    Setting("PANTAU_LOGIN_WAIT_S", "login_wait_s", _positive_float, 3.0,
+            "How long a sign-in waits for a free password check before a 503 with Retry-After."),
+    Setting("PANTAU_METRICS_TOKEN", "metrics_token", str, None,
+            "Bearer token /metrics requires (Authorization: Bearer ...). Unset: /metrics answers only "
+            "direct loopback requests (no proxy in between).", secret=True),
+    Setting("PANTAU_HSTS_SECONDS", "hsts_seconds", _non_negative_int, 31536000,
+            "Strict-Transport-Security max-age sent on answers to HTTPS requests. 0: never sent."),
+    Setting("PANTAU_SMTP_URL", "smtp_url", _smtp_url, None,
+            "Mail server for the weekly report: smtp://[user:password@]host[:port] (smtps:// for TLS). "
+            "Unset: no mail.", secret=True),
+    Setting("PANTAU_MAIL_FROM", "mail_from", str, "pantau@localhost", "Sender address of the weekly report."),
+    Setting("PANTAU_WEEKLY_REPORT", "weekly_report", _on_off, True,
+            "Build the weekly report every Monday 07.00 local time in `python -m app run` (on/off)."),
 )
 
 
@@ -215,6 +298,26 @@ class Settings:
     upload_address_rate: int = 20
     support_address_rate: int = 10
     support_report_address_day: int = 3
+    public_url: str | None = None
+    feedback_address_rate: int = 20
+    feedback_ticket_rate: int = 5
+    socket_origins: tuple[str, ...] = ()
+    sockets_per_process: int = 0
+    sockets_per_address: int = 20
+    socket_join_s: float = 10.0
+    display_check_s: float = 30.0
+    login_free_attempts: int = 5
+    login_delay_s: float = 1.0
+    login_max_delay_s: float = 900.0
+    login_address_limit: int = 20
+    login_address_window_s: int = 900
+    login_concurrency: int = 1
+    login_wait_s: float = 3.0
+    metrics_token: str | None = field(default=None, repr=False)
+    hsts_seconds: int = 31536000
+    smtp_url: str | None = field(default=None, repr=False)
+    mail_from: str = "pantau@localhost"
+    weekly_report: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -230,6 +333,10 @@ class Settings:
             except ValueError as err:
                 shown = "<hidden>" if setting.secret else repr(raw)
                 raise SettingsError(setting.env, f"{err} (got {shown})") from None
+        if values["sockets_per_process"] and values["sockets_per_process"] >= values["web_threads"]:
+            raise SettingsError("PANTAU_SOCKETS_PER_PROCESS",
+                                f"must be below PANTAU_WEB_THREADS ({values['web_threads']}): each push "
+                                f"connection holds a thread (got {values['sockets_per_process']!r})")
         return cls(**values)
 
 
@@ -274,8 +381,17 @@ class Settings:
             draft.unlink()
         return key
 
+    def resolved_public_url(self) -> str:
+        """The base URL of public links (no trailing slash)."""
+        return self.public_url or f"http://{self.host}:{self.port}"
+
     def resolved_web_workers(self) -> int:
         return self.web_workers or max(1, min(os.cpu_count() or 1, 8))
+
+    def resolved_sockets_per_process(self) -> int:
+        """Push connections a process holds at once: below its thread count (one thread: one socket)."""
+        limit = self.sockets_per_process or self.web_threads // 2
+        return max(1, min(limit, self.web_threads - 1))
 
     def describe(self) -> list[str]:
         """One line per setting, secrets hidden: for start-up logs."""

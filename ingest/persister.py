@@ -10,7 +10,7 @@ import logging
 import time
 
 from app import feedback, followup, ops
-from app.store import db
+from app.store import db, rollups
 from app.store.keys import PERSISTER
 from ingest import events
 from ingest.consumer import StreamConsumer
@@ -38,6 +38,8 @@ class Persister(StreamConsumer):
             if relayed:
                 log.warning("%s: relayed %d status events from the outbox", self.name, relayed)
         ops.trim_stream(self.redis, self.keys)
+        if self.producer is not None:   # /kinerja's rollups: recompute the days the last batches touched
+            rollups.refresh_dirty(self.engine, self.producer.preset.slug, self.producer.preset.timezone)
         if self.autoclose_working_days and self.producer is not None and time.monotonic() >= self._next_autoclose:
             self._next_autoclose = time.monotonic() + self.autoclose_every_s
             closed = feedback.auto_close(self.engine, self.producer, self.producer.preset,
@@ -50,5 +52,6 @@ class Persister(StreamConsumer):
         created = [e.report for e in batch if e.kind == events.CREATED]
         changes = [e.change for e in batch if e.kind == events.STATUS]
         db.write_batch(self.engine, created, changes)
+        rollups.mark_changed(self.engine, created, changes)   # idempotent: a day is recomputed, not added to
         if batch:
             self.redis.xack(self.stream, self.group, *[e.entry_id for e in batch])

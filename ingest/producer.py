@@ -15,6 +15,7 @@ from typing import Callable, Iterable
 
 import redis
 
+from app.followup import FeedUnavailable
 from app.reports import Report, ReportInvalid, build_report
 from app.store.keys import Keys
 from ingest import events
@@ -72,7 +73,11 @@ class Producer:
         return result
 
     def emit_status(self, change: dict, retry_for_s: float = 0.0) -> None:
-        self._append([(self.stream_for(change["report_id"]), events.status_fields(change))], retry_for_s)
+        """Append a status change; FeedUnavailable when Redis cannot take it (it stays in the outbox)."""
+        try:
+            self._append([(self.stream_for(change["report_id"]), events.status_fields(change))], retry_for_s)
+        except (redis.ConnectionError, redis.TimeoutError) as err:
+            raise FeedUnavailable(str(err)) from err
 
     def _append(self, entries: list[tuple[str, dict]], retry_for_s: float) -> None:
         delay, deadline = 0.1, time.monotonic() + retry_for_s

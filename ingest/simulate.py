@@ -22,7 +22,7 @@ from sqlalchemy import select
 from app.followup import VersionConflict, change_status
 from app.store import db
 from app.workflow import InvalidTransition
-from ingest.sources.simulator import CitySimulator
+from ingest.sources.simulator import SOURCE, CitySimulator
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,8 @@ REJECT_SHARE = 0.06
 
 
 def advance_lifecycle(services, budget: int, rng: random.Random, now: datetime) -> int:
-    """Move up to ``budget`` reports per stage one step along their follow-up."""
+    """Move up to ``budget`` of its own reports per stage one step along their follow-up: only
+    reports the simulator filed (``source = 'simulator'``), never a citizen's or an import's."""
     moved = 0
     for status, (next_status, min_age_s, share) in STAGES.items():
         limit = max(0, int(budget * share + rng.random()))
@@ -47,7 +48,8 @@ def advance_lifecycle(services, budget: int, rng: random.Random, now: datetime) 
         with services.engine.connect() as conn:
             rows = conn.execute(
                 select(db.reports.c.id, db.reports.c.version)
-                .where(db.reports.c.city == services.preset.slug, db.reports.c.status == status,
+                .where(db.reports.c.city == services.preset.slug, db.reports.c.source == SOURCE,
+                       db.reports.c.status == status,
                        db.reports.c.updated_at <= now - timedelta(seconds=min_age_s))
                 .order_by(db.reports.c.created_at).limit(limit)).all()
         for row in rows:

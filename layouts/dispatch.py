@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import dash_bootstrap_components as dbc
+import dash_leaflet as dl
 from dash import dcc, html
 
 from app.auth import permissions
 from app.i18n import t
+from app.public import is_sensitive
 from app.reports import PRIORITIES
 from app.staff import queue
 from app.workflow import Status
@@ -45,6 +47,26 @@ EXPORTS = {fmt: f"dispatch-export-{fmt}" for fmt in ("csv", "xlsx", "geojson")}
 TICK = "dispatch-tick"
 
 
+REPORT_MAP_CLASS = "staff-report-map"
+REPORT_MAP_ZOOM = 16
+
+
+def report_map(services, lat: float, lng: float, category: str) -> dl.Map:
+    """The report's place on the app's own Leaflet map: the kecamatan outlines (always, so it reads
+    without tiles), tiles only from ``PANTAU_TILE_URL`` (none when it is empty), never for a
+    sensitive category (a tile request tells the tile host where to look), and no third-party frame."""
+    tiles = services.settings.tile_url
+    with_tiles = bool(tiles) and not is_sensitive(category)
+    layers = [dl.TileLayer(url=tiles, maxZoom=19, attribution="© OpenStreetMap contributors")] if with_tiles else []
+    layers += [dl.GeoJSON(data=services.areas.outlines_geojson("district"), interactive=False,
+                          style={"color": "#6b7a90", "weight": 1, "fillOpacity": 0.04}),
+               dl.CircleMarker(center=[lat, lng], radius=8, color="#ffb000", fillColor="#ffb000", fillOpacity=0.8,
+                               weight=2, interactive=False)]
+    # center/zoom both set: dash-leaflet's moveend handler compares against them
+    return dl.Map(center=[lat, lng], zoom=REPORT_MAP_ZOOM, children=layers, className=REPORT_MAP_CLASS,
+                  style={"width": "100%", "height": "200px", "background": "#1b2330"}, attributionControl=with_tiles)
+
+
 def button_id(action: str) -> str:
     return f"dispatch-{action.replace('_', '-')}"
 
@@ -69,16 +91,20 @@ def layout(services, params: dict) -> html.Div:
                              options=_options((s.value, s.value.replace("_", " ")) for s in Status),
                              value=params.get("status", "").split(",") if params.get("status") else []), md=3),
         dbc.Col(dcc.Dropdown(id=CATEGORY, placeholder=t("staff.category", lang),
-                             options=_options((c.code, c.name(lang)) for c in CATEGORIES)), md=2),
-        dbc.Col(dcc.Dropdown(id=AGENCY, placeholder=t("staff.agency", lang), options=_options(agencies)), md=2),
-        dbc.Col(dcc.Dropdown(id=KECAMATAN, placeholder=t("staff.kecamatan", lang), options=_options(kecamatan)),
+                             options=_options((c.code, c.name(lang)) for c in CATEGORIES),
+                             value=params.get("category")), md=2),
+        dbc.Col(dcc.Dropdown(id=AGENCY, placeholder=t("staff.agency", lang), options=_options(agencies),
+                             value=params.get("agency")), md=2),
+        dbc.Col(dcc.Dropdown(id=KECAMATAN, placeholder=t("staff.kecamatan", lang), options=_options(kecamatan),
+                             value=params.get("kecamatan")),
                 md=2),
         dbc.Col(dcc.Dropdown(id=KELURAHAN, placeholder=t("staff.kelurahan", lang), options=_options(kelurahan)),
                 md=3),
         dbc.Col(dbc.Input(id=CELL, placeholder=t("staff.h3", lang), debounce=True,
                           value=params.get("h3", "")), md=3),
         dbc.Col(dcc.Dropdown(id=SLA, placeholder=t("staff.sla", lang),
-                             options=_options((s, t(f"staff.sla.{s}", lang)) for s in queue.SLA_STATES)), md=2),
+                             options=_options((s, t(f"staff.sla.{s}", lang)) for s in queue.SLA_STATES),
+                             value=params.get("sla")), md=2),
         dbc.Col(dcc.RadioItems(id=SORT, value="age", inline=True, inputClassName="me-1",
                                labelClassName="me-3",
                                options=_options((s, t(f"staff.sort.{s}", lang)) for s in queue.SORTS)), md=4),

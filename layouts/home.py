@@ -23,6 +23,6 @@ def layout(services, params: dict) -> html.Div:
                  for name, value in tiles], className="g-3 my-3"),
         html.Ul([html.Li(html.A(t(f"screen.{name}", lang), href=href)) for name, href in
                  (("wall", "/wall"), ("lapor", "/lapor"), ("kiosk", "/kiosk"), ("dispatch", "/dispatch"),
-                  ("tugas", "/tugas"), ("open311", "/open311/v2/discovery.json"),
+                  ("tugas", "/tugas"), ("kinerja", "/kinerja"), ("open311", "/open311/v2/discovery.json"),
                   ("healthz", "/healthz"), ("metrics", "/metrics"))], id="home-links"),
     ])

@@ -1,5 +1,11 @@
 """Ticket tracking at /lacak/<ticket>: the status timeline in the city's time zone, the agency,
-public notes, before and after photos. Nothing about the reporter or anyone else."""
+public notes, before and after photos. Nothing about the reporter or anyone else.
+
+Anyone with a ticket sees its category, status, agency, deadline, area and the public notes (staff's,
+checked: ``records.public_note``); photos only once staff published the report. The reporter, opening
+the link given at filing (``/lacak/<ticket>#k=<secret>``: the router hands the fragment over in the
+callback's body, so the secret is in no request line nor log), also sees what they wrote and their
+photos. A sensitive category's photos are never shown, and its area only to the reporter."""
 from __future__ import annotations
 
 import json
@@ -8,9 +14,10 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 from sqlalchemy import select
 
-from app import duplicates, photos
+from app import duplicates, photos, reporter_secret
 from app.i18n import local_time, t
-from app.open311.records import PUBLIC_NOTE_STATUSES
+from app.open311.records import public_note
+from app.public import public_approved
 from app.store import db
 from config.catalogue import BY_CODE
 
@@ -49,11 +56,15 @@ def layout(services, params: dict) -> html.Div:
         report = conn.execute(select(db.reports.c.id, db.reports.c.ticket, db.reports.c.category,
                                      db.reports.c.status, db.reports.c.agency, db.reports.c.created_at,
                                      db.reports.c.sla_due_at, db.reports.c.kelurahan_name,
-                                     db.reports.c.kecamatan_name, db.reports.c.photos)
+                                     db.reports.c.kecamatan_name, db.reports.c.photos,
+                                     db.reports.c.description, public_approved.c.report_id.label("approved_id"))
+                              .select_from(db.reports.outerjoin(public_approved,
+                                                                public_approved.c.report_id == db.reports.c.id))
                               .where(db.reports.c.city == services.preset.slug,
                                      db.reports.c.ticket == ticket)).first()
         events = [] if report is None else conn.execute(
-            select(db.report_events.c.to_status, db.report_events.c.occurred_at, db.report_events.c.note)
+            select(db.report_events.c.to_status, db.report_events.c.occurred_at, db.report_events.c.note,
+                   db.report_events.c.actor)
             .where(db.report_events.c.report_id == report.id)
             .order_by(db.report_events.c.version, db.report_events.c.occurred_at)).all()
     if report is None:
@@ -63,16 +74,23 @@ def layout(services, params: dict) -> html.Div:
     preset = services.preset
     category = BY_CODE.get(report.category)
     agency = next((a for a in preset.agencies if a.code == report.agency), None)
-    sensitive = bool(category and category.sensitive)
+    sensitive = bool(category is None or category.sensitive)
+    secret = (params.get("fragment") or {}).get("k")
+    holder = bool(secret) and reporter_secret.holds(services.engine, report.id, secret)
     timeline = [html.Li([
         html.Strong(t(f"lacak.status.{event.to_status}", lang)), " · ",
         html.Span(local_time(event.occurred_at, preset, TIME_FORMAT), className="lacak-time"),
-        html.Div(event.note, className="lacak-note")
-        if event.note and event.to_status in PUBLIC_NOTE_STATUSES else None,
+        html.Div(note, className="lacak-note") if (note := public_note(event.to_status, event.actor, event.note))
+        else None,
     ]) for event in events]
-    before = [] if sensitive else [ref for ref in json.loads(report.photos or "[]") if photos.is_ref(ref)]
-    after = [ref for ref in _after_photos(services.engine, report.id) if photos.is_ref(ref)]
-    area = ", ".join(part for part in (report.kelurahan_name, report.kecamatan_name) if part)
+    # Photos: never for a sensitive category; otherwise once staff published the report, or to the reporter.
+    show_photos = not sensitive and (holder or report.approved_id is not None)
+    before = [ref for ref in json.loads(report.photos or "[]") if photos.is_ref(ref)] if show_photos else []
+    after = [ref for ref in _after_photos(services.engine, report.id) if photos.is_ref(ref)] if show_photos else []
+    area = ", ".join(part for part in (report.kelurahan_name, report.kecamatan_name) if part) \
+        if holder or not sensitive else ""
+    if holder:
+        page.append(dbc.Alert(t("lacak.holder", lang), color="success", id="lacak-holder", className="py-2"))
     page += [
         html.Div(report.ticket, className="lacak-ticket", id="lacak-ticket"),
         html.H2([category.icon + " " if category else "", category.name(lang) if category else report.category],
@@ -87,6 +105,9 @@ def layout(services, params: dict) -> html.Div:
             html.Dt("👍"), html.Dd(t("lapor.supporters", lang,
                                      count=duplicates.supporter_count(services.engine, report.id))),
         ]),
+        *([html.H3(t("lacak.description", lang), className="h6"),
+           html.P(report.description, id="lacak-description", className="lacak-description")]
+          if holder and report.description else []),
         html.H3(t("lacak.timeline", lang), className="h6"),
         html.Ul(timeline, id=TIMELINE, className="lacak-timeline"),
     ]

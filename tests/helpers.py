@@ -64,3 +64,47 @@ def dump_aggregates(client, keys: Keys, now: float | None = None) -> dict:
                     continue
             out[key] = members
     return out
+
+
+def wall_display_token(server, name: str = "test screen") -> str:
+    """A fresh display token for the app's city, as ``python -m app.auth displays create`` makes it."""
+    from app.auth import displays
+
+    services = server.extensions["pantau"]
+    return displays.create_display(services.engine, services.preset.slug, name)[1]
+
+
+def wall_client(server):
+    """A test client signed in to the wall as an unattended screen (a display token's cookie)."""
+    from app.auth import displays
+
+    client = server.test_client()
+    client.set_cookie(displays.COOKIE, wall_display_token(server))
+    return client
+
+
+def wall_url(server, query: str = "") -> str:
+    """The URL a screen opens: the wall with a display token (it moves into a cookie; the URL stays clean)."""
+    extra = "&" + query.lstrip("?") if query.strip("?") else ""
+    return f"{server.config['BASE_URL']}/wall?display={wall_display_token(server)}{extra}"
+
+
+def file_with_secrets(services, raws) -> list[tuple[object, str]]:
+    """File reports as the form and Open311 do (each with its reporter's secret), drain them into SQL;
+    answers (SQL row, secret) per report, in the given order."""
+    from sqlalchemy import select
+
+    from app import reporter_secret
+    from app.store import db
+
+    filed = []
+    for raw in raws:
+        secret, report = reporter_secret.issue(services.settings.resolved_secret_key(),
+                                               services.producer.validate(raw))
+        services.producer.append(report)
+        filed.append((report.id, secret))
+    drain(services)
+    with services.engine.connect() as conn:
+        rows = {row.id: row for row in conn.execute(select(db.reports).where(
+            db.reports.c.id.in_([report_id for report_id, _ in filed])))}
+    return [(rows[report_id], secret) for report_id, secret in filed]

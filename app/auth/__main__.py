@@ -3,13 +3,17 @@
     python -m app.auth users create --username ani --role supervisor [--agency DLH]
     python -m app.auth users list
     python -m app.auth users disable ani        # someone left: no sign-in, open sessions end
-    python -m app.auth users enable ani
-    python -m app.auth users set-password ani   # forgotten or leaked: also clears a lock-out
+    python -m app.auth users enable ani         # sessions from before the disable stay ended
+    python -m app.auth users set-password ani   # forgotten or leaked: every open session ends
+    python -m app.auth users sign-out ani       # a lost phone or copied cookie: every session ends
     python -m app.auth audit [--limit 50] [--subject ani]
+    python -m app.auth displays create --name "Ruang kontrol 1" [--url https://pantau.example.go.id]
+    python -m app.auth displays list
+    python -m app.auth displays revoke <display_id>   # the screen stops at once, its open push closed
 
 A password comes from ``PANTAU_NEW_USER_PASSWORD`` when set (scripts), otherwise from a hidden
 prompt asked twice. Every change is written to the audit log with the operating-system account
-that ran the command.
+that ran the command. Failed sign-ins never lock an account (``app.auth.throttle``).
 """
 from __future__ import annotations
 
@@ -47,12 +51,23 @@ def main(argv: list[str] | None = None) -> int:
     users_cmd.add_parser("list", help="every account, its role and state (never a password)")
     for name, text in (("disable", "disable an account: no sign-in, open sessions end"),
                        ("enable", "re-enable a disabled account"),
-                       ("set-password", "give an account a new password (clears a lock-out)")):
+                       ("set-password", "give an account a new password (ends its open sessions)"),
+                       ("sign-out", "end every open session of an account (its password stays)")):
         users_cmd.add_parser(name, help=text).add_argument("username")
     audit_cmd = sub.add_parser("audit", help="the newest audit log entries")
     audit_cmd.add_argument("--limit", type=int, default=50)
     audit_cmd.add_argument("--subject", help="only entries about this account or key id")
+    displays_cmd = sub.add_parser("displays", help="wall display tokens for unattended screens").add_subparsers(
+        dest="command", required=True)
+    dcreate = displays_cmd.add_parser("create", help="a new display token; prints the URL to open on the screen")
+    dcreate.add_argument("--name", required=True, help="where the screen is, e.g. \"Ruang kontrol 1\"")
+    dcreate.add_argument("--url", help="the server's base URL (default: PANTAU_PUBLIC_URL, else PANTAU_HOST:PANTAU_PORT)")
+    displays_cmd.add_parser("list", help="every display token of the city and its state (never the token)")
+    displays_cmd.add_parser("revoke", help="revoke a display token: the screen stops at once").add_argument(
+        "display_id")
     args = parser.parse_args(argv)
+    if args.group == "displays":
+        return _displays(args)
 
     from app import audit
     from app.auth import users
@@ -73,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "list":
             for u in users.list_users(engine):
-                state = "disabled" if u["disabled_at"] else "locked" if u["locked_until"] else "active"
+                state = "disabled" if u["disabled_at"] else "active"
                 print(f"{u['username']}\t{u['role']}\t{u['agency'] or '-'}\t{state}\t"
                       f"last sign-in {_when(u['last_login_at'])}")
             return 0
@@ -89,21 +104,76 @@ def main(argv: list[str] | None = None) -> int:
                 changed = users.disable_user(engine, username, actor, conn=conn)
             elif args.command == "enable":
                 changed = users.enable_user(engine, username, conn=conn)
+            elif args.command == "sign-out":
+                users.end_sessions(engine, username, conn=conn)
+                changed = True
             else:
                 users.set_password(engine, username, password, conn=conn)
                 changed = True
             if changed:
-                audit.record(engine, actor, f"user.{args.command}", username, conn=conn)
+                audit.record(engine, actor, f"user.{args.command}", username, conn=conn,
+                             detail={"sessions_ended": True})
         if not changed:
             print(f"{username} is {'disabled' if args.command == 'disable' else 'not disabled'} already",
                   file=sys.stderr)
             return 1
         print({"disable": f"disabled {username}", "enable": f"enabled {username}",
-               "set-password": f"new password set for {username}"}[args.command])
+               "set-password": f"new password set for {username}; its open sessions ended",
+               "sign-out": f"every open session of {username} ended"}[args.command])
         return 0
     except users.UserInvalid as err:
         print(err, file=sys.stderr)
         return 2
+    finally:
+        services.close()
+
+
+def _base_url(services, given: str | None) -> str:
+    if given:
+        return given.rstrip("/")
+    if services.settings.public_url:   # PANTAU_PUBLIC_URL
+        return services.settings.public_url.rstrip("/")
+    host = services.settings.host
+    return f"http://{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{services.settings.port}"
+
+
+def _displays(args) -> int:
+    from app import audit
+    from app.auth import displays
+    from app.services import Services
+
+    services = Services.open_for_command()
+    actor, engine, city = audit.cli_actor(), services.engine, services.preset.slug
+    try:
+        if args.command == "list":
+            for display in displays.list_displays(engine, city):
+                print(displays.describe(display))
+            return 0
+        if args.command == "create":
+            try:
+                display, token = displays.create_display(engine, city, args.name)
+            except ValueError as err:
+                print(err, file=sys.stderr)
+                return 2
+            audit.record(engine, actor, "display.create", display.display_id, detail={"name": display.name})
+            print(f"created display {display.display_id} ({display.name}); open this URL on the screen "
+                  f"(shown once; it signs the screen in to the wall only):")
+            print(f"{_base_url(services, args.url)}{displays.WALL}?{displays.QUERY}={token}")
+            return 0
+        with engine.begin() as conn:
+            changed = displays.revoke_display(engine, city, args.display_id, conn=conn)
+            if changed:
+                audit.record(engine, actor, "display.revoke", args.display_id, conn=conn)
+        if not changed:
+            print(f"no live display {args.display_id} in {city}", file=sys.stderr)
+            return 1
+        try:   # the open push connections close at once (else within PANTAU_DISPLAY_CHECK_S)
+            services.redis.publish(services.keys.display_revoked_channel, args.display_id)
+        except Exception as err:  # noqa: BLE001
+            print(f"warning: Redis not reached ({err}); open walls stop within PANTAU_DISPLAY_CHECK_S",
+                  file=sys.stderr)
+        print(f"revoked display {args.display_id}")
+        return 0
     finally:
         services.close()
 

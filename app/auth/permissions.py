@@ -23,6 +23,7 @@ ACTIONS: dict[str, frozenset[str]] = {
     "export":      frozenset({"admin", "supervisor", "operator"}),
     "publish":     frozenset({"admin", "supervisor", "operator"}),
     "escalations": frozenset({"admin", "supervisor", "operator"}),
+    "acknowledge_incident": frozenset({"admin", "supervisor", "operator"}),
     "manage_users": frozenset({"admin"}),
 }
 
@@ -30,6 +31,7 @@ ACTIONS: dict[str, frozenset[str]] = {
 SCREENS: dict[str, frozenset[str]] = {
     "/dispatch": frozenset({"admin", "supervisor", "operator"}),
     "/tugas":    frozenset({"admin", "supervisor", "agency_officer"}),
+    "/kinerja":  frozenset({"admin", "supervisor"}),
 }
 
 # Roles whose every read and write is limited to the reports of their own agency.

@@ -1,12 +1,17 @@
-"""Staff accounts: the users table, password hashing (Argon2id) and the login lock-out.
+"""Staff accounts: the users table, password hashing (Argon2id) and the session epoch.
 
-No Flask here: the web edge (``app.auth.web``) and the command line call these.
+No Flask here: the web edge (``app.auth.web``) and the command line call these. Failed sign-ins
+are throttled in Redis before a password is checked (``app.auth.throttle``); no account locks.
+
+Every account has a session epoch, written into its sessions at sign-in and compared on every
+request: signing out, a new password, disabling and re-enabling bump it, which ends every session
+of the account (a copied cookie included).
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -16,8 +21,6 @@ from sqlalchemy.exc import IntegrityError
 from app.auth.permissions import ROLES
 from app.store.db import UTCDateTime, metadata
 
-MAX_FAILURES = 5                      # failed logins in a row before the account locks
-LOCKOUT = timedelta(minutes=15)
 MIN_PASSWORD = 10
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,39}$")
 _hasher = PasswordHasher()            # Argon2id with the library's current recommended parameters
@@ -31,10 +34,12 @@ users = Table(
     Column("role", String(20), nullable=False),
     Column("agency", String(40)),
     Column("city", String(20), nullable=False),
-    Column("failed_logins", Integer, nullable=False, default=0),
-    Column("locked_until", UTCDateTime),
+    Column("failed_logins", Integer, nullable=False, default=0),   # unused since 0002 (Redis counts)
+    Column("locked_until", UTCDateTime),                            # unused since 0002 (no lock-out)
     Column("created_at", UTCDateTime, nullable=False),
     Column("last_login_at", UTCDateTime),
+    # Sessions carry the epoch they were opened in; bumping it ends them all (revision 0002).
+    Column("session_epoch", Integer, nullable=False, default=0, server_default="0"),
 )
 
 
@@ -54,12 +59,6 @@ class UserInvalid(ValueError):
         self.field = field_name
 
 
-class AccountLocked(PermissionError):
-    def __init__(self, until: datetime):
-        super().__init__(f"account locked until {until.isoformat()} after repeated failed logins")
-        self.until = until
-
-
 class AccountDisabled(PermissionError):
     def __init__(self):
         super().__init__("account disabled; ask an administrator")
@@ -71,6 +70,7 @@ class StaffUser:
     role: str
     agency: str | None
     city: str
+    epoch: int = 0                    # the account's session epoch when loaded
 
     # Flask-Login's user protocol
     is_authenticated = True
@@ -108,10 +108,11 @@ def create_user(engine, preset, username: str, password: str, role: str, agency:
 def load_user(engine, username: str) -> StaffUser | None:
     """The live account (None when unknown or disabled): Flask-Login asks on every request."""
     with engine.connect() as conn:
-        row = conn.execute(select(users.c.username, users.c.role, users.c.agency, users.c.city)
+        row = conn.execute(select(users.c.username, users.c.role, users.c.agency, users.c.city,
+                                  users.c.session_epoch)
                            .where(users.c.username == username,
                                   users.c.username.notin_(select(disabled_users.c.username)))).first()
-    return StaffUser(row.username, row.role, row.agency, row.city) if row else None
+    return StaffUser(row.username, row.role, row.agency, row.city, row.session_epoch) if row else None
 
 
 def _check_password(password: str) -> None:
@@ -126,16 +127,33 @@ def _existing(conn, username: str):
     return row
 
 
+def _bump_epoch(conn, username: str) -> int:
+    """End every session of the account; answers the new epoch."""
+    conn.execute(update(users).where(users.c.username == username)
+                 .values(session_epoch=users.c.session_epoch + 1))
+    return conn.execute(select(users.c.session_epoch).where(users.c.username == username)).scalar_one()
+
+
+def end_sessions(engine, username: str, conn=None) -> int:
+    """Sign the account out everywhere (sign-out does it): answers the new session epoch."""
+    username = (username or "").strip().lower()
+    if conn is None:
+        with engine.begin() as conn:
+            return end_sessions(engine, username, conn)
+    _existing(conn, username)
+    return _bump_epoch(conn, username)
+
+
 def set_password(engine, username: str, password: str, conn=None) -> None:
-    """A new password (and the lock-out cleared): for a forgotten password or a suspected leak."""
+    """A new password, and every open session ended: for a forgotten password or a suspected leak."""
     _check_password(password)
     username = (username or "").strip().lower()
     if conn is None:
         with engine.begin() as conn:
             return set_password(engine, username, password, conn)
     _existing(conn, username)
-    conn.execute(update(users).where(users.c.username == username).values(
-        password_hash=_hasher.hash(password), failed_logins=0, locked_until=None))
+    conn.execute(update(users).where(users.c.username == username).values(password_hash=_hasher.hash(password)))
+    _bump_epoch(conn, username)
     return None
 
 
@@ -150,6 +168,7 @@ def disable_user(engine, username: str, by: str, now: datetime | None = None, co
         return False
     conn.execute(disabled_users.insert().values(username=username, disabled_by=by[:120],
                                                 disabled_at=now or datetime.now(timezone.utc)))
+    _bump_epoch(conn, username)
     return True
 
 
@@ -160,54 +179,44 @@ def enable_user(engine, username: str, conn=None) -> bool:
         with engine.begin() as conn:
             return enable_user(engine, username, conn)
     _existing(conn, username)
-    return conn.execute(disabled_users.delete().where(disabled_users.c.username == username)).rowcount == 1
+    if conn.execute(disabled_users.delete().where(disabled_users.c.username == username)).rowcount != 1:
+        return False
+    _bump_epoch(conn, username)   # a session copied before the account was disabled stays dead
+    return True
 
 
 def list_users(engine) -> list[dict]:
     with engine.connect() as conn:
         disabled = {r.username: r for r in conn.execute(select(disabled_users))}
         rows = conn.execute(select(users.c.username, users.c.role, users.c.agency, users.c.city,
-                                   users.c.created_at, users.c.last_login_at, users.c.locked_until)
+                                   users.c.created_at, users.c.last_login_at)
                             .order_by(users.c.username)).all()
     return [{"username": r.username, "role": r.role, "agency": r.agency, "city": r.city,
-             "created_at": r.created_at, "last_login_at": r.last_login_at, "locked_until": r.locked_until,
+             "created_at": r.created_at, "last_login_at": r.last_login_at,
              "disabled_at": disabled[r.username].disabled_at if r.username in disabled else None}
             for r in rows]
 
 
 def authenticate(engine, username: str, password: str, now: datetime | None = None) -> StaffUser | None:
-    """The user when the password is right; None when wrong; AccountLocked while locked;
-    AccountDisabled for a disabled account (only told to someone who knows its password)."""
+    """The user when the password is right; None when wrong or unknown (the same work either way:
+    an unknown name is checked against a fixed hash); AccountDisabled for a disabled account (only
+    told to someone who knows its password). Counting and throttling: ``app.auth.throttle``."""
     now = now or datetime.now(timezone.utc)
     username = (username or "").strip().lower()
     with engine.connect() as conn:
         row = conn.execute(select(users).where(users.c.username == username)).first()
-    if row is None:
-        try:
-            _hasher.verify(_DUMMY_HASH, password or "x")
-        except VerificationError:
-            pass
-        return None
-    if row.locked_until is not None and row.locked_until > now:
-        raise AccountLocked(row.locked_until)
     try:
-        _hasher.verify(row.password_hash, password or "")
+        _hasher.verify(row.password_hash if row is not None else _DUMMY_HASH, password or "")
     except (VerificationError, InvalidHashError):
-        failures = (row.failed_logins or 0) + 1
-        values = {"failed_logins": failures}
-        if failures >= MAX_FAILURES:
-            values = {"failed_logins": 0, "locked_until": now + LOCKOUT}
-        with engine.begin() as conn:
-            conn.execute(update(users).where(users.c.username == username).values(**values))
-        if "locked_until" in values:
-            raise AccountLocked(values["locked_until"])
+        return None
+    if row is None:
         return None
     with engine.connect() as conn:
         if conn.execute(select(disabled_users.c.username).where(disabled_users.c.username == username)).first():
             raise AccountDisabled()
-    values = {"failed_logins": 0, "locked_until": None, "last_login_at": now}
+    values = {"last_login_at": now}
     if _hasher.check_needs_rehash(row.password_hash):
         values["password_hash"] = _hasher.hash(password)
     with engine.begin() as conn:
         conn.execute(update(users).where(users.c.username == username).values(**values))
-    return StaffUser(row.username, row.role, row.agency, row.city)
+    return StaffUser(row.username, row.role, row.agency, row.city, row.session_epoch)

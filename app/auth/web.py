@@ -1,13 +1,16 @@
 """The web edge of staff auth: Flask-Login, the login/logout pages, the guard in front of every
-staff path and staff Dash callback, CSRF tokens and the idle-session timeout."""
+staff path and staff Dash callback, CSRF tokens, the idle-session timeout, sign-in throttling
+(``app.auth.throttle``) and the session epoch (``app.auth.users``) checked on every request."""
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import secrets
 import time
+import unicodedata
 from datetime import timedelta
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 from flask import (Blueprint, abort, current_app, jsonify, redirect, render_template_string, request,
                    session, url_for)
@@ -16,10 +19,11 @@ from flask_login import LoginManager, current_user, login_user, logout_user
 
 from app import audit
 from app.auth import permissions
-from app.auth.users import AccountDisabled, AccountLocked, authenticate, load_user
+from app.auth.throttle import LoginBusy, LoginThrottled, Throttle
+from app.auth.users import AccountDisabled, authenticate, end_sessions, load_user
 
-STAFF_PREFIXES = ("/dispatch", "/tugas", "/staff")
-STAFF_ID_PREFIXES = ("dispatch-", "tugas-")
+STAFF_PREFIXES = ("/dispatch", "/tugas", "/staff", "/kinerja")
+STAFF_ID_PREFIXES = ("dispatch-", "tugas-", "kinerja-")
 DASH_CALLBACK = "/_dash-update-component"
 ROUTER_LOCATION = "shell-location"
 CSRF_HEADER = "X-CSRF-Token"
@@ -51,6 +55,20 @@ def csrf_token() -> str:
 def _csrf_ok(sent: str | None) -> bool:
     token = session.get("csrf")
     return bool(token and sent and hmac.compare_digest(token, sent))
+
+
+def safe_next(raw: str | None) -> str:
+    """``raw`` when it is a path on this site, else "" (the default page): it starts with one "/"
+    and, as sent and once more URL-decoded, holds no backslash, whitespace or control character
+    (browsers drop tabs and newlines, so "/\t/evil.example" would be "//evil.example")."""
+    if not raw or len(raw) > 2000:
+        return ""
+    for form in (raw, unquote(raw)):
+        if not form.startswith("/") or form.startswith("//"):
+            return ""
+        if any(ch == "\\" or ch.isspace() or unicodedata.category(ch)[0] == "C" for ch in form):
+            return ""
+    return raw
 
 
 def _same_origin() -> bool:
@@ -148,22 +166,30 @@ def guard():
 def login():
     services = current_app.extensions["pantau"]
     error = None
-    nxt = request.values.get("next") or ""
-    if not nxt.startswith("/") or nxt.startswith("//"):
-        nxt = ""
+    nxt = safe_next(request.values.get("next"))
     if request.method == "POST":
         if not _csrf_ok(request.form.get("csrf_token")):
             abort(400, "missing or wrong CSRF token; reload the page")
         name = (request.form.get("username", "") or "").strip().lower()[:40]
         outcome = "login.failed"
+        throttle: Throttle = current_app.extensions["pantau_login"]
         try:
-            user = authenticate(services.engine, name, request.form.get("password", ""))
-        except AccountLocked as err:
-            user, error, outcome = None, "Akun terkunci sementara / Account locked: " + str(err), "login.locked"
-        except AccountDisabled as err:
-            user, error, outcome = None, "Akun dinonaktifkan / " + str(err), "login.disabled"
-        if user is not None and user.city != services.preset.slug:
-            user, outcome = None, "login.other_city"
+            # The try is counted before the password is checked, the same way for every name.
+            with throttle.attempt(name, request.remote_addr) as attempt:
+                try:
+                    user = authenticate(services.engine, name, request.form.get("password", ""))
+                except AccountDisabled as err:
+                    user, error, outcome = None, "Akun dinonaktifkan / " + str(err), "login.disabled"
+                if user is not None and user.city != services.preset.slug:
+                    user, outcome = None, "login.other_city"
+                if user is not None:
+                    attempt.succeeded()
+        except LoginThrottled as err:
+            return _refused(429, "Terlalu banyak percobaan gagal; coba lagi nanti / "
+                                 "Too many failed sign-ins; try again later", err.retry_after, nxt)
+        except LoginBusy as err:
+            return _refused(503, "Sedang sibuk; coba lagi sebentar lagi / Busy; try again in a moment",
+                            err.retry_after, nxt)
         audit.record(services.engine, f"{user.role}:{user.username}" if user else "anonymous",
                      "login" if user else outcome, name, origin="web", address=request.remote_addr)
         if user is not None:
@@ -171,6 +197,8 @@ def login():
             login_user(user, remember=False)
             session.permanent = True
             session["seen"] = time.time()
+            session["epoch"] = user.epoch        # compared on every request (sign-out everywhere)
+            session["agent"] = _agent()
             csrf_token()
             if not nxt:
                 nxt = "/tugas" if user.role == "agency_officer" else "/dispatch"
@@ -180,13 +208,29 @@ def login():
         (401 if error else 200)
 
 
+def _agent() -> str:
+    """A digest of the browser's User-Agent, kept in the session at sign-in."""
+    return hashlib.sha256(request.headers.get("User-Agent", "").encode()).hexdigest()[:16]
+
+
+def _refused(status: int, error: str, retry_after: int, nxt: str):
+    """A sign-in not checked at all (throttled, or no password check free): the same page and
+    headers whichever name was typed."""
+    page = render_template_string(_LOGIN_PAGE, error=error, csrf=csrf_token(), next=nxt)
+    return page, status, {"Retry-After": str(retry_after)}
+
+
 @blueprint.post("/logout")
 def logout():
     if not _csrf_ok(request.form.get("csrf_token") or request.headers.get(CSRF_HEADER)):
         abort(400, "missing or wrong CSRF token")
     if current_user.is_authenticated:
-        audit.record(current_app.extensions["pantau"].engine, f"{current_user.role}:{current_user.username}",
-                     "logout", current_user.username, origin="web", address=request.remote_addr)
+        engine = current_app.extensions["pantau"].engine
+        with engine.begin() as conn:   # every session of the account ends, a copied cookie too
+            epoch = end_sessions(engine, current_user.username, conn=conn)
+            audit.record(engine, f"{current_user.role}:{current_user.username}", "logout",
+                         current_user.username, origin="web", address=request.remote_addr,
+                         detail={"session_epoch": epoch}, conn=conn)
     logout_user()
     session.clear()
     return redirect(url_for("auth.login"))
@@ -222,12 +266,22 @@ def init_app(server, services) -> None:
     @manager.user_loader
     def _load(username):
         user = load_user(services.engine, username)
-        return user if user is not None and user.city == services.preset.slug else None
+        if user is None or user.city != services.preset.slug:
+            return None
+        # A session opened before the last sign-out, new password, disable or enable is over.
+        if session.get("epoch") != user.epoch:
+            return None
+        # Flask-Login's "strong" protection does nothing for a permanent session: the browser that
+        # signed in is checked here (a cookie replayed from another User-Agent is not a session).
+        if session.get("agent") != _agent():
+            return None
+        return user
 
     manager.init_app(server)
     idle = timedelta(minutes=getattr(services.settings, "staff_idle_minutes", 30))
     server.config.update(PERMANENT_SESSION_LIFETIME=idle, SESSION_COOKIE_HTTPONLY=True,
                          SESSION_COOKIE_SAMESITE="Lax", REMEMBER_COOKIE_DURATION=timedelta(0))
+    server.extensions["pantau_login"] = Throttle(services.redis, services.keys, services.settings)
     server.register_blueprint(blueprint)
     server.before_request(guard)
     server.jinja_env.globals["csrf_token"] = csrf_token

@@ -17,7 +17,7 @@ from flask import Blueprint, Response, current_app, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
-from app import photos
+from app import photos, reporter_secret
 from app.open311 import catalog, intake, keys as api_keys, records
 from app.open311.serializers import error, render
 from app.reports import ReportInvalid
@@ -31,6 +31,7 @@ FORMATS = ("json", "xml")
 _ATTRIBUTE = re.compile(r"^attribute\[([A-Za-z0-9_]{1,40})\](\[\])?$")
 _URL = re.compile(r"^https?://[^\s\x00-\x1f<>\"]{3,490}$")
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_:.\-]{1,64}$")
+_MAX_LENGTHS = {"description": 2000, "address_string": 300, "media_url": 500, "phone": 30, "email": 254}
 _TOKEN = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
@@ -56,9 +57,14 @@ def _format_of_path() -> str:
     return "xml" if request.path.endswith(".xml") else "json"
 
 
+def _base_url() -> str:
+    """Where clients reach this server (``PANTAU_PUBLIC_URL``): never the Host header a client sent."""
+    return _services().settings.resolved_public_url()
+
+
 def _language() -> str:
-    lang = request.values.get("lang") or _services().settings.language
-    if lang not in ("id", "en"):
+    lang = request.values.get("lang", _services().settings.language)
+    if lang not in ("id", "en"):      # an empty value too, as the document says
         raise Refused(400, "lang: must be id or en")
     return lang
 
@@ -122,7 +128,7 @@ def openapi():
 def discovery(fmt: str):
     fmt = _fmt(fmt)
     services = _services()
-    base = request.url_root.rstrip("/") + "/open311/v2/"
+    base = _base_url() + "/open311/v2/"
     payload = {
         "changeset": "2026-11-25T00:00:00Z",
         "contact": f"Pantau — {services.preset.name}",
@@ -197,6 +203,9 @@ def _report_from_form(fmt: str, services, key):
     if idempotency is not None and not _IDEMPOTENCY_KEY.match(idempotency):
         raise Refused(400, "Idempotency-Key: 1 to 64 letters, digits, '-', '_', ':' or '.'")
     form = request.form
+    for name, most in _MAX_LENGTHS.items():      # as the OpenAPI document says, before any trimming
+        if len(form.get(name) or "") > most:
+            raise Refused(400, f"{name}: at most {most} characters")
     code = _text(form, "service_code")
     if code is None:
         raise Refused(400, "service_code: is required")
@@ -253,6 +262,9 @@ def post_request(fmt: str):
                     Refused(403, "api_key: unknown or revoked key")
             fmt = _fmt(fmt)
             report = _report_from_form(fmt, services, key)
+            # The reporter's secret (rating, disputing): derived from the report's id, so a retry with
+            # the same Idempotency-Key answers the same one; only its hash travels and is stored.
+            secret, report = reporter_secret.issue(current_app.config["SECRET_KEY"], report)
         except Refused:
             # Counted first: past a limit the answer is the 429, whatever else was wrong.
             gate.gate(address, key.key_id if key else None, key_limit)
@@ -288,7 +300,8 @@ def post_request(fmt: str):
     if accepted.duplicates:
         notice = f"possible duplicate of {', '.join(d['ticket'] for d in accepted.duplicates)}"
     return render(fmt, "requests", [{"service_request_id": accepted.report.ticket, "token": accepted.report.id,
-                                     "service_notice": notice, "account_id": None}], 201)
+                                     "service_notice": notice, "account_id": None,
+                                     "reporter_secret": secret}], 201)
 
 
 @blueprint.get("/requests.<fmt>")
@@ -300,8 +313,8 @@ def get_requests(fmt: str):
     wanted = records.parse_filter(request.args, datetime.now(timezone.utc))
     rows = records.find(services.engine, services.preset.slug, wanted)
     notes = records.public_notes(services.engine, [r.id for r in rows])
-    return render(fmt, "requests", [records.to_public(r, services.preset, notes, request.url_root, language)
-                                    for r in rows])
+    return render(fmt, "requests", [records.to_public(r, services.preset, notes, _base_url(), language,
+                                                      services.areas) for r in rows])
 
 
 @blueprint.get("/requests/<request_id>.<fmt>")
@@ -313,8 +326,8 @@ def get_request(request_id: str, fmt: str):
     if row is None:
         raise Refused(404, f"service_request_id: no request {request_id[:40]!r}")
     notes = records.public_notes(services.engine, [row.id])
-    return render(fmt, "requests", [records.to_public(row, services.preset, notes, request.url_root,
-                                                      _language())])
+    return render(fmt, "requests", [records.to_public(row, services.preset, notes, _base_url(),
+                                                      _language(), services.areas)])
 
 
 @blueprint.get("/tokens/<token>.<fmt>")

@@ -7,7 +7,6 @@ action's name, the rejection reason, the merge target, the assigned team, the af
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from datetime import datetime, timezone
 
@@ -34,6 +33,9 @@ report_actions = Table(
 )
 
 
+FEED_PENDING = "saved; the wall updates when the feed is back"
+
+
 class Forbidden(PermissionError):
     pass
 
@@ -50,9 +52,10 @@ def _require(user, action: str) -> None:
 
 
 def visible_report(engine, user, report_id: str):
-    """The report row if this user may see it; ReportNotFound otherwise (other agencies' too)."""
+    """The report row if this user may see it; ReportNotFound otherwise (other agencies' and other
+    cities' too: cities may share one database, and a user belongs to one city)."""
     r = db.reports
-    query = select(r).where(r.c.id == report_id)
+    query = select(r).where(r.c.id == report_id, r.c.city == user.city)
     agency = permissions.scope_agency(user.role, user.agency)
     if agency is not None:
         query = query.where(r.c.agency == agency)
@@ -85,16 +88,30 @@ def _status(services, user, action, report_id, to_status, expected_version, note
     _record(services.engine, report_id, action, change["actor"], change["version"],
             {**(detail or {}), **{k: v for k, v in fields.items() if k != "sla_due_at"}},
             event_id=change["event_id"], now=change["occurred_at"])
-    return {"report_id": report_id, "status": change["to_status"], "version": change["version"]}
+    out = {"report_id": report_id, "status": change["to_status"], "version": change["version"]}
+    if not change["relayed"]:    # saved; the outbox sends it when Redis is back (the persister relays)
+        out.update(feed="pending", message=FEED_PENDING)
+    return out
 
 
 def verify(services, user, report_id, expected_version, note=None):
     return _status(services, user, "verify", report_id, Status.VERIFIED.value, expected_version, note)
 
 
+def _public_note(field_name: str, text: str | None) -> None:
+    """Resolve and reject notes are shown to the public (Open311 status_notes, /lacak): the same
+    check as a published text."""
+    from app import public
+
+    if public.has_contact(text):
+        raise ActionInvalid(field_name, "is shown to the public: must not contain a phone number or an e-mail "
+                                        "address")
+
+
 def reject(services, user, report_id, expected_version, reason):
     if not (reason and reason.strip()):
         raise ActionInvalid("reason", "a rejection needs a reason")
+    _public_note("reason", reason)
     return _status(services, user, "reject", report_id, Status.REJECTED.value, expected_version,
                    reason.strip(), {"reason": reason.strip()})
 
@@ -141,6 +158,7 @@ def start(services, user, report_id, expected_version, note=None):
 def resolve(services, user, report_id, expected_version, photo_ref: str, note=None):
     if not photo_ref:
         raise ActionInvalid("photo", "resolving needs an after photo taken from the same spot")
+    _public_note("note", note)
     return _status(services, user, "resolve", report_id, Status.RESOLVED.value, expected_version, note,
                    {"after_photo": photo_ref})
 
@@ -176,8 +194,6 @@ def add_note(services, user, report_id, text):
     return {"report_id": report_id, "version": row.version}
 
 
-_PHONE_IN_TEXT = re.compile(r"(\+?\d[\d .\-()]{7,}\d)")
-_EMAIL_IN_TEXT = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]+")
 PUBLISHABLE = (Status.RESOLVED.value, Status.CLOSED.value)
 
 
@@ -201,7 +217,7 @@ def publish_row(engine, row, actor: str, public_text=None, now=None) -> dict:
     text = (public_text or "").strip()
     if len(text) > public.PUBLIC_TEXT_MAX:
         raise ActionInvalid("public_text", f"at most {public.PUBLIC_TEXT_MAX} characters (got {len(text)})")
-    if _PHONE_IN_TEXT.search(text) or _EMAIL_IN_TEXT.search(text):
+    if public.has_contact(text):
         raise ActionInvalid("public_text", "must not contain a phone number or an e-mail address")
     now = now or datetime.now(timezone.utc)
     with engine.begin() as conn:

@@ -324,3 +324,37 @@ def export_file(job_id):
     return send_file(_export_dir(services) / f"{job_id}.{status['format']}",
                      mimetype=EXPORT_TYPES[status["format"]], as_attachment=True,
                      download_name=f"pantau-{services.preset.slug}.{status['format']}")
+
+
+# -- wall incidents (spikes): seen on the wall, acknowledged here -------------------------------
+def _incident_json(incident) -> dict:
+    return {"id": incident.id, "category": incident.category, "count": incident.category_count,
+            "recent": incident.recent, "usual": incident.usual, "cells": list(incident.cells),
+            "acknowledged": incident.acknowledged}
+
+
+@blueprint.get("/incidents")
+def incidents():
+    from app import spikes
+
+    actions._require(current_user, "view_queue")
+    services = _services()
+    return jsonify({"incidents": [_incident_json(i) for i in spikes.current_incidents(services.redis, services.preset)]})
+
+
+@blueprint.post("/incidents/<incident_id>/acknowledge")
+def acknowledge_incident(incident_id):
+    """An operator has seen the incident: every wall stops blinking for it (audited)."""
+    from app import audit, spikes
+
+    actions._require(current_user, "acknowledge_incident")
+    services = _services()
+    incident = spikes.find_incident(services.redis, services.preset, incident_id[:80])
+    if incident is None:
+        return jsonify({"error": f"incident: no current incident {incident_id[:80]!r} (it may have ended)",
+                        "kind": "not_found"}), 404
+    spikes.acknowledge(services.redis, services.preset, incident, current_user.username)
+    audit.record(services.engine, current_user.username, "incident.acknowledge", incident.id, origin="web",
+                 address=request.remote_addr, detail={"category": incident.category, "cells": list(incident.cells),
+                                                      "count": incident.category_count})
+    return jsonify(_incident_json(spikes.find_incident(services.redis, services.preset, incident.id) or incident))

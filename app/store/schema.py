@@ -10,3 +10,7 @@ from app.staff import actions as _staff_actions  # noqa: F401,E402  report_actio
 from app import feedback as _feedback  # noqa: F401,E402  report_feedback
 from app import public as _public  # noqa: F401,E402  public_approved
 from app import audit as _audit  # noqa: F401,E402  audit_log
+from app.auth import displays as _displays  # noqa: F401,E402  display_tokens
+from app import reporter_secret as _reporter_secret  # noqa: F401,E402  reporter_secrets
+from app.store import rollups as _rollups  # noqa: F401,E402  kinerja_daily, kinerja_hourly, kinerja_durations, kinerja_officers, kinerja_dirty
+from app.kinerja import mail as _kinerja_mail  # noqa: F401,E402  kinerja_subscribers

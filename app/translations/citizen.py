@@ -62,4 +62,11 @@ ENTRIES = {
     "lacak.status.closed": {"id": "Ditutup", "en": "Closed"},
     "lacak.status.rejected": {"id": "Ditolak", "en": "Rejected"},
     "lacak.status.reopened": {"id": "Dibuka kembali", "en": "Reopened"},
+    "lapor.keep_link": {"id": "Simpan tautan ini: hanya dengan tautan ini Anda dapat melihat isi laporan Anda dan "
+                                "memberi penilaian setelah selesai ditangani.",
+                        "en": "Keep this link: only with it can you see what you wrote and rate the result once "
+                                "it is resolved."},
+    "lacak.description": {"id": "Laporan Anda", "en": "Your report"},
+    "lacak.holder": {"id": "Anda membuka laporan ini dengan tautan pelapor.",
+                     "en": "You opened this report with the reporter's link."},
 }

@@ -53,5 +53,8 @@ ENTRIES = {
     "staff.history": {"id": "Riwayat", "en": "History"},
     "staff.duplicates": {"id": "Kemungkinan duplikat", "en": "Likely duplicates"},
     "staff.done": {"id": "Tersimpan: {ticket} → {status}", "en": "Saved: {ticket} → {status}"},
+    "staff.done_feed_pending": {
+        "id": "Tersimpan: {ticket} → {status}. Layar dinding diperbarui setelah umpan data pulih.",
+        "en": "Saved: {ticket} → {status}. The wall updates when the feed is back."},
     "staff.bulk_done": {"id": "{ok} dari {n} didisposisikan", "en": "{ok} of {n} assigned"},
 }

@@ -57,6 +57,20 @@ class _BadRecord(Exception):
     """Internal: carries a rejection reason out of a field parser."""
 
 
+def _with_content_ref(raw: RawReport, record, seen: Counter) -> RawReport:
+    """A row without its own id gets one from its content, so replaying the file again files nothing
+    new: ``content:<sha1 of the row>:<n>``, n counting identical rows within the file (two rows alike
+    in every field stay two reports)."""
+    if raw.source_ref:
+        return raw
+    import hashlib
+
+    digest = hashlib.sha1(json.dumps(record, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
+    seen[digest] += 1
+    raw.source_ref = f"content:{digest}:{seen[digest]}"
+    return raw
+
+
 # --------------------------------------------------------------------------- detection
 
 def _detect(path: Path) -> tuple[str, _LALayout | None]:
@@ -172,10 +186,11 @@ def _la_row(row: dict[str, str], layout: _LALayout) -> RawReport:
 def _read_la(path: Path, layout: _LALayout) -> Iterator[RawReport | Rejected]:
     with open(path, newline="", encoding="utf-8-sig", errors="replace") as handle:
         reader = csv.DictReader(handle)
+        seen: Counter = Counter()
         for row in reader:
             ref = (row.get(layout.ref) or "").strip() or None
             try:
-                yield _la_row(row, layout)
+                yield _with_content_ref(_la_row(row, layout), row, seen)
             except _BadRecord as bad:
                 yield Rejected(reader.line_num, str(bad), ref)
 
@@ -243,10 +258,11 @@ def _open311_request(obj) -> RawReport:
 
 
 def _open311_records(objects: Iterable[tuple[int, object]]) -> Iterator[RawReport | Rejected]:
+    seen: Counter = Counter()
     for number, obj in objects:
         ref = _optional_text(obj.get("service_request_id")) if isinstance(obj, dict) else None
         try:
-            yield _open311_request(obj)
+            yield _with_content_ref(_open311_request(obj), obj, seen)
         except _BadRecord as bad:
             yield Rejected(number, str(bad), ref)
 

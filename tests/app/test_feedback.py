@@ -1,4 +1,5 @@
-"""The citizen rates or disputes a resolved report by ticket; silence closes it after 10 working days."""
+"""The citizen rates or disputes a resolved report by ticket and reporter's secret; silence closes it
+after 10 working days."""
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -7,7 +8,7 @@ from app import feedback
 from app.followup import change_status
 from app.store import db
 from tests.app.staff.conftest import seed
-from tests.helpers import drain
+from tests.helpers import drain, file_with_secrets, raw_reports
 
 
 def resolve(services, row):
@@ -27,21 +28,31 @@ def status_of(services, row):
 def test_rating_closes_and_dispute_reopens(services):
     from app.factory import create_app
 
-    rows = seed(services, count=3, categories=["garbage"])
+    raws = raw_reports(3, seed=7)
+    for raw in raws:
+        raw.category = "garbage"
+    filed = file_with_secrets(services, raws)
+    rows, secrets = [row for row, _ in filed], [secret for _, secret in filed]
     client = create_app(services.settings, services).test_client()
-    early = client.post(f"/api/feedback/{rows[0].ticket}", json={"rating": 5})
+    early = client.post(f"/api/feedback/{rows[0].ticket}", json={"rating": 5, "secret": secrets[0]})
     assert early.status_code == 422 and "only a resolved report" in early.get_json()["error"]
     resolve(services, rows[0])
     resolve(services, rows[1])
-    assert client.post(f"/api/feedback/{rows[0].ticket}", json={"rating": 9}).status_code == 422
-    rated = client.post(f"/api/feedback/{rows[0].ticket}", json={"rating": 4, "comment": "bersih"})
+    assert client.post(f"/api/feedback/{rows[0].ticket}", json={"rating": 9, "secret": secrets[0]}).status_code == 422
+    rated = client.post(f"/api/feedback/{rows[0].ticket}", json={"rating": 4, "comment": "bersih"},
+                        headers={"X-Reporter-Secret": secrets[0]})
     assert rated.status_code == 200 and rated.get_json()["status"] == "closed"
-    disputed = client.post(f"/api/feedback/{rows[1].ticket}", json={"dispute": "sampah masih ada"})
+    disputed = client.post(f"/api/feedback/{rows[1].ticket}", json={"dispute": "sampah masih ada",
+                                                                     "secret": secrets[1]})
     assert disputed.get_json()["status"] == "reopened"
     assert status_of(services, rows[0]) == "closed" and status_of(services, rows[1]) == "reopened"
     assert client.post("/api/feedback/JKT-NOPE-NOPE", json={"rating": 3}).status_code == 404
-    listed = client.get(f"/api/feedback/{rows[1].ticket}").get_json()["feedback"]
-    assert listed[0]["kind"] == "dispute" and listed[0]["comment"] == "sampah masih ada"
+    listed = client.get(f"/api/feedback/{rows[1].ticket}", headers={"X-Reporter-Secret": secrets[1]})
+    assert listed.get_json()["feedback"][0]["kind"] == "dispute"
+    assert listed.get_json()["feedback"][0]["comment"] == "sampah masih ada"
+    # Everybody else sees that a dispute was made, not what it says.
+    public = client.get(f"/api/feedback/{rows[1].ticket}").get_json()["feedback"]
+    assert public[0]["kind"] == "dispute" and public[0]["comment"] is None
     drain(services)
 
 

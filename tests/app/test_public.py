@@ -8,7 +8,7 @@ import random
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from app import feedback, public, ranking
+from app import feedback, public, ranking, reporter_secret
 from app.followup import change_status
 from app.staff.actions import report_actions
 from ingest.sources import RawReport
@@ -20,6 +20,9 @@ SOUTH = (-6.3019, 106.8950)
 EAST = (-6.2088, 106.8456)
 
 
+SECRETS: dict[str, str] = {}
+
+
 def submit(services, category, point, count, created_at, seed=0, jitter=0.002, description="report {i}",
            **contact):
     rng = random.Random(seed)
@@ -29,7 +32,10 @@ def submit(services, category, point, count, created_at, seed=0, jitter=0.002, d
                         lng=point[1] + rng.uniform(-jitter, jitter), description=description.format(i=i),
                         created_at=created_at, source="test", source_ref=f"{category}-{seed}-{i}-{uuid.uuid4().hex[:6]}",
                         **contact)
-        reports.append(services.producer.submit(raw))
+        # Filed as the form does, with the reporter's secret (the feedback below needs it).
+        secret, report = reporter_secret.issue(services.settings.resolved_secret_key(), services.producer.validate(raw))
+        SECRETS[report.id] = secret
+        reports.append(services.producer.append(report))
     return reports
 
 
@@ -61,12 +67,12 @@ def test_fast_but_bad_agency_ranks_below_slow_good_one_and_small_areas_are_not_r
         resolve(services, report, created + timedelta(minutes=30))
         if i < 9:                            # ...and most of them disputed by the citizen
             feedback.dispute(services.engine, services.producer, report.ticket, "masih rusak",
-                             now=created + timedelta(hours=2))
+                             secret=SECRETS[report.id], city="jakarta", now=created + timedelta(hours=2))
         else:
-            feedback.rate(services.engine, services.producer, report.ticket, 1, now=created + timedelta(hours=2))
+            feedback.rate(services.engine, services.producer, report.ticket, 1, secret=SECRETS[report.id], city="jakarta", now=created + timedelta(hours=2))
     for report in slow + few:                # fixed in three days, with an after photo, well rated
         resolve(services, report, created + timedelta(days=3), after_photo=True)
-        feedback.rate(services.engine, services.producer, report.ticket, 5, now=created + timedelta(days=3, hours=1))
+        feedback.rate(services.engine, services.producer, report.ticket, 5, secret=SECRETS[report.id], city="jakarta", now=created + timedelta(days=3, hours=1))
     drain(services)
 
     board = public.ranking_of(services, "agency")

@@ -33,7 +33,9 @@ def production_server(tmp_path, redis_url, database_url):
     port = _free_port()
     env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": database_url,
            "PANTAU_DATA_DIR": str(tmp_path / "var"), "PANTAU_PORT": str(port), "PANTAU_SIM_RATE": "0",
-           "PANTAU_WEB_WORKERS": "2", "PANTAU_WEB_THREADS": "8", "PANTAU_LOG_LEVEL": "WARNING"}
+           "PANTAU_WEB_WORKERS": "2", "PANTAU_WEB_THREADS": "16", "PANTAU_LOG_LEVEL": "WARNING",
+           # Up to 12 displays below, possibly all on one worker (each holds a thread; POSTs keep 4).
+           "PANTAU_SOCKETS_PER_PROCESS": "12"}
     if SHARED_DATA.exists():
         env["PANTAU_BOUNDARIES"] = str(SHARED_DATA)
     services = Services.open(make_settings(tmp_path, redis_url, database_url))
@@ -81,14 +83,19 @@ def test_two_workers_accept_push_revoke_and_stop(production_server):
         return sum(1 for c in worker.net_connections("tcp")
                    if c.status == psutil.CONN_ESTABLISHED and c.laddr.port == port)
 
-    # Wall displays over WebSocket only, as assets/wall.js connects, until both workers hold one.
+    # Wall displays over WebSocket only, as assets/wall.js connects, until both workers hold one;
+    # each screen signed in with a display token (python -m app.auth displays create).
+    from app.auth import displays as display_tokens
+
+    _record, token = display_tokens.create_display(services.engine, services.preset.slug, "server test")
     received, displays = [], []
     while len(displays) < 12 and not all(held_by(worker) for worker in workers):
         i = len(displays)
         received.append([])
         display = socketio.Client(reconnection=False)
         display.on("wall_cells", lambda data, i=i: received[i].append(data), namespace="/wall")
-        display.connect(base, namespaces=["/wall"], transports=["websocket"], wait_timeout=10)
+        display.connect(base, namespaces=["/wall"], transports=["websocket"], wait_timeout=10,
+                        headers={"Cookie": f"{display_tokens.COOKIE}={token}"})
         display.emit("wall_join", {"metric": "reports", "window": "today", "res": 8}, namespace="/wall")
         displays.append(display)
         time.sleep(0.2)

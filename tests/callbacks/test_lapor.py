@@ -22,7 +22,7 @@ def _fill_form(page, base, photo=None, description="Sampah menumpuk di depan pas
     page.goto(f"{base}/lapor")
     page.locator(".lapor-category-label", has_text="Sampah").click()
     page.locator("#lapor-map").click(position={"x": 180, "y": 120})
-    page.wait_for_function("/\\d+\\.\\d+/.test(document.querySelector('#lapor-location-text').textContent)")
+    page.wait_for_function("() => /\\d+\\.\\d+/.test(document.querySelector('#lapor-location-text').textContent)")
     page.fill("#lapor-description", description)
     if photo:
         page.set_input_files("#lapor-photo input[type=file]", str(photo))

@@ -55,7 +55,7 @@ def test_supervisor_assigns_officer_resolves_with_photo(live_app, browser, artif
     assert page.locator(".queue-table tbody tr").count() == 20
     page.fill("#dispatch-h3", cell)                     # filter: one H3 cell (as a hex click sets it)
     page.press("#dispatch-h3", "Enter")
-    page.wait_for_function(f"document.querySelectorAll('.queue-table tbody tr').length == {len(in_cell)}")
+    page.wait_for_function(f"() => document.querySelectorAll('.queue-table tbody tr').length == {len(in_cell)}")
     page.screenshot(path=str(artifacts_dir / "1-filtered.png"))
     page.click(f"text={target.ticket}")
     page.wait_for_selector("#dispatch-detail-ticket")

@@ -22,7 +22,7 @@ from app.factory import create_app
 from app.followup import change_status
 from app.store import db
 from ingest.sources import RawReport
-from tests.helpers import drain
+from tests.helpers import drain, wall_client, wall_url
 from tests.layouts.test_wall import hexstate, report_at, running_consumers
 
 STEP = 300            # one frame: five minutes
@@ -89,7 +89,7 @@ def test_timelapse_api_counts_the_last_24_hours_in_five_minute_frames(services):
     old_bucket = int(reports[-2].created_at.timestamp()) // STEP
     assert services.redis.hgetall(services.keys.hex_counts("m5", 8, old_bucket))
 
-    client = create_app(services.settings, services).test_client()
+    client = wall_client(create_app(services.settings, services))
     for res in (6, 8, 10, None):
         answer, last = fetch_timelapse(client, "" if res is None else f"?res={res}")
         assert answer.status_code == 200
@@ -129,7 +129,7 @@ def test_timelapse_api_counts_the_last_24_hours_in_five_minute_frames(services):
 
 
 def test_timelapse_api_with_nothing_to_replay(services):
-    client = create_app(services.settings, services).test_client()
+    client = wall_client(create_app(services.settings, services))
     answer, last = fetch_timelapse(client, "?res=7")
     body = answer.get_json()
     assert answer.status_code == 200 and body["res"] == 7
@@ -142,6 +142,7 @@ def wall_app(live_app):
     """The live app; its push relay stopped before the app's Redis and database close."""
     yield live_app
     live_app.extensions["pantau_live"].stop()
+    live_app.extensions["pantau_socket_watch"].stop()
 
 
 # Installed before the page's own scripts: one record per change of what the wall shows (the
@@ -187,7 +188,7 @@ def test_the_wall_replays_the_last_day_fast_and_comes_back_live(wall_app, browse
     page = browser.new_page(viewport={"width": 1920, "height": 1080})
     page.add_init_script(RECORDER)
     # A rotating wall (every 20 s): the rotation tick that falls inside the replay must wait for it.
-    page.goto(f"{wall_app.config['BASE_URL']}/wall?timelapse=1&res={res}&lang=en&rotate=20")
+    page.goto(wall_url(wall_app, f"?timelapse=1&res={res}&lang=en&rotate=20"))
     live_label = "Reports · today"
     with running_consumers(services):
         page.wait_for_function("() => document.getElementById('wall-hexstate')"
@@ -244,7 +245,10 @@ def test_the_wall_replays_the_last_day_fast_and_comes_back_live(wall_app, browse
     seeded_reports = reports[:len(seeded)]
     for record, clock in zip(frames, clocks):
         # the replayed clock on screen, in the city's time
-        assert record["label"] == f"▶ Replay · {datetime.fromtimestamp(clock, tz):%H:%M}"
+        # ... with its day: "yesterday 16:15" / "today 03:05"
+        moment = datetime.fromtimestamp(clock, tz)
+        day = "today" if moment.date() == datetime.now(tz).date() else "yesterday"
+        assert record["label"] == f"▶ Replay · {day} {moment:%H:%M}"
         assert record["view"] == "reports:60m"
         # each picture: the reports created in the hour up to its clock (from the replay's start)
         end = -(-clock // STEP) * STEP
@@ -269,6 +273,8 @@ def test_the_wall_replays_the_last_day_fast_and_comes_back_live(wall_app, browse
     assert whole_ms < 60_000 and replay_s < 60  # a wall's pace: the day in under a minute
 
     # -- the button replays again ---------------------------------------------------------------------
+    page.mouse.move(300, 300)  # the controls show while someone moves the pointer
+    page.wait_for_timeout(350)
     page.click("#wall-timelapse")
     page.wait_for_function("() => document.getElementById('wall-hexstate').dataset.replay"
                            " && document.getElementById('wall-view-label').innerText.startsWith('▶')",

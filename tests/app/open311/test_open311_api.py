@@ -71,7 +71,7 @@ def test_post_then_read_back(open311, fmt):
     else:
         node = xml_of(response).find("request")
         posted = {child.tag: child.text for child in node}
-        assert set(posted) == {"service_request_id", "token", "service_notice", "account_id"}
+        assert set(posted) == {"service_request_id", "token", "service_notice", "account_id", "reporter_secret"}
     ticket, token = posted["service_request_id"], posted["token"]
     assert ticket.startswith("JKT-")
     # Not in SQL until the workers run: the token says so precisely.
@@ -81,14 +81,18 @@ def test_post_then_read_back(open311, fmt):
     single = client.get(f"/open311/v2/requests/{ticket}.{fmt}")
     assert single.status_code == 200
     text = single.get_data(as_text=True)
-    for private in ("budi@contoh.id", "3456", "Budi", "Santoso"):
+    for private in ("budi@contoh.id", "3456", "Budi", "Santoso", "Rahasia", "example.org", "sampah di depan"):
         assert private not in text
     if fmt == "json":
         item = check_openapi(single, "/requests/{service_request_id}.{format}")[0]
         assert list(item) == SPEC_FIELDS
         assert item["status"] == "open" and item["status_notes"] is None
-        assert item["service_code"] == "garbage" and item["address"] == "Jl. Rahasia No. 7"
-        assert item["agency_responsible"] and item["media_url"] == "https://example.org/p.jpg"
+        # The place from the boundaries (none loaded here: the city's name), never address_string;
+        # an external media_url is never republished.
+        assert item["service_code"] == "garbage" and isinstance(item["address"], str)
+        assert item["address"] == ("Kel. Pasar Manggis, Kec. Setiabudi, Jakarta Selatan" if services.areas._areas
+                                   else services.preset.name)   # the place in words from the boundaries
+        assert item["agency_responsible"] and item["media_url"] is None
         requested = datetime.fromisoformat(item["requested_datetime"])
         expected = datetime.fromisoformat(item["expected_datetime"])
         assert requested.utcoffset() == timedelta(hours=7) and expected - requested == timedelta(hours=48)
@@ -114,9 +118,9 @@ def test_status_closed_with_public_notes(open311):
     from app.store import db
     with services.engine.connect() as conn:
         report_id = conn.execute(select(db.reports.c.id).where(db.reports.c.ticket == ticket)).scalar_one()
-    change_status(services.engine, services.producer, report_id, "verified", "staff:oper1", note="cek lapangan")
-    change_status(services.engine, services.producer, report_id, "dispatched", "staff:super1")
-    change_status(services.engine, services.producer, report_id, "resolved", "staff:dlh1",
+    change_status(services.engine, services.producer, report_id, "verified", "operator:oper1", note="cek lapangan")
+    change_status(services.engine, services.producer, report_id, "dispatched", "supervisor:super1")
+    change_status(services.engine, services.producer, report_id, "resolved", "agency_officer:dlh1",
                   note="Sampah sudah diangkut")
     drain(services)
     item = check_openapi(client.get(f"/open311/v2/requests/{ticket}.json"),
@@ -235,9 +239,20 @@ def test_multivalue_attributes_and_photo_upload(open311):
         content_type="multipart/form-data")
     assert response.status_code == 201, response.get_data(as_text=True)
     drain(services)
-    item = client.get(f"/open311/v2/requests/{response.get_json()[0]['service_request_id']}.json").get_json()[0]
-    assert item["media_url"].startswith("http://localhost/photos/") and item["media_url"].endswith(".png")
-    photo = client.get(item["media_url"].replace("http://localhost", ""))
+    ticket = response.get_json()[0]["service_request_id"]
+    item = client.get(f"/open311/v2/requests/{ticket}.json").get_json()[0]
+    assert item["media_url"] is None          # public only once staff published the report
+    from sqlalchemy import select
+
+    from app import public
+    from app.store import db
+    with services.engine.connect() as conn:
+        report_id = conn.execute(select(db.reports.c.id).where(db.reports.c.ticket == ticket)).scalar_one()
+    public.approve(services.engine, report_id, "supervisor:t")
+    item = client.get(f"/open311/v2/requests/{ticket}.json").get_json()[0]
+    base = services.settings.resolved_public_url()   # PANTAU_PUBLIC_URL, never the Host header
+    assert item["media_url"].startswith(f"{base}/photos/") and item["media_url"].endswith(".png")
+    photo = client.get(item["media_url"].replace(base, ""))
     assert photo.status_code == 200 and photo.mimetype == "image/png"
     bad = client.post("/open311/v2/requests.json", data={
         "api_key": key, "service_code": "garbage", "lat": str(LAT), "long": str(LNG),
@@ -310,17 +325,13 @@ def test_rate_limit_per_address_behind_a_proxy(services, proxies):
     assert posts == ([201, 201, 429] if proxies else [429, 429, 429])
 
 
-def test_sensitive_categories_are_coarse(open311):
-    import h3
-
+def test_sensitive_categories_are_never_listed_one_by_one(open311):
     client, services, key = open311
     ticket = _post_and_drain(client, services, key, service_code="health", description="Pak RT sakit",
                              address_string="Rumah Pak RT")["service_request_id"]
-    item = client.get(f"/open311/v2/requests/{ticket}.json").get_json()[0]
-    # The res-7 parent of the report's own res-12 cell (H3 children do not nest exactly).
-    center = h3.cell_to_latlng(h3.cell_to_parent(h3.latlng_to_cell(LAT, LNG, 12), 7))
-    assert (item["lat"], item["long"]) == (round(center[0], 5), round(center[1], 5))
-    assert item["description"] is None and item["address"] is None
+    assert client.get(f"/open311/v2/requests/{ticket}.json").status_code == 404
+    assert client.get("/open311/v2/requests.json").get_json() == []
+    assert client.get(f"/open311/v2/requests.json?service_request_id={ticket}").get_json() == []
     assert "Pak RT" not in client.get("/open311/v2/requests.xml").get_data(as_text=True)
 
 

@@ -1,0 +1,295 @@
+"""Performance rollups for /kinerja and the weekly report: counts per local day, kept in SQL.
+
+The charts never scan reports: they sum these rows over a period. A day's rows are recomputed
+whole from the system of record (reports, report_events, report_feedback) whenever anything that
+touches that day arrives, so a redelivered or replayed event cannot count twice: recomputing a
+day gives the same rows however often it runs.
+
+* The persister marks the UTC days a batch touches (``mark_changed``: a new report's creation
+  day, a status event's day, and the creation day of a report whose status changed, since its
+  agency may have moved) in ``kinerja_dirty``, in one small upsert.
+* ``refresh_dirty`` (the persister's maintenance hook, ``python -m app.kinerja rollup``)
+  recomputes the local days those UTC days overlap, then clears the marks it saw (a mark made
+  meanwhile stays for the next round).
+
+What each row counts is by the day it happened in the city's zone: ``received`` by creation,
+``resolved``/``on_time``/``reopened`` by the event's day (every resolution counts, also one after
+a reopening), with the report's current category, agency and kecamatan.
+"""
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Column, Float, Integer, String, Table, delete, select
+
+from app import kinerja
+from app.store import db
+from app.store.db import UTCDateTime, metadata
+from app.workflow import OPEN_STATUSES
+
+RESOLVED_STATUSES = ("resolved", "closed")
+CITIZEN = "citizen"
+
+daily = Table(
+    "kinerja_daily", metadata,
+    Column("city", String(20), primary_key=True),
+    Column("day", String(10), primary_key=True),            # local date, YYYY-MM-DD
+    Column("category", String(40), primary_key=True),
+    Column("agency", String(40), primary_key=True),         # '' when none
+    Column("kecamatan_code", String(40), primary_key=True),  # '' when none
+    *[Column(name, Integer, nullable=False, default=0) for name in kinerja.DAILY_COUNTS],
+    Column("rating_sum", Float, nullable=False, default=0.0),
+)
+
+hourly = Table(
+    "kinerja_hourly", metadata,
+    Column("city", String(20), primary_key=True),
+    Column("day", String(10), primary_key=True),
+    Column("category", String(40), primary_key=True),
+    Column("agency", String(40), primary_key=True),
+    Column("hour", Integer, primary_key=True),               # local hour of creation, 0-23
+    Column("received", Integer, nullable=False),
+)
+
+durations = Table(
+    "kinerja_durations", metadata,
+    Column("city", String(20), primary_key=True),
+    Column("day", String(10), primary_key=True),
+    Column("category", String(40), primary_key=True),
+    Column("agency", String(40), primary_key=True),
+    Column("measure", String(12), primary_key=True),          # first_action / resolve
+    Column("bin", Integer, primary_key=True),                 # kinerja.HOUR_BINS index
+    Column("reports", Integer, nullable=False),
+)
+
+officers = Table(
+    "kinerja_officers", metadata,
+    Column("city", String(20), primary_key=True),
+    Column("day", String(10), primary_key=True),
+    Column("agency", String(40), primary_key=True),
+    Column("actor", String(120), primary_key=True),
+    Column("started", Integer, nullable=False),
+    Column("resolved", Integer, nullable=False),
+    Column("on_time", Integer, nullable=False),
+    Column("resolve_hours", Float, nullable=False),           # sum, for the mean
+)
+
+dirty = Table(
+    "kinerja_dirty", metadata,
+    Column("city", String(20), primary_key=True),
+    Column("utc_day", String(10), primary_key=True),
+    Column("marked_at", UTCDateTime, nullable=False),
+)
+
+TABLES = (daily, hourly, durations, officers)
+
+
+def _aware(value):
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value
+
+
+def _upsert_dirty(engine, rows: list[dict]):
+    if engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(dirty).values(rows)
+    return stmt.on_conflict_do_update(index_elements=["city", "utc_day"],
+                                      set_={"marked_at": stmt.excluded.marked_at})
+
+
+def mark_changed(engine, created: list, changes: list[dict], now: datetime | None = None) -> int:
+    """Mark the UTC days a persisted batch touches; answers how many marks were written."""
+    now = now or datetime.now(timezone.utc)
+    days: set[tuple[str, str]] = set()
+    for report in created:
+        for moment in (report.created_at, report.resolved_at):
+            if moment is not None:
+                days.add((report.city, _aware(moment).astimezone(timezone.utc).date().isoformat()))
+    for change in changes:
+        days.add((change["city"], _aware(change["occurred_at"]).astimezone(timezone.utc).date().isoformat()))
+    ids = sorted({c["report_id"] for c in changes})
+    if ids:
+        with engine.connect() as conn:
+            for start in range(0, len(ids), 500):
+                for row in conn.execute(select(db.reports.c.city, db.reports.c.created_at)
+                                        .where(db.reports.c.id.in_(ids[start:start + 500]))):
+                    days.add((row.city, _aware(row.created_at).date().isoformat()))
+    if not days:
+        return 0
+    rows = [{"city": city, "utc_day": day, "marked_at": now} for city, day in sorted(days)]
+    with engine.begin() as conn:
+        conn.execute(_upsert_dirty(engine, rows))
+    return len(rows)
+
+
+def local_days_of_utc_day(utc_day: str, zone: ZoneInfo) -> set[date]:
+    start = datetime.combine(date.fromisoformat(utc_day), time(), timezone.utc)
+    return {start.astimezone(zone).date(), (start + timedelta(days=1, microseconds=-1)).astimezone(zone).date()}
+
+
+def day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """The UTC moments a local day starts and ends (end exclusive)."""
+    start = datetime.combine(day, time(), zone)
+    end = datetime.combine(day + timedelta(days=1), time(), zone)
+    return start.astimezone(timezone.utc), end.astimezone(timezone.utc)
+
+
+def refresh_dirty(engine, city: str, tz_name: str) -> int:
+    """Recompute every local day marked since the last run; answers how many days were recomputed."""
+    zone = ZoneInfo(tz_name)
+    with engine.connect() as conn:
+        marks = conn.execute(select(dirty.c.utc_day, dirty.c.marked_at).where(dirty.c.city == city)).all()
+    if not marks:
+        return 0
+    days = set()
+    for mark in marks:
+        days |= local_days_of_utc_day(mark.utc_day, zone)
+    for day in sorted(days):
+        refresh_day(engine, city, zone, day)
+    with engine.begin() as conn:
+        for mark in marks:
+            conn.execute(delete(dirty).where(dirty.c.city == city, dirty.c.utc_day == mark.utc_day,
+                                             dirty.c.marked_at <= mark.marked_at))
+    return len(days)
+
+
+def rebuild(engine, city: str, tz_name: str, progress=None) -> int:
+    """Recompute every day from the first report to today (after an import, or to start fresh)."""
+    zone = ZoneInfo(tz_name)
+    r = db.reports.c
+    with engine.connect() as conn:
+        first = conn.execute(select(r.created_at).where(r.city == city).order_by(r.created_at).limit(1)).scalar()
+    if first is None:
+        return 0
+    day, last = _aware(first).astimezone(zone).date(), datetime.now(zone).date()
+    count = 0
+    while day <= last:
+        refresh_day(engine, city, zone, day)
+        count += 1
+        day += timedelta(days=1)
+        if progress:
+            progress(count)
+    with engine.begin() as conn:
+        conn.execute(delete(dirty).where(dirty.c.city == city))
+    return count
+
+
+def refresh_day(engine, city: str, zone: ZoneInfo, day: date) -> None:
+    """Replace one local day's rows with a fresh computation from the system of record."""
+    rows = compute_day(engine, city, zone, day)
+    key = day.isoformat()
+    with engine.begin() as conn:
+        for table in TABLES:
+            conn.execute(delete(table).where(table.c.city == city, table.c.day == key))
+            if rows[table.name]:
+                conn.execute(table.insert(), rows[table.name])
+
+
+def compute_day(engine, city: str, zone: ZoneInfo, day: date) -> dict[str, list[dict]]:
+    from app.feedback import report_feedback
+
+    start, end = day_bounds(day, zone)
+    r, e = db.reports, db.report_events
+    counts: dict[tuple, Counter] = defaultdict(Counter)
+    rating_sum: dict[tuple, float] = defaultdict(float)
+    hours_of_day: Counter = Counter()
+    bins: Counter = Counter()
+    per_officer: dict[tuple, list] = defaultdict(lambda: [0, 0, 0, 0.0])
+    with engine.connect() as conn:
+        created = conn.execute(select(r.c.category, r.c.agency, r.c.kecamatan_code, r.c.created_at)
+                               .where(r.c.city == city, r.c.created_at >= start, r.c.created_at < end)).all()
+        # ix_events_unpublished (published, occurred_at) answers a day's events: one range per flag value
+        events = []
+        for flag in (True, False):
+            events += conn.execute(
+                select(e.c.report_id, e.c.kind, e.c.from_status, e.c.to_status, e.c.actor, e.c.occurred_at,
+                       r.c.category, r.c.agency, r.c.kecamatan_code, r.c.created_at, r.c.sla_due_at,
+                       r.c.resolved_at)
+                .select_from(e.join(r, r.c.id == e.c.report_id))
+                .where(e.c.published.is_(flag), e.c.occurred_at >= start, e.c.occurred_at < end,
+                       e.c.city == city)).all()
+        rated_ids = sorted({ev.report_id for ev in events
+                            if ev.kind == "status" and ev.to_status == "closed" and ev.actor == CITIZEN})
+        ratings = []
+        f = report_feedback
+        for i in range(0, len(rated_ids), 500):
+            ratings += conn.execute(select(f.c.report_id, f.c.rating)
+                                    .where(f.c.report_id.in_(rated_ids[i:i + 500]), f.c.kind == "rating",
+                                           f.c.rating.is_not(None), f.c.occurred_at >= start,
+                                           f.c.occurred_at < end)).all()
+    for row in created:
+        key = (row.category, row.agency or "", row.kecamatan_code or "")
+        counts[key]["received"] += 1
+        hours_of_day[(row.category, row.agency or "", _aware(row.created_at).astimezone(zone).hour)] += 1
+    where_of = {}
+    for ev in events:
+        key = (ev.category, ev.agency or "", ev.kecamatan_code or "")
+        where_of[ev.report_id] = key
+        c = counts[key]
+        created_at, at = _aware(ev.created_at), _aware(ev.occurred_at)
+        due = _aware(ev.sla_due_at)
+        hours = max((at - created_at).total_seconds(), 0.0) / 3600.0
+        was_open = ev.from_status in OPEN_STATUSES if ev.kind == "status" else True
+        is_open = ev.to_status in OPEN_STATUSES
+        if was_open and not is_open:
+            c["closed_out"] += 1
+        if not was_open and is_open and ev.kind == "status":
+            c["reopened_in"] += 1
+        if ev.kind == "created":
+            if ev.to_status in RESOLVED_STATUSES:   # imported already resolved
+                done = _aware(ev.resolved_at) or at
+                c["resolved"] += 1
+                c["on_time"] += due is None or done <= due
+                bins[(ev.category, ev.agency or "", "resolve",
+                      kinerja.hour_bin(max((done - created_at).total_seconds(), 0) / 3600))] += 1
+            continue
+        officer = per_officer[(ev.agency or "", ev.actor)] if not ev.actor.startswith(CITIZEN) else None
+        if ev.to_status == "dispatched" and ev.from_status != "dispatched":
+            c["assigned"] += 1
+        if ev.to_status == "in_progress" or (ev.to_status == "resolved" and ev.from_status == "dispatched"):
+            c["started"] += 1
+            bins[(ev.category, ev.agency or "", "first_action", kinerja.hour_bin(hours))] += 1
+            if officer is not None:
+                officer[0] += 1
+        if ev.to_status == "resolved":
+            on_time = due is None or at <= due
+            c["resolved"] += 1
+            c["on_time"] += on_time
+            bins[(ev.category, ev.agency or "", "resolve", kinerja.hour_bin(hours))] += 1
+            if officer is not None:
+                officer[1] += 1
+                officer[2] += on_time
+                officer[3] += hours
+        if ev.to_status == "reopened" and ev.from_status in RESOLVED_STATUSES:
+            c["reopened"] += 1
+            c["disputes"] += ev.actor == CITIZEN
+    for row in ratings:
+        key = where_of[row.report_id]
+        counts[key]["ratings"] += 1
+        rating_sum[key] += float(row.rating)
+    key_day = day.isoformat()
+    return {
+        "kinerja_daily": [{"city": city, "day": key_day, "category": k[0], "agency": k[1], "kecamatan_code": k[2],
+                           **{name: c.get(name, 0) for name in kinerja.DAILY_COUNTS},
+                           "rating_sum": rating_sum.get(k, 0.0)} for k, c in counts.items()],
+        "kinerja_hourly": [{"city": city, "day": key_day, "category": k[0], "agency": k[1], "hour": k[2],
+                            "received": n} for k, n in hours_of_day.items()],
+        "kinerja_durations": [{"city": city, "day": key_day, "category": k[0], "agency": k[1], "measure": k[2],
+                               "bin": k[3], "reports": n} for k, n in bins.items()],
+        "kinerja_officers": [{"city": city, "day": key_day, "agency": k[0], "actor": k[1], "started": v[0],
+                              "resolved": v[1], "on_time": v[2], "resolve_hours": v[3]}
+                             for k, v in per_officer.items() if v[0] or v[1]],
+    }
+
+
+def pending_marks(engine, city: str) -> int:
+    with engine.connect() as conn:
+        return len(conn.execute(select(dirty.c.utc_day).where(dirty.c.city == city)).all())
+

@@ -1,0 +1,128 @@
+"""The weekly report as the mayor's office gets it: PDF and XLSX opened with pypdf and openpyxl,
+totals equal to SQL over the same week, times in the city's zone, the e-mail received by a real
+SMTP server on loopback, the files downloadable from /kinerja by staff with the right role only."""
+import email
+import email.policy
+import socket
+from dataclasses import replace
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from aiosmtpd.controller import Controller
+from openpyxl import load_workbook
+from pypdf import PdfReader
+from sqlalchemy import func, select
+
+from app import kinerja
+from app.kinerja import formats, mail, weekly
+from app.kinerja.__main__ import due_week, run_week
+from app.store import db
+from tests.kinerja_history import make_history
+
+
+class Inbox:
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append((envelope.rcpt_tos, email.message_from_bytes(envelope.content, policy=email.policy.default)))
+        return "250 OK"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _week_counts(engine, city, zone, monday, agency=None):
+    start = datetime.combine(monday, datetime.min.time(), zone)
+    end = start + timedelta(days=7)
+    r, e = db.reports.c, db.report_events.c
+    where = [r.city == city] + ([r.agency == agency] if agency else [])
+    with engine.connect() as conn:
+        received = conn.execute(select(func.count()).select_from(db.reports)
+                                .where(*where, r.created_at >= start, r.created_at < end)).scalar_one()
+        resolved = conn.execute(select(func.count()).select_from(db.report_events.join(db.reports, r.id == e.report_id))
+                                .where(*where, e.to_status == "resolved", e.occurred_at >= start,
+                                       e.occurred_at < end)).scalar_one()
+    return received, resolved
+
+
+def test_weekly_pdf_xlsx_totals_local_times_and_mail(services, tmp_path):
+    make_history(services, count=140, days=22)
+    zone = ZoneInfo(services.preset.timezone)
+    today = datetime.now(zone).date()
+    monday = weekly.last_full_week(today)
+    week = kinerja.iso_week(monday)
+    inbox, port = Inbox(), _free_port()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=port)
+    smtp.start()
+    try:
+        services.settings = replace(services.settings, smtp_url=f"smtp://127.0.0.1:{port}", mail_from="pantau@kota.test")
+        mail.subscribe(services.engine, services.preset, "gubernur@kota.test")
+        mail.subscribe(services.engine, services.preset, "kadis.dlh@kota.test", "DLH")
+        files = run_week(services, monday)
+    finally:
+        smtp.stop()
+    names = {p.name for p in files}
+    assert {f"pantau-{week}-city.pdf", f"pantau-{week}-city.xlsx", f"pantau-{week}-DLH.pdf"} <= names
+    assert len(files) == 2 * (1 + len(services.preset.agencies))
+
+    received, resolved = _week_counts(services.engine, services.preset.slug, zone, monday)
+    prev_received, _ = _week_counts(services.engine, services.preset.slug, zone, monday - timedelta(days=7))
+    assert received > 0 and resolved > 0
+    city_pdf = weekly.folder(services.settings.data_dir, week) / f"pantau-{week}-city.pdf"
+    reader = PdfReader(city_pdf)
+    assert len(reader.pages) >= 2
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    assert f"Laporan kinerja mingguan {week}" in text
+    cells = [line.strip() for line in text.splitlines()]
+    at = cells.index("Masuk")   # the KPI table: indicator, this week, the week before
+    assert cells[at + 1:at + 3] == [formats.number(received, "id"), formats.number(prev_received, "id")]
+    at = cells.index("Selesai")
+    assert cells[at + 1] == formats.number(resolved, "id")
+    overdue = weekly.figures(services, monday, None)["overdue"]
+    assert overdue, "the history leaves reports past their due time"
+    first = overdue[0]
+    assert first["ticket"] in text and formats.moment(first["created_at"], services.preset, "id") in text
+    assert " WIB" in text and "UTC" not in text
+
+    book = load_workbook(weekly.folder(services.settings.data_dir, week) / f"pantau-{week}-city.xlsx")
+    kpi = {row[0]: row[1:] for row in book["KPI"].iter_rows(min_row=7, values_only=True)}
+    assert kpi["Masuk"] == (received, prev_received)
+    assert kpi["Selesai"][0] == resolved
+    per_day = list(book.worksheets[1].iter_rows(min_row=2, values_only=True))
+    assert len(per_day) == 7 and sum(n for _, n in per_day) == received
+    dlh = load_workbook(weekly.folder(services.settings.data_dir, week) / f"pantau-{week}-DLH.xlsx")
+    dlh_kpi = {row[0]: row[1:] for row in dlh["KPI"].iter_rows(min_row=7, values_only=True)}
+    assert dlh_kpi["Masuk"][0] == _week_counts(services.engine, services.preset.slug, zone, monday, "DLH")[0]
+
+    assert len(inbox.messages) == 2
+    by_rcpt = {rcpts[0]: msg for rcpts, msg in inbox.messages}
+    attached = {part.get_filename() for part in by_rcpt["kadis.dlh@kota.test"].iter_attachments()}
+    assert attached == {f"pantau-{week}-DLH.pdf", f"pantau-{week}-DLH.xlsx"}
+    assert week in by_rcpt["gubernur@kota.test"]["Subject"]
+    assert by_rcpt["gubernur@kota.test"]["From"] == "pantau@kota.test"
+
+    # The schedule: before Monday 07.00 nothing is due; after it, last week unless already built.
+    this_monday = kinerja.week_start(today)
+    early = datetime.combine(this_monday, datetime.min.time(), zone).replace(hour=6, minute=59)
+    assert due_week(early, services.settings.data_dir) is None
+    assert due_week(early.replace(hour=7, minute=0), services.settings.data_dir) is None   # already built
+    assert due_week(early.replace(hour=7) + timedelta(days=7), services.settings.data_dir) == this_monday
+
+
+def test_weekly_download_needs_the_role(staff_app, services, as_user):
+    monday = weekly.last_full_week(datetime.now(ZoneInfo(services.preset.timezone)).date())
+    week = kinerja.iso_week(monday)
+    weekly.build(services, monday)
+    url = f"/kinerja/weekly/{week}/pantau-{week}-city.pdf"
+    answer = as_user("super1").get(url)
+    assert answer.status_code == 200 and answer.data.startswith(b"%PDF")
+    assert as_user("oper1").get(url).status_code == 403
+    assert as_user("super1").get(f"/kinerja/weekly/{week}/pantau.sqlite3").status_code == 404
+    assert as_user("super1").get(f"/kinerja/weekly/2026-W01/pantau-{week}-city.pdf").status_code == 404
+    tricked = as_user("super1").get(f"/kinerja/weekly/{week}/..%2F..%2F..%2Fpantau.sqlite3")
+    assert not tricked.data.startswith(b"SQLite")   # the screens' page, never the file
+    assert staff_app.test_client().get(url).status_code in (302, 401)
