@@ -24,6 +24,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     server.config.update(SECRET_KEY=settings.resolved_secret_key(), MAX_CONTENT_LENGTH=16 * 1024 * 1024,
                          JSON_SORT_KEYS=False)
     server.extensions["pantau"] = services
+    from app import web_errors
+
+    # First of the before_request functions: a crafted Dash body is a 400 before anything reads it.
+    web_errors.install(server)
 
     from app import web_ops
 
@@ -58,6 +62,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     dash_app.layout = shell.layout
     register_all(dash_app, services)
     server.extensions["dash"] = dash_app
+    web_errors.install_dash_check(server, dash_app)
     from app import headers
 
     # After every callback is registered: the CSP carries the hashes of Dash's inline scripts.

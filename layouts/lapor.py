@@ -6,12 +6,11 @@ nearby is shown first so the citizen may support it instead.
 """
 from __future__ import annotations
 
-import secrets
-
 import dash_bootstrap_components as dbc
 import dash_leaflet as dl
 from dash import dcc, html
 
+from app import duplicates
 from app.i18n import t
 from config.catalogue import CATEGORIES
 
@@ -51,7 +50,8 @@ def layout(services, params: dict) -> html.Div:
         dcc.Store(id=LOCATION),
         dcc.Store(id=PHOTO_REF),
         dcc.Store(id=DUPLICATE_ID),
-        dcc.Store(id=FORM_TOKEN, data=secrets.token_urlsafe(16)),
+        # Signed by the server: support is counted per visit and address, never per made-up token.
+        dcc.Store(id=FORM_TOKEN, data=duplicates.visit_token(services.settings.resolved_secret_key())),
         dcc.Geolocation(id=GEOLOCATION, high_accuracy=True, show_alert=True),
         html.H1(t("lapor.title", lang), className="lapor-title"),
         html.H2(t("lapor.category", lang), className="lapor-step"),
