@@ -77,7 +77,9 @@ class PantauDash(dash.Dash):
             if LEFT_OUT.search(url.split("?", 1)[0]):
                 for namespace, pattern in LAZY.items():
                     if pattern.search(url):
-                        g.setdefault("pantau_lazy", {}).setdefault(namespace, []).append(url)
+                        urls = g.setdefault("pantau_lazy", {}).setdefault(namespace, [])
+                        if url not in urls:
+                            urls.append(url)
                 continue
             kept.append(src)
         return kept

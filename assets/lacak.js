@@ -27,10 +27,10 @@
     if (!key) { status.textContent = box.dataset.noSecret; return; }
     var data = new FormData(form);
     var body = form.dataset.kind === "rate"
-      ? {rating: parseInt(data.get("rating"), 10), comment: data.get("comment") || null}
+      ? {rating: parseInt((event.submitter && event.submitter.value) || "0", 10), comment: data.get("comment") || null}
       : {dispute: data.get("dispute")};
-    var button = form.querySelector("button[type=submit]");
-    if (button) { button.disabled = true; }
+    var buttons = form.querySelectorAll("button[type=submit]");
+    buttons.forEach(function (b) { b.disabled = true; });
     fetch("/api/feedback/" + encodeURIComponent(box.dataset.ticket), {
       method: "POST", headers: {"Content-Type": "application/json", "X-Reporter-Secret": key},
       body: JSON.stringify(body), credentials: "same-origin"
@@ -42,7 +42,7 @@
     }).catch(function () {
       status.className = "alert alert-danger mt-2";
       status.textContent = box.dataset.failed;
-      if (button) { button.disabled = false; }
+      buttons.forEach(function (b) { b.disabled = false; });
     });
   });
 })();

@@ -46,7 +46,7 @@ def _find_form(lang: str, ticket: str = "") -> html.Form:
         html.Label(t("lacak.ticket", lang), htmlFor=TICKET_INPUT, className="form-label"),
         html.Div([dcc.Input(id=TICKET_INPUT, name="ticket", value=ticket, maxLength=24,
                             className="form-control", autoComplete="off"),
-                  html.Input(type="hidden", name="lang", value=lang),
+                  dcc.Input(type="hidden", name="lang", value=lang),
                   html.Button(t("lacak.find", lang), type="submit", id="lacak-find", className="btn btn-primary")],
                  className="input-group"),
     ], action=PATH, method="get", className="my-3")
@@ -70,18 +70,18 @@ def _feedback_form(report, lang: str):
     """Rating (a resolved report) and dispute (resolved or closed), for the holder of the secret."""
     parts = []
     if report.status == "resolved":
+        # One send button per mark (1-5): no radio group to get wrong, each a 44 px target.
         parts.append(html.Form([
+            html.Label(t("lacak.comment", lang), htmlFor="lacak-comment", className="form-label small"),
+            html.Textarea(id="lacak-comment", name="comment", maxLength=1000, className="form-control mb-2"),
             html.Fieldset([
                 html.Legend(t("lacak.rate", lang), className="h6"),
-                html.Div([html.Label([html.Input(type="radio", name="rating", value=str(n), required=True,
-                                                 className="form-check-input me-1"), str(n)],
-                                     className="lacak-star") for n in range(1, 6)],
+                html.Div([html.Button(str(n), type="submit", name="rating", value=str(n),
+                                      className="btn btn-outline-light lacak-star",
+                                      **{"aria-label": t("lacak.rate_n", lang, n=n)}) for n in range(1, 6)],
                          className="lacak-stars"),
                 html.P(t("lacak.rate_scale", lang), className="small lacak-muted"),
             ], className="lapor-fieldset"),
-            html.Label(t("lacak.comment", lang), htmlFor="lacak-comment", className="form-label small"),
-            html.Textarea(id="lacak-comment", name="comment", maxLength=1000, className="form-control mb-2"),
-            html.Button(t("lacak.rate_send", lang), type="submit", className="btn btn-success"),
         ], id="lacak-rate", className="lacak-feedback-form", **{"data-kind": "rate"}))
     if report.status in ("resolved", "closed"):
         parts.append(html.Form([

@@ -173,4 +173,5 @@ ENTRIES = {
                               "en": "Your answer was not sent. Check the signal and try again."},
     "lacak.feedback_no_secret": {"id": "Hanya pelapor, dengan tautan pelapor, yang dapat menilai laporan ini.",
                                  "en": "Only the reporter, with the reporter's link, can rate this report."},
+    "lacak.rate_n": {"id": "Nilai {n} dari 5", "en": "Rate {n} out of 5"},
 }
