@@ -53,7 +53,9 @@
     // -> "ready" once dash-leaflet is in the page (fetched here on the light pages), or "failed"
     loadMap: function () {
       if (window.dash_leaflet) { return "ready"; }
-      var urls = (window.pantauLazy && window.pantauLazy.dash_leaflet) || [];
+      var lazyData = document.getElementById("pantau-lazy");
+      var lazy = lazyData ? JSON.parse(lazyData.textContent || "{}") : {};
+      var urls = lazy.dash_leaflet || [];
       if (!urls.length) { return "failed"; }
       return urls.reduce(function (chain, url) {
         return chain.then(function () { return lazyScript(url); });
