@@ -107,3 +107,19 @@ def duration_parts(seconds: float | None, language: str = "id") -> tuple[str, st
 def duration(seconds: float | None, language: str = "id") -> str:
     value, unit = duration_parts(seconds, language)
     return f"{value} {unit}".strip()
+
+
+def span(seconds: float, language: str = "id") -> str:
+    """A length of time in words by the language's rules (CLDR through Babel): "2 jam", "1 hari"."""
+    from datetime import timedelta
+
+    from babel.dates import format_timedelta
+
+    return format_timedelta(timedelta(seconds=abs(seconds)), locale=locale_of(language), threshold=1.5)
+
+
+def distance(metres: float, language: str = "id") -> str:
+    """"350 m", "2,1 km" by the language's number rules."""
+    if metres < 1000:
+        return f"{number(round(metres / 10) * 10, language)} m"
+    return f"{number(round(metres / 1000, 1), language, 1)} km"

@@ -53,7 +53,29 @@ def _error(err):
     message = str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
     if kind == "conflict":
         message = "Conflict: someone else changed this report first. " + message
-    return jsonify({"error": message, "kind": kind}), status
+    lang = request.args.get("lang") or (request.form.get("lang") if request.form else None)
+    return jsonify({"error": message, "kind": kind, "field": getattr(err, "field", None),
+                    "message": localized_message(err, kind, lang if lang in ("id", "en") else "id")}), status
+
+
+def localized_message(err: Exception, kind: str, lang: str) -> str:
+    """The error in the officer's language, through the catalogue (the ``error`` stays English)."""
+    from app.i18n import t
+    from app.photos import PhotoInvalid
+    from app.proof import ProofRefused
+
+    if isinstance(err, ProofRefused):
+        return t(err.key, lang, **err.values)
+    if isinstance(err, PhotoInvalid):
+        return t("tugas.err.photo", lang)
+    if kind in ("conflict", "invalid_transition", "forbidden", "not_found"):
+        return t(f"tugas.err.{kind}", lang)
+    field_name = getattr(err, "field", None) or str(err).split(":", 1)[0]
+    if field_name == "photo":
+        return t("tugas.err.photo_missing", lang)
+    if field_name in ("note", "version", "lat", "lng", "accuracy"):
+        return t(f"tugas.err.{field_name}", lang)
+    return t("tugas.err.invalid", lang, detail=str(err))
 
 
 def _services():
@@ -89,6 +111,9 @@ def report_detail(services, user, report_id: str, now: datetime | None = None) -
     data["attributes"] = json.loads(row.attributes)
     data["after_photos"] = actions.after_photos(services.engine, report_id)
     data["history"] = actions.history(services.engine, report_id)
+    from app import proof
+
+    data["proof_flags"] = proof.flags_of(services.engine, report_id)
     data["sla"] = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in view.items()}
     data["duplicates"] = likely_duplicates(services, user, row)
     from app import public
@@ -140,7 +165,7 @@ def act(report_id, action):
     elif action == "priority":
         out = actions.change_priority(services, user, report_id, _version(body), body.get("priority"))
     elif action == "start":
-        out = actions.start(services, user, report_id, _version(body), body.get("note"))
+        out = start_with_location(services, user, report_id, _version(body), body.get("note"), _location(body))
     elif action == "note":
         out = actions.add_note(services, user, report_id, body.get("text") or body.get("note"))
     elif action == "publish":
@@ -149,25 +174,62 @@ def act(report_id, action):
         out = actions.unpublish(services, user, report_id)
     elif action == "resolve":
         out = resolve_with_upload(services, user, report_id, _version(body), request.files.get("photo"),
-                                  body.get("note"))
+                                  body.get("note"), location=_location(body))
     else:
         return jsonify({"error": f"unknown action {action!r}", "kind": "not_found"}), 404
     return jsonify(out)
 
 
+def _location(body) -> dict | None:
+    from app import proof
+
+    return proof.parse_location(body.get("lat"), body.get("lng"), body.get("accuracy"))
+
+
+def start_with_location(services, user, report_id, version, note=None, location=None):
+    """Start, with the phone's position and its distance to the report kept in the audit row."""
+    from app import proof
+
+    actions._require(user, "start")
+    row = actions.visible_report(services.engine, user, report_id)
+    seen = proof.presence(row, location, services.settings.proof_radius_m)
+    out = actions.start(services, user, report_id, version, note, proof={"presence": seen})
+    return {**out, "proof": {"presence": seen, "flags": []}}
+
+
 def resolve_with_upload(services, user, report_id, version, upload, note=None, data: bytes | None = None,
-                        filename: str | None = None):
-    """Store the after photo (checked, metadata stripped) and resolve; permission checked first."""
-    from app.photos import store_photo
+                        filename: str | None = None, location: dict | None = None):
+    """Store the after photo (checked, metadata stripped) and resolve; permission checked first.
+    The proof checks (``app.proof``) run on the upload's own bytes before anything is stripped: a
+    reused photo (or, per the setting, an unverified location) is refused and nothing is kept;
+    what is only doubtful is saved and flagged."""
+    from app import proof
+    from app.photos import photo_path, store_photo, thumb_ref_of
 
     actions._require(user, "resolve")
-    actions.visible_report(services.engine, user, report_id)
+    row = actions.visible_report(services.engine, user, report_id)
     if upload is not None:
         data, filename = upload.read(), upload.filename
     if not data:
         raise actions.ActionInvalid("photo", "resolving needs an after photo taken from the same spot")
+    actions._public_note("note", note)
+    seen, flags = proof.check_location(services.settings, row, location)
     photo = store_photo(services.settings, data, filename)
-    return actions.resolve(services, user, report_id, version, photo.ref, note)
+    try:
+        phash, taken = proof.fingerprint(data)
+        flags += proof.check_after_photo(services.engine, services.settings, row, phash, taken, services.preset)
+    except proof.ProofRefused:
+        for ref in (photo.ref, thumb_ref_of(photo.ref)):
+            photo_path(services.settings, ref).unlink(missing_ok=True)
+        raise
+    mine = proof.self_service(services.engine, row, user)
+    if mine:
+        flags.append(("self_service", mine))
+    summary = {"presence": seen, "phash": f"{phash:016x}", "flags": [kind for kind, _ in flags]}
+    out = actions.resolve(services, user, report_id, version, photo.ref, note, proof=summary)
+    proof.index_photo(services.engine, row.city, row.id, photo.ref, "after", phash, None)
+    proof.record_flags(services.engine, row, "resolve", f"{user.role}:{user.username}", flags)
+    return {**out, "proof": summary}
 
 
 @blueprint.post("/bulk-assign")
