@@ -33,7 +33,8 @@
     if (!position) return;
     document.querySelectorAll(".tugas-distance[data-lat]").forEach(function (el) {
       var m = metres(position.latitude, position.longitude, +el.dataset.lat, +el.dataset.lng);
-      el.textContent = (el.dataset.template || "{d}").replace("{d}", distanceText(m));
+      var text = (el.dataset.template || "{d}").replace("{d}", distanceText(m));
+      if (el.textContent !== text) el.textContent = text;   // unchanged: no mutation, no loop
     });
   }
 
@@ -48,7 +49,7 @@
     return new Promise(function (resolve) {
       if (!navigator.geolocation) return resolve(null);
       navigator.geolocation.getCurrentPosition(function (p) { resolve(p.coords); },
-        function () { resolve(null); }, {enableHighAccuracy: true, maximumAge: 15000, timeout: 12000});
+        function () { resolve(null); }, {enableHighAccuracy: true, maximumAge: 0, timeout: 12000});
     });
   }
 
@@ -159,6 +160,10 @@
   });
 
   function scan() {
+    var main = document.querySelector("main.tugas");    // Dash's page has no lang of its own
+    if (main && document.documentElement.lang !== main.getAttribute("lang")) {
+      document.documentElement.lang = main.getAttribute("lang");
+    }
     document.querySelectorAll(".tugas-photo-slot").forEach(buildPhotoInput);
     if (document.querySelector(".tugas-distance")) { watch(); paintDistances(); }
   }

@@ -11,9 +11,24 @@ from layouts.staff_common import current_staff
 
 
 def register(app, services) -> None:
+    chips = [ids.state_id(s) for s in ("",) + TASK_STATES]
+
+    @app.callback(Output(ids.STATE, "data"), *[Output(c, "aria-pressed") for c in chips],
+                  *[Input(c, "n_clicks") for c in chips], prevent_initial_call=True)
+    def pick_state(*_clicks):
+        state = (ctx.triggered_id or "").removeprefix("tugas-state-")
+        state = "" if state == "all" else state
+        return (state, *["true" if c == ids.state_id(state) else "false" for c in chips])
+
+    @app.callback(Output(ids.FLAGS, "data"), Output("tugas-overdue", "aria-pressed"),
+                  Output("tugas-mine", "aria-pressed"),
+                  Input("tugas-overdue", "n_clicks"), Input("tugas-mine", "n_clicks"))
+    def toggle(overdue, mine):
+        on = [name for name, n in (("overdue", overdue), ("mine", mine)) if (n or 0) % 2]
+        return on, str("overdue" in on).lower(), str("mine" in on).lower()
     @app.callback(Output(ids.PAGE, "data"),
                   Input(ids.PREV, "n_clicks"), Input(ids.NEXT, "n_clicks"),
-                  Input(ids.SEARCH, "value"), Input(ids.FLAGS, "value"), Input(ids.STATE, "value"),
+                  Input(ids.SEARCH, "value"), Input(ids.FLAGS, "data"), Input(ids.STATE, "data"),
                   State(ids.PAGE, "data"), prevent_initial_call=True)
     def turn_page(_prev, _next, _search, _flags, _state, page):
         if ctx.triggered_id == ids.PREV:
@@ -25,7 +40,7 @@ def register(app, services) -> None:
     @app.callback(Output(ids.LIST, "children"), Output(ids.COUNTS, "children"), Output(ids.PAGE_LABEL, "children"),
                   Output(ids.PREV, "disabled"), Output(ids.NEXT, "disabled"),
                   Input(ids.PAGE, "data"), Input(ids.TICK, "n_intervals"),
-                  State(ids.SEARCH, "value"), State(ids.FLAGS, "value"), State(ids.STATE, "value"),
+                  State(ids.SEARCH, "value"), State(ids.FLAGS, "data"), State(ids.STATE, "data"),
                   State(ids.LANG_CODE, "data"))
     def refresh(page, _tick, search, flags, state, lang):
         user = current_staff()

@@ -40,6 +40,10 @@ MESSAGE = "tugas-message"
 CATEGORY = {c.code: c for c in CATEGORIES}
 
 
+def state_id(state: str) -> str:
+    return f"tugas-state-{state or 'all'}"
+
+
 def lang_of(services, params: dict) -> str:
     lang = params.get("lang") or services.settings.language
     return lang if lang in ("id", "en") else "id"
@@ -91,8 +95,6 @@ def layout(services, params: dict) -> html.Div:
     path = params.get("path") or PATH
     if path.rstrip("/") != PATH:
         return task_layout(services, user, lang, path[len(PATH) + 1:].strip("/"))
-    state_options = [{"label": t("tugas.filter.all", lang), "value": ""}] + \
-        [{"label": status_word(s, lang), "value": s} for s in TASK_STATES]
     return html.Main([
         _top(user, lang, services, PATH),
         html.H1(t("tugas.title", lang) + (f" — {user.agency}" if user.agency else ""), className="tugas-h1"),
@@ -101,15 +103,17 @@ def layout(services, params: dict) -> html.Div:
             dcc.Input(id=SEARCH, type="search", debounce=True, placeholder=t("tugas.search", lang),
                       className="form-control tugas-search", value=params.get("q", "")),
         ]),
-        html.Fieldset([
-            html.Legend(t("tugas.filters", lang), className="visually-hidden"),
-            dcc.Checklist(id=FLAGS, options=[{"label": t("tugas.filter.overdue", lang), "value": "overdue"},
-                                             {"label": t("tugas.filter.mine", lang), "value": "mine"}],
-                          value=[], inline=True, className="tugas-checks", inputClassName="me-1",
-                          labelClassName="me-3"),
-            html.Label(t("tugas.filter.state", lang), htmlFor=STATE, className="visually-hidden"),
-            dcc.Dropdown(id=STATE, options=state_options, value="", clearable=False, searchable=False,
-                         className="tugas-state"),
+        html.Div([
+            html.Div([html.Button(t(f"tugas.filter.{name}", lang), id=f"tugas-{name}", n_clicks=0, type="button",
+                                  className="btn btn-sm btn-outline-info tugas-chip", **{"aria-pressed": "false"})
+                      for name in ("overdue", "mine")], role="group",
+                     **{"aria-label": t("tugas.filters", lang)}, className="me-2 mb-1"),
+            html.Div([html.Button(t("tugas.filter.all", lang) if s == "" else status_word(s, lang),
+                                  id=state_id(s), n_clicks=0, type="button",
+                                  className="btn btn-sm btn-outline-light tugas-chip",
+                                  **{"aria-pressed": "true" if s == "" else "false"})
+                      for s in ("",) + TASK_STATES], role="group",
+                     **{"aria-label": t("tugas.filter.state", lang)}, className="mb-1"),
         ], className="tugas-filters"),
         html.Div(id=COUNTS, className="tugas-counts small", role="status"),
         html.Div(id=LIST, className="tugas-list"),
@@ -117,7 +121,8 @@ def layout(services, params: dict) -> html.Div:
                   html.Span(id=PAGE_LABEL, className="mx-2 small"),
                   html.Button(t("tugas.next", lang), id=NEXT, className="btn btn-outline-light btn-sm", n_clicks=0)],
                  className="tugas-pager", **{"aria-label": t("tugas.page", lang, page="", pages="")}),
-        dcc.Store(id=PAGE, data=0), dcc.Interval(id=TICK, interval=30_000),
+        dcc.Store(id=PAGE, data=0), dcc.Store(id=STATE, data=""), dcc.Store(id=FLAGS, data=[]),
+        dcc.Interval(id=TICK, interval=30_000),
         dcc.Store(id=LANG_CODE, data=lang),
     ], className="tugas tugas-home container-fluid", lang=lang)
 
