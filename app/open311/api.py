@@ -274,12 +274,14 @@ def post_request(fmt: str):
             # Count before writing a file: a refused request leaves nothing on disk.
             gate.gate(address, key.key_id, key_limit)
             try:
-                stored = photos.store_photo(services.settings, upload.read(photos.MAX_BYTES + 1), upload.filename)
+                raw_photo = upload.read(photos.MAX_BYTES + 1)
+                stored = photos.store_photo(services.settings, raw_photo, upload.filename)
             except photos.PhotoInvalid as err:
                 raise Refused(400, f"media: {str(err).split(': ', 1)[-1]}") from None
             report = replace(report, photos=(stored.ref, *report.photos))
             # Already counted: the append that follows must not count the request a second time.
             accepted = gate.accept(address, key.key_id, key_limit, report, count=False)
+            _index_before_photo(services, accepted.report, stored.ref, raw_photo)
         else:
             accepted = gate.accept(address, key.key_id, key_limit, report)
     except intake.IntakeRefused as refused:
@@ -290,6 +292,17 @@ def post_request(fmt: str):
     return render(fmt, "requests", [{"service_request_id": accepted.report.ticket, "token": accepted.report.id,
                                      "service_notice": notice, "account_id": None,
                                      "reporter_secret": secret}], 201)
+
+
+def _index_before_photo(services, report, ref: str, data: bytes) -> None:
+    """The before photo's perceptual hash, from the upload's own bytes (``app.proof``): an officer's
+    after photo that is this photo again is refused. A failure here never loses the report."""
+    from app import proof
+
+    try:
+        proof.index_photo(services.engine, report.city, report.id, ref, "before", proof.fingerprint(data)[0])
+    except Exception:  # noqa: BLE001  hashed again from the stored copy when the report is resolved
+        current_app.logger.warning("photo hash of %s not indexed at intake", ref, exc_info=True)
 
 
 @blueprint.get("/requests.<fmt>")

@@ -165,7 +165,8 @@ def act(report_id, action):
     elif action == "priority":
         out = actions.change_priority(services, user, report_id, _version(body), body.get("priority"))
     elif action == "start":
-        out = start_with_location(services, user, report_id, _version(body), body.get("note"), _location(body))
+        out = start_with_location(services, user, report_id, _version(body), body.get("note"), _location(body),
+                                  key=_idempotency_key(body))
     elif action == "note":
         out = actions.add_note(services, user, report_id, body.get("text") or body.get("note"))
     elif action == "publish":
@@ -174,7 +175,7 @@ def act(report_id, action):
         out = actions.unpublish(services, user, report_id)
     elif action == "resolve":
         out = resolve_with_upload(services, user, report_id, _version(body), request.files.get("photo"),
-                                  body.get("note"), location=_location(body))
+                                  body.get("note"), location=_location(body), key=_idempotency_key(body))
     else:
         return jsonify({"error": f"unknown action {action!r}", "kind": "not_found"}), 404
     return jsonify(out)
@@ -186,19 +187,52 @@ def _location(body) -> dict | None:
     return proof.parse_location(body.get("lat"), body.get("lng"), body.get("accuracy"))
 
 
-def start_with_location(services, user, report_id, version, note=None, location=None):
+def _idempotency_key(body) -> str | None:
+    import re
+
+    key = body.get("idempotency_key") or request.headers.get("Idempotency-Key")
+    if key is None or key == "":
+        return None
+    if not isinstance(key, str) or not re.fullmatch(r"[A-Za-z0-9._-]{8,64}", key):
+        raise actions.ActionInvalid("idempotency_key", "8 to 64 letters, digits, '.', '_' or '-'")
+    return key
+
+
+def _earlier(services, user, report_id: str, action: str, key: str | None) -> dict | None:
+    """The outcome of this officer's earlier action with the same idempotency key (a phone resending
+    after a lost answer): answered again, filed once."""
+    if key is None:
+        return None
+    a = actions.report_actions
+    with services.engine.connect() as conn:
+        rows = conn.execute(select(a.c.version, a.c.detail).where(
+            a.c.report_id == report_id, a.c.action == action, a.c.actor == f"{user.role}:{user.username}")).all()
+    for row in rows:
+        detail = json.loads(row.detail)
+        if (detail.get("proof") or {}).get("key") == key:
+            status = "resolved" if action == "resolve" else "in_progress"
+            return {"report_id": report_id, "status": status, "version": row.version, "proof": detail["proof"],
+                    "repeated": True}
+    return None
+
+
+def start_with_location(services, user, report_id, version, note=None, location=None, key=None):
     """Start, with the phone's position and its distance to the report kept in the audit row."""
     from app import proof
 
     actions._require(user, "start")
     row = actions.visible_report(services.engine, user, report_id)
+    earlier = _earlier(services, user, report_id, "start", key)
+    if earlier:
+        return earlier
     seen = proof.presence(row, location, services.settings.proof_radius_m)
-    out = actions.start(services, user, report_id, version, note, proof={"presence": seen})
-    return {**out, "proof": {"presence": seen, "flags": []}}
+    summary = {"presence": seen, "flags": [], **({"key": key} if key else {})}
+    out = actions.start(services, user, report_id, version, note, proof=summary)
+    return {**out, "proof": summary}
 
 
 def resolve_with_upload(services, user, report_id, version, upload, note=None, data: bytes | None = None,
-                        filename: str | None = None, location: dict | None = None):
+                        filename: str | None = None, location: dict | None = None, key: str | None = None):
     """Store the after photo (checked, metadata stripped) and resolve; permission checked first.
     The proof checks (``app.proof``) run on the upload's own bytes before anything is stripped: a
     reused photo (or, per the setting, an unverified location) is refused and nothing is kept;
@@ -208,6 +242,9 @@ def resolve_with_upload(services, user, report_id, version, upload, note=None, d
 
     actions._require(user, "resolve")
     row = actions.visible_report(services.engine, user, report_id)
+    earlier = _earlier(services, user, report_id, "resolve", key)
+    if earlier:
+        return earlier
     if upload is not None:
         data, filename = upload.read(), upload.filename
     if not data:
@@ -225,7 +262,8 @@ def resolve_with_upload(services, user, report_id, version, upload, note=None, d
     mine = proof.self_service(services.engine, row, user)
     if mine:
         flags.append(("self_service", mine))
-    summary = {"presence": seen, "phash": f"{phash:016x}", "flags": [kind for kind, _ in flags]}
+    summary = {"presence": seen, "phash": f"{phash:016x}", "flags": [kind for kind, _ in flags],
+               **({"key": key} if key else {})}
     out = actions.resolve(services, user, report_id, version, photo.ref, note, proof=summary)
     proof.index_photo(services.engine, row.city, row.id, photo.ref, "after", phash, None)
     proof.record_flags(services.engine, row, "resolve", f"{user.role}:{user.username}", flags)

@@ -183,3 +183,23 @@ def test_the_refuse_setting_refuses_an_unverified_location(tmp_path, redis_url, 
         assert resolve(officer, row, version, photo(11), offset(row.lat, row.lng, 30)).status_code == 200
     finally:
         services.close()
+
+
+def test_a_resend_with_the_same_idempotency_key_files_once(services, as_user):
+    from app.staff import actions
+
+    row = seed(services, count=1, categories=["garbage"])[0]
+    version = to_state(services, row, DISPATCHED_DLH)
+    officer = as_user("dlh1")
+
+    def send():
+        return officer.post(f"/staff/api/reports/{row.id}/resolve", content_type="multipart/form-data",
+                            data={"version": str(version), "idempotency_key": "phone-queue-0001",
+                                  "lat": str(row.lat), "lng": str(row.lng), "accuracy": "9",
+                                  "photo": (io.BytesIO(photo(21)), "a.jpg")})
+    first, again = send(), send()
+    assert first.status_code == 200 and again.status_code == 200, (first.get_json(), again.get_json())
+    assert again.get_json()["repeated"] is True and again.get_json()["version"] == first.get_json()["version"]
+    assert [h["action"] for h in actions.history(services.engine, row.id)].count("resolve") == 1
+    bad = officer.post(f"/staff/api/reports/{row.id}/start", json={"version": version, "idempotency_key": "x y"})
+    assert bad.status_code == 422 and bad.get_json()["field"] == "idempotency_key"
