@@ -47,7 +47,8 @@ photo_hashes = Table(
     *[Column(f"band{i}", Integer, nullable=False) for i in range(BANDS)],
     Column("taken_at", UTCDateTime),                   # EXIF capture time, when the photo had one
     Column("created_at", UTCDateTime, nullable=False),
-    *[Index(f"ix_photo_hashes_band{i}", "city", f"band{i}") for i in range(BANDS)],
+    # Covering (city, band, phash): a lookup reads only the index, never the table's rows.
+    *[Index(f"ix_photo_hashes_band{i}", "city", f"band{i}", "phash") for i in range(BANDS)],
     Index("ix_photo_hashes_report", "report_id"),
 )
 
@@ -136,24 +137,25 @@ def index_photo(engine, city: str, report_id: str, ref: str, kind: str, phash: i
 
 
 def similar(engine, city: str, phash: int, max_distance: int = MAX_INDEXED_DISTANCE) -> list[dict]:
-    """Every stored photo of the city within ``max_distance`` bits (at most 7), nearest first."""
+    """Every stored photo of the city within ``max_distance`` bits (at most 7), nearest first.
+
+    First the candidates' hashes only, from the covering band indexes; the rows of the few that are
+    really within the distance are then read by their hash."""
     max_distance = min(max_distance, MAX_INDEXED_DISTANCE)
     h = photo_hashes
     queries = []
     for i, band in enumerate(bands_of(phash)):
         values = [band] + [band ^ (1 << k) for k in range(BAND_BITS)]
-        queries.append(select(h.c.ref, h.c.report_id, h.c.kind, h.c.phash)
-                       .where(h.c.city == city, h.c[f"band{i}"].in_(values)))
+        queries.append(select(h.c.phash).where(h.c.city == city, h.c[f"band{i}"].in_(values)))
     with engine.connect() as conn:
-        rows = conn.execute(union_all(*queries)).all()
-    seen, out = set(), []
-    for row in rows:
-        if row.ref in seen:
-            continue
-        seen.add(row.ref)
-        d = distance(row.phash, phash)
-        if d <= max_distance:
-            out.append({"ref": row.ref, "report_id": row.report_id, "kind": row.kind, "distance": d})
+        candidates = {value for (value,) in conn.execute(union_all(*queries))}
+        close = [value for value in candidates if distance(value, phash) <= max_distance]
+        if not close:
+            return []
+        rows = conn.execute(select(h.c.ref, h.c.report_id, h.c.kind, h.c.phash).where(
+            h.c.city == city, h.c.band0.in_({bands_of(v)[0] for v in close}), h.c.phash.in_(close))).all()
+    out = [{"ref": row.ref, "report_id": row.report_id, "kind": row.kind, "distance": distance(row.phash, phash)}
+           for row in rows]
     return sorted(out, key=lambda m: m["distance"])
 
 
