@@ -160,6 +160,7 @@
   });
 
   function scan() {
+    if (window.location.pathname.indexOf("/tugas") !== 0) return;   // other screens: nothing to do
     var main = document.querySelector("main.tugas");    // Dash's page has no lang of its own
     if (main && document.documentElement.lang !== main.getAttribute("lang")) {
       document.documentElement.lang = main.getAttribute("lang");

@@ -99,4 +99,11 @@ def test_officer_phone_start_resolve_with_proof(live_app, browser, artifacts_dir
     page.goto(f"{base}/tugas?lang=en")
     page.wait_for_selector("#tugas-counts:has-text('4 tasks')")
     page.screenshot(path=str(artifacts_dir / "7-list-en.png"), full_page=True)
+    page.set_viewport_size({"width": 1440, "height": 900})      # the same screen on a desk
+    page.goto(f"{base}/tugas/NOPE-NOT-A-TICKET")
+    page.wait_for_selector("text=tidak ditemukan")
+    page.goto(f"{base}/tugas")
+    page.wait_for_selector(".tugas-card")
+    assert page.evaluate(NO_SIDEWAYS)
+    page.screenshot(path=str(artifacts_dir / "8-list-desk-id.png"))
     context.close()
