@@ -80,6 +80,8 @@ def test_officer_phone_start_resolve_with_proof(live_app, browser, artifacts_dir
     page.set_input_files("#tugas-photo", str(files[1]))
     page.click("#tugas-resolve")
     page.wait_for_selector(".tugas-message:has-text('Foto ditolak: foto ini sudah pernah dipakai')")
+    v = axe_violations(page)                  # the error message too
+    assert not v, describe(v)
     page.screenshot(path=str(artifacts_dir / "4-refused-id.png"), full_page=True)
 
     # Resolved from 2 km away: saved and flagged.
