@@ -203,3 +203,29 @@ def test_a_resend_with_the_same_idempotency_key_files_once(services, as_user):
     assert [h["action"] for h in actions.history(services.engine, row.id)].count("resolve") == 1
     bad = officer.post(f"/staff/api/reports/{row.id}/start", json={"version": version, "idempotency_key": "x y"})
     assert bad.status_code == 422 and bad.get_json()["field"] == "idempotency_key"
+
+
+def test_a_citizens_photo_is_hashed_at_intake_and_refused_as_proof(services, as_user):
+    from app.factory import create_app
+    from app.open311 import keys
+    from tests.helpers import drain
+
+    server = create_app(services.settings, services)
+    server.config["TESTING"] = True
+    _, secret = keys.create_key(services.engine, "test client")
+    row = seed(services, count=1, categories=["garbage"])[0]
+    answer = server.test_client().post("/open311/v2/requests.json", content_type="multipart/form-data", data={
+        "api_key": secret, "service_code": "garbage", "lat": str(row.lat), "long": str(row.lng),
+        "description": "Sampah menumpuk", "media": (io.BytesIO(photo(31)), "sampah.jpg")})
+    assert answer.status_code == 201, answer.get_data(as_text=True)
+    drain(services)
+    ticket = answer.get_json()[0]["service_request_id"]
+    with services.engine.connect() as conn:
+        filed = conn.execute(select(db.reports).where(db.reports.c.ticket == ticket)).first()
+        hashed = conn.execute(select(proof.photo_hashes.c.kind).where(
+            proof.photo_hashes.c.report_id == filed.id)).scalars().all()
+    assert hashed == ["before"]          # from the upload's own bytes, before its metadata was stripped
+    # The citizen's photo of that report, sent as the proof of another one: refused.
+    version = to_state(services, row, DISPATCHED_DLH)
+    refused = resolve(as_user("dlh1"), row, version, photo(31), (row.lat, row.lng))
+    assert refused.status_code == 422 and ticket in refused.get_json()["message"]
