@@ -94,6 +94,95 @@
     bar.firstChild.style.width = pct + "%";
   }
 
+  // -- the offline queue: actions done with no signal wait in IndexedDB (with their photo and
+  // position) and are sent when the phone is back online, each with its idempotency key, so a resend
+  // files once (the server answers the earlier outcome).
+  var DB = "pantau-tugas", STORE = "queue";
+
+  function openDb() {
+    return new Promise(function (resolve, reject) {
+      var req = indexedDB.open(DB, 1);
+      req.onupgradeneeded = function () { req.result.createObjectStore(STORE, {keyPath: "key"}); };
+      req.onsuccess = function () { resolve(req.result); };
+      req.onerror = function () { reject(req.error); };
+    });
+  }
+
+  function tx(mode, work) {
+    return openDb().then(function (db) {
+      return new Promise(function (resolve, reject) {
+        var t = db.transaction(STORE, mode), store = t.objectStore(STORE), out = work(store);
+        t.oncomplete = function () { resolve(out && out.result !== undefined ? out.result : out); };
+        t.onerror = function () { reject(t.error); };
+      });
+    });
+  }
+
+  function queued() { return tx("readonly", function (store) { return store.getAll(); }); }
+
+  function showPending() {
+    var main = document.querySelector("main.tugas");
+    if (!main || !window.indexedDB) return;
+    queued().then(function (items) {
+      var box = document.querySelector(".tugas-pending");
+      if (!box) return;
+      box.hidden = !items.length;
+      box.dataset.count = String(items.length);
+      box.textContent = (box.dataset.template || "{n}").replace("{n}", items.length) +
+        (items.length ? " (" + items.map(function (i) { return i.ticket; }).join(", ") + ")" : "");
+    });
+  }
+
+  function formData(p) {
+    var body = new FormData();
+    body.append("version", p.version);
+    body.append("lang", p.lang);
+    body.append("idempotency_key", p.key);
+    if (p.lat !== null) {
+      body.append("lat", p.lat);
+      body.append("lng", p.lng);
+      body.append("accuracy", p.accuracy);
+    }
+    if (p.note) body.append("note", p.note);
+    if (p.photo) body.append("photo", p.photo, p.photoName || "photo.jpg");
+    return body;
+  }
+
+  function post(p, onProgress) {   // resolves {status, body}; rejects on no network
+    return new Promise(function (resolve, reject) {
+      var csrf = document.querySelector("input[name=csrf_token]");
+      var xhr = new XMLHttpRequest();
+      xhr.open("POST", "/staff/api/reports/" + encodeURIComponent(p.report) + "/" + p.action +
+        "?lang=" + encodeURIComponent(p.lang));
+      xhr.setRequestHeader("X-CSRF-Token", csrf ? csrf.value : "");
+      xhr.setRequestHeader("Accept", "application/json");
+      if (onProgress) xhr.upload.onprogress = function (e) { if (e.lengthComputable) onProgress(e.loaded / e.total); };
+      xhr.onload = function () {
+        var out = {};
+        try { out = JSON.parse(xhr.responseText); } catch (e) { out = {}; }
+        resolve({status: xhr.status, body: out});
+      };
+      xhr.onerror = function () { reject(new Error("network")); };
+      xhr.send(formData(p));
+    });
+  }
+
+  var flushing = false;
+  function flush() {
+    if (flushing || !window.indexedDB || !navigator.onLine) return;
+    flushing = true;
+    queued().then(function (items) {
+      return items.reduce(function (chain, p) {
+        return chain.then(function () {
+          return post(p).then(function () {    // answered (done, or refused for good): off the queue
+            return tx("readwrite", function (store) { store.delete(p.key); });
+          }, function () { /* still no signal: stays queued */ });
+        });
+      }, Promise.resolve());
+    }).then(function () { flushing = false; showPending(); }, function () { flushing = false; });
+  }
+  window.addEventListener("online", flush);
+
   function act(button) {
     var form = button.closest(".tugas-form");
     var texts = JSON.parse(form.dataset.texts || "{}");
@@ -109,29 +198,30 @@
     buttons.forEach(function (b) { b.disabled = true; });
     say(form, texts.locating, "info");
     locate().then(function (coords) {
-      var body = new FormData();
-      body.append("version", form.dataset.version);
-      body.append("lang", form.dataset.lang);
-      body.append("idempotency_key", form.dataset.key || (form.dataset.key = newKey()));
-      if (coords) {
-        body.append("lat", coords.latitude);
-        body.append("lng", coords.longitude);
-        body.append("accuracy", coords.accuracy);
-      }
-      if (note && note.value) body.append("note", note.value);
-      if (action === "resolve") body.append("photo", input.files[0], input.files[0].name);
-      var csrf = document.querySelector("input[name=csrf_token]");
-      var xhr = new XMLHttpRequest();
-      xhr.open("POST", "/staff/api/reports/" + encodeURIComponent(form.dataset.report) + "/" + action +
-        "?lang=" + encodeURIComponent(form.dataset.lang));
-      xhr.setRequestHeader("X-CSRF-Token", csrf ? csrf.value : "");
-      xhr.setRequestHeader("Accept", "application/json");
-      xhr.upload.onprogress = function (e) { if (e.lengthComputable) progress(form, e.loaded / e.total); };
-      xhr.onload = function () {
+      var p = {key: form.dataset.key || (form.dataset.key = newKey()), report: form.dataset.report,
+               ticket: form.dataset.ticket, action: action, version: form.dataset.version, lang: form.dataset.lang,
+               note: note ? note.value : "", lat: coords ? coords.latitude : null,
+               lng: coords ? coords.longitude : null, accuracy: coords ? coords.accuracy : null,
+               photo: action === "resolve" ? input.files[0] : null,
+               photoName: action === "resolve" ? input.files[0].name : null};
+      function enqueue() {
         progress(form, null);
-        var out = {};
-        try { out = JSON.parse(xhr.responseText); } catch (e) { out = {}; }
-        if (xhr.status === 200) {
+        if (!window.indexedDB) {
+          buttons.forEach(function (b) { b.disabled = false; });
+          return say(form, texts["err.network"], "danger");
+        }
+        tx("readwrite", function (store) { store.put(p); }).then(function () {
+          say(form, texts.queued, "warning");
+          showPending();
+        });
+      }
+      if (!navigator.onLine) return enqueue();
+      say(form, texts.sending, "info");
+      progress(form, 0);
+      post(p, function (f) { progress(form, f); }).then(function (answer) {
+        progress(form, null);
+        var out = answer.body;
+        if (answer.status === 200) {
           var presence = out.proof && out.proof.presence && out.proof.presence.verified ?
             texts["presence.ok"] : texts["presence.no"];
           say(form, (texts["done." + action] || "").replace("{presence}", presence), "success");
@@ -141,16 +231,8 @@
           return;
         }
         buttons.forEach(function (b) { b.disabled = false; });
-        say(form, out.message || out.error || texts["err.network"], xhr.status === 409 ? "warning" : "danger");
-      };
-      xhr.onerror = function () {
-        progress(form, null);
-        buttons.forEach(function (b) { b.disabled = false; });
-        say(form, texts["err.network"], "danger");
-      };
-      say(form, texts.sending, "info");
-      progress(form, 0);
-      xhr.send(body);
+        say(form, out.message || out.error || texts["err.network"], answer.status === 409 ? "warning" : "danger");
+      }, enqueue);
     });
   }
 
@@ -167,6 +249,12 @@
     }
     document.querySelectorAll(".tugas-photo-slot").forEach(buildPhotoInput);
     if (document.querySelector(".tugas-distance")) { watch(); paintDistances(); }
+    var main = document.querySelector("main.tugas");
+    if (main && !main.dataset.queueSeen) {    // once per page: what waits, and send it if we can
+      main.dataset.queueSeen = "1";
+      showPending();
+      flush();
+    }
   }
 
   new MutationObserver(scan).observe(document.documentElement, {childList: true, subtree: true});

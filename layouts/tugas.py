@@ -84,6 +84,9 @@ def _top(user, lang: str, services, path: str) -> html.Div:
     return html.Div([
         signed_in_bar(user, lang, csrf_token()),
         html.A(t("tugas.lang", lang), href=href, id=LANG, lang=other, className="tugas-lang small"),
+        # What waits on the phone to be sent (filled by assets/tugas.js from its IndexedDB queue).
+        html.Div(className="tugas-pending alert alert-warning py-2 w-100", hidden=True, role="status",
+                 **{"data-template": t("tugas.pending", lang, n="{n}")}),
     ], className="tugas-top")
 
 
@@ -222,7 +225,7 @@ def task_layout(services, user, lang: str, ticket: str) -> html.Main:
     geo = f"geo:{row.lat:.6f},{row.lng:.6f}?q={row.lat:.6f},{row.lng:.6f}({quote(row.ticket)})"
     texts = {k: t(f"tugas.{k}", lang, ticket=row.ticket) for k in
              ("confirm.start", "confirm.resolve", "sending", "locating", "err.network", "err.photo_missing",
-              "presence.ok", "presence.no")}
+              "presence.ok", "presence.no", "queued")}
     texts.update({f"done.{a}": t(f"tugas.done.{a}", lang, ticket=row.ticket, presence="{presence}")
                   for a in ("start", "resolve")})
     form = html.Section([

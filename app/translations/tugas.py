@@ -67,6 +67,8 @@ ENTRIES = {
     "tugas.who.citizen": {"id": "Warga", "en": "Citizen"},
     "tugas.who.system": {"id": "Sistem", "en": "System"},
     "tugas.lang": {"id": "English", "en": "Bahasa Indonesia"},
+    "tugas.queued": {"id": "Tidak ada sinyal: tersimpan di ponsel, dikirim otomatis saat ada sinyal.",
+                     "en": "No signal: kept on the phone, sent by itself when the signal is back."},
     "tugas.pending": {"id": "Menunggu sinyal: {n} tindakan akan dikirim.",
                       "en": "Waiting for signal: {n} actions will be sent."},
     # errors (the API's `message`; its `error` stays English for clients)

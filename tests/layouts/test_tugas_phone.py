@@ -2,11 +2,20 @@
 (verified), resolve another from 2 km away (flagged), try the first report's photo again (refused, in
 Indonesian); a second report's form is always empty; no sideways scroll; axe finds nothing serious."""
 from app.auth.users import create_user
+from app.staff import actions
 from tests.app.staff.conftest import PASSWORD, seed
 from tests.app.staff.test_staff_permissions import DISPATCHED_DLH, to_state
 from tests.app.test_proof import offset, photo
 from tests.axe import axe_violations, describe
 from tests.layouts.test_dispatch import sign_in
+
+def _status(services, report_id):
+    from sqlalchemy import select
+
+    from app.store import db
+    with services.engine.connect() as conn:
+        return conn.execute(select(db.reports.c.status).where(db.reports.c.id == report_id)).scalar()
+
 
 NO_SIDEWAYS = "() => document.documentElement.scrollWidth <= window.innerWidth"
 
@@ -93,13 +102,32 @@ def test_officer_phone_start_resolve_with_proof(live_app, browser, artifacts_dir
     page.wait_for_selector("[data-flag='location_unverified']")
     page.screenshot(path=str(artifacts_dir / "5-flagged-id.png"), full_page=True)
 
+    # No signal: resolved on the phone, queued with its photo and position; back online, filed once.
+    fourth = rows[3]
+    context.set_geolocation({"latitude": fourth.lat, "longitude": fourth.lng, "accuracy": 12})
+    page.goto(f"{base}/tugas/{fourth.ticket}")
+    page.wait_for_selector("#tugas-photo")
+    files[3] = tmp_path / "sesudah-3.jpg"
+    files[3].write_bytes(photo(103))
+    page.set_input_files("#tugas-photo", str(files[3]))
+    context.set_offline(True)
+    page.click("#tugas-resolve")
+    page.wait_for_selector(".tugas-message:has-text('Tidak ada sinyal')")
+    page.wait_for_selector(f".tugas-pending[data-count='1']:has-text('{fourth.ticket}')")
+    assert _status(services, fourth.id) == "dispatched"
+    page.screenshot(path=str(artifacts_dir / "5b-queued-id.png"), full_page=True)
+    context.set_offline(False)
+    page.wait_for_selector(".tugas-pending[data-count='0']", state="attached")
+    assert _status(services, fourth.id) == "resolved"
+    assert [h["action"] for h in actions.history(services.engine, fourth.id)].count("resolve") == 1
+
     # English by choice, everywhere.
     page.goto(f"{base}/tugas/{third.ticket}?lang=en")
     page.wait_for_selector("#tugas-resolve:has-text('Resolve')")
     assert page.evaluate(NO_SIDEWAYS)
     page.screenshot(path=str(artifacts_dir / "6-task-en.png"), full_page=True)
     page.goto(f"{base}/tugas?lang=en")
-    page.wait_for_selector("#tugas-counts:has-text('4 tasks')")
+    page.wait_for_selector("#tugas-counts:has-text('3 tasks')")
     page.screenshot(path=str(artifacts_dir / "7-list-en.png"), full_page=True)
     page.set_viewport_size({"width": 1440, "height": 900})      # the same screen on a desk
     page.goto(f"{base}/tugas/NOPE-NOT-A-TICKET")
