@@ -120,3 +120,17 @@ def date_time(moment: datetime, preset, language: str = "id") -> str:
     pattern = DATE_TIME_PATTERNS.get(language, DATE_TIME_PATTERNS["id"])
     text = format_datetime(moment, pattern, tzinfo=ZoneInfo(preset.timezone), locale=locale_of(language))
     return f"{text} {preset.tz_label}"
+def span(seconds: float, language: str = "id") -> str:
+    """A length of time in words by the language's rules (CLDR through Babel): "2 jam", "1 hari"."""
+    from datetime import timedelta
+
+    from babel.dates import format_timedelta
+
+    return format_timedelta(timedelta(seconds=abs(seconds)), locale=locale_of(language), threshold=1.5)
+
+
+def distance(metres: float, language: str = "id") -> str:
+    """"350 m", "2,1 km" by the language's number rules."""
+    if metres < 1000:
+        return f"{number(round(metres / 10) * 10, language)} m"
+    return f"{number(round(metres / 1000, 1), language, 1)} km"

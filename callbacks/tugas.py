@@ -1,61 +1,65 @@
-"""The agency task list's reactions: list the agency's open work, open one, start, note, resolve."""
+"""The field officer's task list reacts to its search, filters and pages. Actions on one task are not
+Dash callbacks: ``assets/tugas.js`` posts them to the staff API from the task's own page."""
 from __future__ import annotations
 
-import base64
+from dash import Input, Output, State, ctx, html, no_update
 
-from dash import Input, Output, State, ctx
-
-from app.i18n import t
-from app.staff import actions, queue
-from app.staff.api import error_kind, resolve_with_upload
-from callbacks.dispatch import queue_table, register_report_opener
+from app.i18n import number, t
+from app.staff.tasks import TASK_STATES, TaskFilter, task_page
 from layouts import tugas as ids
 from layouts.staff_common import current_staff
 
 
 def register(app, services) -> None:
-    lang = services.settings.language
+    chips = [ids.state_id(s) for s in ("",) + TASK_STATES]
 
-    @app.callback(Output(ids.LIST, "children"), Input(ids.MESSAGE, "children"), Input(ids.TICK, "n_intervals"))
-    def refresh(_msg, _tick):
-        flt = queue.QueueFilter(statuses=ids.OPEN_STATUSES, sort="sla_due")
-        result = queue.page(services.engine, services.preset, flt, current_staff(), 0)
-        return queue_table(result["items"], lang, ids.PICK, ids.ROW)
+    @app.callback(Output(ids.STATE, "data"), *[Output(c, "aria-pressed") for c in chips],
+                  *[Input(c, "n_clicks") for c in chips], prevent_initial_call=True)
+    def pick_state(*_clicks):
+        state = (ctx.triggered_id or "").removeprefix("tugas-state-")
+        state = "" if state == "all" else state
+        return (state, *["true" if c == ids.state_id(state) else "false" for c in chips])
 
-    @app.callback(Output(ids.PHOTO_NAME, "children"), Input(ids.PHOTO, "filename"), prevent_initial_call=True)
-    def show_photo_name(filename):
-        return filename or ""
+    @app.callback(Output(ids.FLAGS, "data"), Output("tugas-overdue", "aria-pressed"),
+                  Output("tugas-mine", "aria-pressed"),
+                  Input("tugas-overdue", "n_clicks"), Input("tugas-mine", "n_clicks"))
+    def toggle(overdue, mine):
+        on = [name for name, n in (("overdue", overdue), ("mine", mine)) if (n or 0) % 2]
+        return on, str("overdue" in on).lower(), str("mine" in on).lower()
+    @app.callback(Output(ids.PAGE, "data"),
+                  Input(ids.PREV, "n_clicks"), Input(ids.NEXT, "n_clicks"),
+                  Input(ids.SEARCH, "value"), Input(ids.FLAGS, "data"), Input(ids.STATE, "data"),
+                  State(ids.PAGE, "data"), prevent_initial_call=True)
+    def turn_page(_prev, _next, _search, _flags, _state, page):
+        if ctx.triggered_id == ids.PREV:
+            return max((page or 0) - 1, 0)
+        if ctx.triggered_id == ids.NEXT:
+            return (page or 0) + 1
+        return 0           # a new search or filter starts at the first page
 
-    register_report_opener(app, services, ids, lang)
-
-    @app.callback(Output(ids.MESSAGE, "children"), Output(ids.MESSAGE, "color"), Output(ids.MESSAGE, "is_open"),
-                  Input(ids.START, "n_clicks"), Input(ids.ADD_NOTE, "n_clicks"), Input(ids.RESOLVE, "n_clicks"),
-                  State(ids.SELECTED, "data"), State(ids.NOTE, "value"), State(ids.PHOTO, "contents"),
-                  State(ids.PHOTO, "filename"), prevent_initial_call=True)
-    def act(_start, _note, _resolve, selected, note, contents, filename):
+    @app.callback(Output(ids.LIST, "children"), Output(ids.COUNTS, "children"), Output(ids.PAGE_LABEL, "children"),
+                  Output(ids.PREV, "disabled"), Output(ids.NEXT, "disabled"),
+                  Input(ids.PAGE, "data"), Input(ids.TICK, "n_intervals"),
+                  State(ids.SEARCH, "value"), State(ids.FLAGS, "data"), State(ids.STATE, "data"),
+                  State(ids.LANG_CODE, "data"))
+    def refresh(page, _tick, search, flags, state, lang):
         user = current_staff()
-        try:
-            if not selected:
-                raise actions.ActionInvalid("report", "select a report first")
-            # The browser holds this state: a tampered one is refused, never a crash.
-            if not (isinstance(selected, dict) and isinstance(selected.get("id"), str)
-                    and isinstance(selected.get("version"), int) and not isinstance(selected["version"], bool)):
-                raise actions.ActionInvalid("report", "select a report first")
-            if contents is not None and not isinstance(contents, str):
-                raise actions.ActionInvalid("photo", "send the photo as a file")
-            rid, version = selected["id"], selected["version"]
-            if ctx.triggered_id == ids.START:
-                out = actions.start(services, user, rid, version, note)
-            elif ctx.triggered_id == ids.ADD_NOTE:
-                out = actions.add_note(services, user, rid, note)
-                out["status"] = "note"
-            else:
-                data = base64.b64decode(contents.split(",", 1)[1]) if contents else None
-                out = resolve_with_upload(services, user, rid, version, None, note, data=data, filename=filename)
-        except Exception as err:  # noqa: BLE001
-            kind, _ = error_kind(err)
-            if kind is None:
-                raise
-            return str(err), "danger" if kind in ("conflict", "forbidden") else "warning", True
-        done = "staff.done_feed_pending" if out.get("feed") == "pending" else "staff.done"
-        return t(done, lang, ticket=rid[:8], status=out["status"]), "success", True
+        if user is None:
+            return no_update, no_update, no_update, no_update, no_update
+        lang = lang if lang in ("id", "en") else services.settings.language
+        flags = flags or []
+        flt = TaskFilter(search=(search or "")[:100], overdue="overdue" in flags, mine="mine" in flags,
+                         state=state if state in TASK_STATES else None)
+        result = task_page(services.engine, services.preset, user, flt, page or 0)
+        suffix = ids.lang_query(lang, services)
+        cards = [ids.card(item, lang, suffix) for item in result["items"]] or \
+            [html.P(t("tugas.none", lang), className="text-muted")]
+        counts = [html.Strong(t("tugas.count", lang, n=number(result["total"], lang)), className="me-2")] + \
+            [html.Span(t("tugas.count_state", lang, state=ids.status_word(s, lang), n=number(n, lang)),
+                       className="me-2 tugas-count", **{"data-state": s})
+             for s, n in result["counts"].items() if n] + \
+            [html.Span(t("tugas.count_state", lang, state=t("tugas.filter.overdue", lang),
+                         n=number(result["overdue"], lang)), className="tugas-count text-warning",
+                       **{"data-state": "overdue"})] * bool(result["overdue"])
+        label = t("tugas.page", lang, page=number(result["page"] + 1, lang), pages=number(result["pages"], lang))
+        return cards, counts, label, result["page"] == 0, result["page"] >= result["pages"] - 1

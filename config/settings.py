@@ -137,6 +137,19 @@ def _on_off(raw: str) -> bool:
     raise ValueError("must be on or off")
 
 
+def _proof_mode(raw: str) -> str:
+    if raw not in ("flag", "refuse"):
+        raise ValueError("must be 'flag' or 'refuse'")
+    return raw
+
+
+def _hash_distance(raw: str) -> int:
+    value = _non_negative_int(raw)
+    if value > 7:
+        raise ValueError("must be from 0 to 7 (the photo-hash index finds every match up to 7 bits)")
+    return value
+
+
 def _language(raw: str) -> str:
     if raw not in ("id", "en"):
         raise ValueError("must be 'id' or 'en'")
@@ -256,6 +269,18 @@ SETTINGS: tuple[Setting, ...] = (
             "Mail server for the weekly report: smtp://[user:password@]host[:port] (smtps:// for TLS). "
             "Unset: no mail.", secret=True),
     Setting("PANTAU_MAIL_FROM", "mail_from", str, "pantau@localhost", "Sender address of the weekly report."),
+    Setting("PANTAU_PROOF_RADIUS_M", "proof_radius_m", _positive_float, 150.0,
+            "A field officer's start/resolve counts as at the site within this many metres of the report "
+            "(the phone's accuracy is added; an accuracy worse than the radius never verifies)."),
+    Setting("PANTAU_PROOF_LOCATION", "proof_location", _proof_mode, "flag",
+            "A resolution away from the site or without a location: 'flag' (saved, marked "
+            "'lokasi tidak terverifikasi') or 'refuse'."),
+    Setting("PANTAU_PROOF_HASH_REFUSE", "proof_hash_refuse", _hash_distance, 4,
+            "An after photo whose perceptual hash is within this many bits (of 64) of the report's own "
+            "before photo or any earlier photo in the city is refused as reused."),
+    Setting("PANTAU_PROOF_HASH_NEAR", "proof_hash_near", _hash_distance, 7,
+            "Within this many bits (but beyond PANTAU_PROOF_HASH_REFUSE) an after photo is saved and flagged "
+            "as a near match (at most 7)."),
     Setting("PANTAU_WEEKLY_REPORT", "weekly_report", _on_off, True,
             "Build the weekly report every Monday 07.00 local time in `python -m app run` (on/off)."),
 )
@@ -318,6 +343,10 @@ class Settings:
     smtp_url: str | None = field(default=None, repr=False)
     mail_from: str = "pantau@localhost"
     weekly_report: bool = True
+    proof_radius_m: float = 150.0
+    proof_location: str = "flag"
+    proof_hash_refuse: int = 4
+    proof_hash_near: int = 7
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":

@@ -280,9 +280,9 @@ def post_request(fmt: str):
                 raise Refused(429, f"media: at most {refused.limit} photo uploads a minute per address; "
                                    f"retry in {refused.retry_after} s", {"Retry-After": str(refused.retry_after)}) from None
             try:
+                raw_photo = upload.read(photos.MAX_BYTES + 1)
                 # Pending until the report is accepted: a refused append leaves nothing kept.
-                stored = photos.store_photo(services.settings, upload.read(photos.MAX_BYTES + 1), upload.filename,
-                                            pending=True)
+                stored = photos.store_photo(services.settings, raw_photo, upload.filename, pending=True)
             except photos.PhotoInvalid as err:
                 raise Refused(400, f"media: {str(err).split(': ', 1)[-1]}") from None
             except photos.PhotoBusy:
@@ -292,6 +292,7 @@ def post_request(fmt: str):
             # Already counted: the append that follows must not count the request a second time.
             accepted = gate.accept(address, key.key_id, key_limit, report, count=False)
             photos.attach(services.settings, stored.ref)
+            _index_before_photo(services, accepted.report, stored.ref, raw_photo)
         else:
             accepted = gate.accept(address, key.key_id, key_limit, report)
     except intake.IntakeRefused as refused:
@@ -302,6 +303,17 @@ def post_request(fmt: str):
     return render(fmt, "requests", [{"service_request_id": accepted.report.ticket, "token": accepted.report.id,
                                      "service_notice": notice, "account_id": None,
                                      "reporter_secret": secret}], 201)
+
+
+def _index_before_photo(services, report, ref: str, data: bytes) -> None:
+    """The before photo's perceptual hash, from the upload's own bytes (``app.proof``): an officer's
+    after photo that is this photo again is refused. A failure here never loses the report."""
+    from app import proof
+
+    try:
+        proof.index_photo(services.engine, report.city, report.id, ref, "before", proof.fingerprint(data)[0])
+    except Exception:  # noqa: BLE001  hashed again from the stored copy when the report is resolved
+        current_app.logger.warning("photo hash of %s not indexed at intake", ref, exc_info=True)
 
 
 @blueprint.get("/requests.<fmt>")

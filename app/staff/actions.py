@@ -151,16 +151,18 @@ def bulk_assign(services, user, items: list[dict], agency, team=None) -> list[di
     return results
 
 
-def start(services, user, report_id, expected_version, note=None):
-    return _status(services, user, "start", report_id, Status.IN_PROGRESS.value, expected_version, note)
+def start(services, user, report_id, expected_version, note=None, proof=None):
+    """``proof``: what ``app.proof`` found (the phone's position and its distance), kept in the audit row."""
+    return _status(services, user, "start", report_id, Status.IN_PROGRESS.value, expected_version, note,
+                   {"proof": proof} if proof else None)
 
 
-def resolve(services, user, report_id, expected_version, photo_ref: str, note=None):
+def resolve(services, user, report_id, expected_version, photo_ref: str, note=None, proof=None):
     if not photo_ref:
         raise ActionInvalid("photo", "resolving needs an after photo taken from the same spot")
     _public_note("note", note)
     return _status(services, user, "resolve", report_id, Status.RESOLVED.value, expected_version, note,
-                   {"after_photo": photo_ref})
+                   {"after_photo": photo_ref, **({"proof": proof} if proof else {})})
 
 
 def change_priority(services, user, report_id, expected_version, priority, now=None):

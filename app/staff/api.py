@@ -63,9 +63,32 @@ def _error(err):
     message = str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
     if kind == "conflict":
         message = "Conflict: someone else changed this report first. " + message
+    lang = request.args.get("lang") or (request.form.get("lang") if request.form else None)
+    body = {"error": message, "kind": kind, "field": getattr(err, "field", None),
+            "message": localized_message(err, kind, lang if lang in ("id", "en") else "id")}
     if kind == "busy":
-        return jsonify({"error": message, "kind": kind}), status, {"Retry-After": str(PhotoBusy.retry_after)}
-    return jsonify({"error": message, "kind": kind}), status
+        return jsonify(body), status, {"Retry-After": str(PhotoBusy.retry_after)}
+    return jsonify(body), status
+
+
+def localized_message(err: Exception, kind: str, lang: str) -> str:
+    """The error in the officer's language, through the catalogue (the ``error`` stays English)."""
+    from app.i18n import t
+    from app.photos import PhotoInvalid
+    from app.proof import ProofRefused
+
+    if isinstance(err, ProofRefused):
+        return t(err.key, lang, **err.values)
+    if isinstance(err, PhotoInvalid):
+        return t("tugas.err.photo", lang)
+    if kind in ("conflict", "invalid_transition", "forbidden", "not_found"):
+        return t(f"tugas.err.{kind}", lang)
+    field_name = getattr(err, "field", None) or str(err).split(":", 1)[0]
+    if field_name == "photo":
+        return t("tugas.err.photo_missing", lang)
+    if field_name in ("note", "version", "lat", "lng", "accuracy"):
+        return t(f"tugas.err.{field_name}", lang)
+    return t("tugas.err.invalid", lang, detail=str(err))
 
 
 def _services():
@@ -113,6 +136,9 @@ def report_detail(services, user, report_id: str, now: datetime | None = None) -
     data["attributes"] = json.loads(row.attributes)
     data["after_photos"] = actions.after_photos(services.engine, report_id)
     data["history"] = actions.history(services.engine, report_id)
+    from app import proof
+
+    data["proof_flags"] = proof.flags_of(services.engine, report_id)
     data["sla"] = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in view.items()}
     data["duplicates"] = likely_duplicates(services, user, row)
     from app import public
@@ -164,7 +190,8 @@ def act(report_id, action):
     elif action == "priority":
         out = actions.change_priority(services, user, report_id, _version(body), body.get("priority"))
     elif action == "start":
-        out = actions.start(services, user, report_id, _version(body), body.get("note"))
+        out = start_with_location(services, user, report_id, _version(body), body.get("note"), _location(body),
+                                  key=_idempotency_key(body))
     elif action == "note":
         out = actions.add_note(services, user, report_id, body.get("text") or body.get("note"))
     elif action == "publish":
@@ -173,28 +200,96 @@ def act(report_id, action):
         out = actions.unpublish(services, user, report_id)
     elif action == "resolve":
         out = resolve_with_upload(services, user, report_id, _version(body), request.files.get("photo"),
-                                  body.get("note"))
+                                  body.get("note"), location=_location(body), key=_idempotency_key(body))
     else:
         return jsonify({"error": f"unknown action {action!r}", "kind": "not_found"}), 404
     return jsonify(out)
 
 
+def _location(body) -> dict | None:
+    from app import proof
+
+    return proof.parse_location(body.get("lat"), body.get("lng"), body.get("accuracy"))
+
+
+def _idempotency_key(body) -> str | None:
+    import re
+
+    key = body.get("idempotency_key") or request.headers.get("Idempotency-Key")
+    if key is None or key == "":
+        return None
+    if not isinstance(key, str) or not re.fullmatch(r"[A-Za-z0-9._-]{8,64}", key):
+        raise actions.ActionInvalid("idempotency_key", "8 to 64 letters, digits, '.', '_' or '-'")
+    return key
+
+
+def _earlier(services, user, report_id: str, action: str, key: str | None) -> dict | None:
+    """The outcome of this officer's earlier action with the same idempotency key (a phone resending
+    after a lost answer): answered again, filed once."""
+    if key is None:
+        return None
+    a = actions.report_actions
+    with services.engine.connect() as conn:
+        rows = conn.execute(select(a.c.version, a.c.detail).where(
+            a.c.report_id == report_id, a.c.action == action, a.c.actor == f"{user.role}:{user.username}")).all()
+    for row in rows:
+        detail = json.loads(row.detail)
+        if (detail.get("proof") or {}).get("key") == key:
+            status = "resolved" if action == "resolve" else "in_progress"
+            return {"report_id": report_id, "status": status, "version": row.version, "proof": detail["proof"],
+                    "repeated": True}
+    return None
+
+
+def start_with_location(services, user, report_id, version, note=None, location=None, key=None):
+    """Start, with the phone's position and its distance to the report kept in the audit row."""
+    from app import proof
+
+    actions._require(user, "start")
+    row = actions.visible_report(services.engine, user, report_id)
+    earlier = _earlier(services, user, report_id, "start", key)
+    if earlier:
+        return earlier
+    seen = proof.presence(row, location, services.settings.proof_radius_m)
+    summary = {"presence": seen, "flags": [], **({"key": key} if key else {})}
+    out = actions.start(services, user, report_id, version, note, proof=summary)
+    return {**out, "proof": summary}
+
+
 def resolve_with_upload(services, user, report_id, version, upload, note=None, data: bytes | None = None,
-                        filename: str | None = None):
-    """Store the after photo (checked, metadata stripped) and resolve; permission checked first."""
-    from app import photos
+                        filename: str | None = None, location: dict | None = None, key: str | None = None):
+    """Store the after photo (checked, metadata stripped) and resolve; permission checked first.
+    The proof checks (``app.proof``) run on the upload's own bytes before anything is stripped: a
+    reused photo (or, per the setting, an unverified location) is refused and nothing is kept;
+    what is only doubtful is saved and flagged."""
+    from app import photos, proof
 
     actions._require(user, "resolve")
-    actions.visible_report(services.engine, user, report_id)
+    row = actions.visible_report(services.engine, user, report_id)
+    earlier = _earlier(services, user, report_id, "resolve", key)
+    if earlier:
+        return earlier
     if upload is not None:
         # Never more than the photo limit read into memory: one byte more says it is too large.
         data, filename = upload.read(photos.MAX_BYTES + 1), upload.filename
     if not data:
         raise actions.ActionInvalid("photo", "resolving needs an after photo taken from the same spot")
+    actions._public_note("note", note)
+    seen, flags = proof.check_location(services.settings, row, location)
+    # Pending until the resolution is recorded: a refused photo is never kept (the sweep removes it).
     photo = photos.store_photo(services.settings, data, filename, pending=True)
-    out = actions.resolve(services, user, report_id, version, photo.ref, note)
+    phash, taken = proof.fingerprint(data)
+    flags += proof.check_after_photo(services.engine, services.settings, row, phash, taken, services.preset)
+    mine = proof.self_service(services.engine, row, user)
+    if mine:
+        flags.append(("self_service", mine))
+    summary = {"presence": seen, "phash": f"{phash:016x}", "flags": [kind for kind, _ in flags],
+               **({"key": key} if key else {})}
+    out = actions.resolve(services, user, report_id, version, photo.ref, note, proof=summary)
     photos.attach(services.settings, photo.ref)     # kept only once the resolution is recorded
-    return out
+    proof.index_photo(services.engine, row.city, row.id, photo.ref, "after", phash, None)
+    proof.record_flags(services.engine, row, "resolve", f"{user.role}:{user.username}", flags)
+    return {**out, "proof": summary}
 
 
 @blueprint.post("/bulk-assign")

@@ -14,3 +14,4 @@ from app.auth import displays as _displays  # noqa: F401,E402  display_tokens
 from app import reporter_secret as _reporter_secret  # noqa: F401,E402  reporter_secrets
 from app.store import rollups as _rollups  # noqa: F401,E402  kinerja_daily, kinerja_hourly, kinerja_durations, kinerja_officers, kinerja_dirty
 from app.kinerja import mail as _kinerja_mail  # noqa: F401,E402  kinerja_subscribers
+from app import proof as _proof  # noqa: F401,E402  photo_hashes, proof_flags

@@ -80,14 +80,14 @@ def test_supervisor_assigns_officer_resolves_with_photo(live_app, browser, artif
     page.wait_for_url(f"{base}/tugas")
     page.wait_for_selector(f"text={target.ticket}")
     assert page.locator("#dispatch-queue").count() == 0           # the officer has no dispatch console
+    page.on("dialog", lambda dialog: dialog.accept())     # each action is confirmed with its ticket
     page.click(f"text={target.ticket}")
-    page.wait_for_selector("#tugas-detail:has-text('· v3 ·')")
+    page.wait_for_url(f"{base}/tugas/{target.ticket}")
     page.fill("#tugas-note", "Sampah sudah diangkut")
-    page.set_input_files("#tugas-photo input[type=file]", str(after_photo))
-    page.wait_for_selector("#tugas-photo-name:has-text('sesudah.jpg')")
+    page.set_input_files("#tugas-photo", str(after_photo))
     page.click("#tugas-resolve")
-    page.wait_for_selector("#tugas-detail:has-text('· v4 ·')")
-    page.wait_for_selector("#tugas-detail img[src^='/photos/']")
+    page.wait_for_selector(".tugas-status[data-status='resolved']")
+    page.wait_for_selector(".tugas-photos img[src^='/photos/']")
     page.screenshot(path=str(artifacts_dir / "3-resolved.png"))
     context.close()
 

@@ -1,0 +1,262 @@
+/* The field officer's phone (/tugas): distances on the task cards, and the task page's actions.
+ *
+ * Start and resolve are plain multipart POSTs to the staff API (/staff/api/reports/<id>/<action>)
+ * with the phone's position and its accuracy (the server decides whether that proves presence),
+ * a progress bar, and an idempotency key. The after photo is sent as taken: resizing it here would
+ * drop the EXIF capture time the server's proof checks read before stripping the metadata.
+ * Everything the form holds belongs to the report whose page drew it: the page is rebuilt for every
+ * task (its own URL), and nothing is kept between two of them.
+ */
+(function () {
+  "use strict";
+  var position = null, watching = false;
+
+  function metres(lat1, lng1, lat2, lng2) {
+    var r = 6371008.8, rad = Math.PI / 180;
+    var dp = (lat2 - lat1) * rad, dl = (lng2 - lng1) * rad;
+    var a = Math.sin(dp / 2) * Math.sin(dp / 2) +
+      Math.cos(lat1 * rad) * Math.cos(lat2 * rad) * Math.sin(dl / 2) * Math.sin(dl / 2);
+    return 2 * r * Math.asin(Math.sqrt(a));
+  }
+
+  function lang() {
+    var main = document.querySelector("main.tugas");
+    return (main && main.getAttribute("lang")) || "id";
+  }
+
+  function distanceText(m) {
+    var fmt = new Intl.NumberFormat(lang() === "en" ? "en-GB" : "id-ID", {maximumFractionDigits: 1});
+    return m < 1000 ? fmt.format(Math.round(m / 10) * 10) + " m" : fmt.format(Math.round(m / 100) / 10) + " km";
+  }
+
+  function paintDistances() {
+    if (!position) return;
+    document.querySelectorAll(".tugas-distance[data-lat]").forEach(function (el) {
+      var m = metres(position.latitude, position.longitude, +el.dataset.lat, +el.dataset.lng);
+      var text = (el.dataset.template || "{d}").replace("{d}", distanceText(m));
+      if (el.textContent !== text) el.textContent = text;   // unchanged: no mutation, no loop
+    });
+  }
+
+  function watch() {
+    if (watching || !navigator.geolocation) return;
+    watching = true;
+    navigator.geolocation.watchPosition(function (p) { position = p.coords; paintDistances(); },
+      function () { position = null; }, {enableHighAccuracy: true, maximumAge: 30000, timeout: 20000});
+  }
+
+  function locate() {   // the current position, or null (denied, unavailable, too slow)
+    return new Promise(function (resolve) {
+      if (!navigator.geolocation) return resolve(null);
+      navigator.geolocation.getCurrentPosition(function (p) { resolve(p.coords); },
+        function () { resolve(null); }, {enableHighAccuracy: true, maximumAge: 0, timeout: 12000});
+    });
+  }
+
+  function buildPhotoInput(slot) {
+    if (slot.querySelector("input")) return;
+    var label = document.createElement("label");
+    label.className = "form-label small";
+    label.htmlFor = "tugas-photo";
+    label.textContent = slot.dataset.label;
+    var input = document.createElement("input");
+    input.type = "file";
+    input.id = "tugas-photo";
+    input.name = "photo";
+    input.accept = "image/*";
+    input.setAttribute("capture", "environment");
+    input.className = "form-control";
+    input.setAttribute("aria-describedby", "tugas-photo-hint");
+    var hint = document.createElement("div");
+    hint.id = "tugas-photo-hint";
+    hint.className = "form-text";
+    hint.textContent = slot.dataset.hint;
+    slot.append(label, input, hint);
+  }
+
+  function newKey() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    return String(Date.now()) + Math.random().toString(16).slice(2);
+  }
+
+  function say(form, text, kind) {
+    var box = form.querySelector(".tugas-message");
+    box.className = "tugas-message alert py-2 alert-" + kind;
+    box.textContent = text;
+  }
+
+  function progress(form, fraction) {
+    var bar = form.querySelector(".tugas-progress");
+    if (!bar) return;
+    bar.hidden = fraction === null;
+    var pct = Math.round((fraction || 0) * 100);
+    bar.setAttribute("aria-valuenow", pct);
+    bar.firstChild.style.width = pct + "%";
+  }
+
+  // -- the offline queue: actions done with no signal wait in IndexedDB (with their photo and
+  // position) and are sent when the phone is back online, each with its idempotency key, so a resend
+  // files once (the server answers the earlier outcome).
+  var DB = "pantau-tugas", STORE = "queue";
+
+  function openDb() {
+    return new Promise(function (resolve, reject) {
+      var req = indexedDB.open(DB, 1);
+      req.onupgradeneeded = function () { req.result.createObjectStore(STORE, {keyPath: "key"}); };
+      req.onsuccess = function () { resolve(req.result); };
+      req.onerror = function () { reject(req.error); };
+    });
+  }
+
+  function tx(mode, work) {
+    return openDb().then(function (db) {
+      return new Promise(function (resolve, reject) {
+        var t = db.transaction(STORE, mode), store = t.objectStore(STORE), out = work(store);
+        t.oncomplete = function () { resolve(out && out.result !== undefined ? out.result : out); };
+        t.onerror = function () { reject(t.error); };
+      });
+    });
+  }
+
+  function queued() { return tx("readonly", function (store) { return store.getAll(); }); }
+
+  function showPending() {
+    var main = document.querySelector("main.tugas");
+    if (!main || !window.indexedDB) return;
+    queued().then(function (items) {
+      var box = document.querySelector(".tugas-pending");
+      if (!box) return;
+      box.hidden = !items.length;
+      box.dataset.count = String(items.length);
+      box.textContent = (box.dataset.template || "{n}").replace("{n}", items.length) +
+        (items.length ? " (" + items.map(function (i) { return i.ticket; }).join(", ") + ")" : "");
+    });
+  }
+
+  function formData(p) {
+    var body = new FormData();
+    body.append("version", p.version);
+    body.append("lang", p.lang);
+    body.append("idempotency_key", p.key);
+    if (p.lat !== null) {
+      body.append("lat", p.lat);
+      body.append("lng", p.lng);
+      body.append("accuracy", p.accuracy);
+    }
+    if (p.note) body.append("note", p.note);
+    if (p.photo) body.append("photo", p.photo, p.photoName || "photo.jpg");
+    return body;
+  }
+
+  function post(p, onProgress) {   // resolves {status, body}; rejects on no network
+    return new Promise(function (resolve, reject) {
+      var csrf = document.querySelector("input[name=csrf_token]");
+      var xhr = new XMLHttpRequest();
+      xhr.open("POST", "/staff/api/reports/" + encodeURIComponent(p.report) + "/" + p.action +
+        "?lang=" + encodeURIComponent(p.lang));
+      xhr.setRequestHeader("X-CSRF-Token", csrf ? csrf.value : "");
+      xhr.setRequestHeader("Accept", "application/json");
+      if (onProgress) xhr.upload.onprogress = function (e) { if (e.lengthComputable) onProgress(e.loaded / e.total); };
+      xhr.onload = function () {
+        var out = {};
+        try { out = JSON.parse(xhr.responseText); } catch (e) { out = {}; }
+        resolve({status: xhr.status, body: out});
+      };
+      xhr.onerror = function () { reject(new Error("network")); };
+      xhr.send(formData(p));
+    });
+  }
+
+  var flushing = false;
+  function flush() {
+    if (flushing || !window.indexedDB || !navigator.onLine) return;
+    flushing = true;
+    queued().then(function (items) {
+      return items.reduce(function (chain, p) {
+        return chain.then(function () {
+          return post(p).then(function () {    // answered (done, or refused for good): off the queue
+            return tx("readwrite", function (store) { store.delete(p.key); });
+          }, function () { /* still no signal: stays queued */ });
+        });
+      }, Promise.resolve());
+    }).then(function () { flushing = false; showPending(); }, function () { flushing = false; });
+  }
+  window.addEventListener("online", flush);
+
+  function act(button) {
+    var form = button.closest(".tugas-form");
+    var texts = JSON.parse(form.dataset.texts || "{}");
+    var action = button.dataset.action;
+    var input = form.querySelector("#tugas-photo");
+    var note = form.querySelector("#tugas-note");
+    if (action === "resolve" && !(input && input.files && input.files.length)) {
+      say(form, texts["err.photo_missing"], "warning");
+      return;
+    }
+    if (!window.confirm(texts["confirm." + action])) return;
+    var buttons = form.querySelectorAll(".tugas-act");
+    buttons.forEach(function (b) { b.disabled = true; });
+    say(form, texts.locating, "info");
+    locate().then(function (coords) {
+      var p = {key: form.dataset.key || (form.dataset.key = newKey()), report: form.dataset.report,
+               ticket: form.dataset.ticket, action: action, version: form.dataset.version, lang: form.dataset.lang,
+               note: note ? note.value : "", lat: coords ? coords.latitude : null,
+               lng: coords ? coords.longitude : null, accuracy: coords ? coords.accuracy : null,
+               photo: action === "resolve" ? input.files[0] : null,
+               photoName: action === "resolve" ? input.files[0].name : null};
+      function enqueue() {
+        progress(form, null);
+        if (!window.indexedDB) {
+          buttons.forEach(function (b) { b.disabled = false; });
+          return say(form, texts["err.network"], "danger");
+        }
+        tx("readwrite", function (store) { store.put(p); }).then(function () {
+          say(form, texts.queued, "warning");
+          showPending();
+        });
+      }
+      if (!navigator.onLine) return enqueue();
+      say(form, texts.sending, "info");
+      progress(form, 0);
+      post(p, function (f) { progress(form, f); }).then(function (answer) {
+        progress(form, null);
+        var out = answer.body;
+        if (answer.status === 200) {
+          var presence = out.proof && out.proof.presence && out.proof.presence.verified ?
+            texts["presence.ok"] : texts["presence.no"];
+          say(form, (texts["done." + action] || "").replace("{presence}", presence), "success");
+          form.dataset.done = action;
+          // The task's page again, rebuilt from the server: the new state, its actions and proof.
+          window.setTimeout(function () { window.location.replace(window.location.href); }, 1500);
+          return;
+        }
+        buttons.forEach(function (b) { b.disabled = false; });
+        say(form, out.message || out.error || texts["err.network"], answer.status === 409 ? "warning" : "danger");
+      }, enqueue);
+    });
+  }
+
+  document.addEventListener("click", function (e) {
+    var button = e.target.closest && e.target.closest(".tugas-act");
+    if (button && !button.disabled) act(button);
+  });
+
+  function scan() {
+    if (window.location.pathname.indexOf("/tugas") !== 0) return;   // other screens: nothing to do
+    var main = document.querySelector("main.tugas");    // Dash's page has no lang of its own
+    if (main && document.documentElement.lang !== main.getAttribute("lang")) {
+      document.documentElement.lang = main.getAttribute("lang");
+    }
+    document.querySelectorAll(".tugas-photo-slot").forEach(buildPhotoInput);
+    if (document.querySelector(".tugas-distance")) { watch(); paintDistances(); }
+    var main = document.querySelector("main.tugas");
+    if (main && !main.dataset.queueSeen) {    // once per page: what waits, and send it if we can
+      main.dataset.queueSeen = "1";
+      showPending();
+      flush();
+    }
+  }
+
+  new MutationObserver(scan).observe(document.documentElement, {childList: true, subtree: true});
+  document.addEventListener("DOMContentLoaded", scan);
+})();

@@ -1,0 +1,139 @@
+"""The field officer's phone at 360x800 with location granted: find a task, start, resolve at the site
+(verified), resolve another from 2 km away (flagged), try the first report's photo again (refused, in
+Indonesian); a second report's form is always empty; no sideways scroll; axe finds nothing serious."""
+from app.auth.users import create_user
+from app.staff import actions
+from tests.app.staff.conftest import PASSWORD, seed
+from tests.app.staff.test_staff_permissions import DISPATCHED_DLH, to_state
+from tests.app.test_proof import offset, photo
+from tests.axe import axe_violations, describe
+from tests.layouts.test_dispatch import sign_in
+
+def _status(services, report_id):
+    from sqlalchemy import select
+
+    from app.store import db
+    with services.engine.connect() as conn:
+        return conn.execute(select(db.reports.c.status).where(db.reports.c.id == report_id)).scalar()
+
+
+NO_SIDEWAYS = "() => document.documentElement.scrollWidth <= window.innerWidth"
+
+
+def test_officer_phone_start_resolve_with_proof(live_app, browser, artifacts_dir, tmp_path):
+    services = live_app.extensions["pantau"]
+    base = live_app.config["BASE_URL"]
+    create_user(services.engine, services.preset, "dlh1", PASSWORD, "agency_officer", "DLH")
+    rows = seed(services, count=8, categories=["garbage"])
+    for row in rows[:6]:
+        to_state(services, row, DISPATCHED_DLH)
+    first, second, third = rows[:3]
+    files = {}
+    for n in (1, 2):
+        files[n] = tmp_path / f"sesudah-{n}.jpg"
+        files[n].write_bytes(photo(100 + n))
+
+    context = browser.new_context(viewport={"width": 360, "height": 800}, is_mobile=True, has_touch=True,
+                                  geolocation={"latitude": first.lat, "longitude": first.lng, "accuracy": 12},
+                                  permissions=["geolocation"])
+    context.set_default_timeout(90_000)
+    page = context.new_page()
+    page.on("dialog", lambda dialog: dialog.accept())
+    sign_in(page, base, "dlh1")
+    page.wait_for_url(f"{base}/tugas")
+    page.wait_for_selector(".tugas-card")
+    assert page.locator(".tugas-card").count() == 6
+    page.wait_for_selector("#tugas-counts:has-text('6 tugas')")
+    page.wait_for_function("() => document.querySelector('.tugas-distance').textContent.includes('dari Anda')")
+    assert page.evaluate(NO_SIDEWAYS)
+    v = axe_violations(page)
+    assert not v, describe(v)
+    page.screenshot(path=str(artifacts_dir / "1-list-id.png"), full_page=True)
+
+    # Find the task by its ticket, open its own page.
+    page.fill("#tugas-search", first.ticket)
+    page.press("#tugas-search", "Enter")
+    page.wait_for_function("() => document.querySelectorAll('.tugas-card').length == 1")
+    page.click(f".tugas-card[data-ticket='{first.ticket}']")
+    page.wait_for_url(f"{base}/tugas/{first.ticket}")
+    page.wait_for_selector("#tugas-start")
+    assert page.locator("#tugas-photo").get_attribute("capture") == "environment"
+    assert page.locator("#tugas-geo").get_attribute("href").startswith("geo:")
+    assert page.evaluate(NO_SIDEWAYS)
+    v = axe_violations(page)
+    assert not v, describe(v)
+    page.screenshot(path=str(artifacts_dir / "2-task-id.png"), full_page=True)
+
+    page.click("#tugas-start")
+    page.wait_for_selector(".tugas-status[data-status='in_progress']")
+    assert page.locator("#tugas-start").count() == 0        # only what the state allows
+    page.set_input_files("#tugas-photo", str(files[1]))
+    page.fill("#tugas-note", "Sampah sudah diangkut")
+    page.click("#tugas-resolve")
+    page.wait_for_selector(".tugas-message:has-text('terverifikasi')")
+    page.wait_for_selector(".tugas-status[data-status='resolved']")
+    assert page.locator("[data-flag]").count() == 0
+    page.screenshot(path=str(artifacts_dir / "3-resolved-id.png"), full_page=True)
+
+    # The next report: an empty form; Selesaikan without a photo resolves nothing.
+    page.goto(f"{base}/tugas/{second.ticket}")
+    page.wait_for_selector("#tugas-photo")
+    assert page.input_value("#tugas-note") == ""
+    assert page.evaluate("() => document.querySelector('#tugas-photo').files.length") == 0
+    page.click("#tugas-resolve")
+    page.wait_for_selector(".tugas-message:has-text('Pilih atau ambil foto')")
+    assert page.locator(".tugas-status").get_attribute("data-status") == "dispatched"
+
+    # The first report's photo on this one: refused, in Indonesian.
+    context.set_geolocation({"latitude": second.lat, "longitude": second.lng, "accuracy": 12})
+    page.set_input_files("#tugas-photo", str(files[1]))
+    page.click("#tugas-resolve")
+    page.wait_for_selector(".tugas-message:has-text('Foto ditolak: foto ini sudah pernah dipakai')")
+    v = axe_violations(page)                  # the error message too
+    assert not v, describe(v)
+    page.screenshot(path=str(artifacts_dir / "4-refused-id.png"), full_page=True)
+
+    # Resolved from 2 km away: saved and flagged.
+    lat, lng = offset(second.lat, second.lng, 2000)
+    context.set_geolocation({"latitude": lat, "longitude": lng, "accuracy": 12})
+    page.set_input_files("#tugas-photo", str(files[2]))
+    page.click("#tugas-resolve")
+    page.wait_for_selector(".tugas-message:has-text('lokasi tidak terverifikasi')")
+    page.wait_for_selector("[data-flag='location_unverified']")
+    page.screenshot(path=str(artifacts_dir / "5-flagged-id.png"), full_page=True)
+
+    # No signal: resolved on the phone, queued with its photo and position; back online, filed once.
+    fourth = rows[3]
+    context.set_geolocation({"latitude": fourth.lat, "longitude": fourth.lng, "accuracy": 12})
+    page.goto(f"{base}/tugas/{fourth.ticket}")
+    page.wait_for_selector("#tugas-photo")
+    files[3] = tmp_path / "sesudah-3.jpg"
+    files[3].write_bytes(photo(103))
+    page.set_input_files("#tugas-photo", str(files[3]))
+    context.set_offline(True)
+    page.click("#tugas-resolve")
+    page.wait_for_selector(".tugas-message:has-text('Tidak ada sinyal')")
+    page.wait_for_selector(f".tugas-pending[data-count='1']:has-text('{fourth.ticket}')")
+    assert _status(services, fourth.id) == "dispatched"
+    page.screenshot(path=str(artifacts_dir / "5b-queued-id.png"), full_page=True)
+    context.set_offline(False)
+    page.wait_for_selector(".tugas-pending[data-count='0']", state="attached")
+    assert _status(services, fourth.id) == "resolved"
+    assert [h["action"] for h in actions.history(services.engine, fourth.id)].count("resolve") == 1
+
+    # English by choice, everywhere.
+    page.goto(f"{base}/tugas/{third.ticket}?lang=en")
+    page.wait_for_selector("#tugas-resolve:has-text('Resolve')")
+    assert page.evaluate(NO_SIDEWAYS)
+    page.screenshot(path=str(artifacts_dir / "6-task-en.png"), full_page=True)
+    page.goto(f"{base}/tugas?lang=en")
+    page.wait_for_selector("#tugas-counts:has-text('3 tasks')")
+    page.screenshot(path=str(artifacts_dir / "7-list-en.png"), full_page=True)
+    page.set_viewport_size({"width": 1440, "height": 900})      # the same screen on a desk
+    page.goto(f"{base}/tugas/NOPE-NOT-A-TICKET")
+    page.wait_for_selector("text=tidak ditemukan")
+    page.goto(f"{base}/tugas")
+    page.wait_for_selector(".tugas-card")
+    assert page.evaluate(NO_SIDEWAYS)
+    page.screenshot(path=str(artifacts_dir / "8-list-desk-id.png"))
+    context.close()
