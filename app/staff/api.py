@@ -276,10 +276,15 @@ def resolve_with_upload(services, user, report_id, version, upload, note=None, d
         raise actions.ActionInvalid("photo", "resolving needs an after photo taken from the same spot")
     actions._public_note("note", note)
     seen, flags = proof.check_location(services.settings, row, location)
-    # Pending until the resolution is recorded: a refused photo is never kept (the sweep removes it).
+    # Pending until the resolution is recorded (never served); a refused photo is removed at once.
     photo = photos.store_photo(services.settings, data, filename, pending=True)
-    phash, taken = proof.fingerprint(data)
-    flags += proof.check_after_photo(services.engine, services.settings, row, phash, taken, services.preset)
+    try:
+        phash, taken = proof.fingerprint(data)
+        flags += proof.check_after_photo(services.engine, services.settings, row, phash, taken, services.preset)
+    except proof.ProofRefused:
+        for ref in filter(None, (photo.ref, photos.thumb_ref_of(photo.ref))):
+            photos.photo_path(services.settings, ref, pending=True).unlink(missing_ok=True)
+        raise
     mine = proof.self_service(services.engine, row, user)
     if mine:
         flags.append(("self_service", mine))
