@@ -449,5 +449,5 @@ def register(dash_app, services) -> None:
             return _error(lang, t("lapor.error.not_open", lang)), True, no_update, None, False
         except (redis.ConnectionError, redis.TimeoutError):
             return _error(lang, t("lapor.error.busy", lang)), no_update, no_update, no_update, False
-        heading = t("lapor.supported", lang, ticket=ticket) + " " + t("lapor.supporters", lang, count=count)
+        heading = t("lapor.supported", lang, ticket=ticket) + " " + t("lapor.supporters", lang, count=number(count, lang))
         return _ticket_block(ticket, lang, heading), True, no_update, None, True

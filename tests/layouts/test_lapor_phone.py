@@ -166,6 +166,11 @@ def test_bad_input_in_words_next_to_its_field(live_app, browser, artifacts_dir, 
     assert not (v := axe_violations(page)), describe(v)
     _no_horizontal_scroll(page)
     page.screenshot(path=str(artifacts_dir / f"lapor-errors-{lang}.png"), full_page=True)
+    # Choosing a category takes its message away at once (the others stay until the next send).
+    page.click(".lapor-category-button >> nth=0")
+    page.wait_for_selector("#lapor-error-category:empty", state="attached")
+    assert page.get_attribute("#lapor-category", "aria-invalid") is None
+    assert page.locator("#lapor-error-location").text_content().strip()
     context.close()
 
 
