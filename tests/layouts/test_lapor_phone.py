@@ -92,11 +92,13 @@ def test_a_keyboard_only_report_without_gps(live_app, browser):
 
     tab_to("e.classList.contains('lapor-category-button')")
     page.keyboard.press("Space")
+    # The choice goes through a clientside callback: wait for it rather than read at once.
+    page.wait_for_selector(".lapor-category-button[aria-pressed='true']", timeout=10000)
     assert page.get_attribute(".lapor-category-button >> nth=0", "aria-pressed") == "true"
     tab_to("e.id === 'lapor-place-search'")
     page.keyboard.type("Pluit")
     page.keyboard.press("Enter")
-    page.wait_for_selector(".lapor-place-button")
+    page.wait_for_selector(".lapor-place-button", timeout=60000)   # the first search of a worker, on a loaded CI
     tab_to("e.classList.contains('lapor-place-button')")
     page.keyboard.press("Enter")
     page.wait_for_selector("#lapor-nudge-box:not([hidden])")
