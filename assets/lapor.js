@@ -32,6 +32,14 @@
       var trigger = window.dash_clientside.callback_context.triggered_id;
       var ids = window.dash_clientside.callback_context.outputs_list[1].map(function (o) { return o.id.code; });
       var code = trigger && trigger.code;
+      if (code) {
+        // A category is chosen: its "choose a category" message from the last send no longer holds.
+        var box = document.querySelector(FIELD_OF.category);
+        if (box) { box.removeAttribute("aria-invalid"); }
+        if (window.dash_clientside.set_props) {
+          window.dash_clientside.set_props("lapor-error-category", {children: ""});
+        }
+      }
       return [code, ids.map(function (id) { return id === code ? "true" : "false"; })];
     },
     // -> {lat, lng, accuracy} or {error: "denied" | "unavailable" | "timeout" | "unsupported"}

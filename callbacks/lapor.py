@@ -169,7 +169,8 @@ def _register_location(dash_app, services) -> None:
     @dash_app.callback(Output(ids.PLACE_RESULTS, "children"), Input(ids.PLACE_SEARCH, "value"),
                        State(ids.LANGUAGE, "data"), prevent_initial_call=True)
     def search_places(text, lang):
-        text = (text or "").strip()[:60]
+        lang = _lang(lang)
+        text = (_text_or_none(text, "place") or "").strip()[:60]
         if len(text) < 2:
             return []
         found = services.areas.search(text, limit=6)
@@ -183,6 +184,8 @@ def _register_location(dash_app, services) -> None:
     @dash_app.callback(Output(ids.MAP_BOX, "children"), Input(ids.MAP_READY, "data"),
                        State(ids.LOCATION, "data"), State(ids.LANGUAGE, "data"), prevent_initial_call=True)
     def open_map(ready, location, lang):
+        lang = _lang(lang)
+        location = _point_of(location)
         if ready != "ready":
             return html.Div(t("lapor.map_failed" if ready == "failed" else "lapor.map_loading", lang),
                             className="lapor-hint", role="status")
@@ -213,11 +216,15 @@ def _register_location(dash_app, services) -> None:
                        Input({"type": ids.NUDGE, "way": ALL}, "n_clicks"),
                        State(ids.LOCATION, "data"), State(ids.LANGUAGE, "data"), prevent_initial_call=True)
     def choose_location(click, gps, _places, _nudges, current, lang):
+        lang = _lang(lang)
+        current = _point_of(current)
         trigger = ctx.triggered_id
         status = no_update
         if trigger == ids.GPS_RESULT:
             if not gps:
                 return no_update, no_update, no_update, no_update
+            if not isinstance(gps, dict):
+                raise CallbackInputInvalid("gps", "must be the browser's position or its error")
             if gps.get("asking"):
                 return no_update, no_update, t("lapor.gps_asking", lang), no_update
             if gps.get("error"):
@@ -226,22 +233,32 @@ def _register_location(dash_app, services) -> None:
                     else "unavailable"
                 return no_update, no_update, html.Span(t(f"lapor.gps.{reason}", lang), className="lapor-warning",
                                                        id=f"{ids.PREFIX}gps-error"), no_update
-            point = _point(gps["lat"], gps["lng"])
-            status = t("lapor.gps_ok", lang, metres=number(min(int(gps.get("accuracy") or 0), 99999), lang))
+            point = _point(*_lat_lng(gps, "gps"))
+            accuracy = gps.get("accuracy")
+            if not _finite(accuracy if accuracy is not None else 0):
+                raise CallbackInputInvalid("gps", "accuracy must be a number of metres")
+            status = t("lapor.gps_ok", lang, metres=number(min(int(accuracy or 0), 99999), lang))
         elif isinstance(trigger, dict) and trigger.get("type") == ids.PLACE:
-            if not any(_places):
+            if not isinstance(_places, list) or not any(_places):
                 return no_update, no_update, no_update, no_update
-            lat, lng = (float(v) for v in trigger["index"].split(","))
-            point, status = _point(lat, lng), ""
+            parts = str(trigger.get("index", "")).split(",")
+            if len(parts) != 2:
+                raise CallbackInputInvalid("place", "must be a place the search offered")
+            try:
+                lat, lng = (float(v) for v in parts)
+            except ValueError:
+                raise CallbackInputInvalid("place", "must be a place the search offered") from None
+            point, status = _point(*_lat_lng({"lat": lat, "lng": lng}, "place")), ""
         elif isinstance(trigger, dict) and trigger.get("type") == ids.NUDGE:
-            if not current or not any(_nudges) or trigger.get("way") not in ids.NUDGES:
+            if not current or not isinstance(_nudges, list) or not any(_nudges) \
+                    or trigger.get("way") not in ids.NUDGES:
                 return no_update, no_update, no_update, no_update
             north, east = ids.NUDGES[trigger["way"]]
             lat = current["lat"] + north / 111_320.0
             lng = current["lng"] + east / (111_320.0 * max(math.cos(math.radians(current["lat"])), 1e-6))
             point = _point(lat, lng)
-        elif trigger == ids.MAP_CLICK and click and click.get("latlng"):
-            point = _point(click["latlng"]["lat"], click["latlng"]["lng"])
+        elif trigger == ids.MAP_CLICK and isinstance(click, dict) and click.get("latlng"):
+            point = _point(*_lat_lng(click["latlng"], "map"))
         else:
             return no_update, no_update, no_update, no_update
         words, inside = _place_words(services, point, lang)
@@ -265,10 +282,20 @@ def _point_of(location) -> dict | None:
     """The stored location as the map callback wrote it, or a 400 for a tampered one."""
     if location is None:
         return None
-    if not (isinstance(location, dict) and all(isinstance(location.get(k), (int, float))
-                                               and not isinstance(location.get(k), bool) for k in ("lat", "lng"))):
-        raise CallbackInputInvalid("location", "must be {lat, lng} numbers")
+    _lat_lng(location, "location")
     return location
+
+
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _lat_lng(value, name: str) -> tuple[float, float]:
+    """(lat, lng) of a point the browser sent (map click, GPS, a search result), or a 400."""
+    if not (isinstance(value, dict) and _finite(value.get("lat")) and _finite(value.get("lng"))
+            and -90 <= value["lat"] <= 90 and -180 <= value["lng"] <= 180):
+        raise CallbackInputInvalid(name, "must be {lat, lng} numbers on the globe")
+    return value["lat"], value["lng"]
 
 
 def _text_or_none(value, name: str):
@@ -422,5 +449,5 @@ def register(dash_app, services) -> None:
             return _error(lang, t("lapor.error.not_open", lang)), True, no_update, None, False
         except (redis.ConnectionError, redis.TimeoutError):
             return _error(lang, t("lapor.error.busy", lang)), no_update, no_update, no_update, False
-        heading = t("lapor.supported", lang, ticket=ticket) + " " + t("lapor.supporters", lang, count=count)
+        heading = t("lapor.supported", lang, ticket=ticket) + " " + t("lapor.supporters", lang, count=number(count, lang))
         return _ticket_block(ticket, lang, heading), True, no_update, None, True

@@ -82,7 +82,7 @@ def test_rating_and_dispute_only_with_the_secret(live_app, browser, artifacts_di
     page.fill("#lacak-comment", "Sudah rapi")
     page.click("#lacak-rate button[value='4']")
     page.wait_for_selector("#lacak-feedback-status.alert-success")
-    page.wait_for_function("document.querySelector('#lacak-status') && "
+    page.wait_for_function("() => document.querySelector('#lacak-status') && "
                            "document.querySelector('#lacak-status').textContent.includes('Ditutup')", timeout=15000)
     assert _status(services, rated.id) == "closed"
     # The other reporter disputes: reopened, red again.
@@ -90,7 +90,7 @@ def test_rating_and_dispute_only_with_the_secret(live_app, browser, artifacts_di
     page.wait_for_selector("#lacak-dispute")
     page.fill("#lacak-dispute-reason", "The hole is still there")
     page.click("#lacak-dispute button[type=submit]")
-    page.wait_for_function("document.querySelector('#lacak-status') && "
+    page.wait_for_function("() => document.querySelector('#lacak-status') && "
                            "document.querySelector('#lacak-status').dataset.light === 'red'", timeout=15000)
     assert _status(services, disputed.id) == "reopened"
     assert not (v := axe_violations(page)), describe(v)

@@ -33,7 +33,7 @@ def app(services):
 def _submit(app, client, token, lat=-6.2088, lng=106.8456, trigger="lapor-submit.n_clicks", photo=None,
             duplicate=None, address=STRANGER, user_agent="curl/8"):
     values = {"lapor-submit.n_clicks": 1, "lapor-submit-anyway.n_clicks": None, "lapor-support.n_clicks": None,
-              trigger: 1, "lapor-category.value": "garbage", "lapor-location.data": {"lat": lat, "lng": lng},
+              trigger: 1, "lapor-category-value.data": "garbage", "lapor-location.data": {"lat": lat, "lng": lng},
               "lapor-description.value": "Sampah menumpuk", "lapor-photo-ref.data": photo,
               "lapor-language.data": "en", "lapor-duplicate-id.data": duplicate, "lapor-form-token.data": token}
     return call(client, app, "lapor-result.children", values, changed=[trigger], address=address,
