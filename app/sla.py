@@ -65,8 +65,11 @@ def add_working_days(start: datetime, days: int, tz_name: str, calendar: WorkCal
     return datetime.combine(day, calendar.end, ZoneInfo(tz_name)).astimezone(timezone.utc)
 
 
-def resolution_due(category: str, priority: str, created_at: datetime, preset,
+def resolution_due(category: str, priority: str, created_at: datetime,
                    policy: Policy = DEFAULT_POLICY) -> datetime:
+    """The resolution deadline promised to the citizen (``reports.sla_due_at``): the category's
+    hours scaled by the priority. The one place it is computed: at intake (``app.reports``) and on
+    every priority change (``app.followup.change_report``)."""
     hours = BY_CODE[category].sla_hours if category in BY_CODE else 168
     return created_at + timedelta(hours=hours * policy.priority_factor.get(priority, 1.0))
 
@@ -76,7 +79,7 @@ def deadlines(category: str, priority: str, created_at: datetime, preset,
     """verification, response and resolution deadlines of one report."""
     verify_days, respond_days = policy.category_working_days.get(
         category, (policy.verification_working_days, policy.response_working_days))
-    resolution = resolution_due(category, priority, created_at, preset, policy)
+    resolution = resolution_due(category, priority, created_at, policy)
     verification = add_working_days(created_at, verify_days, preset.timezone, policy.calendar)
     response = add_working_days(created_at, respond_days, preset.timezone, policy.calendar)
     return {"verification": min(verification, resolution), "response": min(response, resolution),

@@ -205,7 +205,7 @@ def write_batch(engine: Engine, created: list, status_events: list[dict]) -> Non
         for change in status_events:
             conn.execute(_insert_ignore(engine, report_events), [{
                 "event_id": change["event_id"], "report_id": change["report_id"],
-                "city": change["city"], "kind": "status", "from_status": change["from_status"],
+                "city": change["city"], "kind": change.get("kind", "status"), "from_status": change["from_status"],
                 "to_status": change["to_status"], "version": change["version"],
                 "actor": change["actor"], "note": change.get("note"),
                 "occurred_at": change["occurred_at"], "published": True,
