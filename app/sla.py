@@ -112,34 +112,3 @@ def countdown(remaining_s: int | None) -> str:
     days, rest = divmod(left, 86400)
     hours, minutes = rest // 3600, (rest % 3600) // 60
     return f"{sign}{days}d {hours}h" if days else f"{sign}{hours}h {minutes}m"
-
-
-def escalations(engine, preset, now: datetime, agency: str | None = None, limit: int = 200,
-                policy: Policy = DEFAULT_POLICY) -> list[dict]:
-    """Open reports past a deadline, most overdue first (what a supervisor escalates)."""
-    from sqlalchemy import select
-
-    from app.store import db
-
-    r = db.reports
-    # N working days span at least N calendar days: younger reports of a regular category
-    # cannot be past a stage deadline unless past their resolution deadline.
-    horizon = now - timedelta(days=policy.verification_working_days)
-    query = (select(r.c.id, r.c.ticket, r.c.category, r.c.priority, r.c.status, r.c.agency, r.c.team,
-                    r.c.created_at, r.c.sla_due_at, r.c.resolved_at, r.c.kelurahan_name)
-             .where(r.c.city == preset.slug, r.c.status.in_(list(OPEN_STAGES)))
-             .where((r.c.sla_due_at < now) | (r.c.created_at < horizon) | (r.c.category.in_(
-                 list(policy.category_working_days)))))
-    if agency:
-        query = query.where(r.c.agency == agency)
-    out = []
-    with engine.connect() as conn:
-        for row in conn.execute(query.order_by(r.c.sla_due_at).limit(limit * 5)):
-            view = assess(row, preset, now, policy)
-            if view["overdue"]:
-                out.append({"id": row.id, "ticket": row.ticket, "category": row.category,
-                            "status": row.status, "agency": row.agency, "stage": view["stage"],
-                            "overdue_s": -view["remaining_s"],
-                            "expected_datetime": view["expected_datetime"].isoformat()})
-    out.sort(key=lambda item: -item["overdue_s"])
-    return out[:limit]

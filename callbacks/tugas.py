@@ -7,7 +7,8 @@ from dash import Input, Output, State, ctx
 
 from app.i18n import t
 from app.staff import actions, queue
-from app.staff.api import error_kind, resolve_with_upload
+from app.staff.actions import error_kind
+from app.staff.service import resolve_with_upload
 from callbacks.dispatch import queue_table, register_report_opener
 from layouts import tugas as ids
 from layouts.staff_common import current_staff

@@ -14,10 +14,11 @@ from sqlalchemy import Column, Index, Integer, String, Table, Text, select
 
 from app import followup
 from app.auth import permissions
+from app.photos import PhotoInvalid
 from app.reports import PRIORITIES
 from app.store import db
 from app.store.db import UTCDateTime, metadata
-from app.workflow import Status
+from app.workflow import InvalidTransition, Status
 
 report_actions = Table(
     "report_actions", metadata,
@@ -44,6 +45,21 @@ class ActionInvalid(ValueError):
     def __init__(self, field_name: str, rule: str):
         super().__init__(f"{field_name}: {rule}")
         self.field = field_name
+
+
+def error_kind(err: Exception) -> tuple[str | None, int]:
+    """The kind of a staff action's failure and its HTTP status (None, 500: not the user's)."""
+    if isinstance(err, followup.VersionConflict):
+        return "conflict", 409
+    if isinstance(err, InvalidTransition):
+        return "invalid_transition", 422
+    if isinstance(err, Forbidden):
+        return "forbidden", 403
+    if isinstance(err, followup.ReportNotFound):
+        return "not_found", 404
+    if isinstance(err, (ActionInvalid, PhotoInvalid, ValueError, KeyError)):
+        return "invalid", 422
+    return None, 500
 
 
 def _require(user, action: str) -> None:
@@ -155,7 +171,6 @@ def bulk_assign(services, user, items: list[dict], agency, team=None) -> list[di
             results.append({"ok": True, **assign(services, user, item["id"], item.get("version"), agency,
                                                  team, action="bulk_assign")})
         except Exception as err:  # noqa: BLE001  reported per item, by kind
-            from app.staff.api import error_kind
             kind, status = error_kind(err)
             if kind is None:
                 raise

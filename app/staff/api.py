@@ -1,4 +1,5 @@
-"""The staff JSON API under ``/staff/api/`` (the screens use the same functions).
+"""The staff JSON API under ``/staff/api/``: HTTP in and out of the staff service
+(``app.staff.service``, ``app.staff.actions``, ``app.staff.queue``), which the screens call too.
 
 Every change names the version the user saw: a stale one answers 409 with a conflict message,
 an illegal transition 422, a missing right 403, another agency's report 404. The auth guard
@@ -10,39 +11,21 @@ import json
 import secrets
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 from flask import Blueprint, current_app, jsonify, request, send_file
 from flask_login import current_user
-from sqlalchemy import select
 
-from app import followup, sla
-from app.auth import permissions
-from app.staff import actions, queue
-from app.store import db
-from app.workflow import InvalidTransition
+from app import followup
+from app.staff import actions, queue, service
+from app.staff.actions import error_kind
+from app.staff.service import report_detail, resolve_with_upload
 
 blueprint = Blueprint("staff_api", __name__, url_prefix="/staff/api")
 BACKGROUND_EXPORT_ROWS = 100_000
 EXPORT_TYPES = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                 "geojson": "application/geo+json"}
-
-
-def error_kind(err: Exception) -> tuple[str | None, int]:
-    from app.photos import PhotoInvalid
-
-    if isinstance(err, followup.VersionConflict):
-        return "conflict", 409
-    if isinstance(err, InvalidTransition):
-        return "invalid_transition", 422
-    if isinstance(err, actions.Forbidden):
-        return "forbidden", 403
-    if isinstance(err, followup.ReportNotFound):
-        return "not_found", 404
-    if isinstance(err, (actions.ActionInvalid, PhotoInvalid, ValueError, KeyError)):
-        return "invalid", 422
-    return None, 500
 
 
 @blueprint.errorhandler(Exception)
@@ -77,47 +60,6 @@ def queue_page():
     flt = queue.QueueFilter.from_params(request.args)
     page_no = int(request.args.get("page", 0) or 0)
     return jsonify(queue.page(_services().engine, _services().preset, flt, current_user, page_no))
-
-
-def report_detail(services, user, report_id: str, now: datetime | None = None) -> dict:
-    now = now or datetime.now(timezone.utc)
-    row = actions.visible_report(services.engine, user, report_id)
-    view = sla.assess(row, services.preset, now)
-    data = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row._mapping.items()
-            if k not in ("reporter_phone", "reporter_email")}
-    data["photos"] = json.loads(row.photos)
-    data["attributes"] = json.loads(row.attributes)
-    data["after_photos"] = actions.after_photos(services.engine, report_id)
-    data["history"] = actions.history(services.engine, report_id)
-    data["sla"] = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in view.items()}
-    data["duplicates"] = likely_duplicates(services, user, row)
-    from app import public
-
-    data["public"] = public.approval_of(services.engine, report_id)
-    return data
-
-
-def likely_duplicates(services, user, row, days: int = 14, limit: int = 10) -> list[dict]:
-    """Open reports of the same category within ~500 m (the res-9 cell and its ring) lately."""
-    import h3
-
-    r = db.reports
-    cells = h3.grid_disk(h3.cell_to_parent(row.h3_cell, 9), 1)
-    conds = [r.c.city == row.city, r.c.category == row.category, r.c.id != row.id,
-             r.c.created_at >= row.created_at - timedelta(days=days),
-             r.c.status.in_(list(sla.OPEN_STAGES))]
-    scoped = permissions.scope_agency(user.role, user.agency)
-    if scoped:
-        conds.append(r.c.agency == scoped)
-    ranges = [queue._cell_range(c, 12) for c in cells]
-    from sqlalchemy import or_
-
-    conds.append(or_(*[r.c.h3_cell.between(lo, hi) for lo, hi in ranges]))
-    with services.engine.connect() as conn:
-        rows = conn.execute(select(r.c.id, r.c.ticket, r.c.status, r.c.created_at, r.c.version)
-                            .where(*conds).order_by(r.c.created_at).limit(limit)).all()
-    return [{"id": x.id, "ticket": x.ticket, "status": x.status, "created_at": x.created_at.isoformat(),
-             "version": x.version} for x in rows]
 
 
 @blueprint.get("/reports/<report_id>")
@@ -155,21 +97,6 @@ def act(report_id, action):
     return jsonify(out)
 
 
-def resolve_with_upload(services, user, report_id, version, upload, note=None, data: bytes | None = None,
-                        filename: str | None = None):
-    """Store the after photo (checked, metadata stripped) and resolve; permission checked first."""
-    from app.photos import store_photo
-
-    actions._require(user, "resolve")
-    actions.visible_report(services.engine, user, report_id)
-    if upload is not None:
-        data, filename = upload.read(), upload.filename
-    if not data:
-        raise actions.ActionInvalid("photo", "resolving needs an after photo taken from the same spot")
-    photo = store_photo(services.settings, data, filename)
-    return actions.resolve(services, user, report_id, version, photo.ref, note)
-
-
 @blueprint.post("/bulk-assign")
 def bulk_assign():
     body = request.get_json(silent=True) or {}
@@ -184,7 +111,7 @@ def bulk_assign():
 def escalation_list():
     actions._require(current_user, "escalations")
     services = _services()
-    return jsonify({"items": sla.escalations(services.engine, services.preset, datetime.now(timezone.utc))})
+    return jsonify({"items": service.escalations(services.engine, services.preset, datetime.now(timezone.utc))})
 
 
 # ---- exports -------------------------------------------------------------------------------------
