@@ -13,13 +13,13 @@ import grimp
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("app", "callbacks", "config", "ingest", "layouts")
 
-# Measured when the check was added (issue 11): one strongly connected component. Remove a module
+# Measured (issue 11): one strongly connected component of 8 modules (24 before that issue's work). Remove a module
 # from this list when it leaves the circle; never add one.
 KNOWN_CYCLE = frozenset({
-    "app.audit", "app.auth.displays", "app.auth.users", "app.auth.web", "app.duplicates", "app.feedback",
-    "app.followup", "app.kinerja.mail", "app.open311.keys", "app.public", "app.ranking",
-    "app.reporter_secret", "app.services", "app.staff.actions", "app.store.db", "app.store.migrate",
-    "app.store.rollups", "app.store.schema", "ingest.producer",
+    # schema registers the feature tables; public and feedback carry their CLIs (which open Services);
+    # ranking reads report_actions; staff.actions calls public's checks.
+    "app.feedback", "app.public", "app.ranking", "app.services", "app.staff.actions", "app.store.migrate",
+    "app.store.rollups", "app.store.schema",
 })
 
 
