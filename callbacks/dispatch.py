@@ -11,6 +11,7 @@ from app.i18n import local_time, t
 from app.staff import actions, queue
 from app.staff.actions import error_kind
 from app.staff.service import report_detail
+from app.web_errors import CallbackInputInvalid
 from layouts import dispatch as ids
 from layouts.staff_common import current_staff, photo, sla_badge, status_badge
 
@@ -106,6 +107,19 @@ def register_report_opener(app, services, ids, lang: str) -> None:
         return {"id": report_id, "version": data["version"]}, detail_panel(data, lang, services)
 
 
+def _check_filters(status, page=None, **texts) -> None:
+    """The filter values as the page's dropdowns send them (text, a list of text, a page number);
+    a tampered one is a 400 naming it, before it reaches a query."""
+    for name, value in texts.items():
+        if value is not None and not isinstance(value, str):
+            raise CallbackInputInvalid(name, "must be text")
+    if status is not None and not (isinstance(status, str) or (
+            isinstance(status, list) and all(isinstance(s, str) for s in status))):
+        raise CallbackInputInvalid("status", "must be a list of statuses")
+    if page is not None and (not isinstance(page, int) or isinstance(page, bool) or page < 0):
+        raise CallbackInputInvalid("page", "must be a page number")
+
+
 def register(app, services) -> None:
     lang = services.settings.language
     filters = [Input(ids.STATUS, "value"), Input(ids.CATEGORY, "value"), Input(ids.AGENCY, "value"),
@@ -127,6 +141,8 @@ def register(app, services) -> None:
                   *filters, Input(ids.PAGE, "data"), Input(ids.MESSAGE, "children"), Input(ids.TICK, "n_intervals"))
     def refresh(status, category, agency, kecamatan, kelurahan, cell, sla_state, sort, page, _msg, _tick):
         user = current_staff()
+        _check_filters(status, category=category, agency=agency, kecamatan=kecamatan, kelurahan=kelurahan,
+                       h3=cell, sla=sla_state, sort=sort, page=page)
         try:
             flt = _filter(status, category, agency, kecamatan, kelurahan, cell, sla_state, sort)
         except ValueError as err:

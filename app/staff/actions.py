@@ -14,7 +14,7 @@ from sqlalchemy import Column, Index, Integer, String, Table, Text, select
 
 from app import followup
 from app.auth import permissions
-from app.photos import PhotoInvalid
+from app.photos import PhotoBusy, PhotoInvalid
 from app.reports import PRIORITIES
 from app.store import db
 from app.store.db import UTCDateTime, metadata
@@ -47,8 +47,14 @@ class ActionInvalid(ValueError):
         self.field = field_name
 
 
+class BodyInvalid(ActionInvalid):
+    """A request body that is not a JSON object (or a form): 400, before any field is looked at."""
+
+
 def error_kind(err: Exception) -> tuple[str | None, int]:
     """The kind of a staff action's failure and its HTTP status (None, 500: not the user's)."""
+    if isinstance(err, BodyInvalid):
+        return "invalid", 400
     if isinstance(err, followup.VersionConflict):
         return "conflict", 409
     if isinstance(err, InvalidTransition):
@@ -59,6 +65,8 @@ def error_kind(err: Exception) -> tuple[str | None, int]:
         return "not_found", 404
     if isinstance(err, (ActionInvalid, PhotoInvalid, ValueError, KeyError)):
         return "invalid", 422
+    if isinstance(err, PhotoBusy):
+        return "busy", 503
     return None, 500
 
 

@@ -19,7 +19,7 @@ from flask_login import current_user
 
 from app import followup
 from app.staff import actions, queue, service
-from app.staff.actions import error_kind
+from app.staff.actions import BodyInvalid, error_kind
 from app.staff.service import report_detail, resolve_with_upload
 
 blueprint = Blueprint("staff_api", __name__, url_prefix="/staff/api")
@@ -30,12 +30,16 @@ EXPORT_TYPES = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-offic
 
 @blueprint.errorhandler(Exception)
 def _error(err):
+    from app.photos import PhotoBusy
+
     kind, status = error_kind(err)
     if kind is None:
         raise err
     message = str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
     if kind == "conflict":
         message = "Conflict: someone else changed this report first. " + message
+    if kind == "busy":
+        return jsonify({"error": message, "kind": kind}), status, {"Retry-After": str(PhotoBusy.retry_after)}
     return jsonify({"error": message, "kind": kind}), status
 
 
@@ -43,8 +47,20 @@ def _services():
     return current_app.extensions["pantau"]
 
 
+def _json_object(default=None) -> dict | None:
+    """The JSON body when one is sent: an object, or a 400 naming the rule (``[1]``, ``"x"``,
+    ``null`` or broken JSON are refused, never looked into)."""
+    if not request.is_json:
+        return default
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BodyInvalid("body", "must be a JSON object ({\"field\": value, ...})")
+    return body
+
+
 def _body() -> dict:
-    return request.get_json(silent=True) or request.form.to_dict()
+    body = _json_object()
+    return body if body is not None else request.form.to_dict()
 
 
 def _version(body) -> int:
@@ -99,7 +115,7 @@ def act(report_id, action):
 
 @blueprint.post("/bulk-assign")
 def bulk_assign():
-    body = request.get_json(silent=True) or {}
+    body = _json_object({})
     items = body.get("items")
     if not isinstance(items, list) or not items or len(items) > 500:
         raise actions.ActionInvalid("items", "a list of 1 to 500 {id, version}")
@@ -123,8 +139,8 @@ def _export_dir(services) -> Path:
 
 
 def _format() -> str:
-    fmt = request.args.get("format") or (request.get_json(silent=True) or {}).get("format") or "csv"
-    if fmt not in EXPORT_TYPES:
+    fmt = request.args.get("format") or (_json_object({}) if request.method == "POST" else {}).get("format") or "csv"
+    if not isinstance(fmt, str) or fmt not in EXPORT_TYPES:
         raise actions.ActionInvalid("format", "one of csv, xlsx, geojson")
     return fmt
 
@@ -179,8 +195,11 @@ def run_export_job(services, user, flt, fmt: str, job_id: str) -> None:
 def export_start():
     actions._require(current_user, "export")
     services, fmt = _services(), _format()
-    body = request.get_json(silent=True) or {}
-    flt = queue.QueueFilter.from_params(body.get("filters") or {})
+    body = _json_object({})
+    filters = body.get("filters") or {}
+    if not isinstance(filters, dict):
+        raise BodyInvalid("filters", "must be an object of queue filters")
+    flt = queue.QueueFilter.from_params(filters)
     job_id = secrets.token_hex(12)
     user = current_user._get_current_object()
     thread = threading.Thread(target=run_export_job, args=(services, user, flt, fmt, job_id), daemon=True,

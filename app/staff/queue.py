@@ -169,6 +169,23 @@ def _cell(value):
     return value
 
 
+# A spreadsheet reads a cell starting with one of these as a formula (OWASP "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(value: str) -> str:
+    """Text as a spreadsheet must show it, never run it: a leading ``'`` before a formula start."""
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+def _sheet_cell(value):
+    """A CSV/XLSX cell: numbers stay numbers; every other value is inert text."""
+    value = _cell(value)
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    return spreadsheet_text(str(value))
+
+
 def write_export(rows, fmt: str, out, progress=None) -> int:
     """Write ``rows`` to the binary file ``out`` as csv, xlsx or geojson; returns the row count.
     ``progress(n)`` is called every 5,000 rows."""
@@ -178,7 +195,7 @@ def write_export(rows, fmt: str, out, progress=None) -> int:
         writer = csv.writer(text)
         writer.writerow(EXPORT_COLUMNS)
         for row in rows:
-            writer.writerow([_cell(v) for v in row])
+            writer.writerow([_sheet_cell(v) for v in row])
             n += 1
             if progress and n % 5000 == 0:
                 progress(n)
@@ -186,13 +203,24 @@ def write_export(rows, fmt: str, out, progress=None) -> int:
         text.detach()
     elif fmt == "xlsx":
         from openpyxl import Workbook
+        from openpyxl.cell import WriteOnlyCell
 
         book = Workbook(write_only=True)
         sheet = book.create_sheet("reports")
         sheet.append(list(EXPORT_COLUMNS))
+
+        def xlsx_cell(value):
+            if isinstance(value, datetime):
+                return value.replace(tzinfo=None)
+            value = _sheet_cell(value)
+            if not isinstance(value, str):
+                return value
+            cell = WriteOnlyCell(sheet, value)
+            cell.data_type = "s"     # text, whatever it starts with: openpyxl would make "=..." a formula
+            return cell
+
         for row in rows:
-            sheet.append([_cell(v) if not isinstance(v, datetime) else v.replace(tzinfo=None)
-                          for v in row])
+            sheet.append([xlsx_cell(v) for v in row])
             n += 1
             if progress and n % 5000 == 0:
                 progress(n)

@@ -12,9 +12,8 @@ from datetime import datetime, timedelta, timezone
 import h3
 from sqlalchemy import or_, select
 
-from app import sla
+from app import photos, sla
 from app.auth import permissions
-from app.photos import store_photo
 from app.staff import actions, queue
 from app.store import db
 
@@ -63,11 +62,14 @@ def resolve_with_upload(services, user, report_id, version, upload, note=None, d
     actions._require(user, "resolve")
     actions.visible_report(services.engine, user, report_id)
     if upload is not None:
-        data, filename = upload.read(), upload.filename
+        # Never more than the photo limit read into memory: one byte more says it is too large.
+        data, filename = upload.read(photos.MAX_BYTES + 1), upload.filename
     if not data:
         raise actions.ActionInvalid("photo", "resolving needs an after photo taken from the same spot")
-    photo = store_photo(services.settings, data, filename)
-    return actions.resolve(services, user, report_id, version, photo.ref, note)
+    photo = photos.store_photo(services.settings, data, filename, pending=True)
+    out = actions.resolve(services, user, report_id, version, photo.ref, note)
+    photos.attach(services.settings, photo.ref)     # kept only once the resolution is recorded
+    return out
 
 
 def escalations(engine, preset, now: datetime, agency: str | None = None, limit: int = 200,
