@@ -58,9 +58,3 @@ def holds(engine, report_id: str, secret) -> bool:
         return False
     stored = _stored_hash(engine, report_id)
     return stored is not None and hmac.compare_digest(stored, hash_secret(secret))
-
-
-def rows_for(reports) -> list[dict]:
-    """The ``reporter_secrets`` rows of new reports (those filed with a secret)."""
-    return [{"report_id": r.id, "secret_hash": r.secret_hash} for r in reports if r.secret_hash]
-
