@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import subprocess
 import sys
 import time
 
-from config.settings import Settings
+from config.settings import Settings, child_environment, log_level
 
 log = logging.getLogger("pantau")
 
@@ -41,7 +40,7 @@ def run(args) -> int:
 
     settings = Settings.for_command()
     make_data_private(settings)      # before anything is written; the children inherit the umask
-    env = dict(os.environ)
+    env = child_environment()
     embedded = None
     if not settings.redis_url:
         try:
@@ -50,10 +49,10 @@ def run(args) -> int:
             sys.exit(f"pantau: {err}")
         env["REDIS_URL"] = embedded.url
         log.info("embedded Redis on %s (data in %s)", redact(embedded.url), embedded.folder)
-    from app.store import db
+    from app.store import db, migrate
 
     engine = db.make_engine(settings.resolved_database_url())
-    db.create_schema(engine)   # once, before the children race for it
+    migrate.create_schema(engine)   # once, before the children race for it
     engine.dispose()
     python = sys.executable
     commands = {
@@ -124,7 +123,7 @@ def run(args) -> int:
 
 
 def main(argv=None) -> int:
-    logging.basicConfig(level=os.environ.get("PANTAU_LOG_LEVEL", "INFO"),
+    logging.basicConfig(level=log_level(),
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     parser = argparse.ArgumentParser(prog="python -m app", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)

@@ -29,12 +29,12 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import h3
-from sqlalchemy import Column, Index, String, Table, func, select
+from sqlalchemy import Column, String, Table, func, select
 
 from app.hexagg import DUPLICATE_RESOLUTION as RESOLUTION
 from app.reports import ticket_for
 from app.store import db
-from app.store.db import UTCDateTime, metadata
+from app.store.db import UTCDateTime, metadata, report_links  # links: written by the persister
 
 WINDOW = timedelta(hours=24)
 LIMIT = 3
@@ -61,15 +61,6 @@ end
 FIND_LUA = PROBE_LUA + """
 return likely_duplicates(KEYS[1], ARGV[1], tonumber(ARGV[2]), 2, #KEYS, ARGV[3])
 """
-
-report_links = Table(
-    "report_links", metadata,
-    Column("report_id", String(36), primary_key=True),
-    Column("linked_id", String(36), primary_key=True),
-    Column("kind", String(20), nullable=False),           # likely_duplicate
-    Column("created_at", UTCDateTime, nullable=False),
-    Index("ix_report_links_linked", "linked_id"),
-)
 
 report_supporters = Table(
     "report_supporters", metadata,

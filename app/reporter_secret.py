@@ -20,18 +20,12 @@ import base64
 import hashlib
 import hmac
 
-from sqlalchemy import Column, String, Table, select
+from sqlalchemy import select
 
-from app.store.db import metadata
+from app.store.db import reporter_secrets  # defined with the reports: the persister writes it
 
 SECRET_LENGTH = 32          # base64url characters: 192 bits
 MAX_LENGTH = 100            # longer input is refused before hashing
-
-reporter_secrets = Table(
-    "reporter_secrets", metadata,
-    Column("report_id", String(36), primary_key=True),
-    Column("secret_hash", String(64), nullable=False),    # sha256 hex of the secret
-)
 
 
 def secret_for(app_secret: str, report_id: str) -> str:
@@ -64,9 +58,3 @@ def holds(engine, report_id: str, secret) -> bool:
         return False
     stored = _stored_hash(engine, report_id)
     return stored is not None and hmac.compare_digest(stored, hash_secret(secret))
-
-
-def rows_for(reports) -> list[dict]:
-    """The ``reporter_secrets`` rows of new reports (those filed with a secret)."""
-    return [{"report_id": r.id, "secret_hash": r.secret_hash} for r in reports if r.secret_hash]
-

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 
 import h3
 
+from app import sla
 from app.workflow import IMPORTABLE, Status, aggregate_state
 from config.catalogue import BY_CODE
 from config.cities import CityPreset, resolve_category
@@ -249,6 +250,6 @@ def build_report(raw, preset: CityPreset, areas, now: datetime) -> Report:
         kecamatan_code=area.district_code if area else None,
         kecamatan_name=area.district_name if area else None,
         address=address, contact=contact, photos=photos, agency=agency, priority=priority,
-        sla_due_at=created_at + timedelta(hours=entry.sla_hours), resolved_at=resolved_at,
+        sla_due_at=sla.resolution_due(category, priority, created_at), resolved_at=resolved_at,
         attributes=dict(raw.attributes),
     )

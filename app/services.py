@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 
 from app.areas import AreaIndex
 from app.memo import Memo
-from app.store import db
+from app.store import db, migrate
 from app.store.files import make_data_private
 from app.store.keys import Keys
 from app.store.redis_conn import EmbeddedRedis, connect, redis_url_for
@@ -45,7 +45,7 @@ class Services:
         url, embedded = redis_url_for(settings)
         client = connect(url, settings.redis_connect_timeout_s)
         engine = db.make_engine(settings.resolved_database_url())
-        db.create_schema(engine)
+        migrate.create_schema(engine)
         return cls(settings, preset, areas, client, url, engine, Producer(client, preset, areas),
                    embedded)
 

@@ -65,8 +65,11 @@ def add_working_days(start: datetime, days: int, tz_name: str, calendar: WorkCal
     return datetime.combine(day, calendar.end, ZoneInfo(tz_name)).astimezone(timezone.utc)
 
 
-def resolution_due(category: str, priority: str, created_at: datetime, preset,
+def resolution_due(category: str, priority: str, created_at: datetime,
                    policy: Policy = DEFAULT_POLICY) -> datetime:
+    """The resolution deadline promised to the citizen (``reports.sla_due_at``): the category's
+    hours scaled by the priority. The one place it is computed: at intake (``app.reports``) and on
+    every priority change (``app.followup.change_report``)."""
     hours = BY_CODE[category].sla_hours if category in BY_CODE else 168
     return created_at + timedelta(hours=hours * policy.priority_factor.get(priority, 1.0))
 
@@ -76,7 +79,7 @@ def deadlines(category: str, priority: str, created_at: datetime, preset,
     """verification, response and resolution deadlines of one report."""
     verify_days, respond_days = policy.category_working_days.get(
         category, (policy.verification_working_days, policy.response_working_days))
-    resolution = resolution_due(category, priority, created_at, preset, policy)
+    resolution = resolution_due(category, priority, created_at, policy)
     verification = add_working_days(created_at, verify_days, preset.timezone, policy.calendar)
     response = add_working_days(created_at, respond_days, preset.timezone, policy.calendar)
     return {"verification": min(verification, resolution), "response": min(response, resolution),
@@ -109,34 +112,3 @@ def countdown(remaining_s: int | None) -> str:
     days, rest = divmod(left, 86400)
     hours, minutes = rest // 3600, (rest % 3600) // 60
     return f"{sign}{days}d {hours}h" if days else f"{sign}{hours}h {minutes}m"
-
-
-def escalations(engine, preset, now: datetime, agency: str | None = None, limit: int = 200,
-                policy: Policy = DEFAULT_POLICY) -> list[dict]:
-    """Open reports past a deadline, most overdue first (what a supervisor escalates)."""
-    from sqlalchemy import select
-
-    from app.store import db
-
-    r = db.reports
-    # N working days span at least N calendar days: younger reports of a regular category
-    # cannot be past a stage deadline unless past their resolution deadline.
-    horizon = now - timedelta(days=policy.verification_working_days)
-    query = (select(r.c.id, r.c.ticket, r.c.category, r.c.priority, r.c.status, r.c.agency, r.c.team,
-                    r.c.created_at, r.c.sla_due_at, r.c.resolved_at, r.c.kelurahan_name)
-             .where(r.c.city == preset.slug, r.c.status.in_(list(OPEN_STAGES)))
-             .where((r.c.sla_due_at < now) | (r.c.created_at < horizon) | (r.c.category.in_(
-                 list(policy.category_working_days)))))
-    if agency:
-        query = query.where(r.c.agency == agency)
-    out = []
-    with engine.connect() as conn:
-        for row in conn.execute(query.order_by(r.c.sla_due_at).limit(limit * 5)):
-            view = assess(row, preset, now, policy)
-            if view["overdue"]:
-                out.append({"id": row.id, "ticket": row.ticket, "category": row.category,
-                            "status": row.status, "agency": row.agency, "stage": view["stage"],
-                            "overdue_s": -view["remaining_s"],
-                            "expected_datetime": view["expected_datetime"].isoformat()})
-    out.sort(key=lambda item: -item["overdue_s"])
-    return out[:limit]

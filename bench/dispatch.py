@@ -28,7 +28,7 @@ import sqlalchemy  # noqa: E402
 from app.areas import AreaIndex  # noqa: E402
 from app.auth.users import StaffUser  # noqa: E402
 from app.staff import queue  # noqa: E402
-from app.store import db  # noqa: E402
+from app.store import db, migrate  # noqa: E402
 from config.catalogue import BY_CODE  # noqa: E402
 from config.cities import PRESETS  # noqa: E402
 
@@ -162,7 +162,7 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="pantau-bench-dispatch-"))
 
     engine = db.make_engine(f"sqlite:///{folder / 'bench.sqlite3'}")
-    db.create_schema(engine)
+    migrate.create_schema(engine)
     started = time.perf_counter()
     without_indexes(engine, lambda: load_sqlite(engine, generate(args.rows, preset, areas, now)))
     with engine.begin() as conn:
@@ -183,7 +183,7 @@ def main() -> None:
         sep = "&" if "?" in args.postgres else "?"
         engine = db.make_engine(f"{args.postgres}{sep}options=-csearch_path%3D{schema}")
         try:
-            db.create_schema(engine)
+            migrate.create_schema(engine)
             started = time.perf_counter()
             without_indexes(engine, lambda: load_postgres(engine, generate(args.rows, preset, areas, now)))
             with engine.begin() as conn:

@@ -29,7 +29,7 @@ from sqlalchemy import text  # noqa: E402
 
 from app import kinerja  # noqa: E402
 from app.kinerja import data  # noqa: E402
-from app.store import db, rollups  # noqa: E402
+from app.store import db, migrate, rollups  # noqa: E402
 
 CATS = [("flood", "DSDA"), ("garbage", "DLH"), ("road_damage", "BINAMARGA"), ("street_light", "BINAMARGA"),
         ("fallen_tree", "DISTAMHUT"), ("illegal_parking", "DISHUB"), ("health", "DINKES")]
@@ -109,7 +109,7 @@ def measure(engine, runs: int) -> dict:
 
 def run_one(url: str, n: int, runs: int) -> dict:
     engine = db.make_engine(url)
-    db.create_schema(engine)
+    migrate.create_schema(engine)
     start = datetime.now(timezone.utc) - timedelta(days=730)
     t0 = time.perf_counter()
     generate(engine, n, start)

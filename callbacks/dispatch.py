@@ -9,7 +9,8 @@ from dash import ALL, Input, Output, State, ctx, html, no_update
 
 from app.i18n import local_time, t
 from app.staff import actions, queue
-from app.staff.api import error_kind, report_detail
+from app.staff.actions import error_kind
+from app.staff.service import report_detail
 from app.web_errors import CallbackInputInvalid
 from layouts import dispatch as ids
 from layouts.staff_common import current_staff, photo, sla_badge, status_badge

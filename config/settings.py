@@ -28,6 +28,19 @@ class Setting:
     default: object
     help: str
     secret: bool = False
+    default_text: str | None = None     # how the README shows the default, when not the value itself
+
+    def shown_default(self) -> str:
+        """The default as the README's settings table shows it."""
+        if self.default_text is not None:
+            return self.default_text
+        if self.default is None:
+            return "*(unset)*"
+        if isinstance(self.default, bool):
+            return "`on`" if self.default else "`off`"
+        if self.default == ():
+            return "*(empty)*"
+        return f"`{self.default}`"
 
 
 def _number(raw: str, kind, words: str):
@@ -148,6 +161,11 @@ def _hash_distance(raw: str) -> int:
     if value > 7:
         raise ValueError("must be from 0 to 7 (the photo-hash index finds every match up to 7 bits)")
     return value
+def _log_level(raw: str) -> str:
+    level = raw.upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    return level
 
 
 def _language(raw: str) -> str:
@@ -168,7 +186,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PANTAU_BOUNDARIES", "boundaries", _optional_existing_path, None,
             "Folder (or single file) with the preset's boundary GeoJSON. Unset: no areas, bounds box only."),
     Setting("SECRET_KEY", "secret_key", str, None,
-            "Secret for sessions and CSRF. Unset: generated once and kept in PANTAU_DATA_DIR.", secret=True),
+            "Secret for sessions and CSRF. Unset: generated once and kept in PANTAU_DATA_DIR.", secret=True,
+            default_text="*(generated, kept in the data folder)*"),
     Setting("PANTAU_LANGUAGE", "language", _language, "id", "Default UI language: id or en."),
     Setting("PANTAU_SIM_RATE", "sim_rate", _non_negative_float, 2.0,
             "Simulated city feed, new reports per second on average (0 turns it off)."),
@@ -283,6 +302,11 @@ SETTINGS: tuple[Setting, ...] = (
             "as a near match (at most 7)."),
     Setting("PANTAU_WEEKLY_REPORT", "weekly_report", _on_off, True,
             "Build the weekly report every Monday 07.00 local time in `python -m app run` (on/off)."),
+    Setting("PANTAU_LOG_LEVEL", "log_level", _log_level, "INFO",
+            "Log level of every process: DEBUG, INFO, WARNING, ERROR or CRITICAL."),
+    Setting("PANTAU_NEW_USER_PASSWORD", "new_user_password", str, None,
+            "Password `python -m app.auth users create` gives the new account instead of asking twice "
+            "(for scripted set-ups). Unset: asked at the prompt.", secret=True),
 )
 
 
@@ -347,6 +371,8 @@ class Settings:
     proof_location: str = "flag"
     proof_hash_refuse: int = 4
     proof_hash_near: int = 7
+    log_level: str = "INFO"
+    new_user_password: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -433,3 +459,53 @@ class Settings:
 
 
 assert {s.attr for s in SETTINGS} == {f.name for f in fields(Settings)}
+
+
+def log_level() -> str:
+    """``PANTAU_LOG_LEVEL`` for ``logging.basicConfig`` as a command starts (before its settings are
+    read, so a bad value elsewhere is still reported through the log); INFO when unset or bad."""
+    setting = next(s for s in SETTINGS if s.attr == "log_level")
+    try:
+        return _log_level(os.environ.get(setting.env, setting.default).strip())
+    except ValueError:
+        return setting.default
+
+
+def child_environment(**changes: str) -> dict[str, str]:
+    """This process's environment with ``changes``: what a child process (a consumer, the web
+    server) is started with, so it reads the same settings."""
+    return {**os.environ, **changes}
+
+
+def defaults_that_differ() -> list[str]:
+    """Settings whose ``Settings`` field default is not the table's (the table is the one source)."""
+    by_attr = {f.name: f.default for f in fields(Settings)}
+    return [s.env for s in SETTINGS if by_attr[s.attr] != s.default]
+
+
+assert not defaults_that_differ(), defaults_that_differ()
+
+
+def markdown_table() -> str:
+    """The README's settings table, generated from ``SETTINGS``: ``python -m config.settings --markdown``."""
+    lines = ["| variable | default | meaning |", "| --- | --- | --- |"]
+    lines += [f"| `{s.env}` | {s.shown_default()} | {s.help} |" for s in SETTINGS]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m config.settings",
+                                     description="Pantau's settings: the current values, or the README table.")
+    parser.add_argument("--markdown", action="store_true", help="print the README's settings table")
+    args = parser.parse_args(argv)
+    if args.markdown:
+        print(markdown_table(), end="")
+        return 0
+    print("\n".join(Settings.for_command().describe()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -9,12 +9,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import socket
 import sys
 from pathlib import Path
 
-from config.settings import Settings
+from config.settings import Settings, log_level
 
 log = logging.getLogger("pantau.ingest")
 
@@ -117,7 +116,7 @@ def cmd_status(args) -> int:
 
 
 def main(argv=None) -> int:
-    logging.basicConfig(level=os.environ.get("PANTAU_LOG_LEVEL", "INFO"),
+    logging.basicConfig(level=log_level(),
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     parser = argparse.ArgumentParser(prog="python -m ingest", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)

@@ -133,7 +133,8 @@ def layout(services, params: dict) -> html.Div:
         events = [] if report is None else conn.execute(
             select(db.report_events.c.to_status, db.report_events.c.occurred_at, db.report_events.c.note,
                    db.report_events.c.actor)
-            .where(db.report_events.c.report_id == report.id)
+            .where(db.report_events.c.report_id == report.id,
+                   db.report_events.c.kind.in_(("created", "status")))    # not priority changes
             .order_by(db.report_events.c.version, db.report_events.c.occurred_at)).all()
     if report is None:
         return html.Div(page + [html.Div(t("lacak.not_found", lang, ticket=ticket), className="alert alert-warning",

@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import os
 import sys
 
 from app.auth.permissions import ROLES
+from config.settings import Settings
 
 
 def _password() -> str | None:
-    password = os.environ.get("PANTAU_NEW_USER_PASSWORD")  # noqa: the CLI's own input, not a setting
+    password = Settings.for_command().new_user_password
     if password:
         return password
     password = getpass.getpass("Password: ")

@@ -1,5 +1,5 @@
 """Staff actions on reports: permission and agency scope checked, then applied through
-``app.followup.change_status`` (status changes) or an optimistic update (priority), and recorded.
+``app.followup.change_report`` (status and priority changes alike), and recorded.
 
 ``report_actions`` holds what the audit trail in ``report_events`` has no column for: the
 action's name, the rejection reason, the merge target, the assigned team, the after photo.
@@ -10,14 +10,15 @@ import json
 import uuid
 from datetime import datetime, timezone
 
-from sqlalchemy import Column, Index, Integer, String, Table, Text, select, update
+from sqlalchemy import Column, Index, Integer, String, Table, Text, select
 
-from app import followup, sla
+from app import followup
 from app.auth import permissions
+from app.photos import PhotoBusy, PhotoInvalid
 from app.reports import PRIORITIES
 from app.store import db
 from app.store.db import UTCDateTime, metadata
-from app.workflow import Status
+from app.workflow import InvalidTransition, Status
 
 report_actions = Table(
     "report_actions", metadata,
@@ -44,6 +45,29 @@ class ActionInvalid(ValueError):
     def __init__(self, field_name: str, rule: str):
         super().__init__(f"{field_name}: {rule}")
         self.field = field_name
+
+
+class BodyInvalid(ActionInvalid):
+    """A request body that is not a JSON object (or a form): 400, before any field is looked at."""
+
+
+def error_kind(err: Exception) -> tuple[str | None, int]:
+    """The kind of a staff action's failure and its HTTP status (None, 500: not the user's)."""
+    if isinstance(err, BodyInvalid):
+        return "invalid", 400
+    if isinstance(err, followup.VersionConflict):
+        return "conflict", 409
+    if isinstance(err, InvalidTransition):
+        return "invalid_transition", 422
+    if isinstance(err, Forbidden):
+        return "forbidden", 403
+    if isinstance(err, followup.ReportNotFound):
+        return "not_found", 404
+    if isinstance(err, (ActionInvalid, PhotoInvalid, ValueError, KeyError)):
+        return "invalid", 422
+    if isinstance(err, PhotoBusy):
+        return "busy", 503
+    return None, 500
 
 
 def _require(user, action: str) -> None:
@@ -78,20 +102,33 @@ def _record(engine, report_id, action, actor, version, detail, event_id=None, no
     return None
 
 
-def _status(services, user, action, report_id, to_status, expected_version, note=None, detail=None,
-            **fields) -> dict:
+def _changed(services, user, action, report_id, expected_version, detail=None, **change) -> dict:
+    """Apply a change through ``app.followup.change_report``, the action's detail row in the same
+    transaction; answers the change."""
     _require(user, action)
     visible_report(services.engine, user, report_id)
-    change = followup.change_status(services.engine, services.producer, report_id, to_status,
-                                    actor=f"{user.role}:{user.username}", note=note,
-                                    expected_version=expected_version, **fields)
-    _record(services.engine, report_id, action, change["actor"], change["version"],
-            {**(detail or {}), **{k: v for k, v in fields.items() if k != "sla_due_at"}},
-            event_id=change["event_id"], now=change["occurred_at"])
-    out = {"report_id": report_id, "status": change["to_status"], "version": change["version"]}
+
+    def record(conn, event):
+        _record(services.engine, report_id, action, event["actor"], event["version"],
+                {**(detail or {}), **{k: v for k, v in change.items() if k in ("agency", "team")}},
+                event_id=event["event_id"], now=event["occurred_at"], conn=conn)
+
+    return followup.change_report(services.engine, services.producer, report_id,
+                                  f"{user.role}:{user.username}", expected_version=expected_version,
+                                  also=record, **change)
+
+
+def _answer(change: dict, **out) -> dict:
     if not change["relayed"]:    # saved; the outbox sends it when Redis is back (the persister relays)
         out.update(feed="pending", message=FEED_PENDING)
     return out
+
+
+def _status(services, user, action, report_id, to_status, expected_version, note=None, detail=None,
+            **fields) -> dict:
+    change = _changed(services, user, action, report_id, expected_version, detail, to_status=to_status,
+                      note=note, **fields)
+    return _answer(change, report_id=report_id, status=change["to_status"], version=change["version"])
 
 
 def verify(services, user, report_id, expected_version, note=None):
@@ -142,7 +179,6 @@ def bulk_assign(services, user, items: list[dict], agency, team=None) -> list[di
             results.append({"ok": True, **assign(services, user, item["id"], item.get("version"), agency,
                                                  team, action="bulk_assign")})
         except Exception as err:  # noqa: BLE001  reported per item, by kind
-            from app.staff.api import error_kind
             kind, status = error_kind(err)
             if kind is None:
                 raise
@@ -166,24 +202,15 @@ def resolve(services, user, report_id, expected_version, photo_ref: str, note=No
 
 
 def change_priority(services, user, report_id, expected_version, priority, now=None):
+    """A new priority moves the SLA deadline: down the same change path as a status, so the wall's
+    breaches and the dispatch queue's follow it at once."""
     _require(user, "priority")
     if priority not in PRIORITIES:
         raise ActionInvalid("priority", f"must be one of {', '.join(PRIORITIES)}")
     row = visible_report(services.engine, user, report_id)
-    now = now or datetime.now(timezone.utc)
-    due = sla.resolution_due(row.category, priority, row.created_at, services.preset)
-    r = db.reports
-    with services.engine.begin() as conn:
-        moved = conn.execute(update(r).where(r.c.id == report_id, r.c.version == expected_version)
-                             .values(priority=priority, sla_due_at=due, version=r.c.version + 1,
-                                     updated_at=now)).rowcount
-    if moved != 1:
-        current = visible_report(services.engine, user, report_id).version
-        raise followup.VersionConflict(f"report changed meanwhile (version {current}, you had "
-                                       f"{expected_version}); reload and try again")
-    _record(services.engine, report_id, "priority", f"{user.role}:{user.username}", expected_version + 1,
-            {"from": row.priority, "to": priority}, now=now)
-    return {"report_id": report_id, "priority": priority, "version": expected_version + 1}
+    change = _changed(services, user, "priority", report_id, expected_version,
+                      {"from": row.priority, "to": priority}, priority=priority, now=now)
+    return _answer(change, report_id=report_id, priority=priority, version=change["version"])
 
 
 def add_note(services, user, report_id, text):
@@ -252,7 +279,9 @@ def history(engine, report_id: str) -> list[dict]:
         events = conn.execute(select(e).where(e.c.report_id == report_id).order_by(e.c.version)).all()
         acts = conn.execute(select(a).where(a.c.report_id == report_id).order_by(a.c.occurred_at)).all()
     by_event = {x.event_id: x for x in acts if x.event_id}
-    out = [{"at": ev.occurred_at.isoformat(), "actor": ev.actor, "from": ev.from_status, "to": ev.to_status,
+    out = [{"at": ev.occurred_at.isoformat(), "actor": ev.actor,   # a priority change moves no status
+            "from": None if ev.kind == followup.PRIORITY else ev.from_status,
+            "to": None if ev.kind == followup.PRIORITY else ev.to_status,
             "note": ev.note, "version": ev.version,
             "action": by_event[ev.event_id].action if ev.event_id in by_event else ev.kind,
             "detail": json.loads(by_event[ev.event_id].detail) if ev.event_id in by_event else {}}

@@ -1,4 +1,5 @@
-"""The staff JSON API under ``/staff/api/`` (the screens use the same functions).
+"""The staff JSON API under ``/staff/api/``: HTTP in and out of the staff service
+(``app.staff.service``, ``app.staff.actions``, ``app.staff.queue``), which the screens call too.
 
 Every change names the version the user saw: a stale one answers 409 with a conflict message,
 an illegal transition 422, a missing right 403, another agency's report 404. The auth guard
@@ -10,47 +11,21 @@ import json
 import secrets
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 from flask import Blueprint, current_app, jsonify, request, send_file
 from flask_login import current_user
-from sqlalchemy import select
 
-from app import followup, sla
-from app.auth import permissions
-from app.staff import actions, queue
-from app.store import db
-from app.workflow import InvalidTransition
+from app import followup
+from app.staff import actions, queue, service
+from app.staff.actions import BodyInvalid, error_kind
+from app.staff.service import report_detail, resolve_with_upload, start_with_location
 
 blueprint = Blueprint("staff_api", __name__, url_prefix="/staff/api")
 BACKGROUND_EXPORT_ROWS = 100_000
 EXPORT_TYPES = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                 "geojson": "application/geo+json"}
-
-
-class BodyInvalid(actions.ActionInvalid):
-    """A request body that is not a JSON object (or a form): 400, before any field is looked at."""
-
-
-def error_kind(err: Exception) -> tuple[str | None, int]:
-    from app.photos import PhotoBusy, PhotoInvalid
-
-    if isinstance(err, BodyInvalid):
-        return "invalid", 400
-    if isinstance(err, followup.VersionConflict):
-        return "conflict", 409
-    if isinstance(err, InvalidTransition):
-        return "invalid_transition", 422
-    if isinstance(err, actions.Forbidden):
-        return "forbidden", 403
-    if isinstance(err, followup.ReportNotFound):
-        return "not_found", 404
-    if isinstance(err, (actions.ActionInvalid, PhotoInvalid, ValueError, KeyError)):
-        return "invalid", 422
-    if isinstance(err, PhotoBusy):
-        return "busy", 503
-    return None, 500
 
 
 @blueprint.errorhandler(Exception)
@@ -126,50 +101,6 @@ def queue_page():
     return jsonify(queue.page(_services().engine, _services().preset, flt, current_user, page_no))
 
 
-def report_detail(services, user, report_id: str, now: datetime | None = None) -> dict:
-    now = now or datetime.now(timezone.utc)
-    row = actions.visible_report(services.engine, user, report_id)
-    view = sla.assess(row, services.preset, now)
-    data = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row._mapping.items()
-            if k not in ("reporter_phone", "reporter_email")}
-    data["photos"] = json.loads(row.photos)
-    data["attributes"] = json.loads(row.attributes)
-    data["after_photos"] = actions.after_photos(services.engine, report_id)
-    data["history"] = actions.history(services.engine, report_id)
-    from app import proof
-
-    data["proof_flags"] = proof.flags_of(services.engine, report_id)
-    data["sla"] = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in view.items()}
-    data["duplicates"] = likely_duplicates(services, user, row)
-    from app import public
-
-    data["public"] = public.approval_of(services.engine, report_id)
-    return data
-
-
-def likely_duplicates(services, user, row, days: int = 14, limit: int = 10) -> list[dict]:
-    """Open reports of the same category within ~500 m (the res-9 cell and its ring) lately."""
-    import h3
-
-    r = db.reports
-    cells = h3.grid_disk(h3.cell_to_parent(row.h3_cell, 9), 1)
-    conds = [r.c.city == row.city, r.c.category == row.category, r.c.id != row.id,
-             r.c.created_at >= row.created_at - timedelta(days=days),
-             r.c.status.in_(list(sla.OPEN_STAGES))]
-    scoped = permissions.scope_agency(user.role, user.agency)
-    if scoped:
-        conds.append(r.c.agency == scoped)
-    ranges = [queue._cell_range(c, 12) for c in cells]
-    from sqlalchemy import or_
-
-    conds.append(or_(*[r.c.h3_cell.between(lo, hi) for lo, hi in ranges]))
-    with services.engine.connect() as conn:
-        rows = conn.execute(select(r.c.id, r.c.ticket, r.c.status, r.c.created_at, r.c.version)
-                            .where(*conds).order_by(r.c.created_at).limit(limit)).all()
-    return [{"id": x.id, "ticket": x.ticket, "status": x.status, "created_at": x.created_at.isoformat(),
-             "version": x.version} for x in rows]
-
-
 @blueprint.get("/reports/<report_id>")
 def detail(report_id):
     actions._require(current_user, "view_queue")
@@ -223,80 +154,6 @@ def _idempotency_key(body) -> str | None:
     return key
 
 
-def _earlier(services, user, report_id: str, action: str, key: str | None) -> dict | None:
-    """The outcome of this officer's earlier action with the same idempotency key (a phone resending
-    after a lost answer): answered again, filed once."""
-    if key is None:
-        return None
-    a = actions.report_actions
-    with services.engine.connect() as conn:
-        rows = conn.execute(select(a.c.version, a.c.detail).where(
-            a.c.report_id == report_id, a.c.action == action, a.c.actor == f"{user.role}:{user.username}")).all()
-    for row in rows:
-        detail = json.loads(row.detail)
-        if (detail.get("proof") or {}).get("key") == key:
-            status = "resolved" if action == "resolve" else "in_progress"
-            return {"report_id": report_id, "status": status, "version": row.version, "proof": detail["proof"],
-                    "repeated": True}
-    return None
-
-
-def start_with_location(services, user, report_id, version, note=None, location=None, key=None):
-    """Start, with the phone's position and its distance to the report kept in the audit row."""
-    from app import proof
-
-    actions._require(user, "start")
-    row = actions.visible_report(services.engine, user, report_id)
-    earlier = _earlier(services, user, report_id, "start", key)
-    if earlier:
-        return earlier
-    seen = proof.presence(row, location, services.settings.proof_radius_m)
-    summary = {"presence": seen, "flags": [], **({"key": key} if key else {})}
-    out = actions.start(services, user, report_id, version, note, proof=summary)
-    return {**out, "proof": summary}
-
-
-def resolve_with_upload(services, user, report_id, version, upload, note=None, data: bytes | None = None,
-                        filename: str | None = None, location: dict | None = None, key: str | None = None):
-    """Store the after photo (checked, metadata stripped) and resolve; permission checked first.
-    The proof checks (``app.proof``) run on the upload's own bytes before anything is stripped: a
-    reused photo (or, per the setting, an unverified location) is refused and nothing is kept;
-    what is only doubtful is saved and flagged."""
-    from app import photos, proof
-
-    actions._require(user, "resolve")
-    row = actions.visible_report(services.engine, user, report_id)
-    earlier = _earlier(services, user, report_id, "resolve", key)
-    if earlier:
-        return earlier
-    if upload is not None:
-        # Never more than the photo limit read into memory: one byte more says it is too large.
-        data, filename = upload.read(photos.MAX_BYTES + 1), upload.filename
-    if not data:
-        raise actions.ActionInvalid("photo", "resolving needs an after photo taken from the same spot")
-    actions._public_note("note", note)
-    seen, flags = proof.check_location(services.settings, row, location)
-    # Pending until the resolution is recorded (never served); a refused photo is removed at once.
-    photo = photos.store_photo(services.settings, data, filename, pending=True)
-    try:
-        phash, taken = proof.fingerprint(data)
-        flags += proof.check_after_photo(services.engine, services.settings, row, phash, taken, services.preset)
-    except proof.ProofRefused:
-        for ref in filter(None, (photo.ref, photos.thumb_ref_of(photo.ref))):
-            photos.photo_path(services.settings, ref, pending=True).unlink(missing_ok=True)
-        raise
-    mine = proof.self_service(services.engine, row, user)
-    if mine:
-        flags.append(("self_service", mine))
-    summary = {"presence": seen, "phash": f"{phash:016x}", "flags": [kind for kind, _ in flags],
-               **({"key": key} if key else {})}
-    out = actions.resolve(services, user, report_id, version, photo.ref, note, proof=summary)
-    photos.attach(services.settings, photo.ref)     # kept only once the resolution is recorded
-    proof.index_photo(services.engine, row.city, row.id, photo.ref, "after", phash, None)
-    proof.record_flags(services.engine, row, "resolve", f"{user.role}:{user.username}", flags)
-    return {**out, "proof": summary}
-
-
 @blueprint.post("/bulk-assign")
 def bulk_assign():
     body = _json_object({})
@@ -311,7 +168,7 @@ def bulk_assign():
 def escalation_list():
     actions._require(current_user, "escalations")
     services = _services()
-    return jsonify({"items": sla.escalations(services.engine, services.preset, datetime.now(timezone.utc))})
+    return jsonify({"items": service.escalations(services.engine, services.preset, datetime.now(timezone.utc))})
 
 
 # ---- exports -------------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ Writes are idempotent: a report or event written twice is stored once.
 from __future__ import annotations
 
 import json
-import time
 from datetime import datetime, timezone
 
 from sqlalchemy import (Boolean, Column, DateTime, Float, Index, Integer, MetaData, String, Table,
@@ -131,22 +130,6 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
-def create_schema(engine: Engine) -> None:
-    """Create or upgrade the schema (``app.store.migrate``); safe when several processes start at once."""
-    from sqlalchemy.exc import OperationalError, ProgrammingError, IntegrityError
-
-    from app.store.migrate import ensure_schema
-
-    for attempt in range(5):
-        try:
-            ensure_schema(engine)
-            return
-        except (OperationalError, ProgrammingError, IntegrityError):
-            if attempt == 4:
-                raise
-            time.sleep(0.2 * (attempt + 1))  # another process created them meanwhile: look again
-
-
 def _insert_ignore(engine: Engine, table: Table):
     """INSERT that skips a row whose primary key exists (any other conflict still raises)."""
     if engine.dialect.name == "postgresql":
@@ -154,6 +137,23 @@ def _insert_ignore(engine: Engine, table: Table):
     else:
         from sqlalchemy.dialects.sqlite import insert
     return insert(table).on_conflict_do_nothing(index_elements=[c.name for c in table.primary_key])
+
+
+# Written with the reports by ``write_batch``; read by app.duplicates and app.reporter_secret.
+report_links = Table(
+    "report_links", metadata,
+    Column("report_id", String(36), primary_key=True),
+    Column("linked_id", String(36), primary_key=True),
+    Column("kind", String(20), nullable=False),           # likely_duplicate
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_report_links_linked", "linked_id"),
+)
+
+reporter_secrets = Table(
+    "reporter_secrets", metadata,
+    Column("report_id", String(36), primary_key=True),
+    Column("secret_hash", String(64), nullable=False),    # sha256 hex of the secret
+)
 
 
 def report_row(report) -> dict:
@@ -193,19 +193,15 @@ def write_batch(engine: Engine, created: list, status_events: list[dict]) -> Non
             links = [{"report_id": r.id, "linked_id": other, "kind": "likely_duplicate",
                       "created_at": r.created_at} for r in created for other in r.duplicate_of]
             if links:
-                from app.duplicates import report_links
-
                 conn.execute(_insert_ignore(engine, report_links), links)
             # The reporter's secret, hashed (app.reporter_secret): kept with the report, never shown.
-            from app.reporter_secret import reporter_secrets, rows_for
-
-            secrets_rows = rows_for(created)
+            secrets_rows = [{"report_id": r.id, "secret_hash": r.secret_hash} for r in created if r.secret_hash]
             if secrets_rows:
                 conn.execute(_insert_ignore(engine, reporter_secrets), secrets_rows)
         for change in status_events:
             conn.execute(_insert_ignore(engine, report_events), [{
                 "event_id": change["event_id"], "report_id": change["report_id"],
-                "city": change["city"], "kind": "status", "from_status": change["from_status"],
+                "city": change["city"], "kind": change.get("kind", "status"), "from_status": change["from_status"],
                 "to_status": change["to_status"], "version": change["version"],
                 "actor": change["actor"], "note": change.get("note"),
                 "occurred_at": change["occurred_at"], "published": True,

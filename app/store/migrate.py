@@ -1,6 +1,6 @@
 """Schema migrations (Alembic): a new database is created whole, an existing one is upgraded.
 
-``db.create_schema`` calls ``ensure_schema`` when any process starts:
+``create_schema`` calls ``ensure_schema`` when any process starts:
 
 * an empty database: every table from the metadata, then stamped at the newest revision;
 * a database from before migrations existed (tables, no ``alembic_version``): tables added since
@@ -27,6 +27,7 @@ import argparse
 import fcntl
 import logging
 import sys
+import time
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -112,6 +113,20 @@ def ensure_schema(engine) -> str:
             done = "upgraded"
     log.info("database schema %s at revision %s (was %s)", done, newest, revision or "none")
     return done
+
+
+def create_schema(engine) -> None:
+    """Create or upgrade the schema (``ensure_schema``); safe when several processes start at once."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError, IntegrityError
+
+    for attempt in range(5):
+        try:
+            ensure_schema(engine)
+            return
+        except (OperationalError, ProgrammingError, IntegrityError):
+            if attempt == 4:
+                raise
+            time.sleep(0.2 * (attempt + 1))  # another process created them meanwhile: look again
 
 
 def main(argv: list[str] | None = None) -> int:

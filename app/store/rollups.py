@@ -230,6 +230,8 @@ def compute_day(engine, city: str, zone: ZoneInfo, day: date) -> dict[str, list[
         hours_of_day[(row.category, row.agency or "", _aware(row.created_at).astimezone(zone).hour)] += 1
     where_of = {}
     for ev in events:
+        if ev.kind not in ("created", "status"):    # a priority change moves no count
+            continue
         key = (ev.category, ev.agency or "", ev.kecamatan_code or "")
         where_of[ev.report_id] = key
         c = counts[key]

@@ -3,6 +3,7 @@ from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
 from app import sla
+from app.staff import service
 from config.cities import PRESETS
 
 JAKARTA = PRESETS["jakarta"]        # WIB, UTC+7
@@ -61,7 +62,19 @@ def test_escalation_list_holds_overdue_open_reports(services):
 
     rows = seed(services, count=6, categories=["road_damage"])
     now = max(r.created_at for r in rows) + timedelta(days=30)
-    listed = sla.escalations(services.engine, services.preset, now)
+    listed = service.escalations(services.engine, services.preset, now)
     assert {item["id"] for item in listed} == {r.id for r in rows}
     assert all(item["overdue_s"] > 0 for item in listed)
-    assert sla.escalations(services.engine, services.preset, min(r.created_at for r in rows)) == []
+    assert service.escalations(services.engine, services.preset, min(r.created_at for r in rows)) == []
+
+
+def test_intake_and_a_priority_change_share_one_resolution_deadline(sqlite_services):
+    """The deadline a report is filed with is the one ``resolution_due`` gives (priority factor
+    included), the same function a later priority change uses."""
+    from tests.helpers import raw_reports
+
+    raw = raw_reports(1, seed=3)[0]
+    raw.category, raw.priority = "road_damage", "urgent"
+    report = sqlite_services.producer.validate(raw)
+    assert report.sla_due_at == report.created_at + timedelta(hours=42)
+    assert report.sla_due_at == sla.resolution_due("road_damage", "urgent", report.created_at)

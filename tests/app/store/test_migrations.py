@@ -73,7 +73,7 @@ def test_processes_starting_together_migrate_once(database_url):
     def start(engine):
         barrier.wait()
         try:
-            db.create_schema(engine)
+            migrate.create_schema(engine)
         except Exception as err:   # noqa: BLE001  collected for the assertion below
             errors.append(err)
 
