@@ -193,7 +193,7 @@ def allowed_actions(user, status: str) -> list[str]:
 
 def task_layout(services, user, lang: str, ticket: str) -> html.Main:
     from app import photos
-    from app.staff.api import report_detail
+    from app.staff.service import report_detail
     from app.staff.tasks import by_ticket
     from layouts.dispatch import report_map
 
