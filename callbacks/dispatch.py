@@ -237,7 +237,9 @@ def console_table(items: list[dict], lang: str, picked: dict, open_id: str | Non
                       html.Tbody(rows)], size="sm", hover=True, className="queue-table dispatch-table")
 
 
-def console_detail(data: dict, lang: str, services) -> html.Div:
+def console_detail(data: dict, lang: str, services) -> tuple[html.Article, html.Div]:
+    """The report read first (ticket, state, deadline, what and where, the citizen's words, photos),
+    then, below the quick actions, its map, likely duplicates, public view and history."""
     preset = services.preset
     agencies = {a.code: a.name(lang) for a in preset.agencies}
     sla_view = data["sla"]
@@ -260,6 +262,7 @@ def console_detail(data: dict, lang: str, services) -> html.Div:
                + f" · v{data['version']} ·", className="small mb-1"),
         html.Blockquote(data["description"] or "—", className="dispatch-description"),
         html.Div(photos, className="d-flex"),
+    ]), html.Div([
         html.Figure([ids.report_map(services, data["lat"], data["lng"], data["category"]),
                      html.Figcaption(t("dispatch.report_map", lang), className="visually-hidden")], className="mb-1"),
         html.H3(t("dispatch.duplicates", lang), className="h6 mt-2"),
@@ -389,7 +392,8 @@ def register(app, services) -> None:
 
     single_outputs = [Output(ids.button_id(a), "disabled") for a in ids.SINGLE]
 
-    @app.callback(Output(ids.SELECTED, "data"), Output(ids.DETAIL, "children"), *single_outputs,
+    @app.callback(Output(ids.SELECTED, "data"), Output(ids.DETAIL, "children"), Output(ids.DETAIL_MORE, "children"),
+                  *single_outputs,
                   Output(ids.button_id("verify_route"), "children"), Output(ids.TARGET_AGENCY, "value"),
                   Output(ids.SUGGESTED, "children"),
                   Input({"type": ids.ROW, "id": ALL}, "n_clicks"), Input({"type": ids.DUPLICATE, "id": ALL}, "n_clicks"),
@@ -399,7 +403,7 @@ def register(app, services) -> None:
         trigger = ctx.triggered_id
         clicked = isinstance(trigger, dict) and ctx.triggered and (ctx.triggered[0].get("value") or 0) > 0
         rerendered = isinstance(trigger, dict) and not clicked
-        keep = (no_update,) * (len(ids.SINGLE) + 5)
+        keep = (no_update,) * (len(ids.SINGLE) + 6)
         if clicked:
             report_id = trigger["id"]
         elif selected:
@@ -412,7 +416,7 @@ def register(app, services) -> None:
         except Exception as err:  # noqa: BLE001  shown to the user by kind
             if error_kind(err)[0] is None:
                 raise
-            return (None, dbc.Alert(error_words(err, lang), color="warning"), *[True] * len(ids.SINGLE),
+            return (None, dbc.Alert(error_words(err, lang), color="warning"), "", *[True] * len(ids.SINGLE),
                     no_update, no_update, "")
         if rerendered and selected and selected.get("version") == data["version"]:
             return keep                                 # a queue refresh: nothing changed here
@@ -438,7 +442,7 @@ def register(app, services) -> None:
             label = t("dispatch.verify_route", lang, agency=agency)
         suggested = t("dispatch.suggested", lang, agency=f"{agency} — {name}") if agency else ""
         return ({"id": report_id, "version": data["version"], "status": status, "ticket": data["ticket"],
-                 "agency": agency}, console_detail(data, lang, services), *disabled, label, agency, suggested)
+                 "agency": agency}, *console_detail(data, lang, services), *disabled, label, agency, suggested)
 
     @app.callback(Output(ids.MESSAGE, "children"), Output(ids.MESSAGE, "color"), Output(ids.MESSAGE, "is_open"),
                   Output(ids.PICKED, "data", allow_duplicate=True),

@@ -35,6 +35,7 @@ PICK = "dispatch-pick"          # pattern-matching: {"type": PICK, "id": report_
 ROW = "dispatch-row"            # pattern-matching id type: {"type": ROW, "id": report_id}
 SELECTED = "dispatch-selected"
 DETAIL = "dispatch-detail"
+DETAIL_MORE = "dispatch-detail-more"
 TARGET_AGENCY = "dispatch-target-agency"
 TEAM = "dispatch-team"
 REASON = "dispatch-reason"
@@ -166,11 +167,14 @@ def layout(services, params: dict) -> html.Div:
                           className="me-2 mb-1", color=color, outline=outline, disabled=True,
                           style=None if allowed else {"display": "none"})
 
-    actions = html.Section([
-        html.H2(t("dispatch.actions_title", lang), className="h6 mt-2"),
+    quick = html.Section([
+        html.H2(t("dispatch.actions_title", lang), className="visually-hidden"),
         html.Div(id=SUGGESTED, className="small mb-1"),
         html.Div([button("verify_route", "success", label=t("dispatch.verify_route_none", lang)),
                   button("verify", "primary", True), button("reject", "danger", True)]),
+    ], className="dispatch-quick") if single else html.Div()
+    actions = html.Section([
+        html.H2(t("dispatch.actions_title", lang), className="h6 mt-2"),
         dbc.Row([
             dbc.Col(dropdown(TARGET_AGENCY, t("dispatch.target_agency", lang), _options(agencies), lang), md=6),
             dbc.Col(labelled(TEAM, t("dispatch.team", lang), dbc.Input(id=TEAM, maxLength=80)), md=6),
@@ -220,7 +224,8 @@ def layout(services, params: dict) -> html.Div:
                                html.Span(id=PAGE_LABEL, className="me-2"),
                                dbc.Button(t("dispatch.next", lang), id=NEXT, size="sm")], className="my-2")], md=7),
             dbc.Col([dbc.Alert(id=MESSAGE, is_open=False, className="mt-2 py-1"),
-                     html.Div(t("dispatch.select_report", lang), id=DETAIL), actions], md=5,
+                     html.Div(t("dispatch.select_report", lang), id=DETAIL), quick, html.Div(id=DETAIL_MORE),
+                     actions], md=5,
                     className="dispatch-side"),
         ]),
         dcc.Store(id=PAGE, data=0), dcc.Store(id=SELECTED), dcc.Store(id=PICKED, data={}),

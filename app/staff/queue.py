@@ -133,7 +133,10 @@ def _search(q: str):
     digits = re.sub(r"\D", "", text)
     if len(digits) >= 6 and re.fullmatch(r"[+\d\s().-]+", text):
         tail = digits[-9:]          # 0812..., +62812..., 62812... all end alike
-        return r.c.reporter_phone.like(f"%{tail}%")
+        bare = r.c.reporter_phone
+        for mark in (" ", "-", "(", ")", ".", "+"):
+            bare = func.replace(bare, mark, "")
+        return bare.like(f"%{tail}%")
     words = [w for w in text.lower().split() if w][:5]
     like = [func.lower(r.c.description).like("%" + w.replace("%", "").replace("_", "") + "%") for w in words]
     cond = and_(*like)

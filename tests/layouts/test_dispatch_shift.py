@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from app.auth.users import create_user
 from app.store import db
-from tests.app.staff.conftest import PASSWORD, seed
+from tests.app.staff.conftest import PASSWORD, as_user, seed, staff_app  # noqa: F401  (fixtures)
 from tests.axe import axe_violations, describe
 from tests.helpers import drain, raw_reports
 from tests.layouts.test_dispatch import sign_in
@@ -103,12 +103,7 @@ def test_a_shift_at_the_console(live_app, browser, artifacts_dir):
     page.click("[data-state='new']")
     _wait_rows(page, 20)
     page.click("#dispatch-pick-page")
-    try:
-        page.wait_for_selector("#dispatch-picked-label:has-text('20')", timeout=5000)
-    except Exception:
-        page.screenshot(path=str(artifacts_dir / "debug.png"))
-        print("LABEL", page.inner_text("#dispatch-picked-label"), page.locator(".dispatch-table tbody input:checked").count())
-        raise
+    page.wait_for_selector("#dispatch-picked-label:has-text('20')")
     assert page.locator(".dispatch-table tbody input[type=checkbox]:checked").count() == 20
     page.click("#dispatch-bulk-verify-route")
     page.wait_for_selector("#dispatch-message:has-text('20 dari 20')")
@@ -153,3 +148,71 @@ def test_a_shift_at_the_console(live_app, browser, artifacts_dir):
     v = axe_violations(page)
     assert not v, describe(v)
     context.close()
+
+
+def test_exports_read_as_an_office_reads_them(services, as_user):
+    raws = raw_reports(6, seed=5, prefix="office")
+    raws[0].description = '=HYPERLINK("http://evil.example","klik")'
+    raws[1].description = "@SUM(A1:A9) banjir"
+    raws[2].category = "flood"
+    services.producer.submit_many(raws)
+    drain(services)
+    staff = as_user("super1")
+    zone = ZoneInfo(services.preset.timezone)
+    label = services.preset.tz_label
+    rows = {r.ticket: r for r in _rows(services)}
+
+    response = staff.get("/staff/api/export?format=csv&lang=id")
+    assert response.status_code == 200
+    name = response.headers["Content-Disposition"]
+    today = __import__("datetime").datetime.now(zone).date().isoformat()
+    assert f"pantau-{services.preset.slug}-{today}.csv" in name
+    raw = response.data
+    assert raw.startswith(b"\xef\xbb\xbf")                        # Excel reads UTF-8 with its mark
+    records = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig")), delimiter=";"))
+    assert len(records) == 6
+    assert {"Tiket", "Kategori", "Status", f"Diterima ({label})", f"Tenggat ({label})"} <= set(records[0])
+    for rec in records:
+        row = rows[rec["Tiket"]]
+        local = row.created_at.replace(tzinfo=row.created_at.tzinfo or timezone.utc).astimezone(zone)
+        assert rec[f"Diterima ({label})"] == local.strftime("%Y-%m-%d %H:%M")
+        assert rec["Status"] == "Baru"
+        assert not rec["Uraian"].startswith(("=", "+", "-", "@"))    # never a formula
+    assert any(rec["Kategori"] == "Banjir" for rec in records)
+
+    book = load_workbook(io.BytesIO(staff.get("/staff/api/export?format=xlsx&lang=en").data))
+    sheet = book["reports"]
+    header = [c.value for c in sheet[1]]
+    assert header[:3] == ["Ticket", "Category", "Status"] and f"Received ({label})" in header
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref.startswith("A1:")
+    assert sheet.column_dimensions["A"].width >= 15
+    at = header.index(f"Received ({label})")
+    for cells in sheet.iter_rows(min_row=2, values_only=True):
+        row = rows[cells[0]]
+        local = row.created_at.replace(tzinfo=row.created_at.tzinfo or timezone.utc).astimezone(zone)
+        assert abs(cells[at] - local.replace(tzinfo=None)) < timedelta(seconds=1)     # a real local datetime
+        assert cells[2] == "New"
+        assert not str(cells[header.index("Description")]).startswith(("=", "+", "-", "@"))
+
+
+def test_search_by_ticket_phone_and_words(services, as_user):
+    raws = raw_reports(8, seed=11, prefix="search")
+    raws[3].description = "Pohon tumbang menutup Jalan Kenari"
+    raws[5].reporter_phone = "0813 9999 7777"
+    services.producer.submit_many(raws)
+    drain(services)
+    rows = _rows(services)
+    staff = as_user("super1")
+
+    def found(q):
+        answer = staff.get("/staff/api/queue", query_string={"q": q})
+        assert answer.status_code == 200, answer.get_json()
+        return [i["ticket"] for i in answer.get_json()["items"]]
+
+    assert found(rows[2].ticket.lower()) == [rows[2].ticket]
+    kenari = next(r for r in rows if "Kenari" in r.description)
+    assert found("jalan kenari") == [kenari.ticket]
+    caller = next(r for r in rows if r.reporter_phone == "0813 9999 7777")
+    assert found("+62 813-9999-7777") == [caller.ticket]
+    assert found("tidak ada kata ini") == []
+    assert staff.get("/staff/api/queue", query_string={"q": "x" * 101}).status_code == 422
