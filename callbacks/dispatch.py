@@ -497,6 +497,46 @@ def register(app, services) -> None:
             words += ". " + t("dispatch.feed_pending", lang)
         return words, "success", True, no_update
 
+    @app.callback(Output(ids.INCIDENTS, "children"), Input(ids.TICK, "n_intervals"),
+                  Input({"type": ids.ACK, "id": ALL}, "n_clicks"), State(ids.LANG, "data"))
+    def incidents(_tick, acks, lang):
+        from flask import request
+
+        from app import audit, spikes
+
+        user = current_staff()
+        note = None
+        if isinstance(ctx.triggered_id, dict) and any(acks or []):
+            actions._require(user, "acknowledge_incident")
+            found = spikes.find_incident(services.redis, preset, ctx.triggered_id["id"][:80])
+            if found is None:
+                note = t("dispatch.incident_gone", lang)
+            else:
+                spikes.acknowledge(services.redis, preset, found, user.username)
+                audit.record(services.engine, user.username, "incident.acknowledge", found.id, origin="web",
+                             address=request.remote_addr, detail={"category": found.category,
+                                                                  "cells": list(found.cells),
+                                                                  "count": found.category_count})
+        current = spikes.current_incidents(services.redis, preset)
+        if not current and not note:
+            return []
+        may = getattr(user, "role", None) and actions.permissions.can(user.role, "acknowledge_incident")
+        items = []
+        for i in current:
+            text = t("dispatch.incident", lang, category=category_word(i.category, lang),
+                     count=number(i.category_count, lang), usual=number(i.usual, lang, 1),
+                     cells=number(len(i.cells), lang))
+            ack = (html.Span(t("dispatch.incident_acked", lang), className="badge dispatch-acked ms-2")
+                   if i.acknowledged else
+                   html.Button(t("dispatch.incident_ack", lang), id={"type": ids.ACK, "id": i.id}, n_clicks=0,
+                               type="button", className="btn btn-sm btn-warning ms-2") if may else None)
+            items.append(html.Li([html.Span("⚠ ", **{"aria-hidden": "true"}), text, ack],
+                                 className="dispatch-incident" + (" acknowledged" if i.acknowledged else ""),
+                                 **{"data-incident": i.id}))
+        return [html.H2(t("dispatch.incidents", lang), className="h6 mb-1"),
+                html.Ul(items, className="list-unstyled mb-1"),
+                html.P(note, className="small mb-1") if note else None]
+
     def _bulk(action, picked: dict, agency, team, user, lang):
         if not picked:
             return t("dispatch.err.selection", lang), "warning", True, no_update

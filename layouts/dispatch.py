@@ -58,6 +58,8 @@ LANG_SET = "dispatch-lang-set"
 SUGGESTED = "dispatch-suggested"
 DUPLICATE = "dispatch-duplicate"  # pattern-matching: {"type": DUPLICATE, "id": report_id}
 ACTION_BOX = "dispatch-actions"
+INCIDENTS = "dispatch-incidents"
+ACK = "dispatch-ack"             # pattern-matching: {"type": ACK, "id": incident_id}
 # the permission each button needs, where it is not named like the button
 PERMISSION_OF = {"set_priority": "priority", "unpublish": "publish", "verify_route": "assign",
                  "bulk_verify_route": "bulk_assign", "bulk_verify": "verify"}
@@ -216,13 +218,15 @@ def layout(services, params: dict) -> html.Div:
                  className="text-end small my-2"),
         html.Div([html.H1(t("dispatch.title", lang), className="h3 me-3 mb-0"), exports],
                  className="d-flex align-items-baseline justify-content-between"),
+        html.Section(id=INCIDENTS, **{"aria-label": t("dispatch.incidents", lang)}),
         html.Nav(id=COUNTS, className="my-2 dispatch-counts", **{"aria-label": t("dispatch.counts", lang)}),
         filters,
         dbc.Row([
             dbc.Col([bulk, html.Div(id=QUEUE),
                      html.Div([dbc.Button(t("dispatch.prev", lang), id=PREV, size="sm", className="me-2"),
                                html.Span(id=PAGE_LABEL, className="me-2"),
-                               dbc.Button(t("dispatch.next", lang), id=NEXT, size="sm")], className="my-2")], md=7),
+                               dbc.Button(t("dispatch.next", lang), id=NEXT, size="sm")], className="my-2"),
+                     html.P(t("dispatch.keys", lang), className="small dispatch-keys")], md=7),
             dbc.Col([dbc.Alert(id=MESSAGE, is_open=False, className="mt-2 py-1"),
                      html.Div(t("dispatch.select_report", lang), id=DETAIL), quick, html.Div(id=DETAIL_MORE),
                      actions], md=5,

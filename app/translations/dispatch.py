@@ -163,6 +163,17 @@ ENTRIES = {
     "dispatch.err.h3": {"id": "Sel heksagon tidak dikenal.", "en": "Not a known hexagon cell."},
     "dispatch.err.other": {"id": "Tidak bisa: {field}", "en": "Not possible: {field}"},
     "dispatch.export_zone": {"id": "Waktu dalam {zone}", "en": "Times in {zone}"},
+    "dispatch.keys": {"id": "Tombol pintas: / cari · j / k laporan berikutnya / sebelumnya · v verifikasi & "
+                             "disposisi ke OPD usulan · x centang laporan yang terbuka",
+                      "en": "Shortcuts: / search · j / k next / previous report · v verify & assign to the suggested "
+                            "agency · x tick the open report"},
+    "dispatch.incidents": {"id": "Lonjakan laporan", "en": "Report spikes"},
+    "dispatch.incident": {"id": "{category}: {count} laporan dalam 15 menit (biasanya {usual}) · {cells} heksagon",
+                          "en": "{category}: {count} reports in 15 minutes (usually {usual}) · {cells} hexagons"},
+    "dispatch.incident_ack": {"id": "Tandai sudah dilihat", "en": "Mark as seen"},
+    "dispatch.incident_acked": {"id": "Sudah dilihat", "en": "Seen"},
+    "dispatch.incident_show": {"id": "Tampilkan di antrean", "en": "Show in the queue"},
+    "dispatch.incident_gone": {"id": "Lonjakan ini sudah berakhir.", "en": "This spike has ended."},
     "dispatch.dd.select_all": {"id": "Pilih semua", "en": "Select all"},
     "dispatch.dd.deselect_all": {"id": "Batalkan semua", "en": "Deselect all"},
     "dispatch.dd.selected_count": {"id": "{num_selected} dipilih", "en": "{num_selected} selected"},

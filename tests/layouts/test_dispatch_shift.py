@@ -17,6 +17,7 @@ from tests.app.staff.conftest import PASSWORD, as_user, seed, staff_app  # noqa:
 from tests.axe import axe_violations, describe
 from tests.helpers import drain, raw_reports
 from tests.layouts.test_dispatch import sign_in
+from tests.layouts.test_wall_room import wall_app  # noqa: F401  (fixture)
 
 # raw codes that must never show, and each language's words that must not leak into the other
 CODES = ("in_progress", "in progress", "agency_officer", "flood", "garbage", "due_soon", "breached", "sla_due",
@@ -216,3 +217,29 @@ def test_search_by_ticket_phone_and_words(services, as_user):
     assert found("+62 813-9999-7777") == [caller.ticket]
     assert found("tidak ada kata ini") == []
     assert staff.get("/staff/api/queue", query_string={"q": "x" * 101}).status_code == 422
+
+
+def test_a_wall_spike_is_acknowledged_from_the_console(wall_app, browser, artifacts_dir):
+    from app import spikes
+    from tests.layouts.test_wall_room import flood_burst, quiet_week_then_now
+
+    services = wall_app.extensions["pantau"]
+    base = wall_app.config["BASE_URL"]
+    create_user(services.engine, services.preset, "oper1", PASSWORD, "operator")
+    quiet_week_then_now(services)
+    flood_burst(services)
+    [incident] = spikes.current_incidents(services.redis, services.preset)
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    sign_in(page, base, "oper1")
+    page.wait_for_url(f"{base}/dispatch")
+    page.goto(f"{base}/dispatch?lang=en")
+    row = page.locator(f"[data-incident='{incident.id}']")
+    row.wait_for()
+    assert "Flooding: 40 reports in 15 minutes" in row.inner_text()
+    row.locator("button").click()
+    page.wait_for_selector(f"[data-incident='{incident.id}'].acknowledged")
+    assert spikes.current_incidents(services.redis, services.preset)[0].acknowledged
+    page.screenshot(path=str(artifacts_dir / "incident-acknowledged-en.png"))
+    context.close()
