@@ -359,29 +359,32 @@ def register(app, services) -> None:
                 t("dispatch.page", lang, page=number((page or 0) + 1, lang), total=total), chips,
                 *[_export_href(flt, fmt, lang) for fmt in ids.EXPORTS])
 
-    @app.callback(Output(ids.PICKED, "data"), Input({"type": ids.PICK, "id": ALL, "v": ALL}, "value"),
-                  Input(ids.CLEAR, "n_clicks"), Input(ids.PICK_PAGE, "n_clicks"), State(ids.PICKED, "data"),
-                  prevent_initial_call=True)
-    def pick(values, _clear, _all, before):
-        before = before or {}
-        picked = dict(before)
-        boxes = [(s["id"], s.get("value")) for s in ctx.inputs_list[0]]
-        fired = set(ctx.triggered_prop_ids)    # a click may arrive batched with a re-render's values
-        if f"{ids.CLEAR}.n_clicks" in fired:
-            return {} if before else no_update
-        if f"{ids.PICK_PAGE}.n_clicks" in fired:
-            picked.update({box["id"]: box["v"] for box, _ in boxes})
-            return no_update if picked == before else picked
-        triggered = [p for p in ctx.triggered_prop_ids.values() if isinstance(p, dict)]
-        for box, value in boxes:
-            if box["id"] in picked:
-                picked[box["id"]] = box["v"]          # the version the queue shows now
-            if len(triggered) == 1 and triggered[0] == box:   # a person ticked one box
-                if value:
-                    picked[box["id"]] = box["v"]
-                else:
-                    picked.pop(box["id"], None)
-        return no_update if picked == before else picked
+    # The ticked reports {id: version}, kept in the browser (no round trip: quick ticks never race).
+    # A person's tick syncs the visible boxes; a re-rendered queue only refreshes the versions.
+    app.clientside_callback(
+        """function (values, clear, all, before) {
+            var dc = window.dash_clientside, cb = dc.callback_context;
+            var fired = cb.triggered.map(function (t) { return t.prop_id; });
+            var boxes = cb.inputs_list[0] || [];
+            before = before || {};
+            var picked = Object.assign({}, before);
+            if (fired.indexOf('CLEAR.n_clicks') >= 0) {
+                return Object.keys(before).length ? {} : dc.no_update;
+            }
+            if (fired.indexOf('PICK_PAGE.n_clicks') >= 0) {
+                boxes.forEach(function (b) { picked[b.id.id] = b.id.v; });
+            } else {
+                var single = cb.triggered.length === 1 && fired[0].charAt(0) === '{';
+                boxes.forEach(function (b) {
+                    if (b.id.id in picked) { picked[b.id.id] = b.id.v; }
+                    if (single) { if (b.value) { picked[b.id.id] = b.id.v; } else { delete picked[b.id.id]; } }
+                });
+            }
+            return JSON.stringify(picked) === JSON.stringify(before) ? dc.no_update : picked;
+        }""".replace("PICK_PAGE", ids.PICK_PAGE).replace("CLEAR", ids.CLEAR),
+        Output(ids.PICKED, "data"), Input({"type": ids.PICK, "id": ALL, "v": ALL}, "value"),
+        Input(ids.CLEAR, "n_clicks"), Input(ids.PICK_PAGE, "n_clicks"), State(ids.PICKED, "data"),
+        prevent_initial_call=True)
 
     @app.callback(Output(ids.PICKED_LABEL, "children"), Output({"type": ids.PICK, "id": ALL, "v": ALL}, "value"),
                   Input(ids.PICKED, "data"), State({"type": ids.PICK, "id": ALL, "v": ALL}, "id"),
@@ -525,7 +528,8 @@ def register(app, services) -> None:
         for i in current:
             text = t("dispatch.incident", lang, category=category_word(i.category, lang),
                      count=number(i.category_count, lang), usual=number(i.usual, lang, 1),
-                     cells=number(len(i.cells), lang))
+                     cells=t("dispatch.hex_one", lang) if len(i.cells) == 1 else
+                     t("dispatch.hex_many", lang, n=number(len(i.cells), lang)))
             ack = (html.Span(t("dispatch.incident_acked", lang), className="badge dispatch-acked ms-2")
                    if i.acknowledged else
                    html.Button(t("dispatch.incident_ack", lang), id={"type": ids.ACK, "id": i.id}, n_clicks=0,

@@ -115,9 +115,11 @@ def labelled(ident: str, label: str, control) -> html.Div:
     return html.Div([dbc.Label(label, html_for=ident, className="form-label small mb-0"), control])
 
 
-def dropdown(ident: str, label: str, options, lang: str, value=None, multi=False) -> html.Div:
+def dropdown(ident: str, label: str, options, lang: str, value=None, multi=False, choose=False) -> html.Div:
+    """A labelled dropdown; a filter's empty choice reads "all", an action field's "choose"."""
     return labelled(ident, label, dcc.Dropdown(id=ident, options=options, value=value, multi=multi,
-                                               placeholder=t("dispatch.all", lang), labels=dropdown_labels(lang),
+                                               placeholder=t("dispatch.choose" if choose else "dispatch.all", lang),
+                                               labels=dropdown_labels(lang),
                                                className="dispatch-dropdown"))
 
 
@@ -178,13 +180,14 @@ def layout(services, params: dict) -> html.Div:
     actions = html.Section([
         html.H2(t("dispatch.actions_title", lang), className="h6 mt-2"),
         dbc.Row([
-            dbc.Col(dropdown(TARGET_AGENCY, t("dispatch.target_agency", lang), _options(agencies), lang), md=6),
+            dbc.Col(dropdown(TARGET_AGENCY, t("dispatch.target_agency", lang), _options(agencies), lang,
+                             choose=True), md=6),
             dbc.Col(labelled(TEAM, t("dispatch.team", lang), dbc.Input(id=TEAM, maxLength=80)), md=6),
             dbc.Col(labelled(REASON, t("dispatch.reason", lang), dbc.Input(id=REASON, maxLength=500)), md=6),
             dbc.Col(labelled(MERGE_INTO, t("dispatch.merge_into", lang),
                              dbc.Input(id=MERGE_INTO, placeholder=f"{preset.code}-XXXXX-XXXXX", maxLength=40)), md=6),
             dbc.Col(dropdown(PRIORITY, t("staff.priority", lang),
-                             _options((p, t(f"dispatch.priority.{p}", lang)) for p in PRIORITIES), lang), md=6),
+                             _options((p, t(f"dispatch.priority.{p}", lang)) for p in PRIORITIES), lang, choose=True), md=6),
             dbc.Col(labelled(PUBLIC_TEXT, t("dispatch.public_text", lang),
                              dbc.Textarea(id=PUBLIC_TEXT, maxLength=280, rows=2)), md=12),
         ], className="g-2 mb-2"),

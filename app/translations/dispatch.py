@@ -168,8 +168,11 @@ ENTRIES = {
                       "en": "Shortcuts: / search · j / k next / previous report · v verify & assign to the suggested "
                             "agency · x tick the open report"},
     "dispatch.incidents": {"id": "Lonjakan laporan", "en": "Report spikes"},
-    "dispatch.incident": {"id": "{category}: {count} laporan dalam 15 menit (biasanya {usual}) · {cells} heksagon",
-                          "en": "{category}: {count} reports in 15 minutes (usually {usual}) · {cells} hexagons"},
+    "dispatch.incident": {"id": "{category}: {count} laporan dalam 15 menit (biasanya {usual}) · {cells}",
+                          "en": "{category}: {count} reports in 15 minutes (usually {usual}) · {cells}"},
+    "dispatch.hex_one": {"id": "1 heksagon", "en": "1 hexagon"},
+    "dispatch.hex_many": {"id": "{n} heksagon", "en": "{n} hexagons"},
+    "dispatch.choose": {"id": "Pilih…", "en": "Choose…"},
     "dispatch.incident_ack": {"id": "Tandai sudah dilihat", "en": "Mark as seen"},
     "dispatch.incident_acked": {"id": "Sudah dilihat", "en": "Seen"},
     "dispatch.incident_show": {"id": "Tampilkan di antrean", "en": "Show in the queue"},

@@ -33,6 +33,10 @@ def _rows(services):
         return conn.execute(select(db.reports).order_by(db.reports.c.created_at)).all()
 
 
+def _ticket(services, report_id: str) -> str:
+    return next(r.ticket for r in _rows(services) if r.id == report_id)
+
+
 def _visible_text(page) -> str:
     """The screen's own words (the citizen's description is theirs, in any language)."""
     return page.evaluate("""() => { const copy = document.querySelector('.dispatch').cloneNode(true);
@@ -144,6 +148,18 @@ def test_a_shift_at_the_console(live_app, browser, artifacts_dir):
     assert page.is_disabled("#dispatch-publish") and page.is_disabled("#dispatch-unpublish")
     page.click("#dispatch-reject")                          # no reason given: refused, in words
     page.wait_for_selector("#dispatch-message:has-text('A rejection needs a reason.')")
+    _scan(page, "en")
+    # keyboard: "j" opens the next report, "/" goes to the search
+    ordered = page.evaluate("() => [...document.querySelectorAll('.dispatch-table tbody tr')].map(r => r.dataset.report)")
+    page.keyboard.press("j")
+    following = ordered[ordered.index(late.id) + 1]
+    page.wait_for_selector(f"[data-report='{following}'][aria-current='true']")
+    page.wait_for_function("() => document.querySelector('#dispatch-detail-ticket') && "
+                           f"document.querySelector('#dispatch-detail-ticket').innerText.startsWith('{_ticket(services, following)}')")
+    page.keyboard.press("Escape")
+    page.evaluate("() => document.activeElement.blur()")
+    page.keyboard.press("/")
+    assert page.evaluate("() => document.activeElement.id") == "dispatch-search"
     page.screenshot(path=str(artifacts_dir / "4-detail-en.png"))
     _scan(page, "en")
     v = axe_violations(page)
