@@ -259,3 +259,30 @@ def test_a_wall_spike_is_acknowledged_from_the_console(wall_app, browser, artifa
     assert spikes.current_incidents(services.redis, services.preset)[0].acknowledged
     page.screenshot(path=str(artifacts_dir / "incident-acknowledged-en.png"))
     context.close()
+
+
+def test_the_work_order_read_by_index_equals_the_sorted_order(services):
+    """The console's default order, read as short per-state index reads and merged, equals the one
+    ORDER BY over every row (new and reopened, then overdue, then by deadline), page by page."""
+    from datetime import datetime
+
+    from app.auth.users import StaffUser
+    from app.followup import change_status
+    from app.staff import queue
+
+    rows = seed(services, count=40, categories=["garbage", "flood", "fallen_tree"])
+    for i, row in enumerate(rows[:24]):
+        change_status(services.engine, services.producer, row.id, "verified", "supervisor:ani")
+        if i % 2:
+            change_status(services.engine, services.producer, row.id, "dispatched", "supervisor:ani", agency="DLH")
+    user = StaffUser("ani", "supervisor", None, services.preset.slug)
+    later = datetime.now(timezone.utc) + timedelta(hours=30)      # some deadlines have passed by then
+    flt = queue.QueueFilter(statuses=("new", "reopened", "verified", "dispatched", "in_progress"), sort="work")
+    with services.engine.connect() as conn:
+        expected = [r.id for r in conn.execute(
+            select(db.reports.c.id).where(*queue._conditions(services.preset, flt, user, later))
+            .order_by(*queue._order(flt, later)))]
+        merged = [r.id for p in range(3) for r in queue._work_rows(conn, services.preset, flt, user, later,
+                                                                   p * 15, 15)]
+    assert len(expected) == len(rows) == 40
+    assert merged == expected[:45]
