@@ -1,9 +1,9 @@
 """``python -m app run``: the whole stack on embedded defaults; ``python -m app serve``: the web server.
 
 ``run`` starts the embedded Redis (when REDIS_URL is unset), the two stream
-consumers, the simulated city feed, the public-figures refresher and the web server, restarts any of them
-that dies (the embedded Redis too: its AOF brings the data back, the others reconnect), prints the URL,
-and on Ctrl-C stops every process it started.
+consumers, the simulated city feed, the public-figures refresher, the sweep of unattached photo
+uploads and the web server, restarts any of them that dies (the embedded Redis too: its AOF brings the
+data back, the others reconnect), prints the URL, and on Ctrl-C stops every process it started.
 """
 from __future__ import annotations
 
@@ -62,6 +62,8 @@ def run(args) -> int:
         "web": [python, "-m", "app", "serve"],
         # The public rankings are recomputed outside the web process so kiosks never wait on them.
         "public-refresh": [python, "-m", "app.public", "refresh", "--every", "10"],
+        # Uploads never attached to a filed report are removed after PANTAU_PHOTO_PENDING_TTL_S.
+        "photo-sweep": [python, "-m", "app.photos", "sweep", "--every", "300"],
     }
     if settings.weekly_report:   # the weekly performance report, Monday 07.00 local time
         commands["kinerja-weekly"] = [python, "-m", "app.kinerja", "schedule"]

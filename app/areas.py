@@ -164,6 +164,40 @@ class AreaIndex:
             self._outlines[level] = _feature_collection(self._outline_sources(level))
         return self._outlines[level]
 
+    def search(self, text: str, limit: int = 6) -> list[tuple[str, float, float]]:
+        """Places whose kelurahan/desa or kecamatan name matches ``text`` (case- and accent-blind;
+        names starting with it first): ``(label, lat, lng)``, the point a spot inside the area
+        (its representative point), e.g. "Pluit" -> ("Kel. Pluit, Kec. Penjaringan, Jakarta Utara", ...).
+        A kecamatan is offered as a whole ("Kec. Penjaringan, Jakarta Utara")."""
+        wanted = _fold(text)
+        if len(wanted) < 2 or not self._areas:
+            return []
+        if not hasattr(self, "_search_rows"):
+            rows = []
+            for area, geometry in zip(self._areas, self._geometries):
+                point = geometry.representative_point()
+                rows.append((_fold(area.name), place_label(area), point.y, point.x))
+            by_district: dict[str, list[int]] = {}
+            for i, area in enumerate(self._areas):
+                if area.district_name and area.district_name != area.name:
+                    by_district.setdefault(area.district_name, []).append(i)
+            for name, members in by_district.items():
+                first = self._areas[members[0]]
+                if not first.kind:   # an LA council's "district" is a region name: not a place of its own
+                    continue
+                point = shapely.union_all(self._geometries[members]).representative_point()
+                region = first.region_name
+                for prefix in _REGION_PREFIXES:
+                    region = region.removeprefix(prefix)
+                rows.append((_fold(name), ", ".join(p for p in ("Kec. " + name, region) if p), point.y, point.x))
+            self._search_rows = rows
+        starts = [r for r in self._search_rows if r[0].startswith(wanted)]
+        words = [r for r in self._search_rows if r not in starts and any(w.startswith(wanted) for w in r[0].split())]
+        inside = [r for r in self._search_rows if r not in starts and r not in words and wanted in r[0]]
+        found = sorted(starts, key=lambda r: (len(r[0]), r[1])) + sorted(words, key=lambda r: r[1]) + \
+            sorted(inside, key=lambda r: r[1])
+        return [(label, round(lat, 6), round(lng, 6)) for _, label, lat, lng in found[:limit]]
+
     def _outline_sources(self, level: str) -> list[_Outline]:
         if level == "district" and self._districts:
             return self._districts
@@ -185,6 +219,14 @@ class AreaIndex:
             if metres <= self.tolerance_m and (best is None or metres < best[0]):
                 best = (metres, int(i))
         return None if best is None else self._areas[best[1]]
+
+
+def _fold(text: str) -> str:
+    """Lower case, accents and punctuation off, spaces squeezed: "  Kel. PLUIT " -> "kel pluit"."""
+    import unicodedata
+
+    plain = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode()
+    return " ".join("".join(c if c.isalnum() else " " for c in plain.casefold()).split())
 
 
 def clear_cache() -> None:

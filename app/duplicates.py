@@ -12,10 +12,19 @@ A link is recorded for staff (``report_links``, written by the persister from
 the report's ``duplicate_of``); a citizen shown the existing report may
 support it instead of filing again (``report_supporters``, one row per
 supporter so a count cannot be inflated by repeats).
+
+Support is only for what the server offered: each form visit carries a signed
+token (``visit_token``), the offer of a likely duplicate is signed over (report
+id, visit) (``offer_token``), and the supporter's key is derived on the server
+from the visit and the client's address (``supporter_key``), never from
+anything the client picks alone (a User-Agent). A report no longer open in the
+aggregates (closed, rejected, unknown) is refused (``SupportRefused``).
 """
 from __future__ import annotations
 
 import hashlib
+import hmac
+import secrets
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -107,18 +116,83 @@ def links_of(engine, report_id: str) -> list[str]:
             select(report_links.c.linked_id).where(report_links.c.report_id == report_id))]
 
 
+VISIT_TTL_S = 24 * 3600    # a form visit's token is good for a day
+
+
+class SupportRefused(ValueError):
+    """A support that cannot be counted: ``field`` and the rule, in one line."""
+
+    def __init__(self, field_name: str, rule: str):
+        super().__init__(f"{field_name}: {rule}")
+        self.field = field_name
+
+
+def _mac(secret: str, *parts: str) -> str:
+    return hmac.new(secret.encode(), "|".join(parts).encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def visit_token(secret: str, now: float | None = None) -> str:
+    """A new form visit: "<random>.<issued>.<mac>", so a client cannot make one up."""
+    visit, issued = secrets.token_urlsafe(16), str(int(time.time() if now is None else now))
+    return f"{visit}.{issued}.{_mac(secret, 'visit', visit, issued)}"
+
+
+def visit_of(secret: str, token, now: float | None = None) -> str | None:
+    """The visit a token names, or None for one the server did not issue (or older than a day)."""
+    if not isinstance(token, str) or len(token) > 120 or token.count(".") != 2:
+        return None
+    visit, issued, mac = token.split(".")
+    if not hmac.compare_digest(mac, _mac(secret, "visit", visit, issued)) or not issued.isdigit():
+        return None
+    now = time.time() if now is None else now
+    return visit if 0 <= now - int(issued) <= VISIT_TTL_S else None
+
+
+def offer_token(secret: str, report_id: str, visit: str) -> str:
+    """Signs "this visit was shown report ``report_id`` as a likely duplicate"."""
+    return _mac(secret, "offer", report_id, visit)
+
+
+def offer_ok(secret: str, report_id, visit: str, token) -> bool:
+    return (isinstance(report_id, str) and isinstance(token, str)
+            and hmac.compare_digest(token, offer_token(secret, report_id, visit)))
+
+
+def is_open(client, keys, report_id: str) -> bool:
+    """Whether the aggregates hold ``report_id`` as an open report (what the probe offers)."""
+    record = client.hget(keys.agg_records, report_id)
+    if record is None:
+        return False
+    record = record.decode() if isinstance(record, bytes) else record
+    parts = record.split("|")
+    return len(parts) > 3 and parts[3] == "o"
+
+
 def supporter_key(secret: str, who: str) -> str:
-    """A one-way key for a supporter (a browser session id, a key id): counts, never identifies."""
+    """A one-way key for a supporter (a form visit and address, a key id): counts, never identifies."""
     return hashlib.sha256(f"{secret}:{who}".encode()).hexdigest()
 
 
-def support(engine, report_id: str, supporter: str, now: datetime | None = None) -> int:
-    """Add one supporter (repeats change nothing); the new count."""
+def support(engine, report_id: str, supporter: str, now: datetime | None = None,
+            client=None, keys=None) -> int:
+    """Add one supporter (repeats change nothing); the new count. With ``client``/``keys`` (Redis),
+    a report that is not open in the aggregates is refused (``SupportRefused``) before anything is
+    written."""
+    if not isinstance(report_id, str) or not report_id or len(report_id) > 36:
+        raise SupportRefused("report", "not a report id")
+    if client is not None and not is_open(client, keys, report_id):
+        raise SupportRefused("report", "only an open report can be supported")
     now = now or datetime.now(timezone.utc)
     with engine.begin() as conn:
         conn.execute(db._insert_ignore(engine, report_supporters),
                      [{"report_id": report_id, "supporter": supporter, "created_at": now}])
     return supporter_count(engine, report_id)
+
+
+def has_supported(engine, report_id: str, supporter: str) -> bool:
+    with engine.connect() as conn:
+        return conn.execute(select(report_supporters.c.supporter).where(
+            report_supporters.c.report_id == report_id, report_supporters.c.supporter == supporter)).first() is not None
 
 
 def supporter_count(engine, report_id: str) -> int:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import dash
 from flask import Flask
 from flask_socketio import SocketIO
 
@@ -24,6 +23,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     server.config.update(SECRET_KEY=settings.resolved_secret_key(), MAX_CONTENT_LENGTH=16 * 1024 * 1024,
                          JSON_SORT_KEYS=False)
     server.extensions["pantau"] = services
+    from app import web_errors
+
+    # First of the before_request functions: a crafted Dash body is a 400 before anything reads it.
+    web_errors.install(server)
 
     from app import web_ops
 
@@ -47,7 +50,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     server.register_blueprint(web_kinerja.blueprint)
 
-    dash_app = dash.Dash(
+    from app import web_assets
+
+    web_assets.install(server)
+    dash_app = web_assets.PantauDash(
         __name__, server=server, title="Pantau", update_title=None,
         assets_folder=str(ROOT / "assets"), suppress_callback_exceptions=True,
         # Bootstrap (Bootswatch Darkly 5.3.8, MIT) is served from assets/: operations rooms are closed networks.
@@ -57,7 +63,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     dash_app.layout = shell.layout
     register_all(dash_app, services)
+    dash_app.default_language = settings.language
     server.extensions["dash"] = dash_app
+    web_errors.install_dash_check(server, dash_app)
     from app import headers
 
     # After every callback is registered: the CSP carries the hashes of Dash's inline scripts.

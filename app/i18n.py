@@ -107,3 +107,16 @@ def duration_parts(seconds: float | None, language: str = "id") -> tuple[str, st
 def duration(seconds: float | None, language: str = "id") -> str:
     value, unit = duration_parts(seconds, language)
     return f"{value} {unit}".strip()
+
+
+# Dates people read: "2 Des 2026, 03.27 WIB" (id) / "2 Dec 2026, 03:27 WIB" (en), in the city's zone.
+DATE_TIME_PATTERNS = {"id": "d MMM y, HH.mm", "en": "d MMM y, HH:mm"}
+
+
+def date_time(moment: datetime, preset, language: str = "id") -> str:
+    """A UTC moment as a date and time in the city's zone by the language's rules (CLDR through Babel)."""
+    from babel.dates import format_datetime
+
+    pattern = DATE_TIME_PATTERNS.get(language, DATE_TIME_PATTERNS["id"])
+    text = format_datetime(moment, pattern, tzinfo=ZoneInfo(preset.timezone), locale=locale_of(language))
+    return f"{text} {preset.tz_label}"

@@ -39,6 +39,7 @@ from urllib.parse import urlsplit
 import h3
 import redis
 from flask import Blueprint, current_app, jsonify, request
+from flask_login import current_user
 from flask_socketio import join_room, leave_room, rooms
 
 from app import hexagg, queries
@@ -435,6 +436,7 @@ class SocketWatch:
         self.join_s = join_s
         self.check_s = check_s
         self.viewers: dict[str, tuple[str, str]] = {}    # Socket.IO sid -> viewer
+        self.epochs: dict[str, int] = {}                  # a staff viewer's session epoch at connect
         self.first_seen: dict[str, float] = {}           # Engine.IO sid -> monotonic time
         self.lock = threading.Lock()
         self.stopping = threading.Event()
@@ -453,13 +455,16 @@ class SocketWatch:
         if self.thread is not None:
             self.thread.join(timeout=5)
 
-    def seen(self, sid: str, viewer: tuple[str, str]) -> None:
+    def seen(self, sid: str, viewer: tuple[str, str], epoch: int | None = None) -> None:
         with self.lock:
             self.viewers[sid] = viewer
+            if epoch is not None:
+                self.epochs[sid] = epoch
 
     def gone(self, sid: str) -> None:
         with self.lock:
             self.viewers.pop(sid, None)
+            self.epochs.pop(sid, None)
 
     def _close_sid(self, sid: str) -> None:
         eio_sid = self.socketio.server.manager.eio_sid_from_sid(sid, NAMESPACE)
@@ -495,11 +500,12 @@ class SocketWatch:
         return closed
 
     def recheck(self) -> int:
-        """Close connections whose display token is no longer live or whose account is disabled."""
+        """Close connections whose display token is no longer live, or whose account is disabled or
+        signed out everywhere since (a new session epoch: sign-out, new password, disable, enable)."""
         from app.auth.users import load_user
 
         with self.lock:
-            viewers = dict(self.viewers)
+            viewers, epochs = dict(self.viewers), dict(self.epochs)
         services = self.services
         live = displays.live_ids(services.engine, services.preset.slug,
                                  {ident for kind, ident in viewers.values() if kind == "display"})
@@ -509,7 +515,8 @@ class SocketWatch:
                 ok = ident in live
             else:
                 user = load_user(services.engine, ident)
-                ok = user is not None and user.city == services.preset.slug
+                ok = (user is not None and user.city == services.preset.slug
+                      and (sid not in epochs or user.epoch == epochs[sid]))
             if not ok:
                 self._close_sid(sid)
                 closed += 1
@@ -579,7 +586,8 @@ def install(server, socketio, services) -> LiveRelay:
         viewer = displays.wall_viewer()
         if viewer is None:   # SocketGate refused it already; kept here so the namespace never trusts the gate alone
             raise ConnectionRefusedError("login required")
-        watch.seen(flask_request.sid, viewer)
+        watch.seen(flask_request.sid, viewer,
+                   getattr(current_user, "epoch", None) if viewer[0] == "staff" else None)
         watch.start()
         relay.start()
 

@@ -18,6 +18,13 @@ blueprint = Blueprint("ops", __name__)
 FORWARDED = ("X-Forwarded-For", "X-Real-IP", "Forwarded")
 
 
+@blueprint.get("/livez")
+def livez():
+    """Liveness: the process answers (no Redis, no SQL). A load balancer's keep-alive probe, and the
+    framework's ceiling that ``bench/api.py`` measures the intake against."""
+    return Response(status=204)
+
+
 @blueprint.get("/healthz")
 def healthz():
     services = current_app.extensions["pantau"]

@@ -10,7 +10,9 @@ as fast as answers come back, for ``--seconds``. The clients are asyncio
 loops in two processes, so the load side takes little of the CPU it measures.
 
 Prints progress, and as its last line one JSON object: accepted POSTs per
-second, p50/p99 latency in ms, errors and, with the consumers, what reached SQL.
+second, p50/p99 latency in ms, errors and, with the consumers, what reached SQL. In the
+web-server phase the same clients first ask ``GET /livez`` (no Redis, no SQL) on the same
+server: the framework's ceiling, and the intake's ratio to it (``intake_to_ceiling_ratio``).
 
     .venv/bin/python bench/api.py [--seconds 20] [--clients 50] [--phase both|api|pipeline]
 
@@ -55,6 +57,9 @@ def _requests(key: str, count: int, seed: int) -> list[bytes]:
     return out
 
 
+EMPTY = b"GET /livez HTTP/1.1\r\nHost: bench\r\n\r\n"   # the framework's ceiling: no Redis, no SQL
+
+
 async def _connection(port: int, requests: list[bytes], stop_at: float, latencies: list, errors: list) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     i = 0
@@ -70,7 +75,7 @@ async def _connection(port: int, requests: list[bytes], stop_at: float, latencie
                 if line[:15].lower() == b"content-length:":
                     length = int(line[15:])
             await reader.readexactly(length)
-            if status == 201:
+            if status in (201, 204):
                 latencies.append(time.perf_counter() - started)
             else:
                 errors.append(status)
@@ -80,8 +85,9 @@ async def _connection(port: int, requests: list[bytes], stop_at: float, latencie
         writer.close()
 
 
-def _client_process(port: int, key: str, connections: int, seconds: float, seed: int, out) -> None:
-    requests = _requests(key, 2000, seed)
+def _client_process(port: int, key: str, connections: int, seconds: float, seed: int, out,
+                    empty: bool = False) -> None:
+    requests = [EMPTY] if empty else _requests(key, 2000, seed)
     latencies: list[float] = []
     errors: list = []
 
@@ -129,6 +135,11 @@ def main() -> int:
                "met": headline["accepted_per_s"] >= 1000 and headline["p99_ms"] <= 100,
                **{name: {k: r[k] for k in ("accepted_per_s", "p50_ms", "p99_ms", "errors", "web_cpu_percent",
                                             "in_sql")} for name, r in results.items()}}
+    empty = headline.get("empty_endpoint")
+    if empty:   # the same server, the same clients, the same run: GET /livez (no Redis, no SQL)
+        summary["empty_endpoint_per_s"] = empty["per_s"]
+        summary["empty_endpoint_p99_ms"] = empty["p99_ms"]
+        summary["intake_to_ceiling_ratio"] = round(headline["accepted_per_s"] / empty["per_s"], 2)
     print(json.dumps(summary))
     return 0
 
@@ -171,8 +182,26 @@ def run(args) -> dict:
         warm = multiprocessing.Queue()
         _client_process(port, key, 8, 2.0, 99, warm)
         warm.get()
-        results = multiprocessing.Queue()
         per_process = [args.clients // 2, args.clients - args.clients // 2]
+        empty_endpoint = None
+        if args.no_workers:
+            # The framework's ceiling on this very server: the same clients asking an endpoint that does nothing.
+            ceiling = multiprocessing.Queue()
+            procs = [multiprocessing.Process(target=_client_process,
+                                             args=(port, key, n, args.seconds / 2, i, ceiling, True))
+                     for i, n in enumerate(per_process)]
+            for proc in procs:
+                proc.start()
+            got = [ceiling.get(timeout=args.seconds + 60) for _ in procs]
+            for proc in procs:
+                proc.join()
+            answered = sorted(x for lat, _, _ in got for x in lat)
+            took = max(t for _, _, t in got)
+            empty_endpoint = {"per_s": round(len(answered) / took, 1),
+                              "p99_ms": round(answered[int(0.99 * (len(answered) - 1))] * 1000, 1) if answered else None,
+                              "errors": sum(len(errs) for _, errs, _ in got)}
+            print(f"empty endpoint (GET /livez): {empty_endpoint}", file=sys.stderr)
+        results = multiprocessing.Queue()
         cpu0 = sum(p.cpu_times().user + p.cpu_times().system for p in [web, *workers])
         procs = [multiprocessing.Process(target=_client_process,
                                          args=(port, key, n, args.seconds, i, results)) for i, n in enumerate(per_process)]
@@ -203,7 +232,7 @@ def run(args) -> dict:
                   "accepted": len(latencies), "accepted_per_s": round(len(latencies) / elapsed, 1),
                   "p50_ms": pct(0.50), "p99_ms": pct(0.99), "errors": len(errors),
                   "web_cpu_percent": round(100 * (cpu1 - cpu0) / elapsed, 1),
-                  "in_stream": in_stream, "in_sql": in_sql}
+                  "in_stream": in_stream, "in_sql": in_sql, "empty_endpoint": empty_endpoint}
         if errors:
             print(f"first errors: {errors[:5]}", file=sys.stderr)
     finally:

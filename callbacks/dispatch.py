@@ -14,6 +14,7 @@ from app.staff import actions, queue
 from app.workflow import InvalidTransition
 from config.catalogue import CATEGORIES
 from app.staff.api import error_kind, report_detail
+from app.web_errors import CallbackInputInvalid
 from layouts import dispatch as ids
 from layouts.staff_common import current_staff, photo, sla_badge, status_badge
 
@@ -294,6 +295,28 @@ def _ticket_id(services, user, ticket: str) -> str:
     return found.id
 
 
+def _lang(lang) -> str:
+    """The screen's language from its store (a tampered value reads as Indonesian)."""
+    return lang if isinstance(lang, str) and lang in ("id", "en") else "id"
+
+
+def _dict(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _check_filters(status, page=None, **texts) -> None:
+    """The filter values as the page's dropdowns send them (text, a list of text, a page number);
+    a tampered one is a 400 naming it, before it reaches a query."""
+    for name, value in texts.items():
+        if value is not None and not isinstance(value, str):
+            raise CallbackInputInvalid(name, "must be text")
+    if status is not None and not (isinstance(status, str) or (
+            isinstance(status, list) and all(isinstance(s, str) for s in status))):
+        raise CallbackInputInvalid("status", "must be a list of statuses")
+    if page is not None and (not isinstance(page, int) or isinstance(page, bool) or page < 0):
+        raise CallbackInputInvalid("page", "must be a page number")
+
+
 def register(app, services) -> None:
     preset = services.preset
     filters = [Input(ids.STATUS, "value"), Input(ids.CATEGORY, "value"), Input(ids.AGENCY, "value"),
@@ -338,6 +361,9 @@ def register(app, services) -> None:
     def refresh(status, category, agency, kecamatan, kelurahan, cell, sla_state, sort, q, page, _msg, _tick,
                 picked, selected, lang):
         user = current_staff()
+        _check_filters(status, category=category, agency=agency, kecamatan=kecamatan, kelurahan=kelurahan,
+                       h3=cell, sla=sla_state, sort=sort, page=page, q=q)
+        lang, picked, selected = _lang(lang), _dict(picked), _dict(selected)
         try:
             flt = _filter(status, category, agency, kecamatan, kelurahan, cell, sla_state, sort, q)
         except ValueError as err:
@@ -390,7 +416,7 @@ def register(app, services) -> None:
                   Input(ids.PICKED, "data"), State({"type": ids.PICK, "id": ALL, "v": ALL}, "id"),
                   State(ids.LANG, "data"))
     def show_picked(picked, boxes, lang):
-        picked = picked or {}
+        picked, lang = _dict(picked), _lang(lang)
         return t("dispatch.picked", lang, n=number(len(picked), lang)), [b["id"] in picked for b in boxes]
 
     single_outputs = [Output(ids.button_id(a), "disabled") for a in ids.SINGLE]
@@ -403,6 +429,9 @@ def register(app, services) -> None:
                   Input(ids.MESSAGE, "children"), State(ids.SELECTED, "data"), State(ids.LANG, "data"),
                   prevent_initial_call=True)
     def open_report(clicks, dupe_clicks, _msg, selected, lang):
+        selected, lang = _dict(selected), _lang(lang)
+        if selected and not isinstance(selected.get("id"), str):
+            raise CallbackInputInvalid("selected", "must name a report")
         trigger = ctx.triggered_id
         clicked = isinstance(trigger, dict) and ctx.triggered and (ctx.triggered[0].get("value") or 0) > 0
         rerendered = isinstance(trigger, dict) and not clicked
@@ -456,6 +485,14 @@ def register(app, services) -> None:
                   prevent_initial_call=True)
     def act(*args):
         selected, agency, team, reason, into, priority, public_text, picked, lang = args[len(ids.ACTIONS):]
+        selected, picked, lang = _dict(selected), _dict(picked), _lang(lang)
+        for name, value in (("agency", agency), ("team", team), ("reason", reason), ("into", into),
+                            ("priority", priority), ("public_text", public_text)):
+            if value is not None and not isinstance(value, str):
+                raise CallbackInputInvalid(name, "must be text")
+        if not all(isinstance(k, str) and isinstance(v, int) for k, v in picked.items()) or \
+                (selected and not (isinstance(selected.get("id"), str) and isinstance(selected.get("version"), int))):
+            raise CallbackInputInvalid("selection", "must be report ids with their versions")
         action = ctx.triggered_id.removeprefix("dispatch-").replace("-", "_")
         user = current_staff()
         if action in ids.BULK:
@@ -504,6 +541,8 @@ def register(app, services) -> None:
                   Input({"type": ids.ACK, "id": ALL}, "n_clicks"), State(ids.LANG, "data"))
     def incidents(_tick, acks, lang):
         from flask import request
+
+        lang = _lang(lang)
 
         from app import audit, spikes
 

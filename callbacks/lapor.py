@@ -1,19 +1,34 @@
-"""How the report form reacts: location from GPS or a map tap, photo upload, likely duplicates, submit."""
+"""How the report form reacts: the place (by name, GPS on a tap, the map once opened, nudges), photo
+upload, likely duplicates, submit.
+
+Citizens read words, never ``field: rule``: every refusal is translated from the catalogue
+(``_field_message``, ``_photo_message``) and shown next to its field (``lapor-error-<field>``, put
+there by ``assets/lapor.js`` from the ``data-errors`` of the summary); the APIs keep the rules.
+"""
 from __future__ import annotations
 
 import base64
 import binascii
+import json
 import logging
+import math
 from dataclasses import replace
+from datetime import datetime, timezone
 
 import dash_leaflet as dl
 import redis
-from dash import Input, Output, State, ctx, html, no_update
+from dash import ALL, ClientsideFunction, Input, Output, State, ctx, html, no_update
 from flask import current_app, request
+from sqlalchemy import select
 
 from app import duplicates, photos, reporter_secret
-from app.i18n import t
-from app.reports import ReportInvalid
+from app.areas import place_label
+from app.i18n import number, t
+from app.open311.intake import IntakeRefused, RateGate
+from app.reports import ReportInvalid, ticket_for
+from app.store import db
+from app.web_errors import CallbackInputInvalid
+from config.catalogue import BY_CODE
 from ingest.sources import RawReport
 from layouts import lapor as ids
 
@@ -26,57 +41,281 @@ def _point(lat: float, lng: float) -> dict:
 
 def _ticket_block(ticket: str, lang: str, heading: str, secret: str | None = None):
     # The reporter's secret rides in the fragment: never sent in a request line, so in no log.
+    # The language rides in the query: the tracking page and a new form open in the citizen's.
     return html.Div([
-        html.Div(heading),
+        html.H2(heading, className="h5", id=f"{ids.PREFIX}result-heading"),
         html.Div(ticket, id=ids.TICKET, className="lapor-ticket"),
-        html.A(t("lapor.track", lang), href=f"/lacak/{ticket}" + (f"#k={secret}" if secret else ""),
-               id=f"{ids.PREFIX}track-link", className="btn btn-success mt-2"),
+        html.A(t("lapor.track", lang), href=f"/lacak/{ticket}?lang={lang}" + (f"#k={secret}" if secret else ""),
+               id=f"{ids.PREFIX}track-link", className="btn btn-success mt-2 me-2"),
+        html.A(t("lapor.again", lang), href=f"{ids.PATH}?lang={lang}", id=f"{ids.PREFIX}again",
+               className="btn btn-outline-light mt-2"),
         html.P(t("lapor.keep_link", lang), className="small mt-2", id=f"{ids.PREFIX}keep-link") if secret else None,
-    ])
+    ], className="lapor-done")
 
 
 def _error(lang: str, message: str):
     return html.Div([html.Strong(t("lapor.error", lang) + ": "), message],
-                    className="alert alert-danger", id=f"{ids.PREFIX}error")
+                    className="alert alert-danger", id=f"{ids.PREFIX}error", role="alert")
+
+
+# -- citizen words for refusals (the rules stay in app/reports.py and app/photos.py) ---------------
+_FIELD = {"category": "category", "lat": "location", "lng": "location", "location": "location",
+          "description": "description", "reporter_name": "name", "reporter_phone": "phone",
+          "reporter_email": "email", "photos": "photo"}
+# What a refused field is set to so the next rule can be checked too (every error shown at once).
+_NEUTRAL = {"category": {"category": "other"}, "reporter_name": {"reporter_name": None},
+            "reporter_phone": {"reporter_phone": None}, "reporter_email": {"reporter_email": None},
+            "description": {"description": ""}, "photos": {"photos": ()}}
+
+
+def _field_message(field: str, lang: str, city: str) -> str:
+    if field == "location":
+        return t("lapor.error.outside", lang, city=city)
+    if field in ("category", "description", "name", "phone", "email", "photo"):
+        return t(f"lapor.error.{field}", lang)
+    return t("lapor.error.other", lang)
+
+
+def _photo_message(err: Exception, lang: str) -> str:
+    """The citizen's words for a refused photo (``photos.PhotoInvalid``'s one line)."""
+    text = str(err)
+    for needle, key in (("MB", "too_large"), ("JPEG, PNG or WebP", "wrong_type"), ("empty", "empty"),
+                        ("megapixels", "too_many_pixels"), ("damaged", "damaged"), ("unreadable", "damaged")):
+        if needle in text:
+            return t(f"lapor.photo.{key}", lang)
+    return t("lapor.error.photo", lang)
+
+
+def _errors_block(errors: dict[str, str], lang: str):
+    """The summary above the send button; ``assets/lapor.js`` puts each message next to its field
+    (``data-errors``), marks it invalid and moves the focus to the first."""
+    return html.Div(t("lapor.error.summary", lang), className="alert alert-danger", id=f"{ids.PREFIX}error",
+                    role="alert", **{"data-errors": json.dumps(errors, ensure_ascii=False)})
+
+
+def _validate_all(validate, raw, errors: dict[str, str], lang: str, city: str):
+    """``validate(raw)``, collecting every refused field (not only the first); the report or None."""
+    for _ in range(len(_FIELD) + 1):
+        try:
+            report = validate(raw)
+            return None if errors else report
+        except ReportInvalid as err:
+            field = _FIELD.get(err.field, "other")
+            errors.setdefault(field, _field_message(field, lang, city))
+            if err.field not in _NEUTRAL:
+                return None
+            raw = replace(raw, **_NEUTRAL[err.field])
+    return None
+
+
+def _metres(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
+    dlat = math.radians(lat2 - lat1)
+    dlng = math.radians(lng2 - lng1) * math.cos(math.radians((lat1 + lat2) / 2))
+    return 6_371_000.0 * math.hypot(dlat, dlng)
+
+
+def _ago(moment: datetime, lang: str) -> str:
+    minutes = int((datetime.now(timezone.utc) - moment).total_seconds() // 60)
+    if minutes < 2:
+        return t("time.just_now", lang)
+    if minutes < 120:
+        return t("time.minutes_ago", lang, n=number(minutes, lang))
+    return t("time.hours_ago", lang, n=number(minutes // 60, lang))
+
+
+def _duplicate_text(services, candidate: dict, category: str, lat: float, lng: float, lang: str):
+    """One likely duplicate in words: category, how long ago, how far, its state, its supporters."""
+    with services.engine.connect() as conn:
+        row = conn.execute(select(db.reports.c.lat, db.reports.c.lng, db.reports.c.status)
+                           .where(db.reports.c.id == candidate["id"])).first()
+    entry = BY_CODE.get(category)
+    distance = t("unit.metres", lang, n=number(round(_metres(lat, lng, row.lat, row.lng) / 10) * 10, lang)) \
+        if row is not None else "±"
+    status = t(f"lacak.status.{row.status if row is not None else 'new'}", lang)
+    return [html.P(t("lapor.duplicate", lang), className="mb-1"),
+            html.P([html.Span(entry.icon + " " if entry else "", **{"aria-hidden": "true"}),
+                    t("lapor.duplicate_item", lang, category=entry.name(lang) if entry else category,
+                      ago=_ago(candidate["created_at"], lang), distance=distance, status=status), " ",
+                    t("lapor.supporters", lang, count=number(candidate.get("supporters", 0), lang)), " ",
+                    html.A(candidate["ticket"], href=f"/lacak/{candidate['ticket']}?lang={lang}", target="_blank",
+                           id=f"{ids.PREFIX}duplicate-ticket")], className="mb-0")]
+
+
+def _place_words(services, point: dict | None, lang: str) -> tuple[str, bool]:
+    """(the place of ``point`` in words, inside the city)."""
+    if not point:
+        return t("lapor.no_location", lang), True
+    inside, area = services.areas.place(point["lat"], point["lng"])
+    if not inside:
+        return t("lapor.error.outside", lang, city=services.preset.name), False
+    return place_label(area, fallback=t("lapor.place_unknown", lang, city=services.preset.name)), True
+
+
+def _register_location(dash_app, services) -> None:
+    """The place: search by name, GPS on a tap (assets/lapor.js), the map once opened, nudges."""
+    dash_app.clientside_callback(ClientsideFunction("pantauLapor", "chooseCategory"),
+                                 Output(ids.CATEGORY_VALUE, "data"),
+                                 Output({"type": ids.CATEGORY_BUTTON, "code": ALL}, "aria-pressed"),
+                                 Input({"type": ids.CATEGORY_BUTTON, "code": ALL}, "n_clicks"),
+                                 prevent_initial_call=True)
+    dash_app.clientside_callback(ClientsideFunction("pantauLapor", "gps"), Output(ids.GPS_RESULT, "data"),
+                                 Input(ids.GPS, "n_clicks"), prevent_initial_call=True)
+    dash_app.clientside_callback(ClientsideFunction("pantauLapor", "loadMap"), Output(ids.MAP_READY, "data"),
+                                 Input(ids.MAP_OPEN, "n_clicks"), prevent_initial_call=True)
+    dash_app.clientside_callback(ClientsideFunction("pantauLapor", "placeErrors"),
+                                 *[Output(ids.error_id(f), "children") for f in ids.ERROR_FIELDS],
+                                 Input(ids.RESULT, "children"), prevent_initial_call=True)
+
+    @dash_app.callback(Output(ids.PLACE_RESULTS, "children"), Input(ids.PLACE_SEARCH, "value"),
+                       State(ids.LANGUAGE, "data"), prevent_initial_call=True)
+    def search_places(text, lang):
+        text = (text or "").strip()[:60]
+        if len(text) < 2:
+            return []
+        found = services.areas.search(text, limit=6)
+        if not found:
+            return [html.Li(t("lapor.place_none", lang, text=text, city=services.preset.name), className="lapor-hint")]
+        return [html.Li(html.Button(label, id={"type": ids.PLACE, "index": f"{lat},{lng}"}, type="button", n_clicks=0,
+                                    className="btn btn-outline-light btn-sm lapor-place-button",
+                                    **{"aria-label": t("lapor.place_pick", lang, place=label)}))
+                for label, lat, lng in found]
+
+    @dash_app.callback(Output(ids.MAP_BOX, "children"), Input(ids.MAP_READY, "data"),
+                       State(ids.LOCATION, "data"), State(ids.LANGUAGE, "data"), prevent_initial_call=True)
+    def open_map(ready, location, lang):
+        if ready != "ready":
+            return html.Div(t("lapor.map_failed" if ready == "failed" else "lapor.map_loading", lang),
+                            className="lapor-hint", role="status")
+        preset = services.preset
+        center = [location["lat"], location["lng"]] if location else list(preset.center)
+        tiles = getattr(services.settings, "tile_url", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+        marker = [dl.Marker(position=center)] if location else []
+        return html.Div(dl.Map(id=ids.MAP, center=center, zoom=16 if location else max(preset.zoom, 12),
+                               className="lapor-map", children=[
+                                   dl.TileLayer(url=tiles),
+                                   # kecamatan outlines keep the map readable where no tile server is reachable
+                                   dl.GeoJSON(data=services.areas.outlines_geojson("district"), interactive=False,
+                                              style={"color": "#8fa3bf", "weight": 1, "fillOpacity": 0.05}),
+                                   dl.LayerGroup(id=ids.MARKER, children=marker)]),
+                        role="region", **{"aria-label": t("lapor.map_label", lang)})
+
+    # The map exists only once opened: its clicks reach a store that is always there, and the chosen
+    # point reaches the map from the browser (a Dash callback may not name a component not yet drawn).
+    dash_app.clientside_callback(ClientsideFunction("pantauLapor", "mapClick"), Output(ids.MAP_CLICK, "data"),
+                                 Input(ids.MAP, "clickData"), prevent_initial_call=True)
+    dash_app.clientside_callback(ClientsideFunction("pantauLapor", "followLocation"), Output(ids.MAP_FOLLOW, "data"),
+                                 Input(ids.LOCATION, "data"), prevent_initial_call=True)
+
+    @dash_app.callback(Output(ids.LOCATION, "data"), Output(ids.LOCATION_TEXT, "children"),
+                       Output(ids.GPS_STATUS, "children"), Output(ids.NUDGE_BOX, "hidden"),
+                       Input(ids.MAP_CLICK, "data"), Input(ids.GPS_RESULT, "data"),
+                       Input({"type": ids.PLACE, "index": ALL}, "n_clicks"),
+                       Input({"type": ids.NUDGE, "way": ALL}, "n_clicks"),
+                       State(ids.LOCATION, "data"), State(ids.LANGUAGE, "data"), prevent_initial_call=True)
+    def choose_location(click, gps, _places, _nudges, current, lang):
+        trigger = ctx.triggered_id
+        status = no_update
+        if trigger == ids.GPS_RESULT:
+            if not gps:
+                return no_update, no_update, no_update, no_update
+            if gps.get("asking"):
+                return no_update, no_update, t("lapor.gps_asking", lang), no_update
+            if gps.get("error"):
+                # The browser's own words ("User denied Geolocation") are never shown.
+                reason = gps["error"] if gps["error"] in ("denied", "unavailable", "timeout", "unsupported") \
+                    else "unavailable"
+                return no_update, no_update, html.Span(t(f"lapor.gps.{reason}", lang), className="lapor-warning",
+                                                       id=f"{ids.PREFIX}gps-error"), no_update
+            point = _point(gps["lat"], gps["lng"])
+            status = t("lapor.gps_ok", lang, metres=number(min(int(gps.get("accuracy") or 0), 99999), lang))
+        elif isinstance(trigger, dict) and trigger.get("type") == ids.PLACE:
+            if not any(_places):
+                return no_update, no_update, no_update, no_update
+            lat, lng = (float(v) for v in trigger["index"].split(","))
+            point, status = _point(lat, lng), ""
+        elif isinstance(trigger, dict) and trigger.get("type") == ids.NUDGE:
+            if not current or not any(_nudges) or trigger.get("way") not in ids.NUDGES:
+                return no_update, no_update, no_update, no_update
+            north, east = ids.NUDGES[trigger["way"]]
+            lat = current["lat"] + north / 111_320.0
+            lng = current["lng"] + east / (111_320.0 * max(math.cos(math.radians(current["lat"])), 1e-6))
+            point = _point(lat, lng)
+        elif trigger == ids.MAP_CLICK and click and click.get("latlng"):
+            point = _point(click["latlng"]["lat"], click["latlng"]["lng"])
+        else:
+            return no_update, no_update, no_update, no_update
+        words, inside = _place_words(services, point, lang)
+        text = words if inside else html.Span(words, className="lapor-warning", id=f"{ids.PREFIX}outside")
+        return point, text, status, False
+
+
+def _lang(lang) -> str:
+    return lang if lang in ("id", "en") else "id"
+
+
+def _limited(lang: str, refused: IntakeRefused):
+    return _error(lang, t("lapor.error.limited", lang, seconds=refused.retry_after))
+
+
+def _address() -> str:
+    return request.remote_addr or "unknown"
+
+
+def _point_of(location) -> dict | None:
+    """The stored location as the map callback wrote it, or a 400 for a tampered one."""
+    if location is None:
+        return None
+    if not (isinstance(location, dict) and all(isinstance(location.get(k), (int, float))
+                                               and not isinstance(location.get(k), bool) for k in ("lat", "lng"))):
+        raise CallbackInputInvalid("location", "must be {lat, lng} numbers")
+    return location
+
+
+def _text_or_none(value, name: str):
+    if value is not None and not isinstance(value, str):
+        raise CallbackInputInvalid(name, "must be text")
+    return value
 
 
 def register(dash_app, services) -> None:
-    @dash_app.callback(Output(ids.GEOLOCATION, "update_now"), Input(ids.GPS, "n_clicks"),
-                       prevent_initial_call=True)
-    def ask_gps(_clicks):
-        return True
-
-    @dash_app.callback(Output(ids.LOCATION, "data"), Output(ids.MARKER, "children"),
-                       Output(ids.LOCATION_TEXT, "children"),
-                       Input(ids.MAP, "clickData"), Input(ids.GEOLOCATION, "position"),
-                       prevent_initial_call=True)
-    def choose_location(click, position):
-        if ctx.triggered_id == ids.GEOLOCATION and position:
-            point = _point(position["lat"], position["lon"])
-        elif click and click.get("latlng"):
-            point = _point(click["latlng"]["lat"], click["latlng"]["lng"])
-        else:
-            return no_update, no_update, no_update
-        marker = dl.Marker(position=[point["lat"], point["lng"]])
-        return point, [marker], f"{point['lat']:.5f}, {point['lng']:.5f}"
+    gate = RateGate(services.redis, services.keys)
+    settings = services.settings
+    _register_location(dash_app, services)
 
     @dash_app.callback(Output(ids.PHOTO_REF, "data"), Output(ids.PHOTO_STATUS, "children"),
                        Input(ids.PHOTO, "contents"), State(ids.PHOTO, "filename"),
                        State(ids.LANGUAGE, "data"), prevent_initial_call=True)
     def upload_photo(contents, filename, lang):
+        lang = _lang(lang)
         if not contents:
             return None, ""
+        _text_or_none(contents, "photo")
+        _text_or_none(filename, "filename")
+        # Base64 is 4/3 of the file: a body past the photo limit is refused before it is decoded.
+        if len(contents) > (photos.MAX_BYTES + 2) // 3 * 4 + 200:
+            return None, _error(lang, t("lapor.photo.too_large", lang))
+        try:
+            gate.hit("upload", _address(), settings.upload_address_rate)
+        except IntakeRefused as refused:
+            return None, _limited(lang, refused)
+        except (redis.ConnectionError, redis.TimeoutError):
+            return None, _error(lang, t("lapor.error.busy", lang))
         try:
             data = base64.b64decode(contents.split(",", 1)[1], validate=True)
         except (IndexError, binascii.Error, ValueError):
-            return None, _error(lang, "photo: the upload could not be read")
+            return None, _error(lang, t("lapor.photo.damaged", lang))
         try:
-            photo = photos.store_photo(services.settings, data, filename)
+            # Pending until the report is filed: an upload never attached is swept after a while.
+            photo = photos.store_photo(settings, data, filename, pending=True)
         except photos.PhotoInvalid as err:
-            return None, _error(lang, str(err))
+            return None, _error(lang, _photo_message(err, lang))
+        except photos.PhotoBusy:
+            return None, _error(lang, t("lapor.error.photo_busy", lang))
+        # Pending photos are never served: the preview travels inline (CSP allows data: images).
+        preview = "data:image/jpeg;base64," + base64.b64encode(photo.thumb).decode()
         return photo.ref, html.Div([
-            html.Img(src=f"/photos/{photo.thumb_ref}", className="lacak-photo", id=f"{ids.PREFIX}thumb",
-                     style={"maxHeight": "120px"}),
+            html.Img(src=preview, className="lacak-photo", id=f"{ids.PREFIX}thumb",
+                     style={"maxHeight": "120px"}, alt=t("lapor.photo_alt", lang)),
             html.Div(t("lapor.photo_ok", lang))])
 
     @dash_app.callback(
@@ -84,34 +323,48 @@ def register(dash_app, services) -> None:
         Output(f"{ids.DUPLICATE}-text", "children"), Output(ids.DUPLICATE_ID, "data"),
         Output(ids.SUBMIT, "disabled"),
         Input(ids.SUBMIT, "n_clicks"), Input(ids.SUBMIT_ANYWAY, "n_clicks"), Input(ids.SUPPORT, "n_clicks"),
-        State(ids.CATEGORY, "value"), State(ids.LOCATION, "data"), State(ids.DESCRIPTION, "value"),
+        State(ids.CATEGORY_VALUE, "data"), State(ids.LOCATION, "data"), State(ids.DESCRIPTION, "value"),
         State(ids.PHOTO_REF, "data"), State(ids.NAME, "value"), State(ids.PHONE, "value"),
         State(ids.EMAIL, "value"), State(ids.LANGUAGE, "data"), State(ids.DUPLICATE_ID, "data"),
         State(ids.FORM_TOKEN, "data"), prevent_initial_call=True)
     def submit(_submit, _anyway, _support, category, location, description, photo_ref, name, phone,
                email, lang, duplicate, form_token):
-        if ctx.triggered_id == ids.SUPPORT and duplicate:
-            who = duplicates.supporter_key(services.settings.resolved_secret_key(),
-                                           f"{request.remote_addr}|{request.user_agent.string}")
-            count = duplicates.support(services.engine, duplicate["id"], who)
-            heading = t("lapor.supported", lang, ticket=duplicate["ticket"]) + " " + \
-                t("lapor.supporters", lang, count=count)
-            return _ticket_block(duplicate["ticket"], lang, heading), True, no_update, None, True
-        if not category:
-            return _error(lang, t("lapor.error.category", lang)), no_update, no_update, no_update, False
+        lang = _lang(lang)
+        secret = settings.resolved_secret_key()
+        visit = duplicates.visit_of(secret, form_token)
+        if visit is None:
+            # Only a form this server rendered (and not older than a day) can file or support.
+            raise CallbackInputInvalid("form", "reload the page: this form was not issued by the server")
+        if ctx.triggered_id == ids.SUPPORT:
+            return _add_support(lang, secret, visit, duplicate)
+        for value, field in ((category, "category"), (description, "description"), (name, "name"),
+                             (phone, "phone"), (email, "email")):
+            _text_or_none(value, field)
+        location = _point_of(location)
+        if photo_ref is not None and not photos.is_ref(photo_ref):
+            raise CallbackInputInvalid("photo", "not a photo reference this server gave")
+        # Every submit counts against the address's limit, whatever is wrong with it.
+        try:
+            gate.hit("form", _address(), settings.form_address_rate)
+        except IntakeRefused as refused:
+            return _limited(lang, refused), no_update, no_update, no_update, False
+        except (redis.ConnectionError, redis.TimeoutError):
+            return _error(lang, t("lapor.error.busy", lang)), no_update, no_update, no_update, False
+        # Every refused field at once, in words, next to the field (see _validate_all).
+        errors = {} if category else {"category": t("lapor.error.category", lang)}
         if not location:
-            return _error(lang, t("lapor.error.location", lang)), no_update, no_update, no_update, False
-        raw = RawReport(category=category, lat=location["lat"], lng=location["lng"],
+            errors["location"] = t("lapor.error.location", lang)
+        raw = RawReport(category=category or "other", lat=(location or {}).get("lat", services.preset.center[0]),
+                        lng=(location or {}).get("lng", services.preset.center[1]),
                         description=description or "", source="web", reporter_name=name or None,
                         reporter_phone=phone or None, reporter_email=email or None,
                         photos=(photo_ref,) if photo_ref else (),
                         # A double tap, or a phone sending again on a bad network, gives the same report
                         # id: the same ticket back, and the consumers count it once.
-                        source_ref=f"form:{form_token}" if isinstance(form_token, str) and form_token else None)
-        try:
-            report = services.producer.validate(raw)
-        except ReportInvalid as err:
-            return _error(lang, str(err)), no_update, no_update, no_update, False
+                        source_ref=f"form:{visit}")
+        report = _validate_all(services.producer.validate, raw, errors, lang, services.preset.name)
+        if report is None:
+            return _errors_block(errors, lang), no_update, no_update, no_update, False
         try:
             near = duplicates.find_likely_duplicates(services.redis, services.keys, services.preset,
                                                      report.category, report.lat, report.lng,
@@ -121,16 +374,53 @@ def register(dash_app, services) -> None:
         if near and ctx.triggered_id == ids.SUBMIT:
             first = near[0]
             first["supporters"] = duplicates.supporter_count(services.engine, first["id"])
-            text = [t("lapor.duplicate", lang), " ",
-                    html.A(first["ticket"], href=f"/lacak/{first['ticket']}", target="_blank",
-                           id=f"{ids.PREFIX}duplicate-ticket"),
-                    f" — {t('lapor.supporters', lang, count=first['supporters'])}"]
-            return "", False, text, {"id": first["id"], "ticket": first["ticket"]}, False
-        # The same form token gives the same report id, so a re-sent form shows the same secret.
-        secret, report = reporter_secret.issue(current_app.config["SECRET_KEY"], report)
+            text = _duplicate_text(services, first, report.category, report.lat, report.lng, lang)
+            # Signed over (report, visit): only this offer, on this visit, can be supported.
+            offer = {"id": first["id"], "ticket": first["ticket"],
+                     "offer": duplicates.offer_token(secret, first["id"], visit)}
+            return "", False, text, offer, False
+        moved = False
+        if photo_ref:
+            try:
+                moved = photos.attach(settings, photo_ref)   # kept from now on: it belongs to a filed report
+            except photos.PhotoInvalid:
+                return _error(lang, t("lapor.error.photo_expired", lang)), no_update, no_update, no_update, False
+        # The same form token gives the same report id, so a re-sent form shows the same tracking secret.
+        tracking_secret, report = reporter_secret.issue(current_app.config["SECRET_KEY"], report)
         try:
             # Filed anyway: the link to what it probably repeats is kept with the report, for staff.
             report = services.producer.append(replace(report, duplicate_of=tuple(d["id"] for d in near)))
         except (redis.ConnectionError, redis.TimeoutError):
+            if moved:
+                photos.detach(settings, photo_ref)     # not filed: the photo waits (and expires) again
             return _error(lang, t("lapor.error.busy", lang)), no_update, no_update, no_update, False
-        return _ticket_block(report.ticket, lang, t("lapor.thanks", lang), secret), True, no_update, None, True
+        return (_ticket_block(report.ticket, lang, t("lapor.thanks", lang), tracking_secret), True, no_update, None,
+                True)
+
+    def _add_support(lang, secret, visit, duplicate):
+        if not (isinstance(duplicate, dict)
+                and duplicates.offer_ok(secret, duplicate.get("id"), visit, duplicate.get("offer"))):
+            raise CallbackInputInvalid("duplicate", "support only a report this form was offered")
+        ticket = ticket_for(services.preset, duplicate["id"])
+        address = _address()
+        try:
+            gate.hit("support", address, settings.support_address_rate)     # every attempt counts
+            who = duplicates.supporter_key(secret, f"{address}|{visit}")
+            if duplicates.has_supported(services.engine, duplicate["id"], who):
+                count = duplicates.supporter_count(services.engine, duplicate["id"])   # a repeat: no change
+            else:
+                # Several people may share an address (a mobile carrier's NAT): a few supporters a day.
+                gate.hit("support-report", f"{address}|{duplicate['id']}", settings.support_report_address_day,
+                         window_s=24 * 3600)
+                count = duplicates.support(services.engine, duplicate["id"], who,
+                                           client=services.redis, keys=services.keys)
+        except IntakeRefused as refused:
+            if refused.scope == "support-report":
+                return _error(lang, t("lapor.error.support_limit", lang)), no_update, no_update, no_update, False
+            return _limited(lang, refused), no_update, no_update, no_update, False
+        except duplicates.SupportRefused:
+            return _error(lang, t("lapor.error.not_open", lang)), True, no_update, None, False
+        except (redis.ConnectionError, redis.TimeoutError):
+            return _error(lang, t("lapor.error.busy", lang)), no_update, no_update, no_update, False
+        heading = t("lapor.supported", lang, ticket=ticket) + " " + t("lapor.supporters", lang, count=count)
+        return _ticket_block(ticket, lang, heading), True, no_update, None, True

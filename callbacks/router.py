@@ -23,8 +23,10 @@ def screen_for(screens: dict, pathname: str):
 
 
 def register(dash_app, services, screens: dict) -> None:
+    # The hash is an input too: a reporter's link (#k=...) opened in a tab already on the ticket
+    # changes only the fragment, and must still show the holder's view.
     @dash_app.callback(Output(shell.PAGE, "children"), Input(shell.LOCATION, "pathname"),
-                       State(shell.LOCATION, "search"), State(shell.LOCATION, "hash"))
+                       State(shell.LOCATION, "search"), Input(shell.LOCATION, "hash"))
     def route(pathname, search, fragment=None):
         params = {k: v[-1] for k, v in parse_qs((search or "").lstrip("?")).items()}
         # The fragment (/lacak/<ticket>#k=<reporter's secret>) reaches the server only here, in the

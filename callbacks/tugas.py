@@ -37,6 +37,12 @@ def register(app, services) -> None:
         try:
             if not selected:
                 raise actions.ActionInvalid("report", "select a report first")
+            # The browser holds this state: a tampered one is refused, never a crash.
+            if not (isinstance(selected, dict) and isinstance(selected.get("id"), str)
+                    and isinstance(selected.get("version"), int) and not isinstance(selected["version"], bool)):
+                raise actions.ActionInvalid("report", "select a report first")
+            if contents is not None and not isinstance(contents, str):
+                raise actions.ActionInvalid("photo", "send the photo as a file")
             rid, version = selected["id"], selected["version"]
             if ctx.triggered_id == ids.START:
                 out = actions.start(services, user, rid, version, note)

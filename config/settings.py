@@ -192,6 +192,26 @@ SETTINGS: tuple[Setting, ...] = (
             "Open311 requests a minute allowed per client address."),
     Setting("PANTAU_PUBLIC_K", "public_k", _positive_int, 5,
             "Public figures never show a sensitive category with a count from 1 to k-1."),
+    Setting("PANTAU_PHOTO_MAX_PIXELS", "photo_max_pixels", _positive_int, 50_000_000,
+            "Largest photo accepted, in pixels, read from the file's header before anything is decoded."),
+    Setting("PANTAU_PHOTO_MAX_SIDE", "photo_max_side", _positive_int, 12_000,
+            "Largest photo accepted, in pixels along its longer side (header checked before decoding)."),
+    Setting("PANTAU_PHOTO_STORED_SIDE", "photo_stored_side", _positive_int, 2560,
+            "Kept photos are scaled down to at most this many pixels along their longer side."),
+    Setting("PANTAU_PHOTO_DECODES", "photo_decodes", _positive_int, 2,
+            "Photos a web process decodes at once; more wait up to PANTAU_PHOTO_DECODE_WAIT_S, then 503."),
+    Setting("PANTAU_PHOTO_DECODE_WAIT_S", "photo_decode_wait_s", _non_negative_float, 5.0,
+            "How long an upload waits for a decode slot before the answer is 503 with Retry-After."),
+    Setting("PANTAU_PHOTO_PENDING_TTL_S", "photo_pending_ttl_s", _positive_float, 3600.0,
+            "Uploaded photos not attached to a filed report within this many seconds are removed."),
+    Setting("PANTAU_FORM_ADDRESS_RATE", "form_address_rate", _positive_int, 20,
+            "Report-form submissions a minute allowed per client address."),
+    Setting("PANTAU_UPLOAD_ADDRESS_RATE", "upload_address_rate", _positive_int, 20,
+            "Photo uploads (report form and Open311) a minute allowed per client address."),
+    Setting("PANTAU_SUPPORT_ADDRESS_RATE", "support_address_rate", _positive_int, 10,
+            "Supports of existing reports a minute allowed per client address."),
+    Setting("PANTAU_SUPPORT_REPORT_ADDRESS_DAY", "support_report_address_day", _positive_int, 3,
+            "Supporters one client address may add to one report in a day (several people share an address)."),
     Setting("PANTAU_PUBLIC_URL", "public_url", _public_url, None,
             "The address citizens and Open311 clients reach this server at (https://lapor.example.go.id); "
             "Open311 URLs are built from it, never from the Host header. Unset: http://PANTAU_HOST:PANTAU_PORT."),
@@ -268,6 +288,16 @@ class Settings:
     open311_key_rate: int = 600
     open311_address_rate: int = 1200
     public_k: int = 5
+    photo_max_pixels: int = 50_000_000
+    photo_max_side: int = 12_000
+    photo_stored_side: int = 2560
+    photo_decodes: int = 2
+    photo_decode_wait_s: float = 5.0
+    photo_pending_ttl_s: float = 3600.0
+    form_address_rate: int = 20
+    upload_address_rate: int = 20
+    support_address_rate: int = 10
+    support_report_address_day: int = 3
     public_url: str | None = None
     feedback_address_rate: int = 20
     feedback_ticket_rate: int = 5

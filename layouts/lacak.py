@@ -5,17 +5,25 @@ Anyone with a ticket sees its category, status, agency, deadline, area and the p
 checked: ``records.public_note``); photos only once staff published the report. The reporter, opening
 the link given at filing (``/lacak/<ticket>#k=<secret>``: the router hands the fragment over in the
 callback's body, so the secret is in no request line nor log), also sees what they wrote and their
-photos. A sensitive category's photos are never shown, and its area only to the reporter."""
+photos. A sensitive category's photos are never shown, and its area only to the reporter.
+
+The page is light (``app/web_assets.py``): Dash's core and HTML components only, Bootstrap's classes
+on plain elements. The state reads in the traffic-light convention, always with its words; "what
+next" names the deadline of the stage the report waits in (verification, response or resolution,
+``app.sla.assess``); dates by the language's rules ("2 Des 2026, 03.27 WIB"). The holder of the
+secret may rate a resolved report or dispute it (``assets/lacak.js`` posts to ``/api/feedback``
+with the secret from the fragment)."""
 from __future__ import annotations
 
 import json
 
-import dash_bootstrap_components as dbc
+from datetime import datetime, timezone
+
 from dash import dcc, html
 from sqlalchemy import select
 
-from app import duplicates, photos, reporter_secret
-from app.i18n import local_time, t
+from app import duplicates, photos, reporter_secret, sla
+from app.i18n import date_time, number, t
 from app.open311.records import public_note
 from app.public import public_approved
 from app.store import db
@@ -25,15 +33,71 @@ PATH = "/lacak"
 TICKET_INPUT = "lacak-ticket-input"
 TIMELINE = "lacak-timeline"
 STATUS = "lacak-status"
-TIME_FORMAT = "%d-%m-%Y %H:%M"
+FEEDBACK = "lacak-feedback"
+# The traffic-light convention, with words and a shape (never the colour alone).
+LIGHTS = {"new": "red", "reopened": "red", "verified": "yellow", "dispatched": "yellow", "in_progress": "yellow",
+          "resolved": "green", "closed": "green", "rejected": "grey"}
+SHAPES = {"red": "●", "yellow": "◐", "green": "✔", "grey": "✕"}
 
 
 def _find_form(lang: str, ticket: str = "") -> html.Form:
+    # A plain GET form: works before any script has loaded.
     return html.Form([
-        dbc.Label(t("lacak.ticket", lang), html_for=TICKET_INPUT),
-        dbc.InputGroup([dbc.Input(id=TICKET_INPUT, name="ticket", value=ticket, maxLength=24),
-                        dbc.Button(t("lacak.find", lang), type="submit", id="lacak-find")]),
-    ], action="/lacak", method="get", className="my-3")
+        html.Label(t("lacak.ticket", lang), htmlFor=TICKET_INPUT, className="form-label"),
+        html.Div([dcc.Input(id=TICKET_INPUT, name="ticket", value=ticket, maxLength=24,
+                            className="form-control", autoComplete="off"),
+                  dcc.Input(type="hidden", name="lang", value=lang),
+                  html.Button(t("lacak.find", lang), type="submit", id="lacak-find", className="btn btn-primary")],
+                 className="input-group"),
+    ], action=PATH, method="get", className="my-3")
+
+
+def _next_step(report, preset, agency_name: str, lang: str) -> str:
+    """What happens next, with the deadline of the stage the report waits in."""
+    row = type("Row", (), {"category": report.category, "priority": report.priority or "normal",
+                           "created_at": report.created_at, "status": report.status,
+                           "sla_due_at": report.sla_due_at, "resolved_at": report.resolved_at})
+    view = sla.assess(row, preset, datetime.now(timezone.utc))
+    expected = date_time(view["expected_datetime"], preset, lang)
+    if view["stage"] is None:
+        return t(f"lacak.next.{report.status}", lang)
+    stage_due = date_time(view["stage_due"], preset, lang)
+    text = t(f"lacak.next.{view['stage']}", lang, due=stage_due, expected=expected, agency=agency_name)
+    return text + (" " + t("lacak.next.late", lang) if view["overdue"] else "")
+
+
+def _feedback_form(report, lang: str):
+    """Rating (a resolved report) and dispute (resolved or closed), for the holder of the secret."""
+    parts = []
+    if report.status == "resolved":
+        # One send button per mark (1-5): no radio group to get wrong, each a 44 px target.
+        parts.append(html.Form([
+            html.Label(t("lacak.comment", lang), htmlFor="lacak-comment", className="form-label small"),
+            html.Textarea(id="lacak-comment", name="comment", maxLength=1000, className="form-control mb-2"),
+            html.Fieldset([
+                html.Legend(t("lacak.rate", lang), className="h6"),
+                html.Div([html.Button(str(n), type="submit", name="rating", value=str(n),
+                                      className="btn btn-outline-light lacak-star",
+                                      **{"aria-label": t("lacak.rate_n", lang, n=n)}) for n in range(1, 6)],
+                         className="lacak-stars"),
+                html.P(t("lacak.rate_scale", lang), className="small lacak-muted"),
+            ], className="lapor-fieldset"),
+        ], id="lacak-rate", className="lacak-feedback-form", **{"data-kind": "rate"}))
+    if report.status in ("resolved", "closed"):
+        parts.append(html.Form([
+            html.Label(t("lacak.dispute", lang), htmlFor="lacak-dispute-reason", className="h6 d-block"),
+            html.Textarea(id="lacak-dispute-reason", name="dispute", maxLength=1000, required=True,
+                          className="form-control mb-2", placeholder=t("lacak.dispute_hint", lang)),
+            html.Button(t("lacak.dispute_send", lang), type="submit", className="btn btn-warning"),
+        ], id="lacak-dispute", className="lacak-feedback-form", **{"data-kind": "dispute"}))
+    if not parts:
+        return None
+    return html.Section([html.H2(t("lacak.feedback", lang), className="h5"), *parts,
+                         html.Div(id="lacak-feedback-status", role="alert", className="mt-2")],
+                        id=FEEDBACK, className="lacak-section",
+                        **{"data-ticket": report.ticket, "data-sent": t("lacak.feedback_sent", lang),
+                           "data-failed": t("lacak.feedback_failed", lang),
+                           "data-no-secret": t("lacak.feedback_no_secret", lang)})
 
 
 def _after_photos(engine, report_id: str) -> list[str]:
@@ -45,17 +109,21 @@ def _after_photos(engine, report_id: str) -> list[str]:
 
 
 def layout(services, params: dict) -> html.Div:
-    lang = params.get("lang", services.settings.language)
+    lang = params.get("lang") if params.get("lang") in ("id", "en") else services.settings.language
     path = params.get("path") or PATH
     ticket = (path[len(PATH) + 1:] if path.startswith(PATH + "/") else params.get("ticket") or "").strip()
     ticket = ticket.upper()[:24]
-    page = [html.H1(t("lacak.title", lang), className="lacak-title")]
+    from layouts.lapor import language_switch
+
+    page = [language_switch(path if path.startswith(PATH) else PATH, lang),
+            html.H1(t("lacak.title", lang), className="lacak-title")]
     if not ticket:
         return html.Div(page + [_find_form(lang)], className="lacak-page")
     with services.engine.connect() as conn:
         report = conn.execute(select(db.reports.c.id, db.reports.c.ticket, db.reports.c.category,
                                      db.reports.c.status, db.reports.c.agency, db.reports.c.created_at,
-                                     db.reports.c.sla_due_at, db.reports.c.kelurahan_name,
+                                     db.reports.c.sla_due_at, db.reports.c.kelurahan_name, db.reports.c.priority,
+                                     db.reports.c.resolved_at,
                                      db.reports.c.kecamatan_name, db.reports.c.photos,
                                      db.reports.c.description, public_approved.c.report_id.label("approved_id"))
                               .select_from(db.reports.outerjoin(public_approved,
@@ -68,8 +136,8 @@ def layout(services, params: dict) -> html.Div:
             .where(db.report_events.c.report_id == report.id)
             .order_by(db.report_events.c.version, db.report_events.c.occurred_at)).all()
     if report is None:
-        return html.Div(page + [dbc.Alert(t("lacak.not_found", lang, ticket=ticket), color="warning",
-                                          id="lacak-not-found"), _find_form(lang, ticket)],
+        return html.Div(page + [html.Div(t("lacak.not_found", lang, ticket=ticket), className="alert alert-warning",
+                                         id="lacak-not-found", role="status"), _find_form(lang, ticket)],
                         className="lacak-page")
     preset = services.preset
     category = BY_CODE.get(report.category)
@@ -79,7 +147,8 @@ def layout(services, params: dict) -> html.Div:
     holder = bool(secret) and reporter_secret.holds(services.engine, report.id, secret)
     timeline = [html.Li([
         html.Strong(t(f"lacak.status.{event.to_status}", lang)), " · ",
-        html.Span(local_time(event.occurred_at, preset, TIME_FORMAT), className="lacak-time"),
+        html.Time(date_time(event.occurred_at, preset, lang), className="lacak-time",
+                  dateTime=event.occurred_at.astimezone(timezone.utc).isoformat()),
         html.Div(note, className="lacak-note") if (note := public_note(event.to_status, event.actor, event.note))
         else None,
     ]) for event in events]
@@ -90,32 +159,43 @@ def layout(services, params: dict) -> html.Div:
     area = ", ".join(part for part in (report.kelurahan_name, report.kecamatan_name) if part) \
         if holder or not sensitive else ""
     if holder:
-        page.append(dbc.Alert(t("lacak.holder", lang), color="success", id="lacak-holder", className="py-2"))
+        page.append(html.Div(t("lacak.holder", lang), className="alert alert-success py-2", id="lacak-holder"))
+    light = LIGHTS.get(report.status, "grey")
+    agency_name = agency.name(lang) if agency else (report.agency or "—")
+    category_name = category.name(lang) if category else t("lacak.unknown_category", lang)
     page += [
         html.Div(report.ticket, className="lacak-ticket", id="lacak-ticket"),
-        html.H2([category.icon + " " if category else "", category.name(lang) if category else report.category],
-                className="h5"),
-        dbc.Badge(t(f"lacak.status.{report.status}", lang), id=STATUS, className="mb-2", color="info"),
+        html.P([html.Span(category.icon + " " if category else "", **{"aria-hidden": "true"}), category_name],
+               className="h5", id="lacak-category"),
+        html.P([html.Span(t("lacak.state", lang) + " ", className="visually-hidden"),
+                html.Span(SHAPES[light] + " ", **{"aria-hidden": "true"}),
+                t(f"lacak.status.{report.status}", lang)],
+               id=STATUS, className=f"lacak-state lacak-state-{light}", **{"data-light": light}),
+        html.Section([html.H2(t("lacak.next", lang), className="h6"),
+                      html.P(_next_step(report, preset, agency_name, lang), id="lacak-next")],
+                     className="lacak-section"),
         html.Dl([
-            html.Dt(t("lacak.agency", lang)), html.Dd(agency.name(lang) if agency else report.agency,
-                                                      id="lacak-agency"),
-            html.Dt(t("lacak.deadline", lang)),
-            html.Dd(local_time(report.sla_due_at, preset, TIME_FORMAT) if report.sla_due_at else "—"),
+            html.Dt(t("lacak.agency", lang)), html.Dd(agency_name, id="lacak-agency"),
+            html.Dt(t("lacak.filed", lang)), html.Dd(date_time(report.created_at, preset, lang)),
             html.Dt(t("lacak.area", lang)), html.Dd(area or "—"),
-            html.Dt("👍"), html.Dd(t("lapor.supporters", lang,
-                                     count=duplicates.supporter_count(services.engine, report.id))),
-        ]),
-        *([html.H3(t("lacak.description", lang), className="h6"),
+            html.Dt(t("lacak.support", lang)), html.Dd(t("lapor.supporters", lang, count=number(
+                duplicates.supporter_count(services.engine, report.id), lang))),
+        ], className="lacak-facts"),
+        *([html.H2(t("lacak.description", lang), className="h6"),
            html.P(report.description, id="lacak-description", className="lacak-description")]
           if holder and report.description else []),
-        html.H3(t("lacak.timeline", lang), className="h6"),
-        html.Ul(timeline, id=TIMELINE, className="lacak-timeline"),
     ]
     for label, refs, kind in (("lacak.before", before, "before"), ("lacak.after", after, "after")):
         if refs:
-            page += [html.H3(t(label, lang), className="h6"),
-                     html.Div([html.A(html.Img(src=f"/photos/{photos.thumb_ref_of(ref)}", className="lacak-photo"),
+            page += [html.H2(t(label, lang), className="h6"),
+                     html.Div([html.A(html.Img(src=f"/photos/{photos.thumb_ref_of(ref)}", className="lacak-photo",
+                                               alt=t(f"lacak.{kind}_alt", lang, category=category_name)),
                                       href=f"/photos/{ref}", target="_blank") for ref in refs],
                               id=f"lacak-{kind}-photos")]
-    page.append(dcc.Link("← /lapor", href="/lapor"))
+    page += [html.H2(t("lacak.timeline", lang), className="h6"),
+             html.Ol(timeline, id=TIMELINE, className="lacak-timeline")]
+    if holder:
+        page.append(_feedback_form(report, lang))
+    page.append(html.P([html.A(t("lacak.report_new", lang), href=f"/lapor?lang={lang}", id="lacak-report-new")],
+                       className="mt-3"))
     return html.Div(page, className="lacak-page")

@@ -1,27 +1,42 @@
-"""The citizen report form at /lapor: mobile first (a 360×800 phone), filed in under a minute.
+"""The citizen report form at /lapor: mobile first (a 360×800 phone on 3G), filed in under a minute.
 
-Category from icons, location from GPS or a tap on the map, a description, a
-photo, optional contact; the answer is a ticket number. A likely duplicate
-nearby is shown first so the citizen may support it instead.
+Category from icons (the city's own, most used first), the place by name, GPS (asked only on a
+tap) or the map (fetched only when opened), nudged with buttons; a description, a photo, optional
+contact; the answer is a ticket number and the private tracking link. A likely duplicate nearby is
+shown first so the citizen may support it instead.
+
+The page is light (``app/web_assets.py``): it renders only Dash's core and HTML components (no
+Bootstrap components: their classes on plain elements), and dash-leaflet once the map is opened.
+Errors are shown next to their field (``lapor-error-<field>``, ``role=alert``).
 """
 from __future__ import annotations
 
-import secrets
-
-import dash_bootstrap_components as dbc
-import dash_leaflet as dl
 from dash import dcc, html
 
+from app import duplicates
 from app.i18n import t
-from config.catalogue import CATEGORIES
+from config.catalogue import BY_CODE
 
 PATH = "/lapor"
 PREFIX = "lapor-"
 CATEGORY = "lapor-category"
+CATEGORY_BUTTON = "lapor-category-button"   # pattern-matching id type: {"type": ..., "code": <category>}
+CATEGORY_VALUE = "lapor-category-value"
 MAP = "lapor-map"
+MAP_BOX = "lapor-map-box"
+MAP_OPEN = "lapor-map-open"
+MAP_READY = "lapor-map-ready"
+MAP_CLICK = "lapor-map-click"
+MAP_FOLLOW = "lapor-map-follow"
 MARKER = "lapor-marker"
-GEOLOCATION = "lapor-geolocation"
 GPS = "lapor-gps"
+GPS_RESULT = "lapor-gps-result"
+GPS_STATUS = "lapor-gps-status"
+PLACE_SEARCH = "lapor-place-search"
+PLACE_RESULTS = "lapor-place-results"
+PLACE = "lapor-place"            # pattern-matching id type of one search result's button
+NUDGE = "lapor-nudge"            # pattern-matching id type of the four nudge buttons
+NUDGE_BOX = "lapor-nudge-box"
 LOCATION = "lapor-location"
 LOCATION_TEXT = "lapor-location-text"
 DESCRIPTION = "lapor-description"
@@ -39,53 +54,128 @@ DUPLICATE_ID = "lapor-duplicate-id"
 RESULT = "lapor-result"
 LANGUAGE = "lapor-language"
 TICKET = "lapor-ticket"
+FORM = "lapor-form"
 FORM_TOKEN = "lapor-form-token"   # one per page load: the same form sent twice files one report
+# The fields an error can point at: the error's element is f"lapor-error-{field}", next to the field.
+ERROR_FIELDS = ("category", "location", "description", "photo", "name", "phone", "email")
+# Nudge steps (north, east) in metres.
+NUDGES = {"north": (25, 0), "south": (-25, 0), "west": (0, -25), "east": (0, 25)}
+
+
+def error_id(field: str) -> str:
+    return f"{PREFIX}error-{field}"
+
+
+def city_categories(preset) -> list:
+    """The city's own categories (those its preset expects), most used first, "other" last."""
+    codes = sorted(preset.category_mix, key=lambda code: (code == "other", -preset.category_mix[code], code))
+    return [BY_CODE[code] for code in codes if code in BY_CODE]
+
+
+def language_switch(path: str, lang: str) -> html.Nav:
+    other = "en" if lang == "id" else "id"
+    return html.Nav(html.A(t("lang.switch", lang), href=f"{path}?lang={other}", lang=other, hrefLang=other,
+                           id="citizen-language", className="citizen-language"),
+                    className="citizen-nav", **{"aria-label": t("lang.nav", lang)})
+
+
+def _error_slot(field: str) -> html.Div:
+    return html.Div(id=error_id(field), className="lapor-field-error", role="alert")
+
+
+def _button(label, id_, kind="secondary", **extra) -> html.Button:
+    return html.Button(label, id=id_, type="button", className=f"btn btn-{kind} " + extra.pop("className", ""),
+                       n_clicks=0, **extra)
 
 
 def layout(services, params: dict) -> html.Div:
-    lang = params.get("lang", services.settings.language)
+    lang = params.get("lang") if params.get("lang") in ("id", "en") else services.settings.language
     preset = services.preset
-    tiles = getattr(services.settings, "tile_url", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+    arrows = {"north": "↑", "south": "↓", "west": "←", "east": "→"}
     return html.Div([
         dcc.Store(id=LANGUAGE, data=lang),
+        dcc.Store(id=CATEGORY_VALUE),
         dcc.Store(id=LOCATION),
         dcc.Store(id=PHOTO_REF),
         dcc.Store(id=DUPLICATE_ID),
-        dcc.Store(id=FORM_TOKEN, data=secrets.token_urlsafe(16)),
-        dcc.Geolocation(id=GEOLOCATION, high_accuracy=True, show_alert=True),
+        dcc.Store(id=GPS_RESULT),
+        dcc.Store(id=MAP_READY),
+        dcc.Store(id=MAP_CLICK),
+        dcc.Store(id=MAP_FOLLOW),
+        # Signed by the server: support is counted per visit and address, never per made-up token.
+        dcc.Store(id=FORM_TOKEN, data=duplicates.visit_token(services.settings.resolved_secret_key())),
+        language_switch(PATH, lang),
         html.H1(t("lapor.title", lang), className="lapor-title"),
-        html.H2(t("lapor.category", lang), className="lapor-step"),
-        dcc.RadioItems(id=CATEGORY, className="lapor-categories", inputClassName="lapor-category-input",
-                       labelClassName="lapor-category-label", options=[{
-                           "label": html.Span([html.Span(c.icon, className="lapor-icon"),
-                                               html.Span(c.name(lang), className="lapor-category-name")]),
-                           "value": c.code} for c in CATEGORIES]),
-        html.H2(t("lapor.location", lang), className="lapor-step"),
-        dbc.Button(t("lapor.gps", lang), id=GPS, color="secondary", size="sm", className="mb-2"),
-        dl.Map(id=MAP, center=list(preset.center), zoom=max(preset.zoom, 12), className="lapor-map",
-               children=[dl.TileLayer(url=tiles),
-                         # kecamatan outlines keep the map readable where no tile server is reachable
-                         dl.GeoJSON(data=services.areas.outlines_geojson("district"), interactive=False,
-                                    style={"color": "#8fa3bf", "weight": 1, "fillOpacity": 0.05}),
-                         dl.LayerGroup(id=MARKER)]),
-        html.Div(t("lapor.no_location", lang), id=LOCATION_TEXT, className="lapor-hint"),
-        html.H2(t("lapor.description", lang), className="lapor-step"),
-        dcc.Textarea(id=DESCRIPTION, placeholder=t("lapor.description_hint", lang), maxLength=2000,
-                     className="form-control lapor-description"),
-        html.H2(t("lapor.photo", lang), className="lapor-step"),
-        dcc.Upload(id=PHOTO, accept="image/jpeg,image/png,image/webp", max_size=10 * 1024 * 1024,
-                   multiple=False, className="lapor-upload", children=html.Div(t("lapor.photo_drop", lang))),
-        html.Div(id=PHOTO_STATUS, className="lapor-hint"),
-        html.H2(t("lapor.contact", lang), className="lapor-step"),
-        dbc.Input(id=NAME, placeholder=t("lapor.name", lang), maxLength=100, className="mb-1"),
-        dbc.Input(id=PHONE, placeholder=t("lapor.phone", lang), type="tel", maxLength=30, className="mb-1"),
-        dbc.Input(id=EMAIL, placeholder=t("lapor.email", lang), type="email", maxLength=254, className="mb-2"),
-        html.Div(id=DUPLICATE, hidden=True, className="lapor-duplicate", children=[
-            html.Div(id=f"{DUPLICATE}-text"),
-            dbc.Button(t("lapor.support", lang), id=SUPPORT, color="info", className="me-2 mt-2"),
-            dbc.Button(t("lapor.submit_anyway", lang), id=SUBMIT_ANYWAY, color="secondary", outline=True,
-                       className="mt-2"),
+        html.P(t("lapor.city", lang, city=preset.name), className="lapor-hint"),
+        html.Div(id=FORM, className="lapor-form", children=[
+            html.Fieldset([
+                html.Legend(t("lapor.category", lang), className="lapor-step", id=f"{PREFIX}category-legend"),
+                # Toggle buttons (aria-pressed), one per category: the choice is CATEGORY_VALUE's data.
+                html.Div([html.Button([html.Span(c.icon, className="lapor-icon", **{"aria-hidden": "true"}),
+                                       html.Span(c.name(lang), className="lapor-category-name")],
+                                      id={"type": CATEGORY_BUTTON, "code": c.code}, type="button", n_clicks=0,
+                                      className="lapor-category-button", **{"aria-pressed": "false"})
+                          for c in city_categories(preset)],
+                         id=CATEGORY, className="lapor-categories", role="group",
+                         **{"aria-labelledby": f"{PREFIX}category-legend"}),
+                _error_slot("category"),
+            ], className="lapor-fieldset"),
+            html.Fieldset([
+                html.Legend(t("lapor.location", lang), className="lapor-step"),
+                html.Label(t("lapor.place_search", lang), htmlFor=PLACE_SEARCH, className="form-label small"),
+                dcc.Input(id=PLACE_SEARCH, type="search", debounce=0.5, autoComplete="off", maxLength=60,
+                          placeholder=t("lapor.place_hint", lang), className="form-control"),
+                html.Ul(id=PLACE_RESULTS, className="lapor-place-results", **{"aria-live": "polite"}),
+                html.Div([
+                    _button(["📍 ", t("lapor.gps", lang)], GPS, className="btn-sm me-2 mb-1",
+                            **{"data-asking": t("lapor.gps_asking", lang)}),
+                    _button(["🗺️ ", t("lapor.map_open", lang)], MAP_OPEN, className="btn-sm mb-1"),
+                ], className="mt-2"),
+                html.Div(id=GPS_STATUS, className="lapor-hint", role="status"),
+                html.Div(id=MAP_BOX),
+                html.Div([html.Strong(t("lapor.place_chosen", lang) + " "),
+                          html.Span(t("lapor.no_location", lang), id=LOCATION_TEXT)],
+                         className="lapor-place", **{"aria-live": "polite"}),
+                html.Div(id=NUDGE_BOX, hidden=True, className="lapor-nudge", children=[
+                    html.Span(t("lapor.nudge", lang), className="small me-1"),
+                    *[_button(arrows[way], {"type": NUDGE, "way": way}, className="btn-sm lapor-nudge-button",
+                              title=t(f"lapor.nudge.{way}", lang), **{"aria-label": t(f"lapor.nudge.{way}", lang)})
+                      for way in NUDGES],
+                ]),
+                _error_slot("location"),
+            ], className="lapor-fieldset"),
+            html.Label(t("lapor.description", lang), htmlFor=DESCRIPTION, className="lapor-step d-block"),
+            dcc.Textarea(id=DESCRIPTION, placeholder=t("lapor.description_hint", lang), maxLength=2000,
+                         className="form-control lapor-description"),
+            _error_slot("description"),
+            html.Div(t("lapor.photo", lang), className="lapor-step", id=f"{PREFIX}photo-label"),
+            # The box's data attributes are read by assets/lapor.js: a file too large or of the wrong
+            # type (which dcc.Upload drops silently) is explained at once.
+            html.Div(dcc.Upload(id=PHOTO, accept="image/jpeg,image/png,image/webp", multiple=False,
+                                max_size=10 * 1024 * 1024, className="lapor-upload",
+                                children=html.Div(t("lapor.photo_drop", lang))),
+                     id=f"{PREFIX}photo-box", **{"data-max-bytes": str(10 * 1024 * 1024),
+                                                 "data-too-large": t("lapor.photo.too_large", lang),
+                                                 "data-wrong-type": t("lapor.photo.wrong_type", lang)}),
+            html.Div(id=PHOTO_STATUS, className="lapor-hint"),
+            _error_slot("photo"),
+            html.Div(t("lapor.contact", lang), className="lapor-step"),
+            *[html.Div([html.Label(t(f"lapor.{name}", lang), htmlFor=id_, className="form-label small mb-0"),
+                        dcc.Input(id=id_, type=kind, maxLength=limit, className="form-control", autoComplete=auto,
+                                  **({"placeholder": t("lapor.phone_hint", lang)} if name == "phone" else {})),
+                        _error_slot(name)], className="mb-2")
+              for name, id_, kind, limit, auto in (("name", NAME, "text", 100, "name"),
+                                                    ("phone", PHONE, "tel", 30, "tel"),
+                                                    ("email", EMAIL, "email", 254, "email"))],
+            html.Div(id=DUPLICATE, hidden=True, className="lapor-duplicate", children=[
+                html.Div(id=f"{DUPLICATE}-text"),
+                html.Div([
+                    _button(t("lapor.support", lang), SUPPORT, kind="warning", className="me-2 mt-2"),
+                    _button(t("lapor.submit_anyway", lang), SUBMIT_ANYWAY, kind="light", className="mt-2"),
+                ], className="lapor-duplicate-actions"),
+            ]),
+            html.Button(t("lapor.submit", lang), id=SUBMIT, type="button", n_clicks=0,
+                        className="btn btn-primary btn-lg w-100 my-3"),
         ]),
-        dbc.Button(t("lapor.submit", lang), id=SUBMIT, color="primary", size="lg", className="w-100 my-3"),
-        html.Div(id=RESULT, className="lapor-result"),
+        html.Div(id=RESULT, className="lapor-result", tabIndex="-1"),
     ], className="lapor-page")

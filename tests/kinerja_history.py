@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
 
-from app import feedback, followup
+from app import feedback, followup, reporter_secret
 from app.store import db, rollups
 from tests.helpers import drain, raw_reports
 
@@ -21,7 +21,12 @@ def make_history(services, count: int = 160, days: int = 21, seed: int = 11, now
     now = now or datetime.now(timezone.utc)
     start = now - timedelta(days=days)
     raws = raw_reports(count, seed=seed, start=start, spread_s=int((days - 1) * 86400), prefix="kin")
-    services.producer.submit_many(raws)
+    secrets = {}   # filed as the form does: each with its reporter's secret, so the citizen can rate
+    for raw in raws:
+        secret, report = reporter_secret.issue(services.settings.resolved_secret_key(),
+                                               services.producer.validate(raw))
+        services.producer.append(report)
+        secrets[report.id] = secret
     drain(services)
     rng = random.Random(seed)
     with services.engine.connect() as conn:
@@ -57,10 +62,12 @@ def make_history(services, count: int = 160, days: int = 21, seed: int = 11, now
         followup.change_status(services.engine, producer, row.id, "resolved", officer, note="selesai", now=at)
         later = at + timedelta(hours=rng.uniform(1, 30))
         if later < now and roll < 0.55:
-            feedback.rate(services.engine, producer, row.ticket, rng.randint(2, 5), now=later)
+            feedback.rate(services.engine, producer, row.ticket, rng.randint(2, 5), now=later,
+                          secret=secrets[row.id], city=services.preset.slug)
             fate["rated"].append(row.id)
         elif later < now and roll < 0.62:
-            feedback.dispute(services.engine, producer, row.ticket, "masih rusak", now=later)
+            feedback.dispute(services.engine, producer, row.ticket, "masih rusak", now=later,
+                             secret=secrets[row.id], city=services.preset.slug)
             fate["disputed"].append(row.id)
         else:
             fate["resolved"].append(row.id)

@@ -274,12 +274,24 @@ def post_request(fmt: str):
             # Count before writing a file: a refused request leaves nothing on disk.
             gate.gate(address, key.key_id, key_limit)
             try:
-                stored = photos.store_photo(services.settings, upload.read(photos.MAX_BYTES + 1), upload.filename)
+                intake.RateGate(services.redis, services.keys).hit("upload", address,
+                                                                    services.settings.upload_address_rate)
+            except intake.IntakeRefused as refused:
+                raise Refused(429, f"media: at most {refused.limit} photo uploads a minute per address; "
+                                   f"retry in {refused.retry_after} s", {"Retry-After": str(refused.retry_after)}) from None
+            try:
+                # Pending until the report is accepted: a refused append leaves nothing kept.
+                stored = photos.store_photo(services.settings, upload.read(photos.MAX_BYTES + 1), upload.filename,
+                                            pending=True)
             except photos.PhotoInvalid as err:
                 raise Refused(400, f"media: {str(err).split(': ', 1)[-1]}") from None
+            except photos.PhotoBusy:
+                raise Refused(503, "media: the server is busy with other photos; try again shortly",
+                              {"Retry-After": str(photos.PhotoBusy.retry_after)}) from None
             report = replace(report, photos=(stored.ref, *report.photos))
             # Already counted: the append that follows must not count the request a second time.
             accepted = gate.accept(address, key.key_id, key_limit, report, count=False)
+            photos.attach(services.settings, stored.ref)
         else:
             accepted = gate.accept(address, key.key_id, key_limit, report)
     except intake.IntakeRefused as refused:

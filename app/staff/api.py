@@ -29,9 +29,15 @@ EXPORT_TYPES = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-offic
                 "geojson": "application/geo+json"}
 
 
-def error_kind(err: Exception) -> tuple[str | None, int]:
-    from app.photos import PhotoInvalid
+class BodyInvalid(actions.ActionInvalid):
+    """A request body that is not a JSON object (or a form): 400, before any field is looked at."""
 
+
+def error_kind(err: Exception) -> tuple[str | None, int]:
+    from app.photos import PhotoBusy, PhotoInvalid
+
+    if isinstance(err, BodyInvalid):
+        return "invalid", 400
     if isinstance(err, followup.VersionConflict):
         return "conflict", 409
     if isinstance(err, InvalidTransition):
@@ -42,17 +48,23 @@ def error_kind(err: Exception) -> tuple[str | None, int]:
         return "not_found", 404
     if isinstance(err, (actions.ActionInvalid, PhotoInvalid, ValueError, KeyError)):
         return "invalid", 422
+    if isinstance(err, PhotoBusy):
+        return "busy", 503
     return None, 500
 
 
 @blueprint.errorhandler(Exception)
 def _error(err):
+    from app.photos import PhotoBusy
+
     kind, status = error_kind(err)
     if kind is None:
         raise err
     message = str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
     if kind == "conflict":
         message = "Conflict: someone else changed this report first. " + message
+    if kind == "busy":
+        return jsonify({"error": message, "kind": kind}), status, {"Retry-After": str(PhotoBusy.retry_after)}
     return jsonify({"error": message, "kind": kind}), status
 
 
@@ -60,8 +72,20 @@ def _services():
     return current_app.extensions["pantau"]
 
 
+def _json_object(default=None) -> dict | None:
+    """The JSON body when one is sent: an object, or a 400 naming the rule (``[1]``, ``"x"``,
+    ``null`` or broken JSON are refused, never looked into)."""
+    if not request.is_json:
+        return default
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BodyInvalid("body", "must be a JSON object ({\"field\": value, ...})")
+    return body
+
+
 def _body() -> dict:
-    return request.get_json(silent=True) or request.form.to_dict()
+    body = _json_object()
+    return body if body is not None else request.form.to_dict()
 
 
 def _version(body) -> int:
@@ -158,21 +182,24 @@ def act(report_id, action):
 def resolve_with_upload(services, user, report_id, version, upload, note=None, data: bytes | None = None,
                         filename: str | None = None):
     """Store the after photo (checked, metadata stripped) and resolve; permission checked first."""
-    from app.photos import store_photo
+    from app import photos
 
     actions._require(user, "resolve")
     actions.visible_report(services.engine, user, report_id)
     if upload is not None:
-        data, filename = upload.read(), upload.filename
+        # Never more than the photo limit read into memory: one byte more says it is too large.
+        data, filename = upload.read(photos.MAX_BYTES + 1), upload.filename
     if not data:
         raise actions.ActionInvalid("photo", "resolving needs an after photo taken from the same spot")
-    photo = store_photo(services.settings, data, filename)
-    return actions.resolve(services, user, report_id, version, photo.ref, note)
+    photo = photos.store_photo(services.settings, data, filename, pending=True)
+    out = actions.resolve(services, user, report_id, version, photo.ref, note)
+    photos.attach(services.settings, photo.ref)     # kept only once the resolution is recorded
+    return out
 
 
 @blueprint.post("/bulk-assign")
 def bulk_assign():
-    body = request.get_json(silent=True) or {}
+    body = _json_object({})
     items = body.get("items")
     if not isinstance(items, list) or not items or len(items) > 500:
         raise actions.ActionInvalid("items", "a list of 1 to 500 {id, version}")
@@ -209,8 +236,8 @@ def _export_dir(services) -> Path:
 
 
 def _format() -> str:
-    fmt = request.args.get("format") or (request.get_json(silent=True) or {}).get("format") or "csv"
-    if fmt not in EXPORT_TYPES:
+    fmt = request.args.get("format") or (_json_object({}) if request.method == "POST" else {}).get("format") or "csv"
+    if not isinstance(fmt, str) or fmt not in EXPORT_TYPES:
         raise actions.ActionInvalid("format", "one of csv, xlsx, geojson")
     return fmt
 
@@ -281,8 +308,11 @@ def run_export_job(services, user, flt, fmt: str, job_id: str, lang: str | None 
 def export_start():
     actions._require(current_user, "export")
     services, fmt = _services(), _format()
-    body = request.get_json(silent=True) or {}
-    flt = queue.QueueFilter.from_params(body.get("filters") or {})
+    body = _json_object({})
+    filters = body.get("filters") or {}
+    if not isinstance(filters, dict):
+        raise BodyInvalid("filters", "must be an object of queue filters")
+    flt = queue.QueueFilter.from_params(filters)
     job_id = secrets.token_hex(12)
     user = current_user._get_current_object()
     thread = threading.Thread(target=run_export_job, args=(services, user, flt, fmt, job_id,

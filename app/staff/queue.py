@@ -257,7 +257,8 @@ def iter_rows(engine, preset, flt: QueueFilter, user, chunk: int = 5000, now: da
 
 TIME_COLUMNS = ("created_at", "sla_due_at", "resolved_at")
 CODE_COLUMNS = {"status": "dispatch.status.", "priority": "dispatch.priority."}
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# A spreadsheet reads a cell starting with one of these as a formula (OWASP "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 EXPORT_WIDTHS = {"ticket": 18, "description": 60, "address": 40, "kecamatan_name": 22, "kelurahan_name": 22,
                  "category": 22, "created_at": 18, "sla_due_at": 18, "resolved_at": 18}
 
@@ -268,11 +269,16 @@ def _cell(value):
     return value
 
 
+def spreadsheet_text(value: str) -> str:
+    """Text as a spreadsheet must show it, never run it: a leading ``'`` before a formula start."""
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
 def _safe(value):
-    """A text a spreadsheet would run as a formula (=, +, -, @ first) is stored as plain text."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
+    """A CSV/XLSX cell: numbers stay numbers; every other value is inert text."""
+    if value is None or isinstance(value, (bool, int, float, datetime)):
+        return value
+    return spreadsheet_text(str(value))
 
 
 class ExportWords:
@@ -376,6 +382,10 @@ def write_export(rows, fmt: str, out, progress=None, preset=None, lang: str = "i
                 if i in time_at and value is not None:
                     cell = WriteOnlyCell(sheet, value=value)
                     cell.number_format = "yyyy-mm-dd hh:mm"
+                    cells.append(cell)
+                elif isinstance(value, str):
+                    cell = WriteOnlyCell(sheet, value=value)
+                    cell.data_type = "s"     # text, whatever it starts with: openpyxl would make "=..." a formula
                     cells.append(cell)
                 else:
                     cells.append(value)

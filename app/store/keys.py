@@ -93,10 +93,10 @@ class Keys:
         """list of JSON commands for a running simulator (start a burst...)."""
         return f"{self._base}:ops:simulator"
 
-    # rate limits (fixed windows)
-    def rate_window(self, scope: str, subject: str, window: int) -> str:
-        """Requests counted for one subject (an API key id, a client address) in one window."""
-        return f"{self._base}:rate:{scope}:{subject}:{window}"
+    # rate limits (sliding windows, app.open311.intake.LIMITER_LUA)
+    def rate_limit(self, scope: str, subject: str) -> str:
+        """hash bucket -> requests of one subject (an API key id, a client address) in a sliding window."""
+        return f"{self._base}:rate:{scope}:{subject}"
 
     def rate_sliding(self, scope: str, subject: str) -> str:
         """Sorted set of the times of one subject's counted requests (app.ratelimit, sliding windows)."""

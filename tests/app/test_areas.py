@@ -22,7 +22,8 @@ def _features(file_name):
 
 def test_monas_is_in_gambir():
     index = AreaIndex.load(JAKARTA, DATA)
-    assert index.locate(-6.1754, 106.8272) == Area("31.71.01.1001", "Gambir", "31.71.01", "Gambir")
+    assert index.locate(-6.1754, 106.8272) == Area("31.71.01.1001", "Gambir", "31.71.01", "Gambir",
+                                                           "Kota Administrasi Jakarta Pusat", "kelurahan")
     assert index.in_city(-6.1754, 106.8272)
 
 

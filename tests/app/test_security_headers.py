@@ -28,3 +28,10 @@ def test_the_session_cookie_is_secure_over_https(client):
     https = client.get("/login", headers={"X-Forwarded-Proto": "https"})
     cookie = https.headers["Set-Cookie"]
     assert "session=" in cookie and "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_livez_answers_without_touching_redis_or_sql(client):
+    """The liveness probe (and bench/api.py's framework ceiling): 204, no body, the same headers."""
+    response = client.get("/livez")
+    assert response.status_code == 204 and response.data == b""
+    assert response.headers["X-Content-Type-Options"] == "nosniff"

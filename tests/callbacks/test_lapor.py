@@ -20,9 +20,10 @@ def _photo_file(tmp_path):
 
 def _fill_form(page, base, photo=None, description="Sampah menumpuk di depan pasar sejak tiga hari"):
     page.goto(f"{base}/lapor")
-    page.locator(".lapor-category-label", has_text="Sampah").click()
+    page.locator(".lapor-category-button", has_text="Sampah").click()
+    page.click("#lapor-map-open")   # the map library is fetched only now (app/web_assets.py)
     page.locator("#lapor-map").click(position={"x": 180, "y": 120})
-    page.wait_for_function("() => /\\d+\\.\\d+/.test(document.querySelector('#lapor-location-text').textContent)")
+    page.wait_for_selector("#lapor-nudge-box:not([hidden])")   # a point is chosen, shown in words
     page.fill("#lapor-description", description)
     if photo:
         page.set_input_files("#lapor-photo input[type=file]", str(photo))

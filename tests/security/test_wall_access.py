@@ -20,9 +20,9 @@ from tests.security.conftest import display_token
 
 PASSWORD = "correct horse battery"
 ROUTE_TO_WALL = {"output": "shell-page.children", "outputs": {"id": "shell-page", "property": "children"},
-                 "inputs": [{"id": "shell-location", "property": "pathname", "value": "/wall"}],
-                 "state": [{"id": "shell-location", "property": "search", "value": "?metric=open"},
-                           {"id": "shell-location", "property": "hash", "value": ""}],
+                 "inputs": [{"id": "shell-location", "property": "pathname", "value": "/wall"},
+                            {"id": "shell-location", "property": "hash", "value": ""}],
+                 "state": [{"id": "shell-location", "property": "search", "value": "?metric=open"}],
                  "changedPropIds": ["shell-location.pathname"]}
 
 
@@ -84,7 +84,8 @@ def test_a_stranger_gets_the_login_not_the_wall(services):
     stranger.set_cookie(displays.COOKIE, "pwd_" + "B" * 43)
     assert stranger.get("/wall").status_code in (302, 303)
     # The public still has the kiosk, anonymously.
-    kiosk = {**ROUTE_TO_WALL, "inputs": [{"id": "shell-location", "property": "pathname", "value": "/kiosk"}]}
+    kiosk = {**ROUTE_TO_WALL, "inputs": [{"id": "shell-location", "property": "pathname", "value": "/kiosk"},
+                                         {"id": "shell-location", "property": "hash", "value": ""}]}
     assert stranger.post("/_dash-update-component", json=kiosk).status_code == 200
 
 
@@ -244,3 +245,27 @@ def test_a_screen_with_a_display_token_in_chromium(wall_server, browser, artifac
     page.reload()
     assert "/login" in page.url
     screen.close()
+
+
+def test_a_staff_wall_socket_ends_when_the_account_is_signed_out_everywhere(wall_server):
+    """A copied staff cookie on an open wall socket: `users sign-out` (or a new password, disable,
+    enable) bumps the session epoch, and the open socket is closed by the next check, not kept."""
+    from app.auth.users import create_user, end_sessions
+
+    services = wall_server.extensions["pantau"]
+    create_user(services.engine, services.preset, "opwall", PASSWORD, "operator")
+    browser_like = wall_server.test_client()
+    browser_like.environ_base["HTTP_USER_AGENT"] = "wall-browser"
+    _sign_in(browser_like, "opwall")
+    cookie = browser_like.get_cookie(wall_server.config.get("SESSION_COOKIE_NAME", "session"))
+    assert cookie is not None
+    client = socketio.Client(reconnection=False)
+    client.connect(wall_server.config["BASE_URL"], namespaces=["/wall"], transports=["websocket"],
+                   headers={"Cookie": f"{cookie.key}={cookie.value}", "User-Agent": "wall-browser"}, wait_timeout=5)
+    assert client.call("wall_join", {"metric": "reports", "window": "today", "res": 8}, namespace="/wall")["ok"]
+
+    end_sessions(services.engine, "opwall")              # what `python -m app.auth users sign-out opwall` does
+    deadline = time.monotonic() + 10                      # PANTAU_DISPLAY_CHECK_S is 1 s here (a loaded CI machine)
+    while time.monotonic() < deadline and client.connected:
+        time.sleep(0.05)
+    assert not client.connected, "the signed-out account's open wall socket is closed"

@@ -28,7 +28,7 @@ def fuzz_client(sqlite_services):
     from app.factory import create_app
 
     sqlite_services.settings = sqlite_services.settings.with_(open311_address_rate=10**9,
-                                                              open311_key_rate=10**9)
+                                                              open311_key_rate=10**9, upload_address_rate=10**9)
     server = create_app(sqlite_services.settings, sqlite_services)
     _, secret = keys.create_key(sqlite_services.engine, "fuzz")
     return server.test_client(), sqlite_services, secret

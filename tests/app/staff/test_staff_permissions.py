@@ -99,9 +99,9 @@ def test_every_role_against_every_screen(services, as_user, role):
 
 def router_call(path):
     return {"output": "shell-page.children", "outputs": {"id": "shell-page", "property": "children"},
-            "inputs": [{"id": "shell-location", "property": "pathname", "value": path}],
-            "state": [{"id": "shell-location", "property": "search", "value": ""},
-                      {"id": "shell-location", "property": "hash", "value": ""}],
+            "inputs": [{"id": "shell-location", "property": "pathname", "value": path},
+                       {"id": "shell-location", "property": "hash", "value": ""}],
+            "state": [{"id": "shell-location", "property": "search", "value": ""}],
             "changedPropIds": ["shell-location.pathname"]}
 
 
