@@ -249,7 +249,7 @@ def test_a_wall_spike_is_acknowledged_from_the_console(wall_app, browser, artifa
     context.set_default_timeout(20_000)
     page = context.new_page()
     sign_in(page, base, "oper1")
-    page.wait_for_url(f"{base}/dispatch")
+    page.wait_for_url(f"{base}/dispatch", timeout=60_000)       # Argon2 on a loaded machine
     page.goto(f"{base}/dispatch?lang=en")
     row = page.locator(f"[data-incident='{incident.id}']")
     row.wait_for()
