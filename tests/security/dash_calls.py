@@ -21,8 +21,13 @@ def body_for(server, output: str, values: dict, changed: list[str] | None = None
                  "value": values.get(f"{d['id']}.{d['property']}")} for d in declared]
 
     outs = callback["output"]
-    outputs = ([{"id": o.component_id, "property": o.component_property} for o in outs]
-               if isinstance(outs, list) else {"id": outs.component_id, "property": outs.component_property})
+
+    def plain(ident):   # a pattern-matching id's wildcards (ALL) as the renderer writes them, ["ALL"]
+        return {k: (json.loads(v.to_json()) if hasattr(v, "to_json") else v) for k, v in ident.items()} \
+            if isinstance(ident, dict) else ident
+
+    outputs = ([{"id": plain(o.component_id), "property": o.component_property} for o in outs]
+               if isinstance(outs, list) else {"id": plain(outs.component_id), "property": outs.component_property})
     inputs = items(callback["inputs"])
     return {"output": output, "outputs": outputs, "inputs": inputs, "state": items(callback["state"]),
             "changedPropIds": changed if changed is not None else [f"{i['id']}.{i['property']}" for i in inputs
