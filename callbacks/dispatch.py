@@ -450,7 +450,9 @@ def register(app, services) -> None:
                 raise
             return (None, dbc.Alert(error_words(err, lang), color="warning"), "", *[True] * len(ids.SINGLE),
                     no_update, no_update, "")
-        if rerendered and selected and selected.get("version") == data["version"]:
+        # what the panel shows changes with the version, the public view and the history (a note)
+        mark = [data["version"], bool(data.get("public")), len(data["history"])]
+        if rerendered and selected and selected.get("mark") == mark:
             return keep                                 # a queue refresh: nothing changed here
         status = data["status"]
         public = bool(data.get("public"))
@@ -474,7 +476,7 @@ def register(app, services) -> None:
             label = t("dispatch.verify_route", lang, agency=agency)
         suggested = t("dispatch.suggested", lang, agency=f"{agency} — {name}") if agency else ""
         return ({"id": report_id, "version": data["version"], "status": status, "ticket": data["ticket"],
-                 "agency": agency}, *console_detail(data, lang, services), *disabled, label, agency, suggested)
+                 "agency": agency, "mark": mark}, *console_detail(data, lang, services), *disabled, label, agency, suggested)
 
     @app.callback(Output(ids.MESSAGE, "children"), Output(ids.MESSAGE, "color"), Output(ids.MESSAGE, "is_open"),
                   Output(ids.PICKED, "data", allow_duplicate=True),
