@@ -34,6 +34,10 @@ from config.cities import PRESETS  # noqa: E402
 
 STATUSES = ["new", "verified", "dispatched", "in_progress", "resolved", "closed", "rejected", "reopened"]
 STATUS_WEIGHTS = [0.08, 0.04, 0.06, 0.04, 0.10, 0.62, 0.05, 0.01]
+# descriptions a search can find: a few common phrases (the text search scans words in them)
+PHRASES = ["genangan air setinggi lutut", "pohon tumbang menutup jalan", "sampah menumpuk di pinggir kali",
+           "lampu jalan mati sejak kemarin", "jalan berlubang dekat sekolah", "parkir liar di trotoar",
+           "saluran air tersumbat", "kabel menjuntai rendah"]
 COLUMNS = ["id", "ticket", "city", "category", "description", "lat", "lng", "h3_cell", "kelurahan_code",
            "kelurahan_name", "kecamatan_code", "kecamatan_name", "source", "photos", "attributes", "status",
            "agency", "priority", "created_at", "updated_at", "sla_due_at", "resolved_at", "version"]
@@ -55,6 +59,7 @@ def generate(rows: int, preset, areas, now: datetime, seed: int = 5):
         lng = rng.uniform(west, east, n)
         age_s = rng.uniform(0, 365 * 86400, n)
         area_idx = rng.integers(0, max(len(area_list), 1), n)
+        phrase_idx = rng.integers(0, len(PHRASES), n)
         out = []
         for i in range(n):
             category = cats[cat_idx[i]]
@@ -64,7 +69,9 @@ def generate(rows: int, preset, areas, now: datetime, seed: int = 5):
             area = area_list[area_idx[i]] if area_list else None
             resolved = created + timedelta(hours=entry.sla_hours * 0.8) if status in ("resolved", "closed") else None
             rid = str(uuid.UUID(int=int(rng.integers(0, 2**62)) << 64 | start + i))
-            out.append((rid, f"{preset.code}-{start + i:010d}", preset.slug, category, "", float(lat[i]),
+            number = f"{start + i:010d}"
+            out.append((rid, f"{preset.code}-{number[:5]}-{number[5:]}", preset.slug, category,
+                        f"{PHRASES[phrase_idx[i]]} no {start + i}", float(lat[i]),
                         float(lng[i]), h3.latlng_to_cell(float(lat[i]), float(lng[i]), 12),
                         area.code if area else None, area.name if area else None,
                         area.district_code if area else None, area.district_name if area else None, "bench",
@@ -110,7 +117,7 @@ def load_postgres(engine, chunks) -> None:
         raw.close()
 
 
-def cases(preset, sample_cell, sample_kelurahan):
+def cases(preset, sample_cell, sample_kelurahan, sample_ticket="JKT-0000000007"):
     supervisor = StaffUser("bench", "supervisor", None, preset.slug)
     officer = StaffUser("bench-officer", "agency_officer", "DLH", preset.slug)
     Q = queue.QueueFilter
@@ -125,15 +132,24 @@ def cases(preset, sample_cell, sample_kelurahan):
         "sla_breached_sla_due": (Q(sla_state="breached", sort="sla_due"), supervisor),
         "officer_open_sla_due": (Q(statuses=("dispatched", "in_progress", "reopened"), sort="sla_due"), officer),
         "page_20_newest": (Q(sort="newest"), supervisor),
+        # the console's default view (open states, action needed first) and its searches
+        "console_default_work": (Q(statuses=OPEN, sort="work"), supervisor),
+        "search_ticket": (Q(q=sample_ticket), supervisor),
+        "search_text_open_work": (Q(statuses=OPEN, sort="work", q="pohon tumbang"), supervisor),
+        "search_text_all_oldest": (Q(q="kabel menjuntai"), supervisor),
+        "search_phone": (Q(q="0812 3456 7890"), supervisor),
     }
+
+
+OPEN = ("new", "reopened", "verified", "dispatched", "in_progress")
 
 
 def measure(engine, preset, repeat: int, now: datetime) -> dict:
     with engine.connect() as conn:
-        cell, kel = conn.execute(sqlalchemy.select(db.reports.c.h3_cell, db.reports.c.kelurahan_code)
-                                 .limit(1)).one()
+        cell, kel, ticket = conn.execute(sqlalchemy.select(db.reports.c.h3_cell, db.reports.c.kelurahan_code,
+                                                           db.reports.c.ticket).limit(1)).one()
     results = {}
-    for name, (flt, user) in cases(preset, cell, kel).items():
+    for name, (flt, user) in cases(preset, cell, kel, ticket).items():
         page_no = 20 if name.startswith("page_20") else 0
         queue.page(engine, preset, flt, user, page_no, now=now)        # warm the cache once
         times = []

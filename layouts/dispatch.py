@@ -1,6 +1,8 @@
 """The dispatch console (/dispatch): the filterable queue, a detail panel and the supervisor's actions."""
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import dash_bootstrap_components as dbc
 import dash_leaflet as dl
 from dash import dcc, html
@@ -12,7 +14,7 @@ from app.reports import PRIORITIES
 from app.staff import queue
 from app.workflow import Status
 from config.catalogue import CATEGORIES
-from layouts.staff_common import current_staff, not_allowed, signed_in_bar
+from layouts.staff_common import current_staff
 
 PATH = "/dispatch"
 
@@ -33,15 +35,42 @@ PICK = "dispatch-pick"          # pattern-matching: {"type": PICK, "id": report_
 ROW = "dispatch-row"            # pattern-matching id type: {"type": ROW, "id": report_id}
 SELECTED = "dispatch-selected"
 DETAIL = "dispatch-detail"
+DETAIL_MORE = "dispatch-detail-more"
 TARGET_AGENCY = "dispatch-target-agency"
 TEAM = "dispatch-team"
 REASON = "dispatch-reason"
 MERGE_INTO = "dispatch-merge-into"
 PRIORITY = "dispatch-priority"
 PUBLIC_TEXT = "dispatch-public-text"
-ACTIONS = ("verify", "reject", "merge", "assign", "set_priority", "bulk_assign", "publish", "unpublish")
+ACTIONS = ("verify_route", "verify", "assign", "reject", "merge", "set_priority", "publish", "unpublish",
+           "bulk_verify_route", "bulk_verify", "bulk_assign")
+SINGLE = ACTIONS[:8]
+BULK = ACTIONS[8:]
+SEARCH = "dispatch-search"
+COUNTS = "dispatch-counts"
+COUNT = "dispatch-count"        # pattern-matching: {"type": COUNT, "state": status | "work" | "open"}
+PICKED = "dispatch-picked"      # {report_id: version} of the ticked rows, kept across refreshes
+PICKED_LABEL = "dispatch-picked-label"
+CLEAR = "dispatch-clear"
+PICK_PAGE = "dispatch-pick-page"
+LANG = "dispatch-lang"
+LANG_SET = "dispatch-lang-set"
+SUGGESTED = "dispatch-suggested"
+DUPLICATE = "dispatch-duplicate"  # pattern-matching: {"type": DUPLICATE, "id": report_id}
+ACTION_BOX = "dispatch-actions"
+INCIDENTS = "dispatch-incidents"
+ACK = "dispatch-ack"             # pattern-matching: {"type": ACK, "id": incident_id}
 # the permission each button needs, where it is not named like the button
-PERMISSION_OF = {"set_priority": "priority", "unpublish": "publish"}
+PERMISSION_OF = {"set_priority": "priority", "unpublish": "publish", "verify_route": "assign",
+                 "bulk_verify_route": "bulk_assign", "bulk_verify": "verify"}
+# the states in which each single-report action applies (the workflow's transitions)
+APPLIES = {"verify_route": ("new", "reopened", "verified"), "verify": ("new", "reopened"),
+           "assign": ("verified", "reopened", "dispatched"), "reject": ("new", "verified", "reopened"),
+           "merge": ("new", "verified", "reopened"), "set_priority": ("new", "verified", "dispatched",
+                                                                       "in_progress", "reopened"),
+           "publish": ("resolved", "closed"), "unpublish": ("resolved", "closed")}
+WORK_STATES = ("new", "reopened")
+DEFAULT_STATES = ("new", "reopened", "verified", "dispatched", "in_progress")
 MESSAGE = "dispatch-message"
 EXPORTS = {fmt: f"dispatch-export-{fmt}" for fmt in ("csv", "xlsx", "geojson")}
 TICK = "dispatch-tick"
@@ -75,71 +104,138 @@ def _options(pairs):
     return [{"label": label, "value": value} for value, label in pairs]
 
 
+def dropdown_labels(lang: str) -> dict:
+    """Dash's own dropdown texts (Select All, Clear selection...) in the screen's language."""
+    keys = ("select_all", "deselect_all", "selected_count", "search", "clear_search", "clear_selection",
+            "no_options_found")
+    return {k: t(f"dispatch.dd.{k}", lang) for k in keys}
+
+
+def labelled(ident: str, label: str, control) -> html.Div:
+    return html.Div([dbc.Label(label, html_for=ident, className="form-label small mb-0"), control])
+
+
+def dropdown(ident: str, label: str, options, lang: str, value=None, multi=False, choose=False) -> html.Div:
+    """A labelled dropdown; a filter's empty choice reads "all", an action field's "choose"."""
+    return labelled(ident, label, dcc.Dropdown(id=ident, options=options, value=value, multi=multi,
+                                               placeholder=t("dispatch.choose" if choose else "dispatch.all", lang),
+                                               labels=dropdown_labels(lang),
+                                               className="dispatch-dropdown"))
+
+
 def layout(services, params: dict) -> html.Div:
-    lang = params.get("lang", services.settings.language)
+    lang = params.get("lang") if params.get("lang") in ("id", "en") else services.settings.language
     user = current_staff()
     if user is None or not permissions.can_open(user.role, PATH):
-        return not_allowed(lang)
+        return html.Div(html.P(t("dispatch.not_allowed", lang)), className="container mt-5", lang=lang)
     from app.auth.web import csrf_token
 
+    preset = services.preset
     areas = services.areas.areas() if services.areas.has_areas else []
     kecamatan = sorted({(a.district_code, a.district_name) for a in areas}, key=lambda p: p[1])
     kelurahan = sorted({(a.code, f"{a.name} ({a.district_name})") for a in areas}, key=lambda p: p[1])
-    agencies = [(a.code, f"{a.code} — {a.name(lang)}") for a in services.preset.agencies]
+    agencies = [(a.code, f"{a.code} — {a.name(lang)}") for a in preset.agencies]
+    states = params.get("status", "").split(",") if params.get("status") else list(DEFAULT_STATES)
+    sort = params.get("sort") if params.get("sort") in queue.SORTS else "work"
     filters = dbc.Row([
-        dbc.Col(dcc.Dropdown(id=STATUS, multi=True, placeholder=t("staff.status", lang),
-                             options=_options((s.value, s.value.replace("_", " ")) for s in Status),
-                             value=params.get("status", "").split(",") if params.get("status") else []), md=3),
-        dbc.Col(dcc.Dropdown(id=CATEGORY, placeholder=t("staff.category", lang),
-                             options=_options((c.code, c.name(lang)) for c in CATEGORIES),
-                             value=params.get("category")), md=2),
-        dbc.Col(dcc.Dropdown(id=AGENCY, placeholder=t("staff.agency", lang), options=_options(agencies),
-                             value=params.get("agency")), md=2),
-        dbc.Col(dcc.Dropdown(id=KECAMATAN, placeholder=t("staff.kecamatan", lang), options=_options(kecamatan),
-                             value=params.get("kecamatan")),
-                md=2),
-        dbc.Col(dcc.Dropdown(id=KELURAHAN, placeholder=t("staff.kelurahan", lang), options=_options(kelurahan)),
-                md=3),
-        dbc.Col(dbc.Input(id=CELL, placeholder=t("staff.h3", lang), debounce=True,
-                          value=params.get("h3", "")), md=3),
-        dbc.Col(dcc.Dropdown(id=SLA, placeholder=t("staff.sla", lang),
-                             options=_options((s, t(f"staff.sla.{s}", lang)) for s in queue.SLA_STATES),
-                             value=params.get("sla")), md=2),
-        dbc.Col(dcc.RadioItems(id=SORT, value="age", inline=True, inputClassName="me-1",
-                               labelClassName="me-3",
-                               options=_options((s, t(f"staff.sort.{s}", lang)) for s in queue.SORTS)), md=4),
-        dbc.Col([html.Span(t("staff.export", lang) + ": ", className="me-1")] +
-                [html.A(fmt.upper(), id=ident, href="#", className="me-2", target="_blank")
-                 for fmt, ident in EXPORTS.items()], md=3),
-    ], className="g-2 mb-2")
-    actions = html.Div([
+        dbc.Col(labelled(SEARCH, t("dispatch.search_label", lang),
+                         dbc.Input(id=SEARCH, type="search", placeholder=t("dispatch.search", lang), debounce=True,
+                                   value=params.get("q", ""), maxLength=queue.SEARCH_MAX)), md=4),
+        dbc.Col(dropdown(STATUS, t("dispatch.filter.status", lang),
+                         _options((s.value, t(f"dispatch.status.{s.value}", lang)) for s in Status), lang,
+                         states, multi=True), md=4),
+        dbc.Col(dropdown(CATEGORY, t("staff.category", lang),
+                         _options(sorted(((c.code, c.name(lang)) for c in CATEGORIES), key=lambda p: p[1])), lang,
+                         params.get("category")), md=2),
+        dbc.Col(dropdown(AGENCY, t("staff.agency", lang), _options(agencies), lang, params.get("agency")), md=2),
+        dbc.Col(dropdown(KECAMATAN, t("dispatch.kecamatan", lang), _options(kecamatan), lang,
+                         params.get("kecamatan")), md=2),
+        dbc.Col(dropdown(KELURAHAN, t("dispatch.kelurahan", lang), _options(kelurahan), lang), md=3),
+        dbc.Col(dropdown(SLA, t("dispatch.col.deadline", lang),
+                         _options((s, t(f"dispatch.sla.{s}", lang)) for s in queue.SLA_STATES), lang,
+                         params.get("sla")), md=2),
+        dbc.Col(labelled(CELL, t("dispatch.filter.h3", lang),
+                         dbc.Input(id=CELL, debounce=True, value=params.get("h3", ""))), md=2),
+        dbc.Col(html.Fieldset([html.Legend(t("dispatch.sort", lang), className="form-label small mb-0"),
+                               dbc.RadioItems(id=SORT, value=sort, inline=True,
+                                              options=_options((s, t(f"dispatch.sort.{s}", lang))
+                                                               for s in queue.SORTS))],
+                              className="dispatch-sort"), md=3),
+    ], className="g-2 mb-2 dispatch-filters")
+    single = [b for b in SINGLE if permissions.can(user.role, PERMISSION_OF.get(b, b))]
+    can_bulk = [b for b in BULK if permissions.can(user.role, PERMISSION_OF.get(b, b))]
+
+    def button(action, color="primary", outline=False, label=None):
+        allowed = permissions.can(user.role, PERMISSION_OF.get(action, action))
+        return dbc.Button(label or t(f"dispatch.{action}", lang), id=button_id(action), size="sm",
+                          className="me-2 mb-1", color=color, outline=outline, disabled=True,
+                          style=None if allowed else {"display": "none"})
+
+    quick = html.Section([
+        html.H2(t("dispatch.actions_title", lang), className="visually-hidden"),
+        html.Div(id=SUGGESTED, className="small mb-1"),
+        html.Div([button("verify_route", "success", label=t("dispatch.verify_route_none", lang)),
+                  button("verify", "primary", True), button("reject", "danger", True)]),
+    ], className="dispatch-quick") if single else html.Div()
+    actions = html.Section([
+        html.H2(t("dispatch.actions_title", lang), className="h6 mt-2"),
         dbc.Row([
-            dbc.Col(dcc.Dropdown(id=TARGET_AGENCY, placeholder=t("staff.agency", lang), options=_options(agencies)),
-                    md=4),
-            dbc.Col(dbc.Input(id=TEAM, placeholder=t("staff.team", lang)), md=3),
-            dbc.Col(dcc.Dropdown(id=PRIORITY, placeholder=t("staff.priority", lang),
-                                 options=_options((p, p) for p in PRIORITIES)), md=2),
-            dbc.Col(dbc.Input(id=REASON, placeholder=t("staff.reason", lang)), md=3),
-            dbc.Col(dbc.Input(id=MERGE_INTO, placeholder=t("staff.merge_into", lang)), md=4),
-            dbc.Col(dbc.Textarea(id=PUBLIC_TEXT, placeholder=t("staff.public_text", lang), maxLength=280,
-                                 rows=2), md=8),
+            dbc.Col(dropdown(TARGET_AGENCY, t("dispatch.target_agency", lang), _options(agencies), lang,
+                             choose=True), md=6),
+            dbc.Col(labelled(TEAM, t("dispatch.team", lang), dbc.Input(id=TEAM, maxLength=80)), md=6),
+            dbc.Col(labelled(REASON, t("dispatch.reason", lang), dbc.Input(id=REASON, maxLength=500)), md=6),
+            dbc.Col(labelled(MERGE_INTO, t("dispatch.merge_into", lang),
+                             dbc.Input(id=MERGE_INTO, placeholder=f"{preset.code}-XXXXX-XXXXX", maxLength=40)), md=6),
+            dbc.Col(dropdown(PRIORITY, t("staff.priority", lang),
+                             _options((p, t(f"dispatch.priority.{p}", lang)) for p in PRIORITIES), lang, choose=True), md=6),
+            dbc.Col(labelled(PUBLIC_TEXT, t("dispatch.public_text", lang),
+                             dbc.Textarea(id=PUBLIC_TEXT, maxLength=280, rows=2)), md=12),
         ], className="g-2 mb-2"),
-        html.Div([dbc.Button(t(f"staff.{a}", lang), id=button_id(a), size="sm", className="me-2 mb-1",
-                             color="danger" if a == "reject" else "secondary" if a == "unpublish" else "primary",
-                             disabled=not permissions.can(user.role, PERMISSION_OF.get(a, a)))
-                  for a in ACTIONS]),
-        dbc.Alert(id=MESSAGE, is_open=False, className="mt-2 py-1"),
-    ])
-    return dbc.Container([
-        signed_in_bar(user, lang, csrf_token()),
-        html.H2(t("staff.dispatch", lang)),
+        html.Div([button("assign"), button("merge", "secondary", True), button("set_priority", "secondary", True),
+                  button("publish", "secondary", True), button("unpublish", "secondary", True)]),
+    ], id=ACTION_BOX, **{"aria-label": t("dispatch.actions_title", lang)}) if single else html.Div(id=ACTION_BOX)
+    bulk = html.Section([
+        html.Span(t("dispatch.picked", lang, n=0), id=PICKED_LABEL, className="me-2", **{"aria-live": "polite"}),
+        dbc.Button(t("dispatch.pick_all", lang), id=PICK_PAGE, size="sm", color="secondary", outline=True,
+                   className="me-2 mb-1"),
+        dbc.Button(t("dispatch.clear", lang), id=CLEAR, size="sm", color="secondary", outline=True,
+                   className="me-2 mb-1"),
+    ] + [dbc.Button(t(f"dispatch.{b}", lang), id=button_id(b), size="sm", className="me-2 mb-1",
+                    color="success" if b == "bulk_verify_route" else "primary", outline=b != "bulk_verify_route",
+                    style=None if b in can_bulk else {"display": "none"}) for b in BULK],
+        className="dispatch-bulk my-2", **{"aria-label": t("dispatch.bulk_title", lang)})
+    other = "en" if lang == "id" else "id"
+    switch = {k: v for k, v in params.items() if k not in ("path", "lang", "fragment") and isinstance(v, str)}
+    exports = html.Div([html.Span(t("dispatch.exports", lang, zone=preset.tz_label) + ": ", className="me-1")] +
+                       [html.A(fmt.upper(), id=ident, href="#", className="me-2", target="_blank")
+                        for fmt, ident in EXPORTS.items()], className="small")
+    return html.Div(dbc.Container([
+        html.Div([html.Span(t("dispatch.signed_in", lang, user=user.username,
+                              role=t(f"dispatch.role.{user.role}", lang)), className="me-3"),
+                  html.A(t("dispatch.language", lang), href=f"{PATH}?{urlencode({**switch, 'lang': other})}",
+                         lang=other, className="me-3"),
+                  html.Form([dcc.Input(type="hidden", name="csrf_token", value=csrf_token()),
+                             html.Button(t("dispatch.logout", lang), type="submit",
+                                         className="btn btn-sm btn-outline-light")],
+                            method="POST", action="/logout", style={"display": "inline"})],
+                 className="text-end small my-2"),
+        html.Div([html.H1(t("dispatch.title", lang), className="h3 me-3 mb-0"), exports],
+                 className="d-flex align-items-baseline justify-content-between"),
+        html.Section(id=INCIDENTS, **{"aria-label": t("dispatch.incidents", lang)}),
+        html.Nav(id=COUNTS, className="my-2 dispatch-counts", **{"aria-label": t("dispatch.counts", lang)}),
         filters,
         dbc.Row([
-            dbc.Col([html.Div(id=QUEUE),
-                     html.Div([dbc.Button(t("staff.prev", lang), id=PREV, size="sm", className="me-2"),
+            dbc.Col([bulk, html.Div(id=QUEUE),
+                     html.Div([dbc.Button(t("dispatch.prev", lang), id=PREV, size="sm", className="me-2"),
                                html.Span(id=PAGE_LABEL, className="me-2"),
-                               dbc.Button(t("staff.next", lang), id=NEXT, size="sm")], className="my-2")], md=7),
-            dbc.Col([actions, html.Hr(), html.Div(t("staff.select_report", lang), id=DETAIL)], md=5),
+                               dbc.Button(t("dispatch.next", lang), id=NEXT, size="sm")], className="my-2"),
+                     html.P(t("dispatch.keys", lang), className="small dispatch-keys")], md=7),
+            dbc.Col([dbc.Alert(id=MESSAGE, is_open=False, className="mt-2 py-1"),
+                     html.Div(t("dispatch.select_report", lang), id=DETAIL), quick, html.Div(id=DETAIL_MORE),
+                     actions], md=5,
+                    className="dispatch-side"),
         ]),
-        dcc.Store(id=PAGE, data=0), dcc.Store(id=SELECTED), dcc.Interval(id=TICK, interval=15_000),
-    ], fluid=True)
+        dcc.Store(id=PAGE, data=0), dcc.Store(id=SELECTED), dcc.Store(id=PICKED, data={}),
+        dcc.Store(id=LANG, data=lang), dcc.Store(id=LANG_SET),
+        dcc.Interval(id=TICK, interval=15_000),
+    ], fluid=True), className="dispatch", lang=lang)

@@ -299,3 +299,42 @@ def after_photos(engine, report_id: str) -> list[str]:
         rows = conn.execute(select(a.c.detail).where(a.c.report_id == report_id, a.c.action == "resolve")
                             .order_by(a.c.occurred_at)).all()
     return [json.loads(r.detail)["after_photo"] for r in rows if "after_photo" in json.loads(r.detail)]
+
+
+def verify_and_assign(services, user, report_id, expected_version, agency=None, team=None) -> dict:
+    """Verify a new or reopened report and assign it in one move: to ``agency``, or to the agency the
+    report was routed to on arrival when none is named. Two audited changes (verify, then assign)."""
+    _require(user, "verify")
+    _require(user, "assign")
+    row = visible_report(services.engine, user, report_id)
+    target = agency or row.agency
+    if not target:
+        raise ActionInvalid("agency", "this report has no suggested agency: choose one")
+    version = expected_version
+    if row.status in (Status.NEW.value, Status.REOPENED.value):
+        version = verify(services, user, report_id, expected_version)["version"]
+    out = assign(services, user, report_id, version, target, team)
+    return {**out, "agency": target}
+
+
+def bulk_verify(services, user, items: list[dict], route: bool = False, agency=None, team=None) -> list[dict]:
+    """Verify each {id, version} (and, with ``route``, assign it to ``agency`` or its suggested agency);
+    one failure does not stop the others (each answers its outcome)."""
+    _require(user, "verify")
+    if route:
+        _require(user, "bulk_assign")
+    results = []
+    for item in items:
+        try:
+            if route:
+                out = verify_and_assign(services, user, item["id"], item.get("version"), agency, team)
+            else:
+                out = verify(services, user, item["id"], item.get("version"))
+            results.append({"ok": True, **out})
+        except Exception as err:  # noqa: BLE001  reported per item, by kind
+            kind, status = error_kind(err)
+            if kind is None:
+                raise
+            results.append({"ok": False, "report_id": item.get("id"), "error": str(err), "kind": kind,
+                            "http_status": status})
+    return results

@@ -164,6 +164,19 @@ def bulk_assign():
     return jsonify({"results": results, "assigned": sum(1 for r in results if r["ok"])})
 
 
+@blueprint.post("/bulk-verify")
+def bulk_verify():
+    """Verify a list of {id, version}; with ``"route": true`` also assign each to ``agency`` or, when
+    none is named, to the agency it was routed to on arrival."""
+    body = request.get_json(silent=True) or {}
+    items = body.get("items")
+    if not isinstance(items, list) or not items or len(items) > 500:
+        raise actions.ActionInvalid("items", "a list of 1 to 500 {id, version}")
+    results = actions.bulk_verify(_services(), current_user, items, bool(body.get("route")), body.get("agency"),
+                                  body.get("team"))
+    return jsonify({"results": results, "done": sum(1 for r in results if r["ok"])})
+
+
 @blueprint.get("/escalations")
 def escalation_list():
     actions._require(current_user, "escalations")
@@ -186,6 +199,20 @@ def _format() -> str:
     return fmt
 
 
+def _export_lang(services) -> str:
+    lang = request.args.get("lang") or (request.get_json(silent=True) or {}).get("lang") or services.settings.language
+    if lang not in ("id", "en"):
+        raise actions.ActionInvalid("lang", "one of id, en")
+    return lang
+
+
+def _delimiter() -> str:
+    sep = {"semicolon": ";", "comma": ",", "tab": "\t", None: ";"}.get(request.args.get("sep"))
+    if sep is None:
+        raise actions.ActionInvalid("sep", "one of semicolon, comma, tab")
+    return sep
+
+
 @blueprint.get("/export")
 def export_now():
     """The filtered set as a download; sets of 100,000 rows and more must use a background job."""
@@ -198,9 +225,10 @@ def export_now():
                         "kind": "too_large", "rows": total}), 413
     path = _export_dir(services) / f"now-{secrets.token_hex(8)}.{fmt}"
     with open(path, "wb") as out:
-        queue.write_export(queue.iter_rows(services.engine, services.preset, flt, current_user), fmt, out)
+        queue.write_export(queue.iter_rows(services.engine, services.preset, flt, current_user), fmt, out,
+                           preset=services.preset, lang=_export_lang(services), delimiter=_delimiter())
     response = send_file(path, mimetype=EXPORT_TYPES[fmt], as_attachment=True,
-                         download_name=f"pantau-{services.preset.slug}.{fmt}")
+                         download_name=queue.export_name(services.preset, fmt))
     response.call_on_close(lambda: path.unlink(missing_ok=True))
     return response
 
@@ -211,7 +239,7 @@ def _job_file(services, job_id: str) -> Path:
     return _export_dir(services) / f"{job_id}.json"
 
 
-def run_export_job(services, user, flt, fmt: str, job_id: str) -> None:
+def run_export_job(services, user, flt, fmt: str, job_id: str, lang: str | None = None) -> None:
     folder = _export_dir(services)
     status_path = folder / f"{job_id}.json"
     total = queue.count(services.engine, services.preset, flt, user)
@@ -226,7 +254,8 @@ def run_export_job(services, user, flt, fmt: str, job_id: str) -> None:
     try:
         with open(folder / f"{job_id}.{fmt}", "wb") as out:
             n = queue.write_export(queue.iter_rows(services.engine, services.preset, flt, user), fmt, out,
-                                   progress=lambda done: write_status(state="running", done=done))
+                                   progress=lambda done: write_status(state="running", done=done),
+                                   preset=services.preset, lang=lang or services.settings.language)
         write_status(state="ready", done=n)
     except Exception as err:  # noqa: BLE001  the job's owner sees why it failed
         write_status(state="failed", done=0, error=str(err)[:300])
@@ -243,7 +272,8 @@ def export_start():
     flt = queue.QueueFilter.from_params(filters)
     job_id = secrets.token_hex(12)
     user = current_user._get_current_object()
-    thread = threading.Thread(target=run_export_job, args=(services, user, flt, fmt, job_id), daemon=True,
+    thread = threading.Thread(target=run_export_job, args=(services, user, flt, fmt, job_id,
+                                                           _export_lang(services)), daemon=True,
                               name=f"export-{job_id}")
     thread.start()
     return jsonify({"job": job_id, "status_url": f"/staff/api/exports/{job_id}"}), 202
@@ -280,7 +310,7 @@ def export_file(job_id):
         return jsonify({"error": "not ready yet", "kind": "not_ready", **status}), 409
     return send_file(_export_dir(services) / f"{job_id}.{status['format']}",
                      mimetype=EXPORT_TYPES[status["format"]], as_attachment=True,
-                     download_name=f"pantau-{services.preset.slug}.{status['format']}")
+                     download_name=queue.export_name(services.preset, status["format"]))
 
 
 # -- wall incidents (spikes): seen on the wall, acknowledged here -------------------------------

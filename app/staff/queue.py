@@ -17,7 +17,10 @@ from app.store import db
 from app.workflow import OPEN_STATUSES
 
 PAGE_SIZE = 50
-SORTS = ("age", "sla_due", "newest")
+SORTS = ("work", "age", "sla_due", "newest")
+# "work": what needs a supervisor first: new and reopened reports, then the overdue, then by deadline
+WORK_FIRST = ("new", "reopened")
+SEARCH_MAX = 100
 SLA_STATES = ("breached", "due_soon", "ok")
 QUEUE_COLUMNS = ("id", "ticket", "category", "status", "priority", "agency", "team", "kecamatan_name",
                  "kelurahan_name", "created_at", "sla_due_at", "version", "lat", "lng", "h3_cell",
@@ -37,6 +40,7 @@ class QueueFilter:
     h3_cell: str | None = None
     sla_state: str | None = None
     sort: str = "age"
+    q: str | None = None     # a ticket, words of the description, or (staff) the reporter's phone
 
     @classmethod
     def from_params(cls, params) -> "QueueFilter":
@@ -54,8 +58,11 @@ class QueueFilter:
         cell = get("h3") or get("h3_cell") or None
         if cell and not h3.is_valid_cell(cell):
             raise ValueError("h3: not an H3 cell id")
+        q = (get("q") or "").strip() or None
+        if q and len(q) > SEARCH_MAX:
+            raise ValueError(f"q: at most {SEARCH_MAX} characters")
         return cls(statuses, get("category") or None, get("agency") or None, get("kecamatan") or None,
-                   get("kelurahan") or None, cell, state, sort)
+                   get("kelurahan") or None, cell, state, sort, q)
 
     def as_params(self) -> dict:
         out = {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name)}
@@ -100,6 +107,8 @@ def _conditions(preset, flt: QueueFilter, user, now: datetime):
     if flt.h3_cell:
         low, high = _cell_range(flt.h3_cell, BASE_RESOLUTION)
         conds.append(r.c.h3_cell.between(low, high))
+    if flt.q:
+        conds.append(_search(flt.q))
     if flt.sla_state:
         conds.append(db.open_reports())
         soon = now + sla.DUE_SOON
@@ -109,13 +118,81 @@ def _conditions(preset, flt: QueueFilter, user, now: datetime):
     return conds
 
 
-def _order(flt: QueueFilter):
+def _search(q: str):
+    """A ticket (whole, or its last part as read on the phone), a phone number (its digits), or words
+    of the description (each word must occur)."""
+    import re
+
+    from sqlalchemy import or_
+
     r = db.reports
+    text = q.strip()
+    ticket = text.upper().replace(" ", "")
+    if re.fullmatch(r"[A-Z]{2,5}-[0-9A-Z]{5}-[0-9A-Z]{5}", ticket):
+        return r.c.ticket == ticket
+    digits = re.sub(r"\D", "", text)
+    if len(digits) >= 6 and re.fullmatch(r"[+\d\s().-]+", text):
+        tail = digits[-9:]          # 0812..., +62812..., 62812... all end alike
+        bare = r.c.reporter_phone
+        for mark in (" ", "-", "(", ")", ".", "+"):
+            bare = func.replace(bare, mark, "")
+        return bare.like(f"%{tail}%")
+    words = [w for w in text.lower().split() if w][:5]
+    like = [func.lower(r.c.description).like("%" + w.replace("%", "").replace("_", "") + "%") for w in words]
+    cond = and_(*like)
+    if re.fullmatch(r"[0-9A-Za-z-]{4,}", text):
+        cond = or_(cond, r.c.ticket.like(f"%{ticket}%"))
+    return cond
+
+
+def _order(flt: QueueFilter, now: datetime | None = None):
+    from sqlalchemy import case
+
+    r = db.reports
+    if flt.sort == "work":
+        now = now or datetime.now(timezone.utc)
+        rank = case((r.c.status.in_(WORK_FIRST), 0), (and_(db.open_reports(), r.c.sla_due_at < now), 1),
+                    (db.open_reports(), 2), else_=3)
+        return (rank, r.c.sla_due_at, r.c.created_at, r.c.id)
     if flt.sort == "sla_due":
         return (r.c.sla_due_at, r.c.id)
     if flt.sort == "newest":
         return (r.c.created_at.desc(), r.c.id)
     return (r.c.created_at, r.c.id)
+
+
+def _work_rows(conn, preset, flt: QueueFilter, user, now: datetime, offset: int, limit: int) -> list:
+    """The "work" order without sorting every open report: one short index-ordered read per state
+    (and, for the states in progress, one for the overdue and one for the rest), each at most
+    ``offset + limit`` rows on the (city, status, sla_due_at / created_at) indexes, merged here.
+    Same order as ``_order(flt)`` for ``work``: new and reopened, then overdue, then by deadline."""
+    from dataclasses import replace
+
+    from sqlalchemy import or_
+
+    from app.workflow import Status
+
+    r = db.reports
+    base = _conditions(preset, replace(flt, statuses=()), user, now)
+    need = offset + limit
+    columns = [r.c[name] for name in QUEUE_COLUMNS]
+    found = []
+    for status in flt.statuses or tuple(s.value for s in Status):
+        here = [*base, r.c.status == status]
+        if status in WORK_FIRST:
+            reads = [(0, here)]
+        elif status in OPEN_STATUSES:
+            reads = [(1, [*here, r.c.sla_due_at < now]),
+                     (2, [*here, or_(r.c.sla_due_at >= now, r.c.sla_due_at.is_(None))])]
+        else:
+            reads = [(3, here)]
+        for rank, conds in reads:
+            order = (r.c.created_at, r.c.id) if rank == 3 else (r.c.sla_due_at, r.c.created_at, r.c.id)
+            for row in conn.execute(select(*columns).where(*conds).order_by(*order).limit(need)):
+                due = None if rank == 3 else row.sla_due_at
+                found.append((rank, due is None, due or row.created_at, row.created_at, row.id, row))
+    found.sort(key=lambda item: item[:-1])
+    return [item[-1] for item in found[offset:offset + limit]]
 
 
 def page(engine, preset, flt: QueueFilter, user, page_no: int = 0, now: datetime | None = None,
@@ -124,11 +201,14 @@ def page(engine, preset, flt: QueueFilter, user, page_no: int = 0, now: datetime
     now = now or datetime.now(timezone.utc)
     r = db.reports
     conds = _conditions(preset, flt, user, now)
-    query = (select(*[r.c[name] for name in QUEUE_COLUMNS]).where(*conds).order_by(*_order(flt))
+    query = (select(*[r.c[name] for name in QUEUE_COLUMNS]).where(*conds).order_by(*_order(flt, now))
              .limit(PAGE_SIZE).offset(max(page_no, 0) * PAGE_SIZE))
     capped = select(r.c.id).where(*conds).limit(count_limit + 1).subquery()
     with engine.connect() as conn:
-        rows = conn.execute(query).all()
+        if flt.sort == "work":
+            rows = _work_rows(conn, preset, flt, user, now, max(page_no, 0) * PAGE_SIZE, PAGE_SIZE)
+        else:
+            rows = conn.execute(query).all()
         total = conn.execute(select(func.count()).select_from(capped)).scalar_one()
     items = []
     for row in rows:
@@ -138,10 +218,22 @@ def page(engine, preset, flt: QueueFilter, user, page_no: int = 0, now: datetime
             item[key] = item[key].isoformat() if item[key] else None
         item.update(sla_state=view["state"], overdue=view["overdue"],
                     expected_datetime=view["expected_datetime"].isoformat(),
-                    countdown=sla.countdown(view["remaining_s"]))
+                    countdown=sla.countdown(view["remaining_s"]), remaining_s=view["remaining_s"])
         items.append(item)
     return {"items": items, "page": page_no, "page_size": PAGE_SIZE, "total": min(total, count_limit),
             "total_capped": total > count_limit}
+
+
+def state_counts(engine, preset, flt: QueueFilter, user, now: datetime | None = None) -> dict[str, int]:
+    """How many reports of each state match the other filters (the state filter itself left out)."""
+    from dataclasses import replace
+
+    now = now or datetime.now(timezone.utc)
+    r = db.reports
+    conds = _conditions(preset, replace(flt, statuses=()), user, now)
+    with engine.connect() as conn:
+        rows = conn.execute(select(r.c.status, func.count()).where(*conds).group_by(r.c.status)).all()
+    return {status: n for status, n in rows}
 
 
 def count(engine, preset, flt: QueueFilter, user, now: datetime | None = None) -> int:
@@ -156,11 +248,19 @@ def iter_rows(engine, preset, flt: QueueFilter, user, chunk: int = 5000, now: da
     now = now or datetime.now(timezone.utc)
     r = db.reports
     query = (select(*[r.c[name] for name in EXPORT_COLUMNS]).where(*_conditions(preset, flt, user, now))
-             .order_by(*_order(flt)))
+             .order_by(*_order(flt, now)))
     with engine.connect() as conn:
         result = conn.execution_options(stream_results=True, yield_per=chunk).execute(query)
         for row in result:
             yield row
+
+
+TIME_COLUMNS = ("created_at", "sla_due_at", "resolved_at")
+CODE_COLUMNS = {"status": "dispatch.status.", "priority": "dispatch.priority."}
+# A spreadsheet reads a cell starting with one of these as a formula (OWASP "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+EXPORT_WIDTHS = {"ticket": 18, "description": 60, "address": 40, "kecamatan_name": 22, "kelurahan_name": 22,
+                 "category": 22, "created_at": 18, "sla_due_at": 18, "resolved_at": 18}
 
 
 def _cell(value):
@@ -169,33 +269,88 @@ def _cell(value):
     return value
 
 
-# A spreadsheet reads a cell starting with one of these as a formula (OWASP "CSV injection").
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
 def spreadsheet_text(value: str) -> str:
     """Text as a spreadsheet must show it, never run it: a leading ``'`` before a formula start."""
     return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
-def _sheet_cell(value):
+def _safe(value):
     """A CSV/XLSX cell: numbers stay numbers; every other value is inert text."""
-    value = _cell(value)
-    if value is None or isinstance(value, (bool, int, float)):
+    if value is None or isinstance(value, (bool, int, float, datetime)):
         return value
     return spreadsheet_text(str(value))
 
 
-def write_export(rows, fmt: str, out, progress=None) -> int:
+class ExportWords:
+    """The export in the reader's language: headers, state/priority/category names, local times."""
+
+    def __init__(self, preset=None, lang: str = "id"):
+        from zoneinfo import ZoneInfo
+
+        from app.i18n import t
+        from config.catalogue import CATEGORIES
+
+        self.lang = lang if lang in ("id", "en") else "id"
+        self.zone = ZoneInfo(preset.timezone) if preset is not None else timezone.utc
+        self.zone_label = preset.tz_label if preset is not None else "UTC"
+        self.headers = [t(f"dispatch.col.{c}", self.lang, zone=self.zone_label) for c in EXPORT_COLUMNS]
+        self.categories = {c.code: c.name(self.lang) for c in CATEGORIES}
+        self.codes = {col: {code: t(prefix + code, self.lang) for code in _codes(col)}
+                      for col, prefix in CODE_COLUMNS.items()}
+
+    def local(self, value):
+        """An aware local datetime (naive for a spreadsheet cell: the header names the zone)."""
+        if value is None:
+            return None
+        value = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value.astimezone(self.zone).replace(tzinfo=None)
+
+    def values(self, row, text_times: bool):
+        out = []
+        for name, value in zip(EXPORT_COLUMNS, row):
+            if name in TIME_COLUMNS:
+                local = self.local(value)
+                out.append(local.strftime("%Y-%m-%d %H:%M") if text_times and local else local)
+            elif name == "category":
+                out.append(self.categories.get(value, value))
+            elif name in self.codes:
+                out.append(self.codes[name].get(value, value))
+            else:
+                out.append(_safe(value))
+        return out
+
+
+def _codes(column: str):
+    from app.reports import PRIORITIES
+    from app.workflow import Status
+
+    return [s.value for s in Status] if column == "status" else list(PRIORITIES)
+
+
+def export_name(preset, fmt: str, now: datetime | None = None) -> str:
+    """``pantau-jakarta-2026-12-01.csv``: the city and the local date."""
+    from zoneinfo import ZoneInfo
+
+    now = now or datetime.now(timezone.utc)
+    return f"pantau-{preset.slug}-{now.astimezone(ZoneInfo(preset.timezone)).date().isoformat()}.{fmt}"
+
+
+def write_export(rows, fmt: str, out, progress=None, preset=None, lang: str = "id", delimiter: str = ";") -> int:
     """Write ``rows`` to the binary file ``out`` as csv, xlsx or geojson; returns the row count.
+    Headers and values are in ``lang``, times in the city's zone (``preset``; UTC without one).
+    The CSV carries a UTF-8 byte-order mark and ``;`` between fields (what Excel in an Indonesian
+    locale reads as columns); the XLSX a frozen header, a filter and column widths.
     ``progress(n)`` is called every 5,000 rows."""
+    words = ExportWords(preset, lang)
     n = 0
     if fmt == "csv":
-        text = io.TextIOWrapper(out, encoding="utf-8", newline="")
-        writer = csv.writer(text)
-        writer.writerow(EXPORT_COLUMNS)
+        if delimiter not in (";", ",", "\t"):
+            raise ValueError("delimiter: one of ; , or tab")
+        text = io.TextIOWrapper(out, encoding="utf-8-sig", newline="")
+        writer = csv.writer(text, delimiter=delimiter)
+        writer.writerow(words.headers)
         for row in rows:
-            writer.writerow([_sheet_cell(v) for v in row])
+            writer.writerow(words.values(row, text_times=True))
             n += 1
             if progress and n % 5000 == 0:
                 progress(n)
@@ -204,26 +359,41 @@ def write_export(rows, fmt: str, out, progress=None) -> int:
     elif fmt == "xlsx":
         from openpyxl import Workbook
         from openpyxl.cell import WriteOnlyCell
+        from openpyxl.styles import Font
+        from openpyxl.utils import get_column_letter
 
         book = Workbook(write_only=True)
-        sheet = book.create_sheet("reports")
-        sheet.append(list(EXPORT_COLUMNS))
-
-        def xlsx_cell(value):
-            if isinstance(value, datetime):
-                return value.replace(tzinfo=None)
-            value = _sheet_cell(value)
-            if not isinstance(value, str):
-                return value
-            cell = WriteOnlyCell(sheet, value)
-            cell.data_type = "s"     # text, whatever it starts with: openpyxl would make "=..." a formula
-            return cell
-
+        sheet = book.create_sheet("laporan" if words.lang == "id" else "reports")
+        sheet.freeze_panes = "A2"
+        for i, name in enumerate(EXPORT_COLUMNS, start=1):
+            sheet.column_dimensions[get_column_letter(i)].width = EXPORT_WIDTHS.get(name, 14)
+        bold = Font(bold=True)
+        header = []
+        for label in words.headers:
+            cell = WriteOnlyCell(sheet, value=label)
+            cell.font = bold
+            header.append(cell)
+        sheet.append(header)
+        time_at = {EXPORT_COLUMNS.index(c) for c in TIME_COLUMNS}
         for row in rows:
-            sheet.append([xlsx_cell(v) for v in row])
+            values = words.values(row, text_times=False)
+            cells = []
+            for i, value in enumerate(values):
+                if i in time_at and value is not None:
+                    cell = WriteOnlyCell(sheet, value=value)
+                    cell.number_format = "yyyy-mm-dd hh:mm"
+                    cells.append(cell)
+                elif isinstance(value, str):
+                    cell = WriteOnlyCell(sheet, value=value)
+                    cell.data_type = "s"     # text, whatever it starts with: openpyxl would make "=..." a formula
+                    cells.append(cell)
+                else:
+                    cells.append(value)
+            sheet.append(cells)
             n += 1
             if progress and n % 5000 == 0:
                 progress(n)
+        sheet.auto_filter.ref = f"A1:{get_column_letter(len(EXPORT_COLUMNS))}{n + 1}"
         book.save(out)
     elif fmt == "geojson":
         out.write(b'{"type":"FeatureCollection","features":[')

@@ -21,13 +21,13 @@ def body_for(server, output: str, values: dict, changed: list[str] | None = None
                  "value": values.get(f"{d['id']}.{d['property']}")} for d in declared]
 
     outs = callback["output"]
-    def out(o):
-        # A pattern-matching id ({"type": ..., "code": ALL}) goes as JSON text names it: the wildcard
-        # itself is not JSON (the renderer would send the matched ids; the server checks either).
-        ident = json.loads(o.component_id_str()) if isinstance(o.component_id, dict) else o.component_id
-        return {"id": ident, "property": o.component_property}
 
-    outputs = [out(o) for o in outs] if isinstance(outs, list) else out(outs)
+    def plain(ident):   # a pattern-matching id's wildcards (ALL) as the renderer writes them, ["ALL"]
+        return {k: (json.loads(v.to_json()) if hasattr(v, "to_json") else v) for k, v in ident.items()} \
+            if isinstance(ident, dict) else ident
+
+    outputs = ([{"id": plain(o.component_id), "property": o.component_property} for o in outs]
+               if isinstance(outs, list) else {"id": plain(outs.component_id), "property": outs.component_property})
     inputs = items(callback["inputs"])
     return {"output": output, "outputs": outputs, "inputs": inputs, "state": items(callback["state"]),
             "changedPropIds": changed if changed is not None else [f"{i['id']}.{i['property']}" for i in inputs

@@ -120,7 +120,7 @@ def test_every_screen_works_with_the_policy_on_and_not_one_violation(serve, brow
     _sign_in(page, base, "super1")
     page.wait_for_url(f"{base}/dispatch")
     page.wait_for_selector(".queue-table tbody tr")
-    page.click(f"text={rows[0].ticket}")                      # a callback round trip and the detail map
+    page.click(f".dispatch-ticket:has-text('{rows[0].ticket}')")                      # a callback round trip and the detail map
     page.wait_for_selector("#dispatch-detail-ticket")
     page.wait_for_selector(".staff-report-map.leaflet-container")
     seen["/dispatch"] = page.evaluate("window.__csp")
@@ -150,7 +150,7 @@ def test_the_dispatch_detail_map_asks_no_other_host(serve, browser, artifacts_di
     _sign_in(page, base, "super1")
     page.wait_for_url(f"{base}/dispatch")
     page.wait_for_selector(".queue-table tbody tr")
-    page.click(f"text={rows[0].ticket}")
+    page.click(f".dispatch-ticket:has-text('{rows[0].ticket}')")
     page.wait_for_selector("#dispatch-detail-ticket")
     page.wait_for_selector(".staff-report-map.leaflet-container")
     paths = 2 if services.areas.has_areas else 1          # the kecamatan outlines (with boundaries), the spot

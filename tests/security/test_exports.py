@@ -27,27 +27,27 @@ def test_formula_in_a_description_stays_text_in_csv_and_xlsx(services, as_user):
     _file_reports(services)
     staff = as_user("super1")
 
-    text = staff.get("/staff/api/export?format=csv").get_data(as_text=True)
+    text = staff.get("/staff/api/export?format=csv&lang=en&sep=comma").data.decode("utf-8-sig")
     records = list(csv.DictReader(io.StringIO(text, newline="")))
     assert len(records) == len(PAYLOADS)
-    descriptions = {r["description"] for r in records}
+    descriptions = {r["Description"] for r in records}
     assert descriptions == {"'" + p.strip() for p in PAYLOADS}     # the form trims the text
-    assert any(r["description"].startswith("'=HYPERLINK") for r in records)
+    assert any(r["Description"].startswith("'=HYPERLINK") for r in records)
     for record in records:
-        for column in ("description", "address"):
+        for column in ("Description", "Address"):
             assert not record[column].startswith(("=", "+", "-", "@", "\t", "\r")), record[column]
-        float(record["lat"])     # numbers stay numbers
+        float(record["Latitude"])     # numbers stay numbers
 
-    book = load_workbook(io.BytesIO(staff.get("/staff/api/export?format=xlsx").data))
+    book = load_workbook(io.BytesIO(staff.get("/staff/api/export?format=xlsx&lang=en").data))
     sheet = book["reports"]
     header = [c.value for c in sheet[1]]
     cells = [c for row in sheet.iter_rows(min_row=2) for c in row]
     assert not [c.coordinate for c in cells if c.data_type == "f"], "a cell is a formula"
     assert all(isinstance(c.value, str) for c in cells if c.value is not None
-               and header[c.column - 1] in ("description", "address", "ticket", "category"))
-    described = {sheet.cell(row=r, column=header.index("description") + 1).value for r in range(2, sheet.max_row + 1)}
+               and header[c.column - 1] in ("Description", "Address", "Ticket", "Category"))
+    described = {sheet.cell(row=r, column=header.index("Description") + 1).value for r in range(2, sheet.max_row + 1)}
     assert described == {"'" + p.strip() for p in PAYLOADS}
-    lat = sheet.cell(row=2, column=header.index("lat") + 1).value
+    lat = sheet.cell(row=2, column=header.index("Latitude") + 1).value
     assert isinstance(lat, float)
 
 
@@ -62,11 +62,11 @@ def test_the_writer_escapes_tab_and_cr_starts_too():
     rows = [Row(**{**values, "ticket": "JKT-1", "description": text, "lat": -6.2, "lng": 106.8})
             for text in ("\t=1+1", "\r=1+1", "=1+1", "biasa")]
     out = io.BytesIO()
-    queue.write_export(rows, "csv", out)
-    written = [r["description"] for r in csv.DictReader(io.StringIO(out.getvalue().decode(), newline=""))]
+    queue.write_export(rows, "csv", out, lang="en", delimiter=",")
+    written = [r["Description"] for r in csv.DictReader(io.StringIO(out.getvalue().decode("utf-8-sig"), newline=""))]
     assert written == ["'\t=1+1", "'\r=1+1", "'=1+1", "biasa"]
     out = io.BytesIO()
-    queue.write_export(rows, "xlsx", out)
+    queue.write_export(rows, "xlsx", out, lang="en")
     sheet = load_workbook(io.BytesIO(out.getvalue()))["reports"]
     column = queue.EXPORT_COLUMNS.index("description") + 1
     shown = [sheet.cell(row=r, column=column).value for r in range(2, 6)]

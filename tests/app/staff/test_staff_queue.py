@@ -43,11 +43,12 @@ def test_exports_honour_filters(services, as_user, staff_app):
     rows = seed(services, count=30, categories=["garbage", "flood"])
     staff = as_user("super1")
     floods = sum(1 for r in rows if r.category == "flood")
-    text = staff.get("/staff/api/export?format=csv&category=flood").get_data(as_text=True)
+    text = staff.get("/staff/api/export?format=csv&category=flood&lang=en&sep=comma").data.decode("utf-8-sig")
     records = list(csv.DictReader(io.StringIO(text)))
-    assert len(records) == floods and {r["category"] for r in records} == {"flood"}
-    book = load_workbook(io.BytesIO(staff.get("/staff/api/export?format=xlsx").data), read_only=True)
+    assert len(records) == floods and {r["Category"] for r in records} == {"Flooding"}
+    book = load_workbook(io.BytesIO(staff.get("/staff/api/export?format=xlsx&lang=en").data), read_only=True)
     assert len(list(book["reports"].iter_rows())) == 31
+    assert staff.get("/staff/api/export?format=csv&sep=pipe").status_code == 422
     geo = json.loads(staff.get("/staff/api/export?format=geojson&category=garbage").data)
     assert len(geo["features"]) == 30 - floods
     assert geo["features"][0]["geometry"]["type"] == "Point"
@@ -63,5 +64,6 @@ def test_exports_honour_filters(services, as_user, staff_app):
             break
         time.sleep(0.05)
     assert status["state"] == "ready" and status["progress"] == 1.0 and status["done"] == floods
-    assert len(list(csv.DictReader(io.StringIO(staff.get(status["download_url"]).get_data(as_text=True))))) == floods
+    download = staff.get(status["download_url"]).data.decode("utf-8-sig")
+    assert len(list(csv.DictReader(io.StringIO(download), delimiter=";"))) == floods
     assert as_user("admin1").get(url).status_code == 404     # another user's export is not theirs
