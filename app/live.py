@@ -79,7 +79,7 @@ def load_counts(client, preset, view: tuple[str, str], now: float | None = None
     Lua script, so a MULTI read gives counts that include exactly the deltas
     up to the returned sequence (breaches depend on the clock: not atomic).
     """
-    keys = Keys(preset.slug)
+    keys = Keys.for_city(preset)
     now = time.time() if now is None else now
     metric, window_name = view
     if metric == "breaches":
@@ -142,7 +142,7 @@ class LiveRelay:
     def __init__(self, services, socketio, flush_s: float = 0.1, breaches_every_s: float = 5.0):
         self.services = services
         self.socketio = socketio
-        self.keys = Keys(services.preset.slug)
+        self.keys = Keys.for_city(services.preset)
         self.flush_s = flush_s
         self.breaches_every_s = breaches_every_s
         self.stopping = threading.Event()
@@ -307,7 +307,7 @@ def timelapse():
     if res is None:
         return jsonify({"error": f"res: must be one of {', '.join(map(str, hexagg.MAP_RESOLUTIONS))} "
                                  f"(got {request.args.get('res')[:20]!r})"}), 400
-    keys, step = Keys(services.preset.slug), hexagg.BY_NAME["m5"].seconds
+    keys, step = Keys.for_city(services.preset), hexagg.BY_NAME["m5"].seconds
     now = time.time()
     last = int(now // step)
     buckets = list(range(last - TIMELAPSE_FRAMES + 1, last + 1))

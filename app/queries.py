@@ -95,7 +95,7 @@ def hex_counts(client, preset, resolution: int, window_name: str = "24h", metric
     metric ``reports``: reports created in the window; ``open``: the open
     backlog now (all time); ``breaches``: open reports past their SLA now.
     """
-    keys = Keys(preset.slug)
+    keys = Keys.for_city(preset)
     now = time.time() if now is None else now
     if metric == "reports":
         fields = cell_category_counts(client, keys, resolution, window(window_name, preset.timezone, now))
@@ -121,7 +121,7 @@ def kpis(client, preset, window_name: str = "today", categories: set[str] | None
          now: float | None = None) -> dict:
     """Received, open backlog, resolved, median time to resolve and SLA breaches, with a
     per-category breakdown: all from the counters the map reads (coarsest resolution)."""
-    keys = Keys(preset.slug)
+    keys = Keys.for_city(preset)
     now = time.time() if now is None else now
     win = window(window_name, preset.timezone, now)
     coarse = hexagg.MAP_RESOLUTIONS[0]
@@ -165,4 +165,4 @@ def kpis(client, preset, window_name: str = "today", categories: set[str] | None
 
 def latest_reports(client, preset, limit: int = 20) -> list[dict]:
     """Public summaries of the newest reports (no contact, no free text), newest first."""
-    return [json.loads(raw) for raw in client.lrange(Keys(preset.slug).recent, 0, max(limit, 1) - 1)]
+    return [json.loads(raw) for raw in client.lrange(Keys.for_city(preset).recent, 0, max(limit, 1) - 1)]

@@ -35,13 +35,13 @@ class Producer:
         self.redis = client
         self.preset = preset
         self.areas = areas
-        self.keys = Keys(preset.slug)
+        self.keys = Keys(preset.slug, partitions=partitions)
         self.partitions = partitions
         self.clock = clock
 
     def stream_for(self, report_id: str) -> str:
         # Partition by report id: all events of one report stay in order on one partition.
-        return self.keys.stream(int(report_id[:8], 16) % self.partitions if self.partitions > 1 else 0)
+        return self.keys.stream(self.keys.partition_of(report_id))
 
     def validate(self, raw) -> Report:
         return build_report(raw, self.preset, self.areas, self.clock())

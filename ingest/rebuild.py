@@ -16,7 +16,7 @@ from app.workflow import aggregate_state
 
 
 def compute(engine, preset, now: int | None = None) -> Effects:
-    keys = Keys(preset.slug)
+    keys = Keys.for_city(preset)
     now = int(now if now is not None else time.time())
     effects = Effects.empty()
     for row in db.iter_aggregate_rows(engine, preset.slug):
@@ -31,7 +31,7 @@ def compute(engine, preset, now: int | None = None) -> Effects:
 
 
 def rebuild(client, engine, preset, now: int | None = None, chunk: int = 5000) -> dict:
-    keys = Keys(preset.slug)
+    keys = Keys.for_city(preset)
     effects = compute(engine, preset, now)
     # The recent-reports ticker is a log of what arrived, not a count: it is kept.
     old_keys = [k for k in client.scan_iter(match=keys.agg_pattern(), count=1000) if k != keys.recent]
