@@ -129,7 +129,8 @@ def baseline_counts(client, preset, now: float | None = None) -> dict[str, int]:
     last = int(now // 3600)
     pipe = client.pipeline(transaction=False)
     for bucket in range(last - BASELINE_HOURS + 1, last + 1):
-        pipe.hgetall(keys.hex_counts("h", SPIKE_RESOLUTION, bucket))
+        for part in keys.parts():
+            pipe.hgetall(part.hex_counts("h", SPIKE_RESOLUTION, bucket))
     totals: Counter = Counter()
     for mapping in pipe.execute():
         for name, count in mapping.items():

@@ -180,6 +180,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PANTAU_STREAM_PARTITIONS", "stream_partitions", _positive_int, 1,
             "Partitions of a city's event stream, each under its own hash tag ({city:p}) with its own "
             "aggregates; aggregators claim partitions. 1: one stream and one slot per city."),
+    Setting("PANTAU_PARTITION_LEASE_S", "partition_lease_s", _positive_float, 10.0,
+            "With a partitioned stream: a consumer holds each partition it serves for this long and renews "
+            "it while alive; a dead consumer's partitions are taken over after it."),
     Setting("PANTAU_REDIS_CONNECT_TIMEOUT_S", "redis_connect_timeout_s", _positive_float, 60.0,
             "How long a process retries (with backoff) to reach Redis at start-up before giving up."),
     Setting("PANTAU_STAFF_IDLE_MINUTES", "staff_idle_minutes", _positive_int, 30,
@@ -268,6 +271,7 @@ class Settings:
     redis_connect_timeout_s: float = 60.0
     redis_cluster: bool = False
     stream_partitions: int = 1
+    partition_lease_s: float = 10.0
     staff_idle_minutes: int = 30
     autoclose_working_days: int = 10
     tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"

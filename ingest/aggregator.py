@@ -110,6 +110,7 @@ class Aggregator(StreamConsumer):
         delta = ""
         if effects.transitions:
             delta = json.dumps({"ts": now, "city": self.preset.slug,
+                                **({"part": self.partition} if self.keys.partitions > 1 else {}),
                                 "transitions": effects.transitions,
                                 "new": summaries}, separators=(",", ":"))
         script_keys = [self.keys.agg_records, self.keys.sla_open, self.keys.recent, self.keys.live_seq,

@@ -98,7 +98,11 @@ class Intake:
             for name, value in events.created_fields(report).items():
                 args += (name, value)
         script_keys = [keys.open311_revoked, keys.rate_window("address", address, window),
-                       keys.rate_window("key", key_id or "-", window), keys.agg_records, stream, *cells]
+                       keys.rate_window("key", key_id or "-", window)]
+        if mode != "gate":
+            if keys.partitions > 1:
+                return self._append_partitioned(address, key_id, key_limit, report, mode)
+            script_keys += [keys.agg_records, stream, *cells]
         try:
             # EVALSHA directly: redis-py's Script wrapper costs a tenth of the request's CPU.
             answer = self.services.redis.execute_command("EVALSHA", self._script_sha, len(script_keys),
@@ -112,6 +116,23 @@ class Intake:
         if answer[0] == "revoked":
             raise IntakeRefused(403, "key")
         return answer
+
+    def _append_partitioned(self, address: str, key_id: str | None, key_limit: int, report: Report,
+                            mode: str) -> list:
+        """A partitioned stream: the report's partition is another slot than the city's limits, so
+        the limits are counted first (``gate``), then the duplicates probed over every partition and
+        the event appended to its partition. The probe reads what the aggregators wrote, as in one
+        step; only the refusal of a limit and the append are no longer one atomic step."""
+        if mode != "counted":
+            self._run(address, key_id, key_limit, None, "gate")
+        found = duplicates.probe(self.services.redis, self.keys, report.category, report.lat, report.lng,
+                                 int(self.clock() - duplicates.WINDOW.total_seconds()), duplicates.LIMIT,
+                                 exclude=report.id)
+        fields = events.created_fields(report)
+        if found:
+            fields["duplicate_of"] = " ".join(item.split("|")[0] for item in found)
+        entry = self.services.redis.xadd(self.services.producer.stream_for(report.id), fields)
+        return ["ok", entry, *found]
 
     def gate(self, address: str, key_id: str | None = None, key_limit: int = 0) -> None:
         """Count a request that will not be appended; raises ``IntakeRefused`` past a limit."""

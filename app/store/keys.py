@@ -77,6 +77,10 @@ class Keys:
         """consumer name holding partition ``partition`` for ``group``, with a TTL (renewed while alive)."""
         return f"{self._city_base}:ops:lease:{group}:{partition}"
 
+    def claim_members(self, group: str) -> str:
+        """sorted set of the live consumer processes of ``group`` over the partitions, scored by last seen (ms)."""
+        return f"{self._city_base}:ops:members:{group}"
+
     # aggregates
     @property
     def agg_records(self) -> str:
