@@ -214,10 +214,13 @@ def connect(url: str, timeout_s: float = 60.0, what: str = "Redis", cluster: boo
 
 def _client_for(url: str, cluster: bool):
     if cluster:
+        from redis.backoff import ExponentialBackoff
         from redis.cluster import RedisCluster
+        from redis.retry import Retry
 
-        return RedisCluster.from_url(url, decode_responses=True, socket_connect_timeout=2,
-                                     socket_timeout=10, cluster_error_retry_attempts=6)
+        # Retries ride out a failover: the client re-reads the slot map and follows the new master.
+        return RedisCluster.from_url(url, decode_responses=True, socket_connect_timeout=2, socket_timeout=10,
+                                     retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), 8))
     return redis.Redis.from_url(url, decode_responses=True, socket_connect_timeout=2,
                                 health_check_interval=30, retry_on_timeout=True)
 
