@@ -46,7 +46,9 @@ class Services:
         client = connect(url, settings.redis_connect_timeout_s, cluster=settings.redis_cluster)
         engine = db.make_engine(settings.resolved_database_url())
         db.create_schema(engine)
-        return cls(settings, preset, areas, client, url, engine, Producer(client, preset, areas, partitions=settings.stream_partitions),
+        producer = Producer(client, preset, areas, partitions=settings.stream_partitions,
+                            wait_replicas=settings.redis_wait_replicas)
+        return cls(settings, preset, areas, client, url, engine, producer,
                    embedded)
 
     @classmethod

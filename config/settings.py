@@ -180,6 +180,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PANTAU_STREAM_PARTITIONS", "stream_partitions", _positive_int, 1,
             "Partitions of a city's event stream, each under its own hash tag ({city:p}) with its own "
             "aggregates; aggregators claim partitions. 1: one stream and one slot per city."),
+    Setting("PANTAU_REDIS_WAIT_REPLICAS", "redis_wait_replicas", _non_negative_int, 0,
+            "A report is accepted only once this many replicas of its stream's shard have it (Redis WAIT): "
+            "a master that dies right after loses nothing accepted. 0: the master's own disk (AOF) only."),
     Setting("PANTAU_PARTITION_LEASE_S", "partition_lease_s", _positive_float, 10.0,
             "With a partitioned stream: a consumer holds each partition it serves for this long and renews "
             "it while alive; a dead consumer's partitions are taken over after it."),
@@ -272,6 +275,7 @@ class Settings:
     redis_cluster: bool = False
     stream_partitions: int = 1
     partition_lease_s: float = 10.0
+    redis_wait_replicas: int = 0
     staff_idle_minutes: int = 30
     autoclose_working_days: int = 10
     tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"

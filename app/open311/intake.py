@@ -26,6 +26,7 @@ import redis
 
 from app import duplicates
 from app.reports import Report
+from app.store.redis_conn import wait_replicas
 from ingest import events
 
 WINDOW_S = 60   # fixed one-minute windows per client address and per API key
@@ -143,6 +144,8 @@ class Intake:
         """Count (unless ``gate`` already did), probe and append one validated report; raises
         ``IntakeRefused``."""
         answer = self._run(address, key_id, key_limit, report, "append" if count else "counted")
+        producer = self.services.producer
+        wait_replicas(self.services.redis, [producer.stream_for(report.id)], producer.wait_replicas)
         found = duplicates.parse_found(self.services.preset, answer[2:])
         if found:
             report = replace(report, duplicate_of=tuple(d["id"] for d in found))

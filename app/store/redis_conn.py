@@ -225,6 +225,27 @@ def _client_for(url: str, cluster: bool):
                                 health_check_interval=30, retry_on_timeout=True)
 
 
+def wait_replicas(client, keys, replicas: int, timeout_ms: int = 2000) -> None:
+    """Return once ``replicas`` replicas of the shard of each of ``keys`` have every write before
+    (Redis WAIT). A shard with fewer replicas up answers after ``timeout_ms``: logged, not refused
+    (while a replica is down, durability is the master's own disk)."""
+    if replicas <= 0:
+        return
+    if hasattr(client, "get_node_from_key"):
+        nodes = {}
+        for key in keys:
+            node = client.get_node_from_key(key)
+            nodes[node.name] = node
+        targets = list(nodes.values())
+    else:
+        targets = [None]
+    for node in targets:
+        options = {"target_nodes": node} if node is not None else {}
+        got = client.execute_command("WAIT", replicas, timeout_ms, **options)
+        if int(got) < replicas:
+            log.warning("only %s of %d replicas confirmed a write within %d ms", got, replicas, timeout_ms)
+
+
 def redact(url: str) -> str:
     """A URL safe to log: any password replaced."""
     if "@" in url and "://" in url:
