@@ -2,6 +2,7 @@
 counts exact, SQL exact, a rebuild equal to the incremental state."""
 import time
 
+import pytest
 from sqlalchemy import func, select
 
 from app import duplicates, hexagg, ops, queries
@@ -106,3 +107,72 @@ def test_likely_duplicates_are_found_across_partitions(cluster_services):
                                               -6.1754, 106.8272)
     newest = sorted(accepted, key=lambda r: (-int(r.created_at.timestamp()), r.id))[:duplicates.LIMIT]
     assert [f["id"] for f in found] == [r.id for r in newest]
+
+
+def test_open311_intake_on_partitions_counts_limits_and_finds_duplicates(cluster_services):
+    from app.open311.intake import Intake, IntakeRefused
+
+    services = cluster_services
+    intake = Intake(services)
+    raws = raw_reports(6, seed=12, spread_s=60)
+    for raw in raws:
+        raw.category, raw.lat, raw.lng = "garbage", -6.2088, 106.8456
+    first = [intake.accept("10.0.0.1", "k1", 100, services.producer.validate(raw)) for raw in raws[:5]]
+    assert len({services.keys.partition_of(a.report.id) for a in first}) > 1
+    drain_partitions(services)
+    later = intake.accept("10.0.0.1", "k1", 100, services.producer.validate(raws[5]))
+    expected = sorted(first, key=lambda a: (-int(a.report.created_at.timestamp()), a.report.id))
+    assert [d["id"] for d in later.duplicates] == [a.report.id for a in expected[:3]]
+    drain_partitions(services)
+    with services.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(db.reports)).scalar_one() == 6
+    # the key's limit still holds across partitions: 6 counted, a limit of 7 refuses the 8th
+    intake.gate("10.0.0.1", "k1", 7)
+    with pytest.raises(IntakeRefused) as refused:
+        intake.gate("10.0.0.1", "k1", 7)
+    assert refused.value.status == 429 and refused.value.scope == "key"
+
+
+class _Recorder:
+    """Stands in for Socket.IO's server: keeps what the relay would push to the screens."""
+
+    def __init__(self):
+        self.sent = []
+
+    def emit(self, event, data, to=None, namespace=None, ignore_queue=False):
+        self.sent.append((event, data))
+
+
+def test_wall_relay_follows_the_sum_of_the_partitions_sequences(cluster_services):
+    import json
+
+    from app import live
+
+    services = cluster_services
+    pubsub = services.redis.pubsub()
+    pubsub.subscribe(services.keys.live_channel)
+    screens = _Recorder()
+    relay = live.LiveRelay(services, screens)
+    relay._reload_all(emit=False)
+    assert relay.seq == 0
+    services.producer.submit_many(raw_reports(400, seed=14, spread_s=3000))
+    drain_partitions(services, batch_size=50)
+    deltas, deadline = [], time.monotonic() + 10
+    while time.monotonic() < deadline:
+        message = pubsub.get_message(timeout=0.5)
+        if message and message["type"] == "message":
+            deltas.append(json.loads(message["data"]))
+        elif deltas and message is None:
+            break
+    pubsub.close()
+    assert {d["part"] for d in deltas} == set(range(PARTITIONS))
+    relay._apply(deltas)
+    seqs, _start, _counts = live.load_counts_parts(services.redis, services.preset, ("reports", "24h"))
+    assert relay.seq == sum(seqs) == len(deltas) and relay.part_seqs == seqs
+    assert not [event for event, _ in screens.sent if event == "wall_resync"]      # no gap seen
+    for view in live.VIEWS:
+        if view[0] != "breaches":
+            fresh = live.load_counts(services.redis, services.preset, view)[2]
+            assert relay.views[view][1] == fresh, view
+    ticks = [data for event, data in screens.sent if event == "wall_tick"]
+    assert ticks[-1]["from"] == 1 and ticks[-1]["seq"] == len(deltas)
