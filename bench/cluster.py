@@ -62,6 +62,8 @@ def run(label: str, folder: Path, url: str, cluster: bool, partitions: int) -> d
     services = Services.open(settings)
     try:
         raws = raw_reports(COUNT, seed=11, spread_s=86400)
+        for raw in raw_reports(500, seed=12, spread_s=86400):   # warm the area index and caches first
+            services.producer.validate(raw)
         started = time.perf_counter()
         for i in range(0, COUNT, BATCH):
             services.producer.submit_many(raws[i:i + BATCH])
