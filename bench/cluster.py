@@ -36,7 +36,8 @@ def _drain(services, kind) -> float:
     started = time.perf_counter()
     if keys.partitions == 1:
         if kind is Aggregator:
-            Aggregator(services.redis, keys, "bench-agg", services.preset, batch_size=BATCH, block_ms=10).run(burst=True)
+            Aggregator(services.redis, keys, "bench-agg", services.preset, batch_size=BATCH,
+                       block_ms=10).run(burst=True)
         else:
             Persister(services.redis, keys, "bench-persist", services.engine, batch_size=BATCH,
                       block_ms=10).run(burst=True)
@@ -100,7 +101,8 @@ def main() -> None:
         "embedded_per_s": by["embedded"]["end_to_end_per_s"],
         "cluster_1_shard_per_s": by["cluster-1-shard"]["end_to_end_per_s"],
         "cluster_3_shard_per_s": by["cluster-3-shard"]["end_to_end_per_s"],
-        "cluster_3_vs_embedded": round(by["cluster-3-shard"]["end_to_end_per_s"] / by["embedded"]["end_to_end_per_s"], 2),
+        "cluster_3_vs_embedded": round(by["cluster-3-shard"]["end_to_end_per_s"]
+                                       / by["embedded"]["end_to_end_per_s"], 2),
         "runs": results,
     }
     print(json.dumps(figures))
