@@ -176,3 +176,29 @@ def test_wall_relay_follows_the_sum_of_the_partitions_sequences(cluster_services
             assert relay.views[view][1] == fresh, view
     ticks = [data for event, data in screens.sent if event == "wall_tick"]
     assert ticks[-1]["from"] == 1 and ticks[-1]["seq"] == len(deltas)
+
+
+def test_consumers_share_the_partitions_and_take_over_a_dead_ones(cluster_services):
+    services = cluster_services
+
+    def factory(partition, name):
+        return Aggregator(services.redis, services.keys, name, services.preset, partition=partition)
+
+    a, b = (PartitionClaims(services.redis, services.keys, Aggregator.group, name, factory, lease_s=1.0)
+            for name in ("agg-a", "agg-b"))
+    a.rebalance()
+    assert sorted(a.held) == [0, 1, 2, 3]          # alone: every partition
+    b.rebalance()
+    a.rebalance()                                  # a second member: each keeps half
+    b.rebalance()
+    assert len(a.held) == len(b.held) == 2 and not set(a.held) & set(b.held)
+    assert {services.redis.get(services.keys.claim_lease(Aggregator.group, p)) for p in a.held} == {"agg-a"}
+    held_by_b = sorted(b.held)
+    time.sleep(0.6)                                # a dies without a word; b renews its own
+    b.rebalance()
+    assert sorted(b.held) == held_by_b
+    time.sleep(0.7)                                # a's leases and membership have run out
+    b.rebalance()
+    assert sorted(b.held) == [0, 1, 2, 3]
+    a.rebalance()                                  # a comes back: it gets nothing b still holds
+    assert not set(a.held) & set(b.held)
