@@ -202,3 +202,16 @@ def test_consumers_share_the_partitions_and_take_over_a_dead_ones(cluster_servic
     assert sorted(b.held) == [0, 1, 2, 3]
     a.rebalance()                                  # a comes back: it gets nothing b still holds
     assert not set(a.held) & set(b.held)
+
+
+def test_cluster_settings_are_checked(tmp_path):
+    from app.store.redis_conn import RedisUnavailable, redis_url_for
+    from config.settings import Settings, SettingsError
+
+    with pytest.raises(RedisUnavailable, match="PANTAU_REDIS_CLUSTER=1 needs REDIS_URL"):
+        redis_url_for(Settings(data_dir=tmp_path, redis_cluster=True))
+    for name, bad in (("PANTAU_STREAM_PARTITIONS", "0"), ("PANTAU_REDIS_CLUSTER", "maybe"),
+                      ("PANTAU_PARTITION_LEASE_S", "-1"), ("PANTAU_REDIS_WAIT_REPLICAS", "x")):
+        with pytest.raises(SettingsError, match=name):
+            Settings.from_env({name: bad})
+    assert Settings.from_env({}).stream_partitions == 1 and not Settings.from_env({}).redis_cluster
