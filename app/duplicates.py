@@ -95,10 +95,21 @@ def find_likely_duplicates(client, keys, preset, category: str, lat: float, lng:
     """Open reports of ``category`` near (lat, lng) created in the last 24 h, newest first;
     ``exclude`` is the report being filed (a form or a POST sent again is not its own duplicate)."""
     now = time.time() if now is None else now
-    since = int(now - WINDOW.total_seconds())
-    cells = probe_keys(keys, category, lat, lng)
-    found = client.eval(FIND_LUA, 1 + len(cells), keys.agg_records, *cells, since, limit, exclude)
-    return parse_found(preset, found)
+    return parse_found(preset, probe(client, keys, category, lat, lng, int(now - WINDOW.total_seconds()),
+                                     limit, exclude))
+
+
+def probe(client, keys, category: str, lat: float, lng: float, since: int, limit: int = LIMIT,
+          exclude: str = "") -> list[str]:
+    """The probe's raw "id|created" answers, newest first: one script call per stream partition
+    (each partition's index and records share its slot), merged."""
+    found = []
+    for part in keys.parts():
+        cells = probe_keys(part, category, lat, lng)
+        found += client.eval(FIND_LUA, 1 + len(cells), part.agg_records, *cells, since, limit, exclude)
+    if len(found) > 1 and keys.partitions > 1:
+        found.sort(key=lambda item: (-int(item.rsplit("|", 1)[1]), item))
+    return found[:limit]
 
 
 def links_of(engine, report_id: str) -> list[str]:

@@ -79,42 +79,53 @@ def load_counts(client, preset, view: tuple[str, str], now: float | None = None
     Counters and the sequence number change together inside the aggregator's
     Lua script, so a MULTI read gives counts that include exactly the deltas
     up to the returned sequence (breaches depend on the clock: not atomic).
+    With a partitioned stream the sequence is the sum of the partitions' own.
     """
-    keys = Keys(preset.slug)
+    seqs, start, counts = load_counts_parts(client, preset, view, now)
+    return sum(seqs), start, counts
+
+
+def load_counts_parts(client, preset, view: tuple[str, str], now: float | None = None
+                      ) -> tuple[tuple[int, ...], int, dict[int, Counter]]:
+    """``load_counts`` with each partition's sequence: one MULTI per partition (its own slot)."""
+    keys = Keys.for_city(preset)
     now = time.time() if now is None else now
     metric, window_name = view
     if metric == "breaches":
-        seq = int(client.get(keys.live_seq) or 0)
+        seqs = tuple(int(client.get(part.live_seq) or 0) for part in keys.parts())
         by_res = queries.overdue_by_resolution(client, keys, hexagg.MAP_RESOLUTIONS, now)
         cells: dict[int, Counter] = {}
         for res, fields in by_res.items():
             cells[res] = Counter()
             for field, count in fields.items():
                 cells[res][parse_cell_field(field)[0]] += count
-        return seq, 0, cells
+        return seqs, 0, cells
     win = queries.window(window_name, preset.timezone, now) if metric == "reports" else None
-    pipe = client.pipeline(transaction=True)
-    pipe.get(keys.live_seq)
-    plan = []
-    for res in hexagg.MAP_RESOLUTIONS:
-        if win is None:
-            pipe.hgetall(keys.hex_counts("all", res))
-            plan.append(res)
-        else:
-            for bucket in win.buckets:
-                pipe.hgetall(keys.hex_counts(win.granularity, res, bucket))
-                plan.append(res)
-    replies = pipe.execute()
     counts: dict[int, Counter] = {res: Counter() for res in hexagg.MAP_RESOLUTIONS}
-    for res, mapping in zip(plan, replies[1:]):
-        for field, count in mapping.items():
-            cell, _, state = parse_cell_field(field)
-            if metric == "open" and state != "o":
-                continue
-            counts[res][cell] += int(count)
+    seqs = []
+    for part in keys.parts():
+        pipe = client.pipeline(transaction=True)
+        pipe.get(part.live_seq)
+        plan = []
+        for res in hexagg.MAP_RESOLUTIONS:
+            if win is None:
+                pipe.hgetall(part.hex_counts("all", res))
+                plan.append(res)
+            else:
+                for bucket in win.buckets:
+                    pipe.hgetall(part.hex_counts(win.granularity, res, bucket))
+                    plan.append(res)
+        replies = pipe.execute()
+        seqs.append(int(replies[0] or 0))
+        for res, mapping in zip(plan, replies[1:]):
+            for field, count in mapping.items():
+                cell, _, state = parse_cell_field(field)
+                if metric == "open" and state != "o":
+                    continue
+                counts[res][cell] += int(count)
     for res in counts:
         counts[res] = Counter({c: n for c, n in counts[res].items() if n})
-    return int(replies[0] or 0), (win.start_ts if win else 0), counts
+    return tuple(seqs), (win.start_ts if win else 0), counts
 
 
 def apply_transitions(counts: dict[int, Counter], metric: str, window_start: int, transitions
@@ -143,12 +154,13 @@ class LiveRelay:
     def __init__(self, services, socketio, flush_s: float = 0.1, breaches_every_s: float = 5.0):
         self.services = services
         self.socketio = socketio
-        self.keys = Keys(services.preset.slug)
+        self.keys = Keys.for_city(services.preset)
         self.flush_s = flush_s
         self.breaches_every_s = breaches_every_s
         self.stopping = threading.Event()
         self.lock = threading.RLock()
-        self.seq = 0
+        self.seq = 0              # the sum of the partitions' sequences (the one a screen follows)
+        self.part_seqs: tuple[int, ...] = ()
         self.views: dict[tuple[str, str], tuple[int, dict[int, Counter]]] = {}
         self.thread: threading.Thread | None = None
 
@@ -204,16 +216,29 @@ class LiveRelay:
                 self._reload_view(("breaches", "now"), emit=True)
 
     def _apply(self, deltas: list[dict]) -> None:
-        deltas.sort(key=lambda d: d["seq"])
-        fresh = [d for d in deltas if d["seq"] > self.seq]
+        # Each partition numbers its own deltas; a screen follows their sum, which moves by one
+        # per delta, so a gap in any partition is a gap in the sum.
+        deltas.sort(key=lambda d: (d.get("part", 0), d["seq"]))
+        part_seqs = list(self.part_seqs) or [self.seq]
+        fresh, gap = [], False
+        for d in deltas:
+            part = d.get("part", 0)
+            if part >= len(part_seqs):
+                part_seqs += [0] * (part + 1 - len(part_seqs))
+            if d["seq"] <= part_seqs[part]:
+                continue
+            if d["seq"] != part_seqs[part] + 1:
+                gap = True
+            part_seqs[part] = d["seq"]
+            fresh.append(d)
         new = [{k: summary.get(k) for k in TICKER_FIELDS} for d in deltas for summary in d.get("new", [])]
-        first = fresh[0]["seq"] if fresh else self.seq
-        if fresh and first != self.seq + 1:
-            log.info("live relay missed deltas (%d after %d): reloading", first, self.seq)
+        first = self.seq + 1 + int(gap) if fresh else self.seq
+        if gap:
+            log.info("live relay missed deltas (%s after %s): reloading", part_seqs, self.part_seqs)
             self._reload_all(emit=True)
         elif fresh:
             transitions = [t for d in fresh for t in d["transitions"]]
-            last = fresh[-1]["seq"]
+            last = self.seq + len(fresh)
             with self.lock:
                 for view, (start, counts) in self.views.items():
                     touched = apply_transitions(counts, view[0], start, transitions)
@@ -223,6 +248,7 @@ class LiveRelay:
                                                       "cells": {c: counts[res][c] for c in cells}},
                                        room_name(view, res))
                 self.seq = last
+                self.part_seqs = tuple(part_seqs)
         self._emit("wall_tick", {"from": min(first, self.seq), "seq": self.seq, "ts": deltas[-1]["ts"],
                                  "new": new[-TICKER_MAX:]})
 
@@ -245,13 +271,15 @@ class LiveRelay:
 
     def _reload_view(self, view, emit: bool) -> int:
         with self.lock:
-            seq, start, counts = load_counts(self.services.redis, self.services.preset, view)
+            seqs, start, counts = load_counts_parts(self.services.redis, self.services.preset, view)
+            seq = sum(seqs)
             old = self.views.get(view, (0, {}))[1]
             self.views[view] = (start, counts)
             if view[0] != "breaches":
                 if seq != self.seq and self.seq:
                     self._emit("wall_resync", {"seq": seq})
                 self.seq = seq
+                self.part_seqs = seqs
             if not emit:
                 return seq
             for res, cells in counts.items():
@@ -308,18 +336,22 @@ def timelapse():
     if res is None:
         return jsonify({"error": f"res: must be one of {', '.join(map(str, hexagg.MAP_RESOLUTIONS))} "
                                  f"(got {request.args.get('res')[:20]!r})"}), 400
-    keys, step = Keys(services.preset.slug), hexagg.BY_NAME["m5"].seconds
+    keys, step = Keys.for_city(services.preset), hexagg.BY_NAME["m5"].seconds
     now = time.time()
     last = int(now // step)
     buckets = list(range(last - TIMELAPSE_FRAMES + 1, last + 1))
     pipe = services.redis.pipeline(transaction=False)
+    parts = keys.parts()
     for bucket in buckets:
-        pipe.hgetall(keys.hex_counts("m5", res, bucket))
+        for part in parts:
+            pipe.hgetall(part.hex_counts("m5", res, bucket))
+    replies = pipe.execute()
     frames = []
-    for mapping in pipe.execute():
+    for index in range(len(buckets)):
         cells: Counter = Counter()
-        for field, count in mapping.items():
-            cells[parse_cell_field(field)[0]] += int(count)
+        for mapping in replies[index * len(parts):(index + 1) * len(parts)]:
+            for field, count in mapping.items():
+                cells[parse_cell_field(field)[0]] += int(count)
         frames.append({c: n for c, n in cells.items() if n})
     response = current_app.response_class(
         json.dumps({"start": buckets[0] * step, "step": step, "now": int(now), "res": res, "frames": frames},

@@ -56,6 +56,22 @@ def stream_status(client: redis.Redis, keys: Keys, partition: int = 0) -> dict:
     return {"stream": stream, "length": length, "last_id": last_id, "groups": groups}
 
 
+def city_stream_status(client: redis.Redis, keys: Keys) -> dict:
+    """``stream_status`` of the whole city: with a partitioned stream, lengths, pending entries and
+    lags added over the partitions, the oldest lag kept (each partition is under ``partitions``)."""
+    if keys.partitions <= 1:
+        return stream_status(client, keys)
+    parts = [stream_status(client, keys, p) for p in range(keys.partitions)]
+    groups = {}
+    for name in CONSUMER_GROUPS:
+        infos = [part["groups"][name] for part in parts]
+        lag_seconds = [i["lag_seconds"] for i in infos if i["lag_seconds"] is not None]
+        groups[name] = {"pending": sum(i["pending"] for i in infos), "lag": sum(i["lag"] for i in infos),
+                        "lag_seconds": max(lag_seconds) if lag_seconds else None}
+    return {"stream": keys.stream(0).rsplit(":", 1)[0].replace(":0}", ":*}"),
+            "length": sum(part["length"] for part in parts), "groups": groups, "partitions": parts}
+
+
 def consumers(client: redis.Redis, keys: Keys) -> dict:
     return {name: json.loads(raw) for name, raw in client.hgetall(keys.consumer_stats).items()}
 
@@ -105,7 +121,7 @@ def health(client: redis.Redis, engine, keys: Keys, max_lag_s: float = 60.0) -> 
         checks["database"] = {"ok": False, "error": str(err).splitlines()[0]}
         ok = False
     if checks["redis"]["ok"]:
-        status = stream_status(client, keys)
+        status = city_stream_status(client, keys)
         lagging = {g: s for g, s in status["groups"].items() if (s["lag_seconds"] or 0) > max_lag_s}
         checks["consumers"] = {"ok": not lagging, **status["groups"]}
         ok = ok and not lagging
@@ -113,7 +129,7 @@ def health(client: redis.Redis, engine, keys: Keys, max_lag_s: float = 60.0) -> 
 
 
 def prometheus(client: redis.Redis, keys: Keys, city: str) -> str:
-    status = stream_status(client, keys)
+    status = city_stream_status(client, keys)
     lines = [
         "# HELP pantau_stream_length Entries in the report event stream.",
         "# TYPE pantau_stream_length gauge",

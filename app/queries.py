@@ -50,8 +50,9 @@ def window(name: str, tz_name: str, now: float | None = None) -> Window:
 
 def _sum_buckets(client, keys: Keys, resolution: int, win: Window) -> Counter:
     pipe = client.pipeline(transaction=False)
-    for bucket in win.buckets:
-        pipe.hgetall(keys.hex_counts(win.granularity, resolution, bucket))
+    for part in keys.parts():         # a partitioned stream's counters are merged here
+        for bucket in win.buckets:
+            pipe.hgetall(part.hex_counts(win.granularity, resolution, bucket))
     totals: Counter = Counter()
     for mapping in pipe.execute():
         for field, count in mapping.items():
@@ -62,7 +63,11 @@ def _sum_buckets(client, keys: Keys, resolution: int, win: Window) -> Counter:
 def cell_category_counts(client, keys: Keys, resolution: int, win: Window | None) -> Counter:
     """(cell|category|state) -> reports created in the window (None: all time)."""
     if win is None:
-        return Counter({f: int(c) for f, c in client.hgetall(keys.hex_counts("all", resolution)).items()})
+        totals: Counter = Counter()
+        for part in keys.parts():
+            for field, count in client.hgetall(part.hex_counts("all", resolution)).items():
+                totals[field] += int(count)
+        return totals
     return _sum_buckets(client, keys, resolution, win)
 
 
@@ -78,13 +83,14 @@ def overdue_by_resolution(client, keys: Keys, resolutions, now: float, chunk: in
     due in the SLA sorted set and their records, in chunks, once for every resolution asked.
     """
     counts: dict[int, Counter] = {res: Counter() for res in resolutions}
-    overdue = client.zrangebyscore(keys.sla_open, "-inf", int(now))
-    for start in range(0, len(overdue), chunk):
-        for raw in client.hmget(keys.agg_records, overdue[start:start + chunk]):
-            if raw:
-                record = Record.decode(raw)
-                for res in resolutions:
-                    counts[res][f"{h3.cell_to_parent(record.cell, res)}|{record.category}|o"] += 1
+    for part in keys.parts():
+        overdue = client.zrangebyscore(part.sla_open, "-inf", int(now))
+        for start in range(0, len(overdue), chunk):
+            for raw in client.hmget(part.agg_records, overdue[start:start + chunk]):
+                if raw:
+                    record = Record.decode(raw)
+                    for res in resolutions:
+                        counts[res][f"{h3.cell_to_parent(record.cell, res)}|{record.category}|o"] += 1
     return counts
 
 
@@ -95,7 +101,7 @@ def hex_counts(client, preset, resolution: int, window_name: str = "24h", metric
     metric ``reports``: reports created in the window; ``open``: the open
     backlog now (all time); ``breaches``: open reports past their SLA now.
     """
-    keys = Keys(preset.slug)
+    keys = Keys.for_city(preset)
     now = time.time() if now is None else now
     if metric == "reports":
         fields = cell_category_counts(client, keys, resolution, window(window_name, preset.timezone, now))
@@ -121,7 +127,7 @@ def kpis(client, preset, window_name: str = "today", categories: set[str] | None
          now: float | None = None) -> dict:
     """Received, open backlog, resolved, median time to resolve and SLA breaches, with a
     per-category breakdown: all from the counters the map reads (coarsest resolution)."""
-    keys = Keys(preset.slug)
+    keys = Keys.for_city(preset)
     now = time.time() if now is None else now
     win = window(window_name, preset.timezone, now)
     coarse = hexagg.MAP_RESOLUTIONS[0]
@@ -137,8 +143,9 @@ def kpis(client, preset, window_name: str = "today", categories: set[str] | None
             backlog[category] += count
     resolved, late, histogram = Counter(), 0, Counter()
     pipe = client.pipeline(transaction=False)
-    for bucket in win.buckets:
-        pipe.hgetall(keys.resolved_counts(win.granularity, bucket))
+    for part in keys.parts():
+        for bucket in win.buckets:
+            pipe.hgetall(part.resolved_counts(win.granularity, bucket))
     for mapping in pipe.execute():
         for field, count in mapping.items():
             head, tail = field.split("|")
@@ -165,4 +172,8 @@ def kpis(client, preset, window_name: str = "today", categories: set[str] | None
 
 def latest_reports(client, preset, limit: int = 20) -> list[dict]:
     """Public summaries of the newest reports (no contact, no free text), newest first."""
-    return [json.loads(raw) for raw in client.lrange(Keys(preset.slug).recent, 0, max(limit, 1) - 1)]
+    parts = Keys.for_city(preset).parts()
+    summaries = [json.loads(raw) for part in parts for raw in client.lrange(part.recent, 0, max(limit, 1) - 1)]
+    if len(parts) > 1:    # each partition's ticker is newest first; merged by creation time
+        summaries.sort(key=lambda s: s.get("created_at") or "", reverse=True)
+    return summaries[:max(limit, 1)]

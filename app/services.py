@@ -5,7 +5,7 @@ engine, city preset, area index and producer from here: no module-level state.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import redis
 from sqlalchemy.engine import Engine
@@ -35,18 +35,20 @@ class Services:
 
     @property
     def keys(self) -> Keys:
-        return Keys(self.preset.slug)
+        return Keys.for_city(self.preset)
 
     @classmethod
     def open(cls, settings: Settings) -> "Services":
         make_data_private(settings)
-        preset = PRESETS[settings.city]
+        preset = replace(PRESETS[settings.city], stream_partitions=settings.stream_partitions)
         areas = AreaIndex.load(preset, settings.boundaries)
         url, embedded = redis_url_for(settings)
-        client = connect(url, settings.redis_connect_timeout_s)
+        client = connect(url, settings.redis_connect_timeout_s, cluster=settings.redis_cluster)
         engine = db.make_engine(settings.resolved_database_url())
         migrate.create_schema(engine)
-        return cls(settings, preset, areas, client, url, engine, Producer(client, preset, areas),
+        producer = Producer(client, preset, areas, partitions=settings.stream_partitions,
+                            wait_replicas=settings.redis_wait_replicas)
+        return cls(settings, preset, areas, client, url, engine, producer,
                    embedded)
 
     @classmethod

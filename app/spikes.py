@@ -125,11 +125,12 @@ def _per_cell(fields: dict[str, int]) -> tuple[Counter, dict[str, Counter]]:
 def baseline_counts(client, preset, now: float | None = None) -> dict[str, int]:
     """Reports per res-8 hex over the last 7 days (hourly buckets, the current hour included)."""
     now = time.time() if now is None else now
-    keys = Keys(preset.slug)
+    keys = Keys.for_city(preset)
     last = int(now // 3600)
     pipe = client.pipeline(transaction=False)
     for bucket in range(last - BASELINE_HOURS + 1, last + 1):
-        pipe.hgetall(keys.hex_counts("h", SPIKE_RESOLUTION, bucket))
+        for part in keys.parts():
+            pipe.hgetall(part.hex_counts("h", SPIKE_RESOLUTION, bucket))
     totals: Counter = Counter()
     for mapping in pipe.execute():
         for name, count in mapping.items():
@@ -150,7 +151,7 @@ def current_incidents(client, preset, now: float | None = None, baseline: dict[s
     reads, so the wall computes it at most once a minute per process.
     """
     now = time.time() if now is None else now
-    keys = Keys(preset.slug)
+    keys = Keys.for_city(preset)
     fields = queries.cell_category_counts(client, keys, SPIKE_RESOLUTION, queries.window("15m", preset.timezone, now))
     recent, by_category = _per_cell(fields)
     spikes: list[Spike] = []
@@ -169,7 +170,7 @@ def current_incidents(client, preset, now: float | None = None, baseline: dict[s
 def acknowledge(client, preset, incident: Incident, actor: str, now: float | None = None) -> None:
     """Mark an incident seen: every wall stops blinking for it (its category in its areas) for a while."""
     now = time.time() if now is None else now
-    keys = Keys(preset.slug)
+    keys = Keys.for_city(preset)
     value = json.dumps({"by": actor, "at": int(now), "incident": incident.id})
     pipe = client.pipeline(transaction=True)
     for name in incident.ack_keys:

@@ -396,7 +396,7 @@ def register(dash_app, services) -> None:
             near = duplicates.find_likely_duplicates(services.redis, services.keys, services.preset,
                                                      report.category, report.lat, report.lng,
                                                      exclude=report.id)   # this very form, sent before
-        except (redis.ConnectionError, redis.TimeoutError):
+        except (redis.ConnectionError, redis.TimeoutError, redis.exceptions.ClusterDownError):   # or a failover
             return _error(lang, t("lapor.error.busy", lang)), no_update, no_update, no_update, False
         if near and ctx.triggered_id == ids.SUBMIT:
             first = near[0]
@@ -417,7 +417,7 @@ def register(dash_app, services) -> None:
         try:
             # Filed anyway: the link to what it probably repeats is kept with the report, for staff.
             report = services.producer.append(replace(report, duplicate_of=tuple(d["id"] for d in near)))
-        except (redis.ConnectionError, redis.TimeoutError):
+        except (redis.ConnectionError, redis.TimeoutError, redis.exceptions.ClusterDownError):   # or a failover
             if moved:
                 photos.detach(settings, photo_ref)     # not filed: the photo waits (and expires) again
             return _error(lang, t("lapor.error.busy", lang)), no_update, no_update, no_update, False

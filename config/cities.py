@@ -57,6 +57,7 @@ class CityPreset:
     require_area: bool = True          # refuse points outside every area polygon (with tolerance)
     area_tolerance_m: float = 300.0
     default_language: str = "id"
+    stream_partitions: int = 1         # set by the install (PANTAU_STREAM_PARTITIONS), see app.store.keys
 
     def agency_for(self, agency_role: str) -> Agency:
         for agency in self.agencies:

@@ -206,6 +206,18 @@ SETTINGS: tuple[Setting, ...] = (
             "Web server processes (gunicorn workers). 0: one per CPU core, at most 8."),
     Setting("PANTAU_WEB_THREADS", "web_threads", _positive_int, 64,
             "Threads per web process; each connected wall display holds one for its push connection (at most PANTAU_SOCKETS_PER_PROCESS of them)."),
+    Setting("PANTAU_REDIS_CLUSTER", "redis_cluster", _on_off, False,
+            "REDIS_URL names one node of a Redis Cluster (any node: the others are discovered); "
+            "a city's partitions are spread over its shards."),
+    Setting("PANTAU_STREAM_PARTITIONS", "stream_partitions", _positive_int, 1,
+            "Partitions of a city's event stream, each under its own hash tag ({city:p}) with its own "
+            "aggregates; aggregators claim partitions. 1: one stream and one slot per city."),
+    Setting("PANTAU_REDIS_WAIT_REPLICAS", "redis_wait_replicas", _non_negative_int, 0,
+            "A report is accepted only once this many replicas of its stream's shard have it (Redis WAIT): "
+            "a master that dies right after loses nothing accepted. 0: the master's own disk (AOF) only."),
+    Setting("PANTAU_PARTITION_LEASE_S", "partition_lease_s", _positive_float, 10.0,
+            "With a partitioned stream: a consumer holds each partition it serves for this long and renews "
+            "it while alive; a dead consumer's partitions are taken over after it."),
     Setting("PANTAU_REDIS_CONNECT_TIMEOUT_S", "redis_connect_timeout_s", _positive_float, 60.0,
             "How long a process retries (with backoff) to reach Redis at start-up before giving up."),
     Setting("PANTAU_STAFF_IDLE_MINUTES", "staff_idle_minutes", _positive_int, 30,
@@ -329,6 +341,10 @@ class Settings:
     web_workers: int = 0
     web_threads: int = 64
     redis_connect_timeout_s: float = 60.0
+    redis_cluster: bool = False
+    stream_partitions: int = 1
+    partition_lease_s: float = 10.0
+    redis_wait_replicas: int = 0
     staff_idle_minutes: int = 30
     autoclose_working_days: int = 10
     tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"

@@ -29,10 +29,26 @@ def _consumer_options(settings: Settings) -> dict:
             "claim_idle_s": settings.claim_idle_s}
 
 
+def _run_partitioned(services, args, factory) -> int:
+    """N processes over M partitions: this one claims its share (``ingest.partitions``)."""
+    from ingest.partitions import PartitionClaims
+
+    group = factory(0, args.name).group
+    claims = PartitionClaims(services.redis, services.keys, group, args.name, factory,
+                             lease_s=services.settings.partition_lease_s, block_ms=services.settings.block_ms)
+    claims.install_signal_handlers()
+    claims.run(burst=args.burst)
+    return 0
+
+
 def cmd_aggregate(args) -> int:
     from ingest.aggregator import Aggregator
 
     services = _services()
+    if services.settings.stream_partitions > 1:
+        return _run_partitioned(services, args, lambda p, name: Aggregator(
+            services.redis, services.keys, name, services.preset, partition=p,
+            **_consumer_options(services.settings)))
     consumer = Aggregator(services.redis, services.keys, args.name, services.preset,
                           **_consumer_options(services.settings))
     consumer.install_signal_handlers()
@@ -44,6 +60,11 @@ def cmd_persist(args) -> int:
     from ingest.persister import Persister
 
     services = _services()
+    if services.settings.stream_partitions > 1:
+        return _run_partitioned(services, args, lambda p, name: Persister(
+            services.redis, services.keys, name, services.engine, producer=services.producer,
+            autoclose_working_days=services.settings.autoclose_working_days, partition=p,
+            **_consumer_options(services.settings)))
     consumer = Persister(services.redis, services.keys, args.name, services.engine,
                          producer=services.producer,
                          autoclose_working_days=services.settings.autoclose_working_days,

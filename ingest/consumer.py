@@ -31,9 +31,11 @@ class StreamConsumer:
     def __init__(self, client: redis.Redis, keys: Keys, name: str, batch_size: int = 500,
                  block_ms: int = 200, claim_idle_s: float = 30.0, partition: int = 0):
         self.redis = client
-        self.keys = keys
+        # One partition's keys: its stream and the aggregates it writes share its slot.
+        self.keys = keys.part(partition) if keys.partition is None else keys
+        self.partition = self.keys.partition
         self.name = name
-        self.stream = keys.stream(partition)
+        self.stream = self.keys.stream()
         self.batch_size = batch_size
         self.block_ms = block_ms
         self.claim_idle_ms = int(claim_idle_s * 1000)

@@ -33,6 +33,9 @@ class Persister(StreamConsumer):
 
     def maintain(self) -> None:
         """Send status events stuck in the outbox, and trim what every group has finished."""
+        if self.partition:     # a partitioned stream: the city-wide chores are partition 0's
+            ops.trim_stream(self.redis, self.keys)
+            return
         if self.producer is not None:
             relayed = followup.relay_unpublished(self.engine, self.producer)
             if relayed:

@@ -18,6 +18,7 @@ import redis
 from app.followup import FeedUnavailable
 from app.reports import Report, ReportInvalid, build_report
 from app.store.keys import Keys
+from app.store.redis_conn import wait_replicas
 from ingest import events
 
 log = logging.getLogger(__name__)
@@ -31,17 +32,18 @@ class SubmitResult:
 
 class Producer:
     def __init__(self, client: redis.Redis, preset, areas, partitions: int = 1,
-                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc), wait_replicas: int = 0):
         self.redis = client
         self.preset = preset
         self.areas = areas
-        self.keys = Keys(preset.slug)
+        self.keys = Keys(preset.slug, partitions=partitions)
         self.partitions = partitions
         self.clock = clock
+        self.wait_replicas = wait_replicas   # PANTAU_REDIS_WAIT_REPLICAS
 
     def stream_for(self, report_id: str) -> str:
         # Partition by report id: all events of one report stay in order on one partition.
-        return self.keys.stream(int(report_id[:8], 16) % self.partitions if self.partitions > 1 else 0)
+        return self.keys.stream(self.keys.partition_of(report_id))
 
     def validate(self, raw) -> Report:
         return build_report(raw, self.preset, self.areas, self.clock())
@@ -52,7 +54,9 @@ class Producer:
 
     def append(self, report: Report) -> Report:
         """Append a report ``validate`` already answered."""
-        self.redis.xadd(self.stream_for(report.id), events.created_fields(report))
+        stream = self.stream_for(report.id)
+        self.redis.xadd(stream, events.created_fields(report))
+        wait_replicas(self.redis, [stream], self.wait_replicas)
         return report
 
     def submit_many(self, raws: Iterable, retry_for_s: float = 0.0) -> SubmitResult:
@@ -87,8 +91,10 @@ class Producer:
                 for stream, fields in entries:
                     pipe.xadd(stream, fields)
                 pipe.execute()
+                wait_replicas(self.redis, {stream for stream, _ in entries}, self.wait_replicas)
                 return
-            except (redis.ConnectionError, redis.TimeoutError) as err:
+            except (redis.ConnectionError, redis.TimeoutError, redis.exceptions.ClusterError,
+                    redis.exceptions.ClusterDownError) as err:   # a cluster during a failover
                 if time.monotonic() >= deadline:
                     raise
                 # Re-sending after an unclear failure may duplicate entries; consumers dedupe by event id.

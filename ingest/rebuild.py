@@ -16,23 +16,39 @@ from app.workflow import aggregate_state
 
 
 def compute(engine, preset, now: int | None = None) -> Effects:
-    keys = Keys(preset.slug)
+    return compute_parts(engine, preset, now)[0]
+
+
+def compute_parts(engine, preset, now: int | None = None) -> list[Effects]:
+    """The aggregates of every stream partition (one with an unpartitioned stream): each report
+    counts in the partition its events go to."""
+    keys = Keys.for_city(preset)
+    parts = keys.parts()
     now = int(now if now is not None else time.time())
-    effects = Effects.empty()
+    effects = [Effects.empty() for _ in parts]
     for row in db.iter_aggregate_rows(engine, preset.slug):
         record = Record(
             cell=row.h3_cell, category=row.category, created_ts=int(row.created_at.timestamp()),
             state=aggregate_state(row.status), version=row.version,
             resolved_ts=int(row.resolved_at.timestamp()) if row.resolved_at else 0,
             due_ts=int(row.sla_due_at.timestamp()) if row.sla_due_at else 0)
-        hexagg.apply_created(effects, keys, row.id, None, record, now, preset.timezone)
-        effects.records[row.id] = record.encode()
+        index = keys.partition_of(row.id)
+        hexagg.apply_created(effects[index], parts[index], row.id, None, record, now, preset.timezone)
+        effects[index].records[row.id] = record.encode()
     return effects
 
 
 def rebuild(client, engine, preset, now: int | None = None, chunk: int = 5000) -> dict:
-    keys = Keys(preset.slug)
-    effects = compute(engine, preset, now)
+    """Replace the aggregates, one transaction per partition (a partition is one slot)."""
+    keys = Keys.for_city(preset)
+    summary = {"reports": 0, "counters": 0, "keys_replaced": 0}
+    for part, effects in zip(keys.parts(), compute_parts(engine, preset, now)):
+        for name, value in _replace(client, part, effects, chunk).items():
+            summary[name] += value
+    return summary
+
+
+def _replace(client, keys: Keys, effects: Effects, chunk: int) -> dict:
     # The recent-reports ticker is a log of what arrived, not a count: it is kept.
     old_keys = [k for k in client.scan_iter(match=keys.agg_pattern(), count=1000) if k != keys.recent]
     pipe = client.pipeline(transaction=True)

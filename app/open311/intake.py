@@ -36,6 +36,7 @@ import redis
 
 from app import duplicates
 from app.reports import Report
+from app.store.redis_conn import wait_replicas
 from ingest import events
 
 WINDOW_S = 60   # sliding one-minute windows per client address and per API key
@@ -168,7 +169,11 @@ class Intake:
             for name, value in events.created_fields(report).items():
                 args += (name, value)
         script_keys = [keys.open311_revoked, keys.rate_limit("address", address),
-                       keys.rate_limit("key", key_id or "-"), keys.agg_records, stream, *cells]
+                       keys.rate_limit("key", key_id or "-")]
+        if mode != "gate":
+            if keys.partitions > 1:
+                return self._append_partitioned(address, key_id, key_limit, report, mode)
+            script_keys += [keys.agg_records, stream, *cells]
         try:
             # EVALSHA directly: redis-py's Script wrapper costs a tenth of the request's CPU.
             answer = self.services.redis.execute_command("EVALSHA", self._script_sha, len(script_keys),
@@ -183,6 +188,23 @@ class Intake:
             raise IntakeRefused(403, "key")
         return answer
 
+    def _append_partitioned(self, address: str, key_id: str | None, key_limit: int, report: Report,
+                            mode: str) -> list:
+        """A partitioned stream: the report's partition is another slot than the city's limits, so
+        the limits are counted first (``gate``), then the duplicates probed over every partition and
+        the event appended to its partition. The probe reads what the aggregators wrote, as in one
+        step; only the refusal of a limit and the append are no longer one atomic step."""
+        if mode != "counted":
+            self._run(address, key_id, key_limit, None, "gate")
+        found = duplicates.probe(self.services.redis, self.keys, report.category, report.lat, report.lng,
+                                 int(self.clock() - duplicates.WINDOW.total_seconds()), duplicates.LIMIT,
+                                 exclude=report.id)
+        fields = events.created_fields(report)
+        if found:
+            fields["duplicate_of"] = " ".join(item.split("|")[0] for item in found)
+        entry = self.services.redis.xadd(self.services.producer.stream_for(report.id), fields)
+        return ["ok", entry, *found]
+
     def gate(self, address: str, key_id: str | None = None, key_limit: int = 0) -> None:
         """Count a request that will not be appended; raises ``IntakeRefused`` past a limit."""
         self._run(address, key_id, key_limit, None, "gate")
@@ -192,6 +214,8 @@ class Intake:
         """Count (unless ``gate`` already did), probe and append one validated report; raises
         ``IntakeRefused``."""
         answer = self._run(address, key_id, key_limit, report, "append" if count else "counted")
+        producer = self.services.producer
+        wait_replicas(self.services.redis, [producer.stream_for(report.id)], producer.wait_replicas)
         found = duplicates.parse_found(self.services.preset, answer[2:])
         if found:
             report = replace(report, duplicate_of=tuple(d["id"] for d in found))

@@ -180,25 +180,70 @@ def redis_url_for(settings) -> tuple[str, EmbeddedRedis | None]:
     """The Redis URL to use, starting the embedded server when REDIS_URL is unset."""
     if settings.redis_url:
         return settings.redis_url, None
+    if getattr(settings, "redis_cluster", False):
+        raise RedisUnavailable("PANTAU_REDIS_CLUSTER=1 needs REDIS_URL naming a node of the cluster")
     server = EmbeddedRedis(settings.data_dir / "redis").start()
     return server.url, server
 
 
-def connect(url: str, timeout_s: float = 60.0, what: str = "Redis") -> redis.Redis:
-    """Connect with retries and exponential backoff; one clear error line if it never answers."""
-    client = redis.Redis.from_url(url, decode_responses=True, socket_connect_timeout=2,
-                                  health_check_interval=30, retry_on_timeout=True)
+def connect(url: str, timeout_s: float = 60.0, what: str = "Redis", cluster: bool = False) -> redis.Redis:
+    """Connect with retries and exponential backoff; one clear error line if it never answers.
+
+    ``cluster``: ``url`` names any node of a Redis Cluster; redis-py's ``RedisCluster`` finds
+    the others, sends each command to the shard of its key's slot and follows the cluster
+    when a replica takes over from a failed master.
+    """
     delay, deadline = 0.1, time.monotonic() + timeout_s
+    client = None
     while True:
         try:
+            if client is None:
+                client = _client_for(url, cluster)
             client.ping()
             return client
-        except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError) as err:
+        except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError,
+                redis.exceptions.RedisClusterException) as err:
+            if cluster:
+                client = None   # a cluster client is built from a node that answers
             if time.monotonic() >= deadline:
                 raise RedisUnavailable(f"{what} at {redact(url)} is unreachable: {err}") from None
             log.warning("%s at %s unreachable (%s); retrying in %.1f s", what, redact(url), err, delay)
             time.sleep(delay)
             delay = min(delay * 2, 5.0)
+
+
+def _client_for(url: str, cluster: bool):
+    if cluster:
+        from redis.backoff import ExponentialBackoff
+        from redis.cluster import RedisCluster
+        from redis.retry import Retry
+
+        # Retries ride out a failover: the client re-reads the slot map and follows the new master.
+        return RedisCluster.from_url(url, decode_responses=True, socket_connect_timeout=2, socket_timeout=10,
+                                     retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), 8))
+    return redis.Redis.from_url(url, decode_responses=True, socket_connect_timeout=2,
+                                health_check_interval=30, retry_on_timeout=True)
+
+
+def wait_replicas(client, keys, replicas: int, timeout_ms: int = 2000) -> None:
+    """Return once ``replicas`` replicas of the shard of each of ``keys`` have every write before
+    (Redis WAIT). A shard with fewer replicas up answers after ``timeout_ms``: logged, not refused
+    (while a replica is down, durability is the master's own disk)."""
+    if replicas <= 0:
+        return
+    if hasattr(client, "get_node_from_key"):
+        nodes = {}
+        for key in keys:
+            node = client.get_node_from_key(key)
+            nodes[node.name] = node
+        targets = list(nodes.values())
+    else:
+        targets = [None]
+    for node in targets:
+        options = {"target_nodes": node} if node is not None else {}
+        got = client.execute_command("WAIT", replicas, timeout_ms, **options)
+        if int(got) < replicas:
+            log.warning("only %s of %d replicas confirmed a write within %d ms", got, replicas, timeout_ms)
 
 
 def redact(url: str) -> str:
