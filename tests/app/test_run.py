@@ -175,8 +175,14 @@ def test_run_restarts_its_embedded_redis_after_sigkill_and_keeps_the_data(tmp_pa
         # The report the aggregator counted before the kill is still counted (the AOF kept it).
         assert client.hexists(Keys("jakarta").agg_records, report_id)
         client.close()
+        def command(process):   # the killed one may linger as a zombie until reaped
+            try:
+                return " ".join(process.cmdline())
+            except psutil.Error:
+                return ""
+
         again = next(p for p in psutil.Process(stack.pid).children(recursive=True)
-                     if "redis-server" in " ".join(p.cmdline()))
+                     if "redis-server" in command(p))
         assert again.pid != server.pid
     finally:
         stack.send_signal(signal.SIGINT)
