@@ -44,6 +44,7 @@ from flask_socketio import join_room, leave_room, rooms
 
 from app import hexagg, queries
 from app.auth import displays
+from app.auth.users import load_user
 from app.hexagg import parse_cell_field
 from app.store.keys import Keys
 
@@ -534,8 +535,6 @@ class SocketWatch:
     def recheck(self) -> int:
         """Close connections whose display token is no longer live, or whose account is disabled or
         signed out everywhere since (a new session epoch: sign-out, new password, disable, enable)."""
-        from app.auth.users import load_user
-
         with self.lock:
             viewers, epochs = dict(self.viewers), dict(self.epochs)
         services = self.services

@@ -20,6 +20,8 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
+from config.settings import Settings
+
 MAX_BYTES = 10 * 1024 * 1024   # read at most this much of an upload (the rest is never read)
 MAX_PIXELS = 50_000_000        # defaults of PANTAU_PHOTO_MAX_PIXELS / _MAX_SIDE (a 50 MP camera fits)
 MAX_SIDE = 12_000
@@ -288,8 +290,6 @@ def main(argv=None) -> int:
     """``python -m app.photos sweep [--every S]``: remove expired pending uploads (once, or every S s)."""
     import argparse
     import logging
-
-    from config.settings import Settings
 
     parser = argparse.ArgumentParser(prog="python -m app.photos", description=main.__doc__)
     sub = parser.add_subparsers(dest="command", required=True)

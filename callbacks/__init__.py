@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import importlib
 
+from callbacks import router
+
 # Screens in the order they are registered; each has layouts/<name>.py (PATH or PATHS, layout)
 # and, when it reacts to anything, callbacks/<name>.py (register).
 SCREENS = ["home", "wall", "dispatch", "tugas", "lapor", "lacak", "kiosk", "kinerja"]
 
 
 def register_all(dash_app, services) -> None:
-    from callbacks import router
-
     screens = {}
     for name in SCREENS:
         layout_module = importlib.import_module(f"layouts.{name}")

@@ -17,7 +17,7 @@ from flask import Blueprint, Response, current_app, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
-from app import photos, reporter_secret
+from app import photos, proof, reporter_secret
 from app.open311 import catalog, intake, keys as api_keys, records
 from app.open311.serializers import error, render
 from app.reports import ReportInvalid
@@ -308,8 +308,6 @@ def post_request(fmt: str):
 def _index_before_photo(services, report, ref: str, data: bytes) -> None:
     """The before photo's perceptual hash, from the upload's own bytes (``app.proof``): an officer's
     after photo that is this photo again is refused. A failure here never loses the report."""
-    from app import proof
-
     try:
         proof.index_photo(services.engine, report.city, report.id, ref, "before", proof.fingerprint(data)[0])
     except Exception:  # noqa: BLE001  hashed again from the stored copy when the report is resolved

@@ -10,28 +10,15 @@ import json
 import uuid
 from datetime import datetime, timezone
 
-from sqlalchemy import Column, Index, Integer, String, Table, Text, select
+from sqlalchemy import select
 
-from app import followup
+from app import followup, privacy
 from app.auth import permissions
 from app.photos import PhotoBusy, PhotoInvalid
 from app.reports import PRIORITIES
-from app.store import db
-from app.store.db import UTCDateTime, metadata
+from app.store import approvals, db
+from app.store.tables import report_actions
 from app.workflow import InvalidTransition, Status
-
-report_actions = Table(
-    "report_actions", metadata,
-    Column("action_id", String(80), primary_key=True),
-    Column("report_id", String(36), nullable=False),
-    Column("event_id", String(80)),          # the report_events row of a status change, if any
-    Column("action", String(20), nullable=False),
-    Column("actor", String(120), nullable=False),
-    Column("version", Integer, nullable=False),  # the report's version after the action
-    Column("detail", Text, nullable=False, default="{}"),
-    Column("occurred_at", UTCDateTime, nullable=False),
-    Index("ix_actions_report", "report_id", "occurred_at"),
-)
 
 
 FEED_PENDING = "saved; the wall updates when the feed is back"
@@ -138,9 +125,7 @@ def verify(services, user, report_id, expected_version, note=None):
 def _public_note(field_name: str, text: str | None) -> None:
     """Resolve and reject notes are shown to the public (Open311 status_notes, /lacak): the same
     check as a published text."""
-    from app import public
-
-    if public.has_contact(text):
+    if privacy.has_contact(text):
         raise ActionInvalid(field_name, "is shown to the public: must not contain a phone number or an e-mail "
                                         "address")
 
@@ -237,20 +222,18 @@ def publish(services, user, report_id, public_text=None, now=None) -> dict:
 def publish_row(engine, row, actor: str, public_text=None, now=None) -> dict:
     """The checks, the approval and its audit row, in one transaction: the one path to public view
     (the staff screens and API above, and ``python -m app.public approve`` for shell access)."""
-    from app import public
-
     if row.status not in PUBLISHABLE:
         raise ActionInvalid("status", f"only resolved or closed reports are published (this one is {row.status})")
-    if public.is_sensitive(row.category):
+    if privacy.is_sensitive(row.category):
         raise ActionInvalid("category", "reports of a sensitive category are never published one by one")
     text = (public_text or "").strip()
-    if len(text) > public.PUBLIC_TEXT_MAX:
-        raise ActionInvalid("public_text", f"at most {public.PUBLIC_TEXT_MAX} characters (got {len(text)})")
-    if public.has_contact(text):
+    if len(text) > privacy.PUBLIC_TEXT_MAX:
+        raise ActionInvalid("public_text", f"at most {privacy.PUBLIC_TEXT_MAX} characters (got {len(text)})")
+    if privacy.has_contact(text):
         raise ActionInvalid("public_text", "must not contain a phone number or an e-mail address")
     now = now or datetime.now(timezone.utc)
     with engine.begin() as conn:
-        public.approve(engine, row.id, actor, text or None, now, conn=conn)
+        approvals.approve(engine, row.id, actor, text or None, now, conn=conn)
         _record(engine, row.id, "publish", actor, row.version, {"public_text": text or None}, now=now, conn=conn)
     return {"report_id": row.id, "version": row.version, "published": True}
 
@@ -263,10 +246,8 @@ def unpublish(services, user, report_id, now=None) -> dict:
 
 
 def unpublish_row(engine, row, actor: str, now=None) -> dict:
-    from app import public
-
     with engine.begin() as conn:
-        if not public.revoke(engine, row.id, conn=conn):
+        if not approvals.revoke(engine, row.id, conn=conn):
             raise ActionInvalid("report", "is not in public view")
         _record(engine, row.id, "unpublish", actor, row.version, {}, now=now, conn=conn)
     return {"report_id": row.id, "version": row.version, "published": False}

@@ -1,7 +1,7 @@
 """Item 6 (issue item 22): a stranger sends a forged Host header and reads the URLs Open311 answers."""
 from sqlalchemy import select
 
-from app import public
+from app.store import approvals
 from app.factory import create_app
 from app.open311 import keys
 from app.store import db
@@ -31,7 +31,7 @@ def test_urls_come_from_the_configured_public_url_not_the_host_header(sqlite_ser
     with services.engine.connect() as conn:
         report_id = conn.execute(select(db.reports.c.id).where(db.reports.c.ticket == ticket)).scalar_one()
     resolve(services, report_id)
-    public.approve(services.engine, report_id, "supervisor:t")
+    approvals.approve(services.engine, report_id, "supervisor:t")
     for answer in (client.get(f"/open311/v2/requests/{ticket}.json", headers=evil),
                    client.get("/open311/v2/requests.xml", headers=evil)):
         text = answer.get_data(as_text=True)

@@ -244,11 +244,11 @@ def test_multivalue_attributes_and_photo_upload(open311):
     assert item["media_url"] is None          # public only once staff published the report
     from sqlalchemy import select
 
-    from app import public
+    from app.store import approvals
     from app.store import db
     with services.engine.connect() as conn:
         report_id = conn.execute(select(db.reports.c.id).where(db.reports.c.ticket == ticket)).scalar_one()
-    public.approve(services.engine, report_id, "supervisor:t")
+    approvals.approve(services.engine, report_id, "supervisor:t")
     item = client.get(f"/open311/v2/requests/{ticket}.json").get_json()[0]
     base = services.settings.resolved_public_url()   # PANTAU_PUBLIC_URL, never the Host header
     assert item["media_url"].startswith(f"{base}/photos/") and item["media_url"].endswith(".png")
@@ -350,14 +350,14 @@ def test_post_while_workers_are_down_is_kept(open311):
 
 
 def test_description_is_public_only_as_staff_approved_it(open311):
-    from app import public
+    from app.store import approvals
 
     client, services, key = open311
     response = post_form(client, key, description="Hubungi saya di 0812 9999 0000, sampah menumpuk")
     ticket = response.get_json()[0]["service_request_id"]
     drain(services)
     assert client.get(f"/open311/v2/requests/{ticket}.json").get_json()[0]["description"] is None
-    public.approve(services.engine, response.get_json()[0]["token"], "moderator",
+    approvals.approve(services.engine, response.get_json()[0]["token"], "moderator",
                    public_text="Sampah menumpuk di tepi jalan")
     listed = client.get(f"/open311/v2/requests/{ticket}.json").get_json()[0]
     assert listed["description"] == "Sampah menumpuk di tepi jalan"
