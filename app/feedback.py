@@ -17,7 +17,7 @@ from app import followup, reporter_secret, sla
 from app.services import Services
 from app.store import db
 from app.store.tables import report_feedback
-from app.workflow import Status
+from app.workflow import RESOLVED_STATUSES, Status
 
 AUTO_CLOSE_WORKING_DAYS = 10
 CITIZEN = "citizen"
@@ -97,7 +97,7 @@ def dispute(engine, producer, ticket: str, reason: str, *, secret, city: str,
     reason = reason.strip()[:1000]
     if not reason:
         raise FeedbackInvalid("dispute", "say what is still wrong")
-    if row.status not in (Status.RESOLVED.value, Status.CLOSED.value):
+    if row.status not in RESOLVED_STATUSES:
         raise FeedbackInvalid("ticket", f"only a resolved or closed report can be disputed (this one is "
                                         f"{row.status})")
     change = followup.change_status(engine, producer, row.id, Status.REOPENED.value, CITIZEN,

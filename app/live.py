@@ -47,6 +47,7 @@ from app.auth import displays
 from app.auth.users import load_user
 from app.hexagg import parse_cell_field
 from app.store.keys import Keys
+from app.workflow import OPEN
 
 log = logging.getLogger(__name__)
 
@@ -109,19 +110,15 @@ def load_counts_parts(client, preset, view: tuple[str, str], now: float | None =
         pipe.get(part.live_seq)
         plan = []
         for res in hexagg.MAP_RESOLUTIONS:
-            if win is None:
-                pipe.hgetall(part.hex_counts("all", res))
+            for key in queries.hex_count_keys(part, res, win):
+                pipe.hgetall(key)
                 plan.append(res)
-            else:
-                for bucket in win.buckets:
-                    pipe.hgetall(part.hex_counts(win.granularity, res, bucket))
-                    plan.append(res)
         replies = pipe.execute()
         seqs.append(int(replies[0] or 0))
         for res, mapping in zip(plan, replies[1:]):
             for field, count in mapping.items():
                 cell, _, state = parse_cell_field(field)
-                if metric == "open" and state != "o":
+                if metric == "open" and state != OPEN:
                     continue
                 counts[res][cell] += int(count)
     for res in counts:
@@ -139,7 +136,7 @@ def apply_transitions(counts: dict[int, Counter], metric: str, window_start: int
         if metric == "reports":
             change = 1 if from_state == "" and created_ts >= window_start else 0
         else:
-            change = (to_state == "o") - (from_state == "o")
+            change = (to_state == OPEN) - (from_state == OPEN)
         if not change:
             continue
         for res in counts:

@@ -34,6 +34,7 @@ from app.services import Services
 from app.staff import actions
 from app.store import db
 from app.store.tables import public_approved
+from app.workflow import RESOLVED_STATUSES
 
 MAP_RESOLUTION = 7
 SENSITIVE_RESOLUTION = 6
@@ -161,7 +162,7 @@ def recently_resolved(services, limit: int = RECENT_LIMIT) -> dict:
         rows = conn.execute(select(r.c.id, r.c.category, r.c.kelurahan_name, r.c.kecamatan_name, r.c.h3_cell,
                                    r.c.photos, r.c.created_at, r.c.resolved_at, a.c.public_text)
                             .select_from(a.join(r, r.c.id == a.c.report_id))
-                            .where(r.c.city == services.preset.slug, r.c.status.in_(ranking.RESOLVED_STATUSES))
+                            .where(r.c.city == services.preset.slug, r.c.status.in_(RESOLVED_STATUSES))
                             .order_by(a.c.approved_at.desc()).limit(limit * 3)).all()
     items = []
     for row in rows:
@@ -277,7 +278,6 @@ def _json(body: str, max_age: int) -> Response:
     response = Response(body, mimetype="application/json")
     response.headers["Cache-Control"] = f"public, max-age={max_age}"
     response.headers["Access-Control-Allow-Origin"] = "*"
-    response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
 

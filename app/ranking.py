@@ -33,6 +33,7 @@ from sqlalchemy import and_, case, func, select
 
 from app.store import db
 from app.store.tables import report_actions, report_feedback
+from app.workflow import RESOLVED_STATUSES
 
 FORMULA = {
     "id": "skor = 100 × porsi selesai × (kecepatan + rating + (1 − porsi dibuka ulang) + porsi foto sesudah) / 4"
@@ -45,7 +46,6 @@ WINDOW_DAYS = 30
 SPEED_HALF_H = 24.0
 RATING_PRIOR_N = 2
 LEVELS = ("agency", "kelurahan", "kecamatan")
-RESOLVED_STATUSES = ("resolved", "closed")
 
 
 @dataclass

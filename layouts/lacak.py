@@ -28,6 +28,7 @@ from app.open311.records import public_note
 from app.staff.actions import after_photos
 from app.store import db
 from app.store.tables import public_approved
+from app.workflow import RESOLVED_STATUSES
 from config.catalogue import BY_CODE
 from layouts.lapor import language_switch
 
@@ -85,7 +86,7 @@ def _feedback_form(report, lang: str):
                 html.P(t("lacak.rate_scale", lang), className="small lacak-muted"),
             ], className="lapor-fieldset"),
         ], id="lacak-rate", className="lacak-feedback-form", **{"data-kind": "rate"}))
-    if report.status in ("resolved", "closed"):
+    if report.status in RESOLVED_STATUSES:
         parts.append(html.Form([
             html.Label(t("lacak.dispute", lang), htmlFor="lacak-dispute-reason", className="h6 d-block"),
             html.Textarea(id="lacak-dispute-reason", name="dispute", maxLength=1000, required=True,

@@ -55,6 +55,11 @@ class StaffUser:
     def get_id(self) -> str:
         return self.username
 
+    @property
+    def actor(self) -> str:
+        """How the audit trails (``audit_log``, ``report_events``, ``report_actions``) name this account."""
+        return f"{self.role}:{self.username}"
+
 
 def create_user(engine, preset, username: str, password: str, role: str, agency: str | None = None,
                 now: datetime | None = None) -> StaffUser:

@@ -190,7 +190,7 @@ def login():
         except LoginBusy as err:
             return _refused(503, "Sedang sibuk; coba lagi sebentar lagi / Busy; try again in a moment",
                             err.retry_after, nxt)
-        audit.record(services.engine, f"{user.role}:{user.username}" if user else "anonymous",
+        audit.record(services.engine, user.actor if user else "anonymous",
                      "login" if user else outcome, name, origin="web", address=request.remote_addr)
         if user is not None:
             session.clear()                      # a fresh session id and token after login
@@ -228,7 +228,7 @@ def logout():
         engine = current_app.extensions["pantau"].engine
         with engine.begin() as conn:   # every session of the account ends, a copied cookie too
             epoch = end_sessions(engine, current_user.username, conn=conn)
-            audit.record(engine, f"{current_user.role}:{current_user.username}", "logout",
+            audit.record(engine, current_user.actor, "logout",
                          current_user.username, origin="web", address=request.remote_addr,
                          detail={"session_epoch": epoch}, conn=conn)
     logout_user()

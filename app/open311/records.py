@@ -26,13 +26,12 @@ from app.reports import ReportInvalid
 from app.privacy import has_contact, is_sensitive
 from app.store import db
 from app.store.tables import public_approved
-from app.workflow import Status
+from app.workflow import CLOSED_STATUSES, Status
 from config.catalogue import BY_CODE
 
 DEFAULT_SPAN = timedelta(days=90)
 MAX_RESULTS = 1000
 MAX_PAGE = 1_000_000
-CLOSED = (Status.RESOLVED.value, Status.CLOSED.value, Status.REJECTED.value)
 # Notes written for these moves explain the outcome to the public; other notes stay with staff.
 PUBLIC_NOTE_STATUSES = (Status.RESOLVED.value, Status.CLOSED.value, Status.REJECTED.value,
                         Status.REOPENED.value)
@@ -152,9 +151,9 @@ def find(engine, city: str, wanted: RequestFilter) -> list:
         if wanted.service_codes:
             conditions.append(db.reports.c.category.in_(wanted.service_codes))
         if wanted.statuses == ("open",) or set(wanted.statuses) == {"open"}:
-            conditions.append(db.reports.c.status.not_in(CLOSED))
+            conditions.append(db.reports.c.status.not_in(CLOSED_STATUSES))
         elif set(wanted.statuses) == {"closed"}:
-            conditions.append(db.reports.c.status.in_(CLOSED))
+            conditions.append(db.reports.c.status.in_(CLOSED_STATUSES))
         if wanted.start:
             conditions.append(db.reports.c.created_at >= wanted.start)
         if wanted.end:
@@ -226,7 +225,7 @@ def to_public(row, preset, notes: dict[str, str], base_url: str, language: str, 
     approved = row.approved_id is not None
     return {
         "service_request_id": row.ticket,
-        "status": "closed" if row.status in CLOSED else "open",
+        "status": "closed" if row.status in CLOSED_STATUSES else "open",
         "status_notes": notes.get(row.id),
         "service_name": category.name(language) if category else row.category,
         "service_code": row.category,

@@ -18,7 +18,7 @@ from app.photos import PhotoBusy, PhotoInvalid
 from app.reports import PRIORITIES
 from app.store import approvals, db
 from app.store.tables import report_actions
-from app.workflow import InvalidTransition, Status
+from app.workflow import RESOLVED_STATUSES, InvalidTransition, Status
 
 
 FEED_PENDING = "saved; the wall updates when the feed is back"
@@ -50,11 +50,18 @@ def error_kind(err: Exception) -> tuple[str | None, int]:
         return "forbidden", 403
     if isinstance(err, followup.ReportNotFound):
         return "not_found", 404
-    if isinstance(err, (ActionInvalid, PhotoInvalid, ValueError, KeyError)):
+    if isinstance(err, (ActionInvalid, PhotoInvalid, ValueError)):
         return "invalid", 422
     if isinstance(err, PhotoBusy):
         return "busy", 503
     return None, 500
+
+
+def _item_id(item) -> str:
+    """The report id of one item of a bulk action ({id, version})."""
+    if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+        raise ActionInvalid("items", "each item is {id, version}")
+    return item["id"]
 
 
 def _require(user, action: str) -> None:
@@ -101,7 +108,7 @@ def _changed(services, user, action, report_id, expected_version, detail=None, *
                 event_id=event["event_id"], now=event["occurred_at"], conn=conn)
 
     return followup.change_report(services.engine, services.producer, report_id,
-                                  f"{user.role}:{user.username}", expected_version=expected_version,
+                                  user.actor, expected_version=expected_version,
                                   also=record, **change)
 
 
@@ -161,14 +168,14 @@ def bulk_assign(services, user, items: list[dict], agency, team=None) -> list[di
     results = []
     for item in items:
         try:
-            results.append({"ok": True, **assign(services, user, item["id"], item.get("version"), agency,
+            results.append({"ok": True, **assign(services, user, _item_id(item), item.get("version"), agency,
                                                  team, action="bulk_assign")})
         except Exception as err:  # noqa: BLE001  reported per item, by kind
             kind, status = error_kind(err)
             if kind is None:
                 raise
-            results.append({"ok": False, "report_id": item.get("id"), "error": str(err), "kind": kind,
-                            "http_status": status})
+            results.append({"ok": False, "report_id": item.get("id") if isinstance(item, dict) else None,
+                            "error": str(err), "kind": kind, "http_status": status})
     return results
 
 
@@ -203,12 +210,12 @@ def add_note(services, user, report_id, text):
     if not (text and text.strip()):
         raise ActionInvalid("note", "is empty")
     row = visible_report(services.engine, user, report_id)
-    _record(services.engine, report_id, "note", f"{user.role}:{user.username}", row.version,
+    _record(services.engine, report_id, "note", user.actor, row.version,
             {"note": text.strip()[:2000]})
     return {"report_id": report_id, "version": row.version}
 
 
-PUBLISHABLE = (Status.RESOLVED.value, Status.CLOSED.value)
+PUBLISHABLE = RESOLVED_STATUSES
 
 
 def publish(services, user, report_id, public_text=None, now=None) -> dict:
@@ -216,7 +223,7 @@ def publish(services, user, report_id, public_text=None, now=None) -> dict:
     and, if given, a short text staff wrote for the public — never the citizen's own words."""
     _require(user, "publish")
     row = visible_report(services.engine, user, report_id)
-    return publish_row(services.engine, row, f"{user.role}:{user.username}", public_text, now)
+    return publish_row(services.engine, row, user.actor, public_text, now)
 
 
 def publish_row(engine, row, actor: str, public_text=None, now=None) -> dict:
@@ -242,7 +249,7 @@ def unpublish(services, user, report_id, now=None) -> dict:
     """Take a report out of public view again."""
     _require(user, "publish")
     row = visible_report(services.engine, user, report_id)
-    return unpublish_row(services.engine, row, f"{user.role}:{user.username}", now)
+    return unpublish_row(services.engine, row, user.actor, now)
 
 
 def unpublish_row(engine, row, actor: str, now=None) -> dict:
@@ -308,14 +315,14 @@ def bulk_verify(services, user, items: list[dict], route: bool = False, agency=N
     for item in items:
         try:
             if route:
-                out = verify_and_assign(services, user, item["id"], item.get("version"), agency, team)
+                out = verify_and_assign(services, user, _item_id(item), item.get("version"), agency, team)
             else:
-                out = verify(services, user, item["id"], item.get("version"))
+                out = verify(services, user, _item_id(item), item.get("version"))
             results.append({"ok": True, **out})
         except Exception as err:  # noqa: BLE001  reported per item, by kind
             kind, status = error_kind(err)
             if kind is None:
                 raise
-            results.append({"ok": False, "report_id": item.get("id"), "error": str(err), "kind": kind,
-                            "http_status": status})
+            results.append({"ok": False, "report_id": item.get("id") if isinstance(item, dict) else None,
+                            "error": str(err), "kind": kind, "http_status": status})
     return results

@@ -36,7 +36,7 @@ def _error(err):
     kind, status = error_kind(err)
     if kind is None:
         raise err
-    message = str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
+    message = str(err)
     if kind == "conflict":
         message = "Conflict: someone else changed this report first. " + message
     lang = request.args.get("lang") or (request.form.get("lang") if request.form else None)

@@ -64,7 +64,7 @@ def _earlier(services, user, report_id: str, action: str, key: str | None) -> di
     a = actions.report_actions
     with services.engine.connect() as conn:
         rows = conn.execute(select(a.c.version, a.c.detail).where(
-            a.c.report_id == report_id, a.c.action == action, a.c.actor == f"{user.role}:{user.username}")).all()
+            a.c.report_id == report_id, a.c.action == action, a.c.actor == user.actor)).all()
     for row in rows:
         detail = json.loads(row.detail)
         if (detail.get("proof") or {}).get("key") == key:
@@ -122,7 +122,7 @@ def resolve_with_upload(services, user, report_id, version, upload, note=None, d
     out = actions.resolve(services, user, report_id, version, photo.ref, note, proof=summary)
     photos.attach(services.settings, photo.ref)     # kept only once the resolution is recorded
     proof.index_photo(services.engine, row.city, row.id, photo.ref, "after", phash, None)
-    proof.record_flags(services.engine, row, "resolve", f"{user.role}:{user.username}", flags)
+    proof.record_flags(services.engine, row, "resolve", user.actor, flags)
     return {**out, "proof": summary}
 
 

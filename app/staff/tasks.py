@@ -54,7 +54,7 @@ def _filtered(preset, user, flt: TaskFilter, now: datetime):
         conds.append(r.c.sla_due_at < now)
     if flt.mine:
         a = report_actions
-        conds.append(exists().where(a.c.report_id == r.c.id, a.c.actor == f"{user.role}:{user.username}"))
+        conds.append(exists().where(a.c.report_id == r.c.id, a.c.actor == user.actor))
     return conds
 
 

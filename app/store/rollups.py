@@ -28,9 +28,8 @@ from app import kinerja
 from app.store import db
 from app.store.db import UTCDateTime, metadata
 from app.store.tables import report_feedback
-from app.workflow import OPEN_STATUSES
+from app.workflow import OPEN_STATUSES, RESOLVED_STATUSES
 
-RESOLVED_STATUSES = ("resolved", "closed")
 CITIZEN = "citizen"
 
 daily = Table(

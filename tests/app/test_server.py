@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 import psutil
 import pytest
 
-from app.open311 import keys
+from app.open311 import api_keys
 from app.store.redis_conn import _free_port
 from ingest.aggregator import Aggregator
 from tests.conftest import ROOT, SHARED_DATA, make_settings
@@ -101,7 +101,7 @@ def test_two_workers_accept_push_revoke_and_stop(production_server):
         time.sleep(0.2)
     assert all(held_by(worker) for worker in workers), "the kernel spread the displays over both workers"
 
-    record, key = keys.create_key(services.engine, "server test")
+    record, key = api_keys.create_key(services.engine, "server test")
     codes: list = []
     clients = [threading.Thread(target=_post, args=(port, key, 10, codes, LAT - 0.02 * n)) for n in range(4)]
     for client in clients:
@@ -122,7 +122,7 @@ def test_two_workers_accept_push_revoke_and_stop(production_server):
         display.disconnect()     # the first stays connected through the stop below
 
     # Revoked in one place, refused by every worker at once (each has the key cached by now).
-    assert keys.revoke_key(services.engine, record.key_id, services.redis, services.keys)
+    assert api_keys.revoke_key(services.engine, record.key_id, services.redis, services.keys)
     refused: list = []
     _post(port, key, 6, refused)
     assert [status for status, _ in refused] == [403] * 6
