@@ -50,7 +50,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         # Bootstrap (Bootswatch Darkly 5.3.8, MIT) is served from assets/: operations rooms are closed networks.
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}])
     dash_app.layout = shell.layout
-    register_all(dash_app, services)
+    server.extensions["pantau_screen_ids"] = register_all(dash_app, services)
     dash_app.default_language = settings.language
     server.extensions["dash"] = dash_app
     web_errors.install_dash_check(server, dash_app)

@@ -32,7 +32,7 @@ from flask_login import current_user
 from sqlalchemy import select, update
 
 from app.auth.permissions import ROLES
-from app.auth.web import ROUTER_LOCATION, _component_ids
+from app.auth.web import routed_path
 from app.store.tables import display_tokens
 
 
@@ -41,7 +41,6 @@ COOKIE = "pantau_display"
 COOKIE_MAX_AGE = 400 * 24 * 3600          # browsers keep a cookie at most 400 days
 QUERY = "display"
 WALL = "/wall"
-WALL_ID_PREFIX = "wall-"
 
 
 @dataclass(frozen=True)
@@ -152,16 +151,14 @@ def _is_wall_path(path: str) -> bool:
 
 
 def _wall_callback(payload) -> bool:
-    """A Dash callback of the wall: a wall component, or the router asked for /wall."""
+    """A Dash callback of the wall (one the wall registered, ``app.auth.screen_ids``), or the router
+    asked for /wall."""
     if not isinstance(payload, dict):
         return False
-    if any(ident.startswith(WALL_ID_PREFIX) for ident in _component_ids(payload)):
+    if current_app.extensions["pantau_screen_ids"].screen_of(payload) == WALL:
         return True
-    for item in payload.get("inputs") or []:
-        if isinstance(item, dict) and item.get("id") == ROUTER_LOCATION and item.get("property") == "pathname":
-            if _is_wall_path(str(item.get("value") or "")):
-                return True
-    return False
+    path = routed_path(payload)
+    return path is not None and _is_wall_path(path)
 
 
 def _clean_wall_url() -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import secrets
 import time
 import unicodedata
@@ -23,7 +22,6 @@ from app.auth.throttle import LoginBusy, LoginThrottled, Throttle
 from app.auth.users import AccountDisabled, authenticate, end_sessions, load_user
 
 STAFF_PREFIXES = ("/dispatch", "/tugas", "/staff", "/kinerja")
-STAFF_ID_PREFIXES = ("dispatch-", "tugas-", "kinerja-")
 DASH_CALLBACK = "/_dash-update-component"
 ROUTER_LOCATION = "shell-location"
 CSRF_HEADER = "X-CSRF-Token"
@@ -82,32 +80,25 @@ def _is_staff_path(path: str) -> bool:
     return any(path == p or path.startswith(p + "/") for p in STAFF_PREFIXES)
 
 
-def _component_ids(payload: dict) -> list[str]:
-    ids = []
-    outputs = payload.get("outputs")
-    outputs = outputs if isinstance(outputs, list) else [outputs] if outputs else []
-    items = outputs + list(payload.get("inputs") or []) + list(payload.get("state") or [])
-    for item in items:
-        for part in (item if isinstance(item, list) else [item]):
-            if isinstance(part, dict):
-                ident = part.get("id")
-                ids.append(json.dumps(ident, sort_keys=True) if isinstance(ident, dict) else str(ident))
-    ids.append(str(payload.get("output", "")))
-    return ids
+def routed_path(payload: dict) -> str | None:
+    """The path the router is asked to render, when the callback is the router's."""
+    for item in payload.get("inputs") or []:
+        if isinstance(item, dict) and item.get("id") == ROUTER_LOCATION and item.get("property") == "pathname":
+            return str(item.get("value") or "")
+    return None
 
 
 def _staff_callback(payload: dict) -> str | None:
-    """The staff screen a Dash callback touches (by component id or routed path), or None."""
-    for ident in _component_ids(payload):
-        for prefix in STAFF_ID_PREFIXES:
-            if prefix in ident:
-                return "/" + prefix.rstrip("-")
-    for item in payload.get("inputs") or []:
-        if isinstance(item, dict) and item.get("id") == ROUTER_LOCATION and item.get("property") == "pathname":
-            path = str(item.get("value") or "")
-            for screen in permissions.SCREENS:
-                if path == screen or path.startswith(screen + "/"):
-                    return screen
+    """The staff screen a Dash callback touches (a callback or component id a staff screen
+    registered, ``app.auth.screen_ids``; or the routed path), or None."""
+    screen = current_app.extensions["pantau_screen_ids"].screen_of(payload)
+    if screen in permissions.SCREENS:
+        return screen
+    path = routed_path(payload)
+    if path is not None:
+        for screen in permissions.SCREENS:
+            if path == screen or path.startswith(screen + "/"):
+                return screen
     return None
 
 
