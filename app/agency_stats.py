@@ -9,9 +9,8 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import and_, case, func, select
 
 from app.store import db
+from app.workflow import CLOSED_STATUSES, RESOLVED_STATUSES
 
-CLOSED_STATUSES = ("resolved", "closed", "rejected")
-RESOLVED_STATUSES = ("resolved", "closed")
 
 
 def agency_board(engine, preset, now: datetime | None = None, since_days: int = 30) -> list[dict]:

@@ -15,22 +15,9 @@ import json
 import uuid
 from datetime import datetime, timezone
 
-from sqlalchemy import Column, Index, String, Table, Text, select
+from sqlalchemy import select
 
-from app.store.db import UTCDateTime, metadata
-
-audit_log = Table(
-    "audit_log", metadata,
-    Column("entry_id", String(36), primary_key=True),
-    Column("occurred_at", UTCDateTime, nullable=False),
-    Column("actor", String(120), nullable=False),      # "cli:<os user>", "<role>:<username>", "anonymous"
-    Column("action", String(40), nullable=False),      # user.create, key.revoke, login.failed...
-    Column("subject", String(120), nullable=False),    # the account or key id acted on
-    Column("origin", String(10), nullable=False),      # cli or web
-    Column("address", String(64)),                     # the client address of a web action
-    Column("detail", Text, nullable=False, default="{}"),
-    Index("ix_audit_log_time", "occurred_at"),
-)
+from app.store.tables import audit_log
 
 
 def cli_actor() -> str:

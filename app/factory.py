@@ -10,8 +10,14 @@ from pathlib import Path
 from flask import Flask
 from flask_socketio import SocketIO
 
+from app import headers, live, public, web_assets, web_errors, web_feedback, web_kinerja, web_ops, web_photos
+from app.auth import displays, web as auth_web
+from app.open311 import api as open311_api
 from app.services import Services
+from app.staff import api as staff_api
+from callbacks import register_all
 from config.settings import Settings
+from layouts import shell
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -23,34 +29,19 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     server.config.update(SECRET_KEY=settings.resolved_secret_key(), MAX_CONTENT_LENGTH=16 * 1024 * 1024,
                          JSON_SORT_KEYS=False)
     server.extensions["pantau"] = services
-    from app import web_errors
 
     # First of the before_request functions: a crafted Dash body is a 400 before anything reads it.
     web_errors.install(server)
 
-    from app import web_ops
-
     server.register_blueprint(web_ops.blueprint)
-    from app import web_photos
     server.register_blueprint(web_photos.blueprint)
-    from app.open311 import api as open311_api
     server.register_blueprint(open311_api.blueprint)
-    from app.auth import web as auth_web
-    from app.staff import api as staff_api
-    from app import web_feedback
     auth_web.init_app(server, services)
-    from app.auth import displays
     displays.init_app(server, services)   # the wall: a staff session or a display token
     server.register_blueprint(staff_api.blueprint)
     server.register_blueprint(web_feedback.blueprint)
-    from app import public
-
     server.register_blueprint(public.blueprint)
-    from app import web_kinerja
-
     server.register_blueprint(web_kinerja.blueprint)
-
-    from app import web_assets
 
     web_assets.install(server)
     dash_app = web_assets.PantauDash(
@@ -58,23 +49,17 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         assets_folder=str(ROOT / "assets"), suppress_callback_exceptions=True,
         # Bootstrap (Bootswatch Darkly 5.3.8, MIT) is served from assets/: operations rooms are closed networks.
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}])
-    from callbacks import register_all
-    from layouts import shell
-
     dash_app.layout = shell.layout
-    register_all(dash_app, services)
+    server.extensions["pantau_screen_ids"] = register_all(dash_app, services)
     dash_app.default_language = settings.language
     server.extensions["dash"] = dash_app
     web_errors.install_dash_check(server, dash_app)
-    from app import headers
 
     # After every callback is registered: the CSP carries the hashes of Dash's inline scripts.
     headers.install(server, settings, dash_app.csp_hashes())
 
     # The push channel. Each web process relays the aggregator's Redis channel to its own displays
     # (app/live.py), so no Socket.IO message queue is needed between processes.
-    from app import live
-
     # Browsers may open it only from our own pages (Engine.IO checks Origin with this too); the
     # wall connects over WebSocket only, so long-polling (a thread held per poll) is refused.
     socketio = SocketIO(server, cors_allowed_origins=lambda origin, environ: live.origin_allowed(

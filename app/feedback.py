@@ -11,29 +11,17 @@ from __future__ import annotations
 import sys
 from datetime import datetime, timezone
 
-from sqlalchemy import Column, Index, Integer, String, Table, Text, select
+from sqlalchemy import select
 
 from app import followup, reporter_secret, sla
+from app.services import Services
 from app.store import db
-from app.store.db import UTCDateTime, metadata
-from app.workflow import Status
+from app.store.tables import report_feedback
+from app.workflow import RESOLVED_STATUSES, Status
 
 AUTO_CLOSE_WORKING_DAYS = 10
 CITIZEN = "citizen"
 SYSTEM = "system:autoclose"
-
-report_feedback = Table(
-    "report_feedback", metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("report_id", String(36), nullable=False),
-    Column("ticket", String(24), nullable=False),
-    Column("kind", String(10), nullable=False),      # rating / dispute
-    Column("rating", Integer),
-    Column("comment", Text),
-    Column("version", Integer, nullable=False),      # the report version the feedback applied to
-    Column("occurred_at", UTCDateTime, nullable=False),
-    Index("ix_feedback_report", "report_id"),
-)
 
 
 class FeedbackInvalid(ValueError):
@@ -109,7 +97,7 @@ def dispute(engine, producer, ticket: str, reason: str, *, secret, city: str,
     reason = reason.strip()[:1000]
     if not reason:
         raise FeedbackInvalid("dispute", "say what is still wrong")
-    if row.status not in (Status.RESOLVED.value, Status.CLOSED.value):
+    if row.status not in RESOLVED_STATUSES:
         raise FeedbackInvalid("ticket", f"only a resolved or closed report can be disputed (this one is "
                                         f"{row.status})")
     change = followup.change_status(engine, producer, row.id, Status.REOPENED.value, CITIZEN,
@@ -161,7 +149,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=["autoclose"])
     parser.add_argument("--working-days", type=int, help="default: PANTAU_AUTOCLOSE_WORKING_DAYS")
     args = parser.parse_args(argv)
-    from app.services import Services
 
     services = Services.open_for_command()
     days = args.working_days or services.settings.autoclose_working_days

@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from app import sla
 from app.reports import PRIORITIES
 from app.store import db
-from app.workflow import Status, aggregate_state, check_transition, parse_status
+from app.workflow import RESOLVED, Status, aggregate_state, check_transition, parse_status
 
 
 log = logging.getLogger(__name__)
@@ -89,8 +89,8 @@ def change_report(engine, producer, report_id: str, actor: str, *, to_status: st
         elif kind == PRIORITY:
             raise ValueError("a change needs a status or a priority")
         version = row.version + 1
-        resolved_at = now if aggregate_state(wanted) == "r" and aggregate_state(current) != "r" \
-            else (row.resolved_at if aggregate_state(wanted) == "r" else None)
+        resolved_at = now if aggregate_state(wanted) == RESOLVED and aggregate_state(current) != RESOLVED \
+            else (row.resolved_at if aggregate_state(wanted) == RESOLVED else None)
         values = {"status": wanted.value, "version": version, "updated_at": now,
                   "resolved_at": resolved_at, **fields}
         moved = conn.execute(update(r)

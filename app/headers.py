@@ -61,7 +61,7 @@ def install(server: Flask, settings, script_hashes) -> str:
     @server.after_request
     def _security_headers(response):
         headers = response.headers
-        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("X-Content-Type-Options", "nosniff")   # the one place: photos and APIs included
         headers.setdefault("X-Frame-Options", "SAMEORIGIN")
         headers.setdefault("Content-Security-Policy", policy)
         headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")

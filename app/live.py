@@ -44,8 +44,10 @@ from flask_socketio import join_room, leave_room, rooms
 
 from app import hexagg, queries
 from app.auth import displays
+from app.auth.users import load_user
 from app.hexagg import parse_cell_field
 from app.store.keys import Keys
+from app.workflow import OPEN
 
 log = logging.getLogger(__name__)
 
@@ -108,19 +110,15 @@ def load_counts_parts(client, preset, view: tuple[str, str], now: float | None =
         pipe.get(part.live_seq)
         plan = []
         for res in hexagg.MAP_RESOLUTIONS:
-            if win is None:
-                pipe.hgetall(part.hex_counts("all", res))
+            for key in queries.hex_count_keys(part, res, win):
+                pipe.hgetall(key)
                 plan.append(res)
-            else:
-                for bucket in win.buckets:
-                    pipe.hgetall(part.hex_counts(win.granularity, res, bucket))
-                    plan.append(res)
         replies = pipe.execute()
         seqs.append(int(replies[0] or 0))
         for res, mapping in zip(plan, replies[1:]):
             for field, count in mapping.items():
                 cell, _, state = parse_cell_field(field)
-                if metric == "open" and state != "o":
+                if metric == "open" and state != OPEN:
                     continue
                 counts[res][cell] += int(count)
     for res in counts:
@@ -138,7 +136,7 @@ def apply_transitions(counts: dict[int, Counter], metric: str, window_start: int
         if metric == "reports":
             change = 1 if from_state == "" and created_ts >= window_start else 0
         else:
-            change = (to_state == "o") - (from_state == "o")
+            change = (to_state == OPEN) - (from_state == OPEN)
         if not change:
             continue
         for res in counts:
@@ -148,27 +146,20 @@ def apply_transitions(counts: dict[int, Counter], metric: str, window_start: int
     return touched
 
 
-class LiveRelay:
-    """Subscribes to the city's live channel and pushes absolute counts of touched cells."""
+class ChannelThread:
+    """A web process's thread on one Redis pub/sub channel: started once (again if it died), stopped
+    with ``stop``; a lost Redis is logged, waited out and subscribed to again (``_follow``)."""
+    thread_name = "pantau-channel"
 
-    def __init__(self, services, socketio, flush_s: float = 0.1, breaches_every_s: float = 5.0):
-        self.services = services
-        self.socketio = socketio
-        self.keys = Keys.for_city(services.preset)
-        self.flush_s = flush_s
-        self.breaches_every_s = breaches_every_s
+    def __init__(self):
         self.stopping = threading.Event()
-        self.lock = threading.RLock()
-        self.seq = 0              # the sum of the partitions' sequences (the one a screen follows)
-        self.part_seqs: tuple[int, ...] = ()
-        self.views: dict[tuple[str, str], tuple[int, dict[int, Counter]]] = {}
         self.thread: threading.Thread | None = None
 
-    def start(self) -> "LiveRelay":
+    def start(self):
         with self.lock:
             if self.thread is None or not self.thread.is_alive():
                 self.stopping.clear()
-                self.thread = threading.Thread(target=self._run, name="pantau-live-relay", daemon=True)
+                self.thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
                 self.thread.start()
         return self
 
@@ -177,20 +168,26 @@ class LiveRelay:
         if self.thread is not None:
             self.thread.join(timeout=5)
 
-    # -- the loop ---------------------------------------------------------
     def _run(self) -> None:
+        raise NotImplementedError
+
+    def _follow(self, channel: str, serve, while_lost=None) -> None:
+        """Subscribe to ``channel`` and hand the subscription to ``serve`` until stopping. A lost
+        Redis, or any other failure (the thread must outlive one bad message: it is logged), waits a
+        second and subscribes again; ``while_lost`` runs after each wait."""
         while not self.stopping.is_set():
             pubsub = None
             try:
                 pubsub = self.services.redis.pubsub(ignore_subscribe_messages=True)
-                pubsub.subscribe(self.keys.live_channel)
-                self._reload_all(emit=True)
-                self._loop(pubsub)
+                pubsub.subscribe(channel)
+                serve(pubsub)
             except (redis.ConnectionError, redis.TimeoutError, OSError) as err:
-                log.warning("live relay lost Redis (%s); retrying", err)
+                log.warning("%s lost Redis (%s); retrying", self.thread_name, err)
                 self.stopping.wait(1.0)
-            except Exception:  # the thread must outlive one bad message; say what it was and go on
-                log.exception("live relay failed; restarting it")
+                if while_lost is not None:
+                    while_lost()
+            except Exception:  # noqa: BLE001  logged with its traceback; the thread goes on
+                log.exception("%s failed; restarting it", self.thread_name)
                 self.stopping.wait(1.0)
             finally:
                 if pubsub is not None:
@@ -198,6 +195,31 @@ class LiveRelay:
                         pubsub.close()
                     except (redis.RedisError, OSError):
                         pass
+
+
+class LiveRelay(ChannelThread):
+    """Subscribes to the city's live channel and pushes absolute counts of touched cells."""
+    thread_name = "pantau-live-relay"
+
+    def __init__(self, services, socketio, flush_s: float = 0.1, breaches_every_s: float = 5.0):
+        super().__init__()
+        self.services = services
+        self.socketio = socketio
+        self.keys = Keys.for_city(services.preset)
+        self.flush_s = flush_s
+        self.breaches_every_s = breaches_every_s
+        self.lock = threading.RLock()
+        self.seq = 0              # the sum of the partitions' sequences (the one a screen follows)
+        self.part_seqs: tuple[int, ...] = ()
+        self.views: dict[tuple[str, str], tuple[int, dict[int, Counter]]] = {}
+
+    # -- the loop ---------------------------------------------------------
+    def _run(self) -> None:
+        self._follow(self.keys.live_channel, self._serve)
+
+    def _serve(self, pubsub) -> None:
+        self._reload_all(emit=True)
+        self._loop(pubsub)
 
     def _loop(self, pubsub) -> None:
         last_breaches = time.monotonic()
@@ -454,7 +476,7 @@ class SocketGate:
                     del self.by_address[address]
 
 
-class SocketWatch:
+class SocketWatch(ChannelThread):
     """Closes push connections that joined no view in time, or whose credential is gone.
 
     One thread per web process, started with the first wall: every second it looks at the
@@ -462,7 +484,10 @@ class SocketWatch:
     once) and every ``display_check_s`` the open connections' tokens and accounts are re-read.
     """
 
+    thread_name = "pantau-socket-watch"
+
     def __init__(self, services, socketio, join_s: float, check_s: float):
+        super().__init__()
         self.services = services
         self.socketio = socketio
         self.join_s = join_s
@@ -471,21 +496,7 @@ class SocketWatch:
         self.epochs: dict[str, int] = {}                  # a staff viewer's session epoch at connect
         self.first_seen: dict[str, float] = {}           # Engine.IO sid -> monotonic time
         self.lock = threading.Lock()
-        self.stopping = threading.Event()
-        self.thread: threading.Thread | None = None
-
-    def start(self) -> "SocketWatch":
-        with self.lock:
-            if self.thread is None or not self.thread.is_alive():
-                self.stopping.clear()
-                self.thread = threading.Thread(target=self._run, name="pantau-socket-watch", daemon=True)
-                self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.stopping.set()
-        if self.thread is not None:
-            self.thread.join(timeout=5)
+        self.last_check = time.monotonic()
 
     def seen(self, sid: str, viewer: tuple[str, str], epoch: int | None = None) -> None:
         with self.lock:
@@ -534,8 +545,6 @@ class SocketWatch:
     def recheck(self) -> int:
         """Close connections whose display token is no longer live, or whose account is disabled or
         signed out everywhere since (a new session epoch: sign-out, new password, disable, enable)."""
-        from app.auth.users import load_user
-
         with self.lock:
             viewers, epochs = dict(self.viewers), dict(self.epochs)
         services = self.services
@@ -555,34 +564,25 @@ class SocketWatch:
         return closed
 
     def _run(self) -> None:
-        channel = self.services.keys.display_revoked_channel
-        last_check = time.monotonic()
-        pubsub = None
+        # Revocations arrive on the channel; the periodic checks go on while Redis is lost too.
+        self._follow(self.services.keys.display_revoked_channel, self._serve, while_lost=self._checks)
+
+    def _serve(self, pubsub) -> None:
         while not self.stopping.is_set():
-            try:
-                if pubsub is None:
-                    pubsub = self.services.redis.pubsub(ignore_subscribe_messages=True)
-                    pubsub.subscribe(channel)
-                message = pubsub.get_message(timeout=1.0)
-                if message and message["type"] == "message":
-                    raw = message["data"]
-                    self.close_display(raw.decode() if isinstance(raw, bytes) else str(raw))
-            except (redis.ConnectionError, redis.TimeoutError, OSError) as err:
-                log.warning("socket watch lost Redis (%s); periodic checks go on", err)
-                pubsub = None
-                self.stopping.wait(1.0)
-            try:
-                self.sweep_unjoined()
-                if time.monotonic() - last_check >= self.check_s:
-                    last_check = time.monotonic()
-                    self.recheck()
-            except Exception:  # the thread must outlive one bad check; say what it was and go on
-                log.exception("socket watch check failed")
-        if pubsub is not None:
-            try:
-                pubsub.close()
-            except (redis.RedisError, OSError):
-                pass
+            message = pubsub.get_message(timeout=1.0)
+            if message and message["type"] == "message":
+                raw = message["data"]
+                self.close_display(raw.decode() if isinstance(raw, bytes) else str(raw))
+            self._checks()
+
+    def _checks(self) -> None:
+        try:
+            self.sweep_unjoined()
+            if time.monotonic() - self.last_check >= self.check_s:
+                self.last_check = time.monotonic()
+                self.recheck()
+        except Exception:  # noqa: BLE001  the thread must outlive one bad check; say what it was and go on
+            log.exception("socket watch check failed")
 
 
 def install(server, socketio, services) -> LiveRelay:

@@ -10,6 +10,7 @@ import time
 import redis
 from sqlalchemy import text
 
+from app.store import migrate
 from app.store.keys import CONSUMER_GROUPS, Keys
 
 
@@ -107,7 +108,6 @@ def health(client: redis.Redis, engine, keys: Keys, max_lag_s: float = 60.0) -> 
         ok = False
     try:
         started = time.perf_counter()
-        from app.store import migrate
 
         with engine.connect() as conn:
             conn.execute(text("select 1"))

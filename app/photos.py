@@ -20,10 +20,9 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
+from config.settings import Settings
+
 MAX_BYTES = 10 * 1024 * 1024   # read at most this much of an upload (the rest is never read)
-MAX_PIXELS = 50_000_000        # defaults of PANTAU_PHOTO_MAX_PIXELS / _MAX_SIDE (a 50 MP camera fits)
-MAX_SIDE = 12_000
-STORED_SIDE = 2560             # default of PANTAU_PHOTO_STORED_SIDE: the kept copy's longer side
 THUMB_SIZE = (320, 320)
 PENDING = "pending"            # uploads not yet attached to a filed report live under photo_dir/pending
 # Pillow format name -> (extension, content type) we accept and serve.
@@ -59,13 +58,13 @@ _slots: dict[int, threading.BoundedSemaphore] = {}
 
 
 def _decode_slots(settings) -> threading.BoundedSemaphore:
-    size = max(1, int(getattr(settings, "photo_decodes", 2)))
+    size = max(1, int(settings.photo_decodes))
     with _slots_lock:
         return _slots.setdefault(size, threading.BoundedSemaphore(size))
 
 
 def photo_dir(settings) -> Path:
-    configured = getattr(settings, "photo_dir", None)
+    configured = settings.photo_dir
     return Path(configured) if configured else Path(settings.data_dir) / "photos"
 
 
@@ -90,8 +89,7 @@ def photo_path(settings, ref: str, pending: bool = False) -> Path:
 
 
 def _limits(settings) -> tuple[int, int]:
-    return (int(getattr(settings, "photo_max_pixels", MAX_PIXELS)),
-            int(getattr(settings, "photo_max_side", MAX_SIDE)))
+    return int(settings.photo_max_pixels), int(settings.photo_max_side)
 
 
 def _open_checked(settings, data: bytes) -> Image.Image:
@@ -198,9 +196,9 @@ def store_photo(settings, data: bytes, filename: str | None = None, pending: boo
     if fmt not in FORMATS:
         raise PhotoInvalid(f"photo: must be a JPEG, PNG or WebP image (got {fmt})")
     ext, content_type = FORMATS[fmt]
-    stored_side = int(getattr(settings, "photo_stored_side", STORED_SIDE))
+    stored_side = int(settings.photo_stored_side)
     slots = _decode_slots(settings)
-    if not slots.acquire(timeout=float(getattr(settings, "photo_decode_wait_s", 5.0))):
+    if not slots.acquire(timeout=float(settings.photo_decode_wait_s)):
         raise PhotoBusy("photo: the server is busy with other photos; try again in a few seconds")
     try:
         if getattr(image, "n_frames", 1) > 1:
@@ -269,7 +267,7 @@ def sweep_pending(settings, now: float | None = None) -> int:
     """Remove uploads left pending longer than ``photo_pending_ttl_s`` (never attached to a filed
     report); the number of files removed."""
     now = time.time() if now is None else now
-    ttl = float(getattr(settings, "photo_pending_ttl_s", 3600))
+    ttl = float(settings.photo_pending_ttl_s)
     folder = photo_dir(settings) / PENDING
     removed = 0
     if not folder.is_dir():
@@ -288,8 +286,6 @@ def main(argv=None) -> int:
     """``python -m app.photos sweep [--every S]``: remove expired pending uploads (once, or every S s)."""
     import argparse
     import logging
-
-    from config.settings import Settings
 
     parser = argparse.ArgumentParser(prog="python -m app.photos", description=main.__doc__)
     sub = parser.add_subparsers(dest="command", required=True)

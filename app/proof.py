@@ -27,44 +27,16 @@ import math
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import BigInteger, Column, Index, Integer, String, Table, Text, select, union_all
+from sqlalchemy import select, union_all
 
+from app import photos
 from app.store import db
-from app.store.db import UTCDateTime, metadata
+from app.store.tables import PHASH_BANDS as BANDS, photo_hashes, proof_flags, staff_users
 
-BANDS = 4
 BAND_BITS = 16
 MAX_INDEXED_DISTANCE = 7      # what the band lookup guarantees to find (see the module's text)
 TIME_TOLERANCE = timedelta(minutes=5)   # phone clocks drift; a photo minutes before is not a fake
 
-photo_hashes = Table(
-    "photo_hashes", metadata,
-    Column("ref", String(64), primary_key=True),
-    Column("city", String(20), nullable=False),
-    Column("report_id", String(36), nullable=False),
-    Column("kind", String(10), nullable=False),        # before / after
-    Column("phash", BigInteger, nullable=False),       # the 64 bits, as a signed 64-bit integer
-    *[Column(f"band{i}", Integer, nullable=False) for i in range(BANDS)],
-    Column("taken_at", UTCDateTime),                   # EXIF capture time, when the photo had one
-    Column("created_at", UTCDateTime, nullable=False),
-    # Covering (city, band, phash): a lookup reads only the index, never the table's rows.
-    *[Index(f"ix_photo_hashes_band{i}", "city", f"band{i}", "phash") for i in range(BANDS)],
-    Index("ix_photo_hashes_report", "report_id"),
-)
-
-proof_flags = Table(
-    "proof_flags", metadata,
-    Column("flag_id", String(80), primary_key=True),
-    Column("report_id", String(36), nullable=False),
-    Column("city", String(20), nullable=False),
-    Column("action", String(20), nullable=False),      # start / resolve
-    Column("kind", String(30), nullable=False),        # one of FLAG_KINDS
-    Column("actor", String(120), nullable=False),
-    Column("detail", Text, nullable=False, default="{}"),
-    Column("occurred_at", UTCDateTime, nullable=False),
-    Index("ix_proof_flags_report", "report_id", "occurred_at"),
-    Index("ix_proof_flags_city", "city", "occurred_at"),
-)
 
 FLAG_KINDS = ("location_unverified", "photo_near_match", "photo_before_assignment", "self_service")
 
@@ -161,8 +133,6 @@ def similar(engine, city: str, phash: int, max_distance: int = MAX_INDEXED_DISTA
 
 def ensure_before_indexed(engine, settings, report) -> None:
     """Hash the report's before photos from their stored copies if intake did not (older reports)."""
-    from app import photos
-
     refs = [ref for ref in json.loads(report.photos or "[]") if photos.is_ref(ref)]
     if not refs:
         return
@@ -244,16 +214,14 @@ def _filed_by(engine, report) -> str | None:
 
 
 def self_service(engine, report, user) -> dict | None:
-    from app.auth.users import users
-
     filer = _filed_by(engine, report)
     if not filer:
         return None
     if filer == user.username:
         return {"filed_by": filer, "same": "person"}
     with engine.connect() as conn:
-        agency = conn.execute(select(users.c.agency).where(users.c.username == filer,
-                                                           users.c.city == report.city)).scalar()
+        agency = conn.execute(select(staff_users.c.agency).where(staff_users.c.username == filer,
+                                                                 staff_users.c.city == report.city)).scalar()
     if agency and agency == user.agency:
         return {"filed_by": filer, "same": "agency"}
     return None

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
 import threading
 import time
@@ -25,12 +24,17 @@ from datetime import datetime, timezone
 
 import h3
 from flask import Blueprint, Response, abort, current_app, request
-from sqlalchemy import Column, String, Table, Text, select
+from sqlalchemy import select
 
 from app import queries, ranking
+from app.audit import cli_actor
+from app.photos import thumb_ref_of
+from app.privacy import is_sensitive
+from app.services import Services
+from app.staff import actions
 from app.store import db
-from app.store.db import UTCDateTime, metadata
-from config.catalogue import BY_CODE
+from app.store.tables import public_approved
+from app.workflow import RESOLVED_STATUSES
 
 MAP_RESOLUTION = 7
 SENSITIVE_RESOLUTION = 6
@@ -40,71 +44,6 @@ FAST_TTL_S = 5                # live counts and hexes
 SLOW_TTL_S = 30               # rankings, agencies, recently resolved
 RECENT_LIMIT = 8
 log = logging.getLogger(__name__)
-
-public_approved = Table(
-    "public_approved", metadata,
-    Column("report_id", String(36), primary_key=True),
-    Column("approved_by", String(120), nullable=False),
-    Column("approved_at", UTCDateTime, nullable=False),
-    Column("public_text", Text),          # the only free text the public sees, as staff approved it
-    extend_existing=True,                 # ``python -m app.public`` imports this module twice
-)
-
-
-# Text shown to the public (staff's public text, resolve/reject notes) never carries a phone number
-# or an e-mail address: staff may quote the citizen; these are refused when written and hidden when read.
-_PHONE_IN_TEXT = re.compile(r"(\+?\d[\d .\-()]{7,}\d)")
-_EMAIL_IN_TEXT = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]+")
-
-
-def has_contact(text: str | None) -> bool:
-    """Whether ``text`` holds something like a phone number or an e-mail address."""
-    return bool(text) and bool(_PHONE_IN_TEXT.search(text) or _EMAIL_IN_TEXT.search(text))
-
-
-def is_sensitive(category: str) -> bool:
-    known = BY_CODE.get(category)
-    return bool(known is None or known.sensitive)   # an unknown category is treated as sensitive
-
-
-# --- staff approval of recently resolved items --------------------------------------------------
-
-PUBLIC_TEXT_MAX = 280
-
-
-def approve(engine, report_id: str, approved_by: str, public_text: str | None = None,
-            now: datetime | None = None, conn=None) -> None:
-    """Let a resolved report (its before/after photos, and ``public_text`` if given) appear publicly.
-
-    Staff do this through ``app.staff.actions.publish`` (checked and audited); ``conn`` joins
-    the caller's transaction.
-    """
-    now = now or datetime.now(timezone.utc)
-    text = (public_text or "").strip()[:PUBLIC_TEXT_MAX] or None
-    if conn is None:
-        with engine.begin() as conn:
-            return approve(engine, report_id, approved_by, public_text, now, conn)
-    conn.execute(public_approved.delete().where(public_approved.c.report_id == report_id))
-    conn.execute(public_approved.insert().values(report_id=report_id, approved_by=approved_by,
-                                                 approved_at=now, public_text=text))
-    return None
-
-
-def revoke(engine, report_id: str, conn=None) -> bool:
-    """Take a report out of public view; False when it was not in it."""
-    if conn is None:
-        with engine.begin() as conn:
-            return revoke(engine, report_id, conn)
-    return conn.execute(public_approved.delete().where(public_approved.c.report_id == report_id)).rowcount > 0
-
-
-def approval_of(engine, report_id: str) -> dict | None:
-    """{by, at, text} when the report is in public view."""
-    with engine.connect() as conn:
-        row = conn.execute(select(public_approved).where(public_approved.c.report_id == report_id)).first()
-    if row is None:
-        return None
-    return {"by": row.approved_by, "at": row.approved_at.isoformat(), "text": row.public_text}
 
 
 # --- the public figures (pure reads; cached below) ----------------------------------------------
@@ -211,8 +150,6 @@ def ranking_of(services, level: str, reports: list[dict] | None = None) -> dict:
 
 
 def _photo_url(ref: str | None) -> str | None:
-    from app.photos import thumb_ref_of
-
     thumb = thumb_ref_of(ref) if ref else None
     return f"/photos/{thumb}" if thumb else None
 
@@ -220,14 +157,12 @@ def _photo_url(ref: str | None) -> str | None:
 def recently_resolved(services, limit: int = RECENT_LIMIT) -> dict:
     """Resolved reports staff approved for public view, newest approval first: category, area,
     cell center, before/after photos (thumbnails), and the approved text only."""
-    from app.staff.actions import after_photos
-
     r, a = db.reports, public_approved
     with services.engine.connect() as conn:
         rows = conn.execute(select(r.c.id, r.c.category, r.c.kelurahan_name, r.c.kecamatan_name, r.c.h3_cell,
                                    r.c.photos, r.c.created_at, r.c.resolved_at, a.c.public_text)
                             .select_from(a.join(r, r.c.id == a.c.report_id))
-                            .where(r.c.city == services.preset.slug, r.c.status.in_(ranking.RESOLVED_STATUSES))
+                            .where(r.c.city == services.preset.slug, r.c.status.in_(RESOLVED_STATUSES))
                             .order_by(a.c.approved_at.desc()).limit(limit * 3)).all()
     items = []
     for row in rows:
@@ -235,7 +170,7 @@ def recently_resolved(services, limit: int = RECENT_LIMIT) -> dict:
             continue   # never shown as an individual item, approved or not
         cell = h3.cell_to_parent(row.h3_cell, PHOTO_RESOLUTION)
         lat, lng = h3.cell_to_latlng(cell)
-        befores, afters = json.loads(row.photos or "[]"), after_photos(services.engine, row.id)
+        befores, afters = json.loads(row.photos or "[]"), actions.after_photos(services.engine, row.id)
         created, resolved = ranking._aware(row.created_at), ranking._aware(row.resolved_at)
         items.append({"category": row.category, "kelurahan": row.kelurahan_name, "kecamatan": row.kecamatan_name,
                       "cell": cell, "lat": round(lat, 4), "lng": round(lng, 4),
@@ -343,7 +278,6 @@ def _json(body: str, max_age: int) -> Response:
     response = Response(body, mimetype="application/json")
     response.headers["Cache-Control"] = f"public, max-age={max_age}"
     response.headers["Access-Control-Allow-Origin"] = "*"
-    response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
 
@@ -380,10 +314,6 @@ def main(argv: list[str] | None = None) -> int:
     publish/unpublish, checked and audited the same way, for shell access) /
     ``refresh [--every S]`` (keep the slow public figures fresh from outside the web process)."""
     import argparse
-
-    from app.audit import cli_actor
-    from app.services import Services
-    from app.staff import actions
 
     parser = argparse.ArgumentParser(prog="python -m app.public")
     parser.add_argument("command", choices=["approve", "revoke", "refresh"])

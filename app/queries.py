@@ -17,6 +17,7 @@ import h3
 from app import hexagg
 from app.hexagg import Record, parse_cell_field
 from app.store.keys import Keys
+from app.workflow import OPEN
 
 METRICS = ("reports", "open", "breaches")
 
@@ -48,27 +49,24 @@ def window(name: str, tz_name: str, now: float | None = None) -> Window:
     return Window(name, granularity.name, buckets, start)
 
 
-def _sum_buckets(client, keys: Keys, resolution: int, win: Window) -> Counter:
+def hex_count_keys(part: Keys, resolution: int, win: Window | None) -> list[str]:
+    """The counter hashes of one partition that hold the reports created in ``win`` (None: all time)."""
+    if win is None:
+        return [part.hex_counts("all", resolution)]
+    return [part.hex_counts(win.granularity, resolution, bucket) for bucket in win.buckets]
+
+
+def cell_category_counts(client, keys: Keys, resolution: int, win: Window | None) -> Counter:
+    """(cell|category|state) -> reports created in the window (None: all time)."""
     pipe = client.pipeline(transaction=False)
     for part in keys.parts():         # a partitioned stream's counters are merged here
-        for bucket in win.buckets:
-            pipe.hgetall(part.hex_counts(win.granularity, resolution, bucket))
+        for key in hex_count_keys(part, resolution, win):
+            pipe.hgetall(key)
     totals: Counter = Counter()
     for mapping in pipe.execute():
         for field, count in mapping.items():
             totals[field] += int(count)
     return totals
-
-
-def cell_category_counts(client, keys: Keys, resolution: int, win: Window | None) -> Counter:
-    """(cell|category|state) -> reports created in the window (None: all time)."""
-    if win is None:
-        totals: Counter = Counter()
-        for part in keys.parts():
-            for field, count in client.hgetall(part.hex_counts("all", resolution)).items():
-                totals[field] += int(count)
-        return totals
-    return _sum_buckets(client, keys, resolution, win)
 
 
 def overdue_cells(client, keys: Keys, resolution: int, now: float) -> Counter:
@@ -114,7 +112,7 @@ def hex_counts(client, preset, resolution: int, window_name: str = "24h", metric
     cells: Counter = Counter()
     for field, count in fields.items():
         cell, category, state = parse_cell_field(field)
-        if metric == "open" and state != "o":
+        if metric == "open" and state != OPEN:
             continue
         if categories and category not in categories:
             continue
@@ -139,7 +137,7 @@ def kpis(client, preset, window_name: str = "today", categories: set[str] | None
     backlog: Counter = Counter()
     for field, count in cell_category_counts(client, keys, coarse, None).items():
         _, category, state = parse_cell_field(field)
-        if state == "o" and (not categories or category in categories):
+        if state == OPEN and (not categories or category in categories):
             backlog[category] += count
     resolved, late, histogram = Counter(), 0, Counter()
     pipe = client.pipeline(transaction=False)

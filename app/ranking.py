@@ -32,6 +32,8 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import and_, case, func, select
 
 from app.store import db
+from app.store.tables import report_actions, report_feedback
+from app.workflow import RESOLVED_STATUSES
 
 FORMULA = {
     "id": "skor = 100 × porsi selesai × (kecepatan + rating + (1 − porsi dibuka ulang) + porsi foto sesudah) / 4"
@@ -44,7 +46,6 @@ WINDOW_DAYS = 30
 SPEED_HALF_H = 24.0
 RATING_PRIOR_N = 2
 LEVELS = ("agency", "kelurahan", "kecamatan")
-RESOLVED_STATUSES = ("resolved", "closed")
 
 
 @dataclass
@@ -104,9 +105,6 @@ def rank(tallies: dict[str, Tally], min_reports: int) -> tuple[list[dict], list[
 def window_reports(engine, city: str, now: datetime | None = None, days: int = WINDOW_DAYS) -> list[dict]:
     """One dict per report created in the last ``days`` days: where it is, who handles it, its state,
     hours to its first resolution, reopen count, after photo and ratings. No contact, no text."""
-    from app.feedback import report_feedback
-    from app.staff.actions import report_actions
-
     now = now or datetime.now(timezone.utc)
     since = now - timedelta(days=days)
     r, e = db.reports, db.report_events

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 import h3
 
 from app import sla
-from app.workflow import IMPORTABLE, Status, aggregate_state
+from app.workflow import IMPORTABLE, RESOLVED, Status, aggregate_state
 from config.catalogue import BY_CODE
 from config.cities import CityPreset, resolve_category
 
@@ -233,7 +233,7 @@ def build_report(raw, preset: CityPreset, areas, now: datetime) -> Report:
         if status not in IMPORTABLE:
             raise ReportInvalid("status", "a new report may only start as new, resolved, closed or rejected")
     resolved_at = _utc(raw.resolved_at, "resolved_at", now)
-    if aggregate_state(status) == "r":
+    if aggregate_state(status) == RESOLVED:
         resolved_at = max(resolved_at or created_at, created_at)
     else:
         resolved_at = None

@@ -15,7 +15,7 @@ from app.memo import Memo
 from app.store import db, migrate
 from app.store.files import make_data_private
 from app.store.keys import Keys
-from app.store.redis_conn import EmbeddedRedis, connect, redis_url_for
+from app.store.redis_conn import EmbeddedRedis, RedisUnavailable, connect, redis_url_for
 from config.cities import PRESETS, CityPreset
 from config.settings import Settings
 from ingest.producer import Producer
@@ -55,8 +55,6 @@ class Services:
     def open_for_command(cls) -> "Services":
         """For command-line tools: settings from the environment; a bad setting or an unreachable
         Redis ends the process with one line that says what is wrong."""
-        from app.store.redis_conn import RedisUnavailable
-
         settings = Settings.for_command()
         try:
             return cls.open(settings)

@@ -1,6 +1,6 @@
 """Serves stored photos at ``/photos/<ref>``: only refs we made, only with their checked type.
 
-``X-Content-Type-Options: nosniff`` so a browser never reinterprets a file,
+``X-Content-Type-Options: nosniff`` (``app.headers``, on every answer) so a browser never reinterprets a file,
 and a restrictive CSP so even an image opened directly cannot run anything.
 """
 from __future__ import annotations
@@ -23,7 +23,6 @@ def photo(ref: str):
     if not path.is_file():
         abort(404)
     response = send_file(path, mimetype=content_type, max_age=86400, conditional=True)
-    response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response.headers["Content-Disposition"] = "inline"
     return response

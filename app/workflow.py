@@ -40,6 +40,9 @@ _AGG_STATE = {
 # Statuses of a report still waiting for the city (the aggregates' "open"), in one fixed order:
 # the dispatch queue's partial indexes and its queries must spell the list the same way.
 OPEN_STATUSES = ("new", "verified", "dispatched", "in_progress", "reopened")
+# The rest: resolved (the aggregates' RESOLVED) or rejected; Open311 calls all of them "closed".
+RESOLVED_STATUSES = ("resolved", "closed")
+CLOSED_STATUSES = (*RESOLVED_STATUSES, "rejected")
 # Statuses an import may give a report it creates (historic records, replays).
 IMPORTABLE = frozenset({Status.NEW, Status.RESOLVED, Status.CLOSED, Status.REJECTED})
 

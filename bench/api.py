@@ -147,7 +147,7 @@ def main() -> int:
 def run(args) -> dict:
     import psutil
 
-    from app.open311 import keys
+    from app.open311 import api_keys
     from app.services import Services
     from app.store import db
     from app.store.redis_conn import EmbeddedRedis, _free_port
@@ -166,7 +166,7 @@ def run(args) -> dict:
         env["PANTAU_BOUNDARIES"] = str(shared)
     settings = Settings.from_env(env)
     services = Services.open(settings)
-    _, key = keys.create_key(services.engine, "bench")
+    _, key = api_keys.create_key(services.engine, "bench")
     commands = [[sys.executable, "-m", "app", "serve"]]
     if not args.no_workers:
         commands += [[sys.executable, "-m", "ingest", "aggregate", "--name", "bench-agg"],

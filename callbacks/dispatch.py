@@ -7,13 +7,14 @@ from urllib.parse import urlencode
 import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, ctx, html, no_update
 
-from app import followup
+from app import audit, followup, spikes
 from app.i18n import local_time, number, t
 from app.kinerja import formats
 from app.staff import actions, queue
 from app.staff.actions import error_kind
 from app.staff.service import report_detail
-from app.workflow import InvalidTransition
+from app.store import db
+from app.workflow import InvalidTransition, Status
 from config.catalogue import CATEGORIES
 from app.web_errors import CallbackInputInvalid
 from layouts import dispatch as ids
@@ -283,8 +284,6 @@ def _ticket_id(services, user, ticket: str) -> str:
     """The report id behind a ticket the user typed (merge by ticket)."""
     from sqlalchemy import select
 
-    from app.store import db
-
     wanted = (ticket or "").strip().upper()
     if not wanted:
         raise actions.ActionInvalid("into", "name the ticket to merge into")
@@ -547,8 +546,6 @@ def register(app, services) -> None:
 
         lang = _lang(lang)
 
-        from app import audit, spikes
-
         user = current_staff()
         note = None
         if isinstance(ctx.triggered_id, dict) and any(acks or []):
@@ -612,14 +609,10 @@ def register(app, services) -> None:
 def _tickets(services, report_ids: list[str]) -> dict:
     from sqlalchemy import select
 
-    from app.store import db
-
     r = db.reports
     with services.engine.connect() as conn:
         return {x.id: x.ticket for x in conn.execute(select(r.c.id, r.c.ticket).where(r.c.id.in_(report_ids)))}
 
 
 def queue_states():
-    from app.workflow import Status
-
     return list(Status)

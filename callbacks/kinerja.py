@@ -14,7 +14,7 @@ from plotly.colors import qualitative
 from app import kinerja
 from app.i18n import t
 from app.kinerja import data, formats, weekly
-from app.public import is_sensitive
+from app.privacy import is_sensitive
 from app.workflow import OPEN_STATUSES
 from config.catalogue import CATEGORIES
 from layouts import kinerja as ids

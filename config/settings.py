@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Callable, Mapping
 
+from config.cities import PRESETS
+
 
 class SettingsError(ValueError):
     """A bad setting: ``str(err)`` is one line naming the variable and the rule."""
@@ -93,8 +95,6 @@ def _database_url(raw: str) -> str:
 
 
 def _city(raw: str) -> str:
-    from config.cities import PRESETS
-
     if raw not in PRESETS:
         raise ValueError(f"unknown city preset {raw!r}; choose one of {', '.join(sorted(PRESETS))}")
     return raw

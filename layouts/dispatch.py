@@ -8,8 +8,9 @@ import dash_leaflet as dl
 from dash import dcc, html
 
 from app.auth import permissions
+from app.auth.web import csrf_token
 from app.i18n import t
-from app.public import is_sensitive
+from app.privacy import is_sensitive
 from app.reports import PRIORITIES
 from app.staff import queue
 from app.workflow import Status
@@ -128,7 +129,6 @@ def layout(services, params: dict) -> html.Div:
     user = current_staff()
     if user is None or not permissions.can_open(user.role, PATH):
         return html.Div(html.P(t("dispatch.not_allowed", lang)), className="container mt-5", lang=lang)
-    from app.auth.web import csrf_token
 
     preset = services.preset
     areas = services.areas.areas() if services.areas.has_areas else []

@@ -9,6 +9,7 @@ from dash import dcc, html
 
 from app import kinerja
 from app.auth import permissions
+from app.auth.web import csrf_token
 from app.i18n import t
 from config.catalogue import CATEGORIES
 from layouts.staff_common import current_staff, not_allowed, signed_in_bar
@@ -62,7 +63,6 @@ def layout(services, params: dict) -> html.Div:
     user = current_staff()
     if not allowed(user):
         return not_allowed(lang)
-    from app.auth.web import csrf_token
 
     everything = t("kinerja.all", lang)
     period = params.get("period") if params.get("period") in kinerja.PERIODS else kinerja.DEFAULT_PERIOD

@@ -25,9 +25,12 @@ from sqlalchemy import select
 from app import duplicates, photos, reporter_secret, sla
 from app.i18n import date_time, number, t
 from app.open311.records import public_note
-from app.public import public_approved
+from app.staff.actions import after_photos
 from app.store import db
+from app.store.tables import public_approved
+from app.workflow import RESOLVED_STATUSES
 from config.catalogue import BY_CODE
+from layouts.lapor import language_switch
 
 PATH = "/lacak"
 TICKET_INPUT = "lacak-ticket-input"
@@ -83,7 +86,7 @@ def _feedback_form(report, lang: str):
                 html.P(t("lacak.rate_scale", lang), className="small lacak-muted"),
             ], className="lapor-fieldset"),
         ], id="lacak-rate", className="lacak-feedback-form", **{"data-kind": "rate"}))
-    if report.status in ("resolved", "closed"):
+    if report.status in RESOLVED_STATUSES:
         parts.append(html.Form([
             html.Label(t("lacak.dispute", lang), htmlFor="lacak-dispute-reason", className="h6 d-block"),
             html.Textarea(id="lacak-dispute-reason", name="dispute", maxLength=1000, required=True,
@@ -100,20 +103,11 @@ def _feedback_form(report, lang: str):
                            "data-no-secret": t("lacak.feedback_no_secret", lang)})
 
 
-def _after_photos(engine, report_id: str) -> list[str]:
-    try:
-        from app.staff.actions import after_photos
-    except ImportError:  # the staff follow-up feature is optional
-        return []
-    return after_photos(engine, report_id)
-
-
 def layout(services, params: dict) -> html.Div:
     lang = params.get("lang") if params.get("lang") in ("id", "en") else services.settings.language
     path = params.get("path") or PATH
     ticket = (path[len(PATH) + 1:] if path.startswith(PATH + "/") else params.get("ticket") or "").strip()
     ticket = ticket.upper()[:24]
-    from layouts.lapor import language_switch
 
     page = [language_switch(path if path.startswith(PATH) else PATH, lang),
             html.H1(t("lacak.title", lang), className="lacak-title")]
@@ -156,7 +150,7 @@ def layout(services, params: dict) -> html.Div:
     # Photos: never for a sensitive category; otherwise once staff published the report, or to the reporter.
     show_photos = not sensitive and (holder or report.approved_id is not None)
     before = [ref for ref in json.loads(report.photos or "[]") if photos.is_ref(ref)] if show_photos else []
-    after = [ref for ref in _after_photos(services.engine, report.id) if photos.is_ref(ref)] if show_photos else []
+    after = [ref for ref in after_photos(services.engine, report.id) if photos.is_ref(ref)] if show_photos else []
     area = ", ".join(part for part in (report.kelurahan_name, report.kecamatan_name) if part) \
         if holder or not sensitive else ""
     if holder:

@@ -13,11 +13,15 @@ from urllib.parse import quote
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from app import photos
 from app.auth import permissions
+from app.auth.web import csrf_token
 from app.i18n import distance, local_time, span, t
-from app.staff.tasks import TASK_STATES
+from app.staff.service import report_detail
+from app.staff.tasks import TASK_STATES, by_ticket
 from app.workflow import TRANSITIONS, Status
 from config.catalogue import CATEGORIES
+from layouts.dispatch import report_map
 from layouts.staff_common import current_staff, not_allowed, signed_in_bar
 
 PATH = "/tugas"
@@ -77,8 +81,6 @@ def deadline_badge(remaining_s: float | None, lang: str) -> html.Span:
 
 
 def _top(user, lang: str, services, path: str) -> html.Div:
-    from app.auth.web import csrf_token
-
     other = "en" if lang == "id" else "id"
     href = path + ("" if other == services.settings.language else f"?lang={other}")
     return html.Div([
@@ -192,11 +194,6 @@ def allowed_actions(user, status: str) -> list[str]:
 
 
 def task_layout(services, user, lang: str, ticket: str) -> html.Main:
-    from app import photos
-    from app.staff.service import report_detail
-    from app.staff.tasks import by_ticket
-    from layouts.dispatch import report_map
-
     suffix = lang_query(lang, services)
     back = html.A(t("tugas.back", lang), href=PATH + suffix, className="tugas-back")
     row = by_ticket(services.engine, services.preset, user, ticket[:24])

@@ -246,7 +246,7 @@ def layout(services, params: dict) -> html.Div:
     if p["city"] and p["city"] != preset.slug:
         notices.insert(0, t("wall.city_notice", lang, asked=p["city"], city=preset.name))
     data = panels(services, lang)
-    recent = [{k: r.get(k) for k in ("category", "kelurahan", "kecamatan", "created_at", "cell9")}
+    recent = [{k: r.get(k) for k in live.TICKER_FIELDS}
               for r in queries.latest_reports(services.redis, preset, live.TICKER_MAX)]
     texts = ("stale", "age_seconds", "age_minutes", "age_hours", "minutes_ago", "hours_ago", "days_ago",
              "just_now", "replay", "today", "yesterday", "legend_spike", "page", "other")

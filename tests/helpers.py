@@ -1,15 +1,23 @@
 """Small helpers the tests share: realistic raw reports and running the consumers to the end."""
 from __future__ import annotations
 
+import os
 import random
+import subprocess
+import sys
 import time
+import urllib.request
 from datetime import datetime, timedelta, timezone
+
+import pytest
 
 from app import hexagg
 from app.store.keys import Keys
+from app.store.redis_conn import _free_port
 from ingest.aggregator import Aggregator
 from ingest.persister import Persister
 from ingest.sources import RawReport
+from tests.conftest import ROOT, SHARED_DATA
 
 # Points well inside mainland Jakarta kelurahan.
 JAKARTA_POINTS = [(-6.1754, 106.8272), (-6.2088, 106.8456), (-6.2297, 106.8295), (-6.1352, 106.8133),
@@ -108,3 +116,34 @@ def file_with_secrets(services, raws) -> list[tuple[object, str]]:
         rows = {row.id: row for row in conn.execute(select(db.reports).where(
             db.reports.c.id.in_([report_id for report_id, _ in filed])))}
     return [(rows[report_id], secret) for report_id, secret in filed]
+
+
+def start_web_server(env_extra: dict, data_dir) -> tuple[str, int, subprocess.Popen]:
+    """``python -m app serve`` (gunicorn) as ``make run`` starts it, with ``env_extra`` on top of the
+    environment and the real boundaries; answers (base URL, port, process) once /healthz answers.
+    The caller ends the process (``stop_web_server``)."""
+    port = _free_port()
+    env = {**os.environ, "PANTAU_DATA_DIR": str(data_dir), "PANTAU_PORT": str(port), "PANTAU_SIM_RATE": "0",
+           **env_extra}
+    if SHARED_DATA.exists():
+        env["PANTAU_BOUNDARIES"] = str(SHARED_DATA)
+    child = subprocess.Popen([sys.executable, "-m", "app", "serve"], cwd=ROOT, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
+                if response.status == 200:
+                    return base, port, child
+        except OSError:
+            if child.poll() is not None or time.monotonic() > deadline:
+                child.kill()
+                pytest.fail(f"web server did not start: {child.stdout.read()[-2000:]}")
+            time.sleep(0.3)
+
+
+def stop_web_server(child) -> None:
+    if child.poll() is None:
+        child.kill()
+        child.wait(10)

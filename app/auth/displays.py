@@ -29,26 +29,18 @@ from urllib.parse import urlencode
 
 from flask import current_app, g, jsonify, redirect, request
 from flask_login import current_user
-from sqlalchemy import Column, String, Table, select, update
+from sqlalchemy import select, update
 
-from app.store.db import UTCDateTime, metadata
+from app.auth.permissions import ROLES
+from app.auth.web import routed_path
+from app.store.tables import display_tokens
 
-display_tokens = Table(
-    "display_tokens", metadata,
-    Column("display_id", String(16), primary_key=True),
-    Column("token_hash", String(64), nullable=False, unique=True),
-    Column("name", String(120), nullable=False),
-    Column("city", String(20), nullable=False),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("revoked_at", UTCDateTime),
-)
 
 TOKEN_PREFIX = "pwd_"
 COOKIE = "pantau_display"
 COOKIE_MAX_AGE = 400 * 24 * 3600          # browsers keep a cookie at most 400 days
 QUERY = "display"
 WALL = "/wall"
-WALL_ID_PREFIX = "wall-"
 
 
 @dataclass(frozen=True)
@@ -142,7 +134,6 @@ def wall_viewer() -> tuple[str, str] | None:
     if "pantau_wall_viewer" in g:
         return g.pantau_wall_viewer
     viewer = None
-    from app.auth.permissions import ROLES
 
     if current_user.is_authenticated and getattr(current_user, "role", None) in ROLES and _session_fresh():
         viewer = ("staff", current_user.username)
@@ -160,18 +151,14 @@ def _is_wall_path(path: str) -> bool:
 
 
 def _wall_callback(payload) -> bool:
-    """A Dash callback of the wall: a wall component, or the router asked for /wall."""
-    from app.auth.web import ROUTER_LOCATION, _component_ids
-
+    """A Dash callback of the wall (one the wall registered, ``app.auth.screen_ids``), or the router
+    asked for /wall."""
     if not isinstance(payload, dict):
         return False
-    if any(ident.startswith(WALL_ID_PREFIX) for ident in _component_ids(payload)):
+    if current_app.extensions["pantau_screen_ids"].screen_of(payload) == WALL:
         return True
-    for item in payload.get("inputs") or []:
-        if isinstance(item, dict) and item.get("id") == ROUTER_LOCATION and item.get("property") == "pathname":
-            if _is_wall_path(str(item.get("value") or "")):
-                return True
-    return False
+    path = routed_path(payload)
+    return path is not None and _is_wall_path(path)
 
 
 def _clean_wall_url() -> str:

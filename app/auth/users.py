@@ -15,42 +15,17 @@ from datetime import datetime, timezone
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Column, Integer, String, Table, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.auth.permissions import ROLES
-from app.store.db import UTCDateTime, metadata
+from app.store.tables import staff_disabled as disabled_users, staff_users as users
 
 MIN_PASSWORD = 10
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,39}$")
 _hasher = PasswordHasher()            # Argon2id with the library's current recommended parameters
 # Verified against when the user does not exist, so timing does not reveal valid usernames.
 _DUMMY_HASH = _hasher.hash("pantau-no-such-user")
-
-users = Table(
-    "staff_users", metadata,
-    Column("username", String(40), primary_key=True),
-    Column("password_hash", String(200), nullable=False),
-    Column("role", String(20), nullable=False),
-    Column("agency", String(40)),
-    Column("city", String(20), nullable=False),
-    Column("failed_logins", Integer, nullable=False, default=0),   # unused since 0002 (Redis counts)
-    Column("locked_until", UTCDateTime),                            # unused since 0002 (no lock-out)
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("last_login_at", UTCDateTime),
-    # Sessions carry the epoch they were opened in; bumping it ends them all (revision 0002).
-    Column("session_epoch", Integer, nullable=False, default=0, server_default="0"),
-)
-
-
-# A disabled account (someone who left, a lost laptop) keeps its row and its history; it cannot
-# sign in, and a session it already had ends at its next request. Re-enabled by an admin.
-disabled_users = Table(
-    "staff_disabled", metadata,
-    Column("username", String(40), primary_key=True),
-    Column("disabled_at", UTCDateTime, nullable=False),
-    Column("disabled_by", String(120), nullable=False),
-)
 
 
 class UserInvalid(ValueError):
@@ -79,6 +54,11 @@ class StaffUser:
 
     def get_id(self) -> str:
         return self.username
+
+    @property
+    def actor(self) -> str:
+        """How the audit trails (``audit_log``, ``report_events``, ``report_actions``) name this account."""
+        return f"{self.role}:{self.username}"
 
 
 def create_user(engine, preset, username: str, password: str, role: str, agency: str | None = None,

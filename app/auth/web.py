@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import secrets
 import time
 import unicodedata
@@ -23,7 +22,6 @@ from app.auth.throttle import LoginBusy, LoginThrottled, Throttle
 from app.auth.users import AccountDisabled, authenticate, end_sessions, load_user
 
 STAFF_PREFIXES = ("/dispatch", "/tugas", "/staff", "/kinerja")
-STAFF_ID_PREFIXES = ("dispatch-", "tugas-", "kinerja-")
 DASH_CALLBACK = "/_dash-update-component"
 ROUTER_LOCATION = "shell-location"
 CSRF_HEADER = "X-CSRF-Token"
@@ -82,32 +80,25 @@ def _is_staff_path(path: str) -> bool:
     return any(path == p or path.startswith(p + "/") for p in STAFF_PREFIXES)
 
 
-def _component_ids(payload: dict) -> list[str]:
-    ids = []
-    outputs = payload.get("outputs")
-    outputs = outputs if isinstance(outputs, list) else [outputs] if outputs else []
-    items = outputs + list(payload.get("inputs") or []) + list(payload.get("state") or [])
-    for item in items:
-        for part in (item if isinstance(item, list) else [item]):
-            if isinstance(part, dict):
-                ident = part.get("id")
-                ids.append(json.dumps(ident, sort_keys=True) if isinstance(ident, dict) else str(ident))
-    ids.append(str(payload.get("output", "")))
-    return ids
+def routed_path(payload: dict) -> str | None:
+    """The path the router is asked to render, when the callback is the router's."""
+    for item in payload.get("inputs") or []:
+        if isinstance(item, dict) and item.get("id") == ROUTER_LOCATION and item.get("property") == "pathname":
+            return str(item.get("value") or "")
+    return None
 
 
 def _staff_callback(payload: dict) -> str | None:
-    """The staff screen a Dash callback touches (by component id or routed path), or None."""
-    for ident in _component_ids(payload):
-        for prefix in STAFF_ID_PREFIXES:
-            if prefix in ident:
-                return "/" + prefix.rstrip("-")
-    for item in payload.get("inputs") or []:
-        if isinstance(item, dict) and item.get("id") == ROUTER_LOCATION and item.get("property") == "pathname":
-            path = str(item.get("value") or "")
-            for screen in permissions.SCREENS:
-                if path == screen or path.startswith(screen + "/"):
-                    return screen
+    """The staff screen a Dash callback touches (a callback or component id a staff screen
+    registered, ``app.auth.screen_ids``; or the routed path), or None."""
+    screen = current_app.extensions["pantau_screen_ids"].screen_of(payload)
+    if screen in permissions.SCREENS:
+        return screen
+    path = routed_path(payload)
+    if path is not None:
+        for screen in permissions.SCREENS:
+            if path == screen or path.startswith(screen + "/"):
+                return screen
     return None
 
 
@@ -190,7 +181,7 @@ def login():
         except LoginBusy as err:
             return _refused(503, "Sedang sibuk; coba lagi sebentar lagi / Busy; try again in a moment",
                             err.retry_after, nxt)
-        audit.record(services.engine, f"{user.role}:{user.username}" if user else "anonymous",
+        audit.record(services.engine, user.actor if user else "anonymous",
                      "login" if user else outcome, name, origin="web", address=request.remote_addr)
         if user is not None:
             session.clear()                      # a fresh session id and token after login
@@ -228,7 +219,7 @@ def logout():
         engine = current_app.extensions["pantau"].engine
         with engine.begin() as conn:   # every session of the account ends, a copied cookie too
             epoch = end_sessions(engine, current_user.username, conn=conn)
-            audit.record(engine, f"{current_user.role}:{current_user.username}", "logout",
+            audit.record(engine, current_user.actor, "logout",
                          current_user.username, origin="web", address=request.remote_addr,
                          detail={"session_epoch": epoch}, conn=conn)
     logout_user()

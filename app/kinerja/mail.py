@@ -8,20 +8,12 @@ from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from sqlalchemy import Column, String, Table, delete, select
+from sqlalchemy import delete, select
 
 from app import audit
 from app.i18n import t
 from app.kinerja import formats
-from app.store.db import UTCDateTime, metadata
-
-subscribers = Table(
-    "kinerja_subscribers", metadata,
-    Column("email", String(254), primary_key=True),
-    Column("scope", String(40), primary_key=True),     # 'city' or an agency code
-    Column("city", String(20), nullable=False),
-    Column("created_at", UTCDateTime, nullable=False),
-)
+from app.store.tables import kinerja_subscribers as subscribers
 
 
 class SubscriberInvalid(ValueError):

@@ -5,7 +5,7 @@ import argparse
 import sys
 
 from app import audit
-from app.open311 import keys
+from app.open311 import api_keys
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "create":
             try:
-                record, secret = keys.create_key(engine, args.name, args.rate)
+                record, secret = api_keys.create_key(engine, args.name, args.rate)
             except ValueError as err:
                 print(err, file=sys.stderr)
                 return 2
@@ -36,11 +36,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"key_id {record.key_id} ({record.name})")
             print(secret)
         elif args.command == "list":
-            for record in keys.list_keys(engine):
+            for record in api_keys.list_keys(engine):
                 state = f"revoked {record.revoked_at.isoformat()}" if record.revoked_at else "live"
                 print(f"{record.key_id}\t{record.name}\t{record.rate_per_minute or '-'}\t{state}")
         else:
-            if not keys.revoke_key(engine, args.key_id, services.redis, services.keys):
+            if not api_keys.revoke_key(engine, args.key_id, services.redis, services.keys):
                 print(f"no live key {args.key_id}", file=sys.stderr)
                 return 1
             audit.record(engine, actor, "key.revoke", args.key_id)

@@ -17,8 +17,8 @@ from flask import Blueprint, Response, current_app, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
-from app import photos, reporter_secret
-from app.open311 import catalog, intake, keys as api_keys, records
+from app import photos, proof, reporter_secret
+from app.open311 import api_keys, intake, records, service_definitions
 from app.open311.serializers import error, render
 from app.reports import ReportInvalid
 from config.catalogue import BY_CODE
@@ -144,7 +144,7 @@ def discovery(fmt: str):
 def service_list(fmt: str):
     fmt = _fmt(fmt)
     _check_jurisdiction()
-    return render(fmt, "services", catalog.services(_language()))
+    return render(fmt, "services", service_definitions.services(_language()))
 
 
 @blueprint.get("/services/<code>.<fmt>")
@@ -154,7 +154,7 @@ def service_definition(code: str, fmt: str):
     category = BY_CODE.get(code)
     if category is None:
         raise Refused(404, f"service_code: unknown service {code[:40]!r}")
-    return render(fmt, "service_definition", catalog.definition(category, _language()))
+    return render(fmt, "service_definition", service_definitions.definition(category, _language()))
 
 
 def _text(form, name: str) -> str | None:
@@ -221,7 +221,7 @@ def _report_from_form(fmt: str, services, key):
         raise Refused(400, f"{'lat' if lat is None else 'long'}: is required with "
                            f"{'long' if lat is None else 'lat'}")
     try:
-        attributes = catalog.check_attributes(code, _attributes(form))
+        attributes = service_definitions.check_attributes(code, _attributes(form))
     except ReportInvalid as err:
         raise Refused(400, str(err)) from None
     refs: list[str] = []
@@ -308,8 +308,6 @@ def post_request(fmt: str):
 def _index_before_photo(services, report, ref: str, data: bytes) -> None:
     """The before photo's perceptual hash, from the upload's own bytes (``app.proof``): an officer's
     after photo that is this photo again is refused. A failure here never loses the report."""
-    from app import proof
-
     try:
         proof.index_photo(services.engine, report.city, report.id, ref, "before", proof.fingerprint(data)[0])
     except Exception:  # noqa: BLE001  hashed again from the stored copy when the report is resolved

@@ -2,7 +2,7 @@
 
 Every spec field is present (None where unknown). Nothing a citizen wrote is ever selected: no
 reporter name, phone or e-mail, no ``address_string``; ``description`` is the text staff approved
-for the public (``app.public.approve``), ``address`` the place from the boundaries ("Kel. Pluit,
+for the public (``app.store.approvals.approve``), ``address`` the place from the boundaries ("Kel. Pluit,
 Kec. Penjaringan, Jakarta Utara"), ``status_notes`` a staff note that passed the public-text
 check, ``media_url`` a photo of ours staff approved (never an external URL a POST carried).
 Sensitive categories follow the kiosk's rule (only aggregated, at resolution 6 with k >= 5, in
@@ -23,15 +23,15 @@ from app import photos
 from app.areas import place_label
 from app.auth.permissions import ROLES
 from app.reports import ReportInvalid
-from app.public import has_contact, is_sensitive, public_approved
+from app.privacy import has_contact, is_sensitive
 from app.store import db
-from app.workflow import Status
+from app.store.tables import public_approved
+from app.workflow import CLOSED_STATUSES, Status
 from config.catalogue import BY_CODE
 
 DEFAULT_SPAN = timedelta(days=90)
 MAX_RESULTS = 1000
 MAX_PAGE = 1_000_000
-CLOSED = (Status.RESOLVED.value, Status.CLOSED.value, Status.REJECTED.value)
 # Notes written for these moves explain the outcome to the public; other notes stay with staff.
 PUBLIC_NOTE_STATUSES = (Status.RESOLVED.value, Status.CLOSED.value, Status.REJECTED.value,
                         Status.REOPENED.value)
@@ -58,7 +58,7 @@ def _public_select():
 def public_note(to_status: str, actor: str | None, note: str | None) -> str | None:
     """The note of a status change as the public may see it, or None: only for outcomes
     (``PUBLIC_NOTE_STATUSES``), only by staff or the system, never with a phone number or an
-    e-mail address in it (the check published texts pass, ``app.public.has_contact``)."""
+    e-mail address in it (the check published texts pass, ``app.privacy.has_contact``)."""
     if not note or to_status not in PUBLIC_NOTE_STATUSES:
         return None
     if (actor or "").split(":", 1)[0] not in PUBLIC_NOTE_ACTORS or has_contact(note):
@@ -151,9 +151,9 @@ def find(engine, city: str, wanted: RequestFilter) -> list:
         if wanted.service_codes:
             conditions.append(db.reports.c.category.in_(wanted.service_codes))
         if wanted.statuses == ("open",) or set(wanted.statuses) == {"open"}:
-            conditions.append(db.reports.c.status.not_in(CLOSED))
+            conditions.append(db.reports.c.status.not_in(CLOSED_STATUSES))
         elif set(wanted.statuses) == {"closed"}:
-            conditions.append(db.reports.c.status.in_(CLOSED))
+            conditions.append(db.reports.c.status.in_(CLOSED_STATUSES))
         if wanted.start:
             conditions.append(db.reports.c.created_at >= wanted.start)
         if wanted.end:
@@ -225,7 +225,7 @@ def to_public(row, preset, notes: dict[str, str], base_url: str, language: str, 
     approved = row.approved_id is not None
     return {
         "service_request_id": row.ticket,
-        "status": "closed" if row.status in CLOSED else "open",
+        "status": "closed" if row.status in CLOSED_STATUSES else "open",
         "status_notes": notes.get(row.id),
         "service_name": category.name(language) if category else row.category,
         "service_code": row.category,

@@ -57,7 +57,6 @@ def render(fmt: str, kind: str, payload, status: int = 200, headers: dict | None
     else:
         body, mimetype = json.dumps(payload, ensure_ascii=False), "application/json"
     response = Response(body, status=status, mimetype=mimetype)
-    response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Access-Control-Allow-Origin"] = "*"
     for key, value in (headers or {}).items():
         response.headers[key] = value

@@ -10,28 +10,15 @@ import json
 import uuid
 from datetime import datetime, timezone
 
-from sqlalchemy import Column, Index, Integer, String, Table, Text, select
+from sqlalchemy import select
 
-from app import followup
+from app import followup, privacy
 from app.auth import permissions
 from app.photos import PhotoBusy, PhotoInvalid
 from app.reports import PRIORITIES
-from app.store import db
-from app.store.db import UTCDateTime, metadata
-from app.workflow import InvalidTransition, Status
-
-report_actions = Table(
-    "report_actions", metadata,
-    Column("action_id", String(80), primary_key=True),
-    Column("report_id", String(36), nullable=False),
-    Column("event_id", String(80)),          # the report_events row of a status change, if any
-    Column("action", String(20), nullable=False),
-    Column("actor", String(120), nullable=False),
-    Column("version", Integer, nullable=False),  # the report's version after the action
-    Column("detail", Text, nullable=False, default="{}"),
-    Column("occurred_at", UTCDateTime, nullable=False),
-    Index("ix_actions_report", "report_id", "occurred_at"),
-)
+from app.store import approvals, db
+from app.store.tables import report_actions
+from app.workflow import RESOLVED_STATUSES, InvalidTransition, Status
 
 
 FEED_PENDING = "saved; the wall updates when the feed is back"
@@ -63,11 +50,18 @@ def error_kind(err: Exception) -> tuple[str | None, int]:
         return "forbidden", 403
     if isinstance(err, followup.ReportNotFound):
         return "not_found", 404
-    if isinstance(err, (ActionInvalid, PhotoInvalid, ValueError, KeyError)):
+    if isinstance(err, (ActionInvalid, PhotoInvalid, ValueError)):
         return "invalid", 422
     if isinstance(err, PhotoBusy):
         return "busy", 503
     return None, 500
+
+
+def _item_id(item) -> str:
+    """The report id of one item of a bulk action ({id, version})."""
+    if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+        raise ActionInvalid("items", "each item is {id, version}")
+    return item["id"]
 
 
 def _require(user, action: str) -> None:
@@ -114,7 +108,7 @@ def _changed(services, user, action, report_id, expected_version, detail=None, *
                 event_id=event["event_id"], now=event["occurred_at"], conn=conn)
 
     return followup.change_report(services.engine, services.producer, report_id,
-                                  f"{user.role}:{user.username}", expected_version=expected_version,
+                                  user.actor, expected_version=expected_version,
                                   also=record, **change)
 
 
@@ -138,9 +132,7 @@ def verify(services, user, report_id, expected_version, note=None):
 def _public_note(field_name: str, text: str | None) -> None:
     """Resolve and reject notes are shown to the public (Open311 status_notes, /lacak): the same
     check as a published text."""
-    from app import public
-
-    if public.has_contact(text):
+    if privacy.has_contact(text):
         raise ActionInvalid(field_name, "is shown to the public: must not contain a phone number or an e-mail "
                                         "address")
 
@@ -176,14 +168,14 @@ def bulk_assign(services, user, items: list[dict], agency, team=None) -> list[di
     results = []
     for item in items:
         try:
-            results.append({"ok": True, **assign(services, user, item["id"], item.get("version"), agency,
+            results.append({"ok": True, **assign(services, user, _item_id(item), item.get("version"), agency,
                                                  team, action="bulk_assign")})
         except Exception as err:  # noqa: BLE001  reported per item, by kind
             kind, status = error_kind(err)
             if kind is None:
                 raise
-            results.append({"ok": False, "report_id": item.get("id"), "error": str(err), "kind": kind,
-                            "http_status": status})
+            results.append({"ok": False, "report_id": item.get("id") if isinstance(item, dict) else None,
+                            "error": str(err), "kind": kind, "http_status": status})
     return results
 
 
@@ -218,12 +210,12 @@ def add_note(services, user, report_id, text):
     if not (text and text.strip()):
         raise ActionInvalid("note", "is empty")
     row = visible_report(services.engine, user, report_id)
-    _record(services.engine, report_id, "note", f"{user.role}:{user.username}", row.version,
+    _record(services.engine, report_id, "note", user.actor, row.version,
             {"note": text.strip()[:2000]})
     return {"report_id": report_id, "version": row.version}
 
 
-PUBLISHABLE = (Status.RESOLVED.value, Status.CLOSED.value)
+PUBLISHABLE = RESOLVED_STATUSES
 
 
 def publish(services, user, report_id, public_text=None, now=None) -> dict:
@@ -231,26 +223,24 @@ def publish(services, user, report_id, public_text=None, now=None) -> dict:
     and, if given, a short text staff wrote for the public — never the citizen's own words."""
     _require(user, "publish")
     row = visible_report(services.engine, user, report_id)
-    return publish_row(services.engine, row, f"{user.role}:{user.username}", public_text, now)
+    return publish_row(services.engine, row, user.actor, public_text, now)
 
 
 def publish_row(engine, row, actor: str, public_text=None, now=None) -> dict:
     """The checks, the approval and its audit row, in one transaction: the one path to public view
     (the staff screens and API above, and ``python -m app.public approve`` for shell access)."""
-    from app import public
-
     if row.status not in PUBLISHABLE:
         raise ActionInvalid("status", f"only resolved or closed reports are published (this one is {row.status})")
-    if public.is_sensitive(row.category):
+    if privacy.is_sensitive(row.category):
         raise ActionInvalid("category", "reports of a sensitive category are never published one by one")
     text = (public_text or "").strip()
-    if len(text) > public.PUBLIC_TEXT_MAX:
-        raise ActionInvalid("public_text", f"at most {public.PUBLIC_TEXT_MAX} characters (got {len(text)})")
-    if public.has_contact(text):
+    if len(text) > privacy.PUBLIC_TEXT_MAX:
+        raise ActionInvalid("public_text", f"at most {privacy.PUBLIC_TEXT_MAX} characters (got {len(text)})")
+    if privacy.has_contact(text):
         raise ActionInvalid("public_text", "must not contain a phone number or an e-mail address")
     now = now or datetime.now(timezone.utc)
     with engine.begin() as conn:
-        public.approve(engine, row.id, actor, text or None, now, conn=conn)
+        approvals.approve(engine, row.id, actor, text or None, now, conn=conn)
         _record(engine, row.id, "publish", actor, row.version, {"public_text": text or None}, now=now, conn=conn)
     return {"report_id": row.id, "version": row.version, "published": True}
 
@@ -259,14 +249,12 @@ def unpublish(services, user, report_id, now=None) -> dict:
     """Take a report out of public view again."""
     _require(user, "publish")
     row = visible_report(services.engine, user, report_id)
-    return unpublish_row(services.engine, row, f"{user.role}:{user.username}", now)
+    return unpublish_row(services.engine, row, user.actor, now)
 
 
 def unpublish_row(engine, row, actor: str, now=None) -> dict:
-    from app import public
-
     with engine.begin() as conn:
-        if not public.revoke(engine, row.id, conn=conn):
+        if not approvals.revoke(engine, row.id, conn=conn):
             raise ActionInvalid("report", "is not in public view")
         _record(engine, row.id, "unpublish", actor, row.version, {}, now=now, conn=conn)
     return {"report_id": row.id, "version": row.version, "published": False}
@@ -327,14 +315,14 @@ def bulk_verify(services, user, items: list[dict], route: bool = False, agency=N
     for item in items:
         try:
             if route:
-                out = verify_and_assign(services, user, item["id"], item.get("version"), agency, team)
+                out = verify_and_assign(services, user, _item_id(item), item.get("version"), agency, team)
             else:
-                out = verify(services, user, item["id"], item.get("version"))
+                out = verify(services, user, _item_id(item), item.get("version"))
             results.append({"ok": True, **out})
         except Exception as err:  # noqa: BLE001  reported per item, by kind
             kind, status = error_kind(err)
             if kind is None:
                 raise
-            results.append({"ok": False, "report_id": item.get("id"), "error": str(err), "kind": kind,
-                            "http_status": status})
+            results.append({"ok": False, "report_id": item.get("id") if isinstance(item, dict) else None,
+                            "error": str(err), "kind": kind, "http_status": status})
     return results

@@ -17,7 +17,10 @@ from pathlib import Path
 from flask import Blueprint, current_app, jsonify, request, send_file
 from flask_login import current_user
 
-from app import followup
+from app import audit, followup, proof, spikes
+from app.i18n import t
+from app.photos import PhotoBusy, PhotoInvalid
+from app.proof import ProofRefused
 from app.staff import actions, queue, service
 from app.staff.actions import BodyInvalid, error_kind
 from app.staff.service import report_detail, resolve_with_upload, start_with_location
@@ -30,12 +33,10 @@ EXPORT_TYPES = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-offic
 
 @blueprint.errorhandler(Exception)
 def _error(err):
-    from app.photos import PhotoBusy
-
     kind, status = error_kind(err)
     if kind is None:
         raise err
-    message = str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
+    message = str(err)
     if kind == "conflict":
         message = "Conflict: someone else changed this report first. " + message
     lang = request.args.get("lang") or (request.form.get("lang") if request.form else None)
@@ -48,10 +49,6 @@ def _error(err):
 
 def localized_message(err: Exception, kind: str, lang: str) -> str:
     """The error in the officer's language, through the catalogue (the ``error`` stays English)."""
-    from app.i18n import t
-    from app.photos import PhotoInvalid
-    from app.proof import ProofRefused
-
     if isinstance(err, ProofRefused):
         return t(err.key, lang, **err.values)
     if isinstance(err, PhotoInvalid):
@@ -138,8 +135,6 @@ def act(report_id, action):
 
 
 def _location(body) -> dict | None:
-    from app import proof
-
     return proof.parse_location(body.get("lat"), body.get("lng"), body.get("accuracy"))
 
 
@@ -322,8 +317,6 @@ def _incident_json(incident) -> dict:
 
 @blueprint.get("/incidents")
 def incidents():
-    from app import spikes
-
     actions._require(current_user, "view_queue")
     services = _services()
     return jsonify({"incidents": [_incident_json(i) for i in spikes.current_incidents(services.redis, services.preset)]})
@@ -332,8 +325,6 @@ def incidents():
 @blueprint.post("/incidents/<incident_id>/acknowledge")
 def acknowledge_incident(incident_id):
     """An operator has seen the incident: every wall stops blinking for it (audited)."""
-    from app import audit, spikes
-
     actions._require(current_user, "acknowledge_incident")
     services = _services()
     incident = spikes.find_incident(services.redis, services.preset, incident_id[:80])

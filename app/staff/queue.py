@@ -13,8 +13,11 @@ from sqlalchemy import and_, func, select
 
 from app import sla
 from app.auth import permissions
+from app.i18n import t
+from app.reports import BASE_RESOLUTION, PRIORITIES
 from app.store import db
-from app.workflow import OPEN_STATUSES
+from app.workflow import OPEN_STATUSES, Status
+from config.catalogue import CATEGORIES
 
 PAGE_SIZE = 50
 SORTS = ("work", "age", "sla_due", "newest")
@@ -89,8 +92,6 @@ def _cell_range(cell: str, fine: int) -> tuple[str, str]:
 
 
 def _conditions(preset, flt: QueueFilter, user, now: datetime):
-    from app.reports import BASE_RESOLUTION
-
     r = db.reports
     conds = [r.c.city == preset.slug]
     scoped = permissions.scope_agency(user.role, user.agency) if user is not None else None
@@ -169,8 +170,6 @@ def _work_rows(conn, preset, flt: QueueFilter, user, now: datetime, offset: int,
     from dataclasses import replace
 
     from sqlalchemy import or_
-
-    from app.workflow import Status
 
     r = db.reports
     base = _conditions(preset, replace(flt, statuses=()), user, now)
@@ -287,9 +286,6 @@ class ExportWords:
     def __init__(self, preset=None, lang: str = "id"):
         from zoneinfo import ZoneInfo
 
-        from app.i18n import t
-        from config.catalogue import CATEGORIES
-
         self.lang = lang if lang in ("id", "en") else "id"
         self.zone = ZoneInfo(preset.timezone) if preset is not None else timezone.utc
         self.zone_label = preset.tz_label if preset is not None else "UTC"
@@ -321,9 +317,6 @@ class ExportWords:
 
 
 def _codes(column: str):
-    from app.reports import PRIORITIES
-    from app.workflow import Status
-
     return [s.value for s in Status] if column == "status" else list(PRIORITIES)
 
 

@@ -12,10 +12,10 @@ from datetime import datetime, timedelta, timezone
 import h3
 from sqlalchemy import or_, select
 
-from app import photos, sla
+from app import photos, proof, sla
 from app.auth import permissions
 from app.staff import actions, queue
-from app.store import db
+from app.store import approvals, db
 
 
 def report_detail(services, user, report_id: str, now: datetime | None = None) -> dict:
@@ -29,14 +29,11 @@ def report_detail(services, user, report_id: str, now: datetime | None = None) -
     data["attributes"] = json.loads(row.attributes)
     data["after_photos"] = actions.after_photos(services.engine, report_id)
     data["history"] = actions.history(services.engine, report_id)
-    from app import proof
 
     data["proof_flags"] = proof.flags_of(services.engine, report_id)
     data["sla"] = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in view.items()}
     data["duplicates"] = likely_duplicates(services, user, row)
-    from app import public
-
-    data["public"] = public.approval_of(services.engine, report_id)
+    data["public"] = approvals.approval_of(services.engine, report_id)
     return data
 
 
@@ -67,7 +64,7 @@ def _earlier(services, user, report_id: str, action: str, key: str | None) -> di
     a = actions.report_actions
     with services.engine.connect() as conn:
         rows = conn.execute(select(a.c.version, a.c.detail).where(
-            a.c.report_id == report_id, a.c.action == action, a.c.actor == f"{user.role}:{user.username}")).all()
+            a.c.report_id == report_id, a.c.action == action, a.c.actor == user.actor)).all()
     for row in rows:
         detail = json.loads(row.detail)
         if (detail.get("proof") or {}).get("key") == key:
@@ -79,8 +76,6 @@ def _earlier(services, user, report_id: str, action: str, key: str | None) -> di
 
 def start_with_location(services, user, report_id, version, note=None, location=None, key=None):
     """Start, with the phone's position and its distance to the report kept in the audit row."""
-    from app import proof
-
     actions._require(user, "start")
     row = actions.visible_report(services.engine, user, report_id)
     earlier = _earlier(services, user, report_id, "start", key)
@@ -98,8 +93,6 @@ def resolve_with_upload(services, user, report_id, version, upload, note=None, d
     The proof checks (``app.proof``) run on the upload's own bytes before anything is stripped: a
     reused photo (or, per the setting, an unverified location) is refused and nothing is kept;
     what is only doubtful is saved and flagged."""
-    from app import photos, proof
-
     actions._require(user, "resolve")
     row = actions.visible_report(services.engine, user, report_id)
     earlier = _earlier(services, user, report_id, "resolve", key)
@@ -129,7 +122,7 @@ def resolve_with_upload(services, user, report_id, version, upload, note=None, d
     out = actions.resolve(services, user, report_id, version, photo.ref, note, proof=summary)
     photos.attach(services.settings, photo.ref)     # kept only once the resolution is recorded
     proof.index_photo(services.engine, row.city, row.id, photo.ref, "after", phash, None)
-    proof.record_flags(services.engine, row, "resolve", f"{user.role}:{user.username}", flags)
+    proof.record_flags(services.engine, row, "resolve", user.actor, flags)
     return {**out, "proof": summary}
 
 

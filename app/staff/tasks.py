@@ -11,6 +11,7 @@ from sqlalchemy import and_, case, exists, func, or_, select
 
 from app.auth import permissions
 from app.store import db
+from app.store.tables import report_actions
 
 TASK_STATES = ("dispatched", "in_progress", "reopened", "verified")
 PAGE_SIZE = 20
@@ -42,8 +43,6 @@ def _base(preset, user):
 
 
 def _filtered(preset, user, flt: TaskFilter, now: datetime):
-    from app.staff.actions import report_actions
-
     r = db.reports
     conds = _base(preset, user)
     text = flt.search.strip()
@@ -55,7 +54,7 @@ def _filtered(preset, user, flt: TaskFilter, now: datetime):
         conds.append(r.c.sla_due_at < now)
     if flt.mine:
         a = report_actions
-        conds.append(exists().where(a.c.report_id == r.c.id, a.c.actor == f"{user.role}:{user.username}"))
+        conds.append(exists().where(a.c.report_id == r.c.id, a.c.actor == user.actor))
     return conds
 
 

@@ -38,6 +38,11 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
+from app.store import db
+from app.store import schema as _schema  # noqa: F401  every table on the metadata before create_all
+from app.store.db import metadata
+from config.settings import Settings
+
 FOLDER = Path(__file__).with_name("migrations")
 # Alembic says "Context impl SQLiteImpl" on every look at the revision (each process start, each
 # /healthz): kept for warnings; ensure_schema says itself, once, when it changed anything.
@@ -82,9 +87,6 @@ def _sqlite_file_lock(engine):
 
 def ensure_schema(engine) -> str:
     """Bring the database to the newest revision (see the module docstring); answers what was done."""
-    import app.store.schema  # noqa: F401  every feature's tables are on the metadata
-    from app.store.db import metadata
-
     newest = head()
     with engine.connect() as probe:
         up_to_date = current(probe) == newest
@@ -138,8 +140,6 @@ def main(argv: list[str] | None = None) -> int:
     new.add_argument("message")
     args = parser.parse_args(argv)
 
-    from app.store import db
-    from config.settings import Settings
 
     settings = Settings.for_command()
     engine = db.make_engine(settings.resolved_database_url())

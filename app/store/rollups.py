@@ -27,9 +27,9 @@ from sqlalchemy import Column, Float, Integer, String, Table, delete, select
 from app import kinerja
 from app.store import db
 from app.store.db import UTCDateTime, metadata
-from app.workflow import OPEN_STATUSES
+from app.store.tables import report_feedback
+from app.workflow import OPEN_STATUSES, RESOLVED_STATUSES
 
-RESOLVED_STATUSES = ("resolved", "closed")
 CITIZEN = "citizen"
 
 daily = Table(
@@ -193,8 +193,6 @@ def refresh_day(engine, city: str, zone: ZoneInfo, day: date) -> None:
 
 
 def compute_day(engine, city: str, zone: ZoneInfo, day: date) -> dict[str, list[dict]]:
-    from app.feedback import report_feedback
-
     start, end = day_bounds(day, zone)
     r, e = db.reports, db.report_events
     counts: dict[tuple, Counter] = defaultdict(Counter)

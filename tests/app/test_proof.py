@@ -207,12 +207,12 @@ def test_a_resend_with_the_same_idempotency_key_files_once(services, as_user):
 
 def test_a_citizens_photo_is_hashed_at_intake_and_refused_as_proof(services, as_user):
     from app.factory import create_app
-    from app.open311 import keys
+    from app.open311 import api_keys
     from tests.helpers import drain
 
     server = create_app(services.settings, services)
     server.config["TESTING"] = True
-    _, secret = keys.create_key(services.engine, "test client")
+    _, secret = api_keys.create_key(services.engine, "test client")
     row = seed(services, count=1, categories=["garbage"])[0]
     answer = server.test_client().post("/open311/v2/requests.json", content_type="multipart/form-data", data={
         "api_key": secret, "service_code": "garbage", "lat": str(row.lat), "long": str(row.lng),

@@ -8,7 +8,7 @@ import random
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from app import feedback, public, ranking, reporter_secret
+from app import feedback, privacy, public, ranking, reporter_secret
 from app.followup import change_status
 from app.staff.actions import report_actions
 from ingest.sources import RawReport
@@ -114,7 +114,7 @@ def sensitive_counts(payload) -> list[int]:
         found += list(cell_counts.values())
     for window_name in public.COUNT_WINDOWS:
         for code, figures in payload["summary"][window_name]["by_category"].items():
-            if public.is_sensitive(code):
+            if privacy.is_sensitive(code):
                 found += [n for n in figures.values() if n is not None]
     return found
 

@@ -6,22 +6,18 @@ holds it; a revocation reaches every worker at once; SIGTERM stops it cleanly.
 """
 import http.client
 import json
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
 from urllib.parse import urlencode
 
 import psutil
 import pytest
 
-from app.open311 import keys
-from app.store.redis_conn import _free_port
+from app.open311 import api_keys
 from ingest.aggregator import Aggregator
-from tests.conftest import ROOT, SHARED_DATA, make_settings
+from tests.conftest import make_settings
+from tests.helpers import start_web_server, stop_web_server
 
 LAT, LNG = -6.1754, 106.8272
 
@@ -30,33 +26,14 @@ LAT, LNG = -6.1754, 106.8272
 def production_server(tmp_path, redis_url, database_url):
     from app.services import Services
 
-    port = _free_port()
-    env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": database_url,
-           "PANTAU_DATA_DIR": str(tmp_path / "var"), "PANTAU_PORT": str(port), "PANTAU_SIM_RATE": "0",
-           "PANTAU_WEB_WORKERS": "2", "PANTAU_WEB_THREADS": "16", "PANTAU_LOG_LEVEL": "WARNING",
-           # Up to 12 displays below, possibly all on one worker (each holds a thread; POSTs keep 4).
-           "PANTAU_SOCKETS_PER_PROCESS": "12"}
-    if SHARED_DATA.exists():
-        env["PANTAU_BOUNDARIES"] = str(SHARED_DATA)
     services = Services.open(make_settings(tmp_path, redis_url, database_url))
-    child = subprocess.Popen([sys.executable, "-m", "app", "serve"], cwd=ROOT, env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            if child.poll() is not None or time.monotonic() > deadline:
-                child.kill()
-                pytest.fail(f"web server did not start: {child.stdout.read()[-2000:]}")
-            time.sleep(0.3)
+    base, port, child = start_web_server({
+        "REDIS_URL": redis_url, "DATABASE_URL": database_url, "PANTAU_WEB_WORKERS": "2",
+        "PANTAU_WEB_THREADS": "16", "PANTAU_LOG_LEVEL": "WARNING",
+        # Up to 12 displays below, possibly all on one worker (each holds a thread; POSTs keep 4).
+        "PANTAU_SOCKETS_PER_PROCESS": "12"}, tmp_path / "var")
     yield base, port, services, child
-    if child.poll() is None:
-        child.kill()
-        child.wait(10)
+    stop_web_server(child)
     services.close()
 
 
@@ -101,7 +78,7 @@ def test_two_workers_accept_push_revoke_and_stop(production_server):
         time.sleep(0.2)
     assert all(held_by(worker) for worker in workers), "the kernel spread the displays over both workers"
 
-    record, key = keys.create_key(services.engine, "server test")
+    record, key = api_keys.create_key(services.engine, "server test")
     codes: list = []
     clients = [threading.Thread(target=_post, args=(port, key, 10, codes, LAT - 0.02 * n)) for n in range(4)]
     for client in clients:
@@ -122,7 +99,7 @@ def test_two_workers_accept_push_revoke_and_stop(production_server):
         display.disconnect()     # the first stays connected through the stop below
 
     # Revoked in one place, refused by every worker at once (each has the key cached by now).
-    assert keys.revoke_key(services.engine, record.key_id, services.redis, services.keys)
+    assert api_keys.revoke_key(services.engine, record.key_id, services.redis, services.keys)
     refused: list = []
     _post(port, key, 6, refused)
     assert [status for status, _ in refused] == [403] * 6

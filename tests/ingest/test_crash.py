@@ -20,7 +20,7 @@ from tests.ingest.test_pipeline import redis_cells, sql_cells
 TOTAL = 20_000
 
 
-def _consumer_env(services, tmp_path):
+def consumer_env(services, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("PANTAU_")}
     env.update(REDIS_URL=services.redis_url, DATABASE_URL=services.settings.resolved_database_url(),
                PANTAU_CITY="jakarta", PANTAU_DATA_DIR=str(tmp_path / "consumers"), SECRET_KEY="x",
@@ -30,27 +30,44 @@ def _consumer_env(services, tmp_path):
 
 
 class Chaos:
-    """Keeps one aggregator and one persister process running, killing them with SIGKILL at random."""
+    """Keeps consumer processes running, one a slot (``aggregate``, ``persist``, or ``aggregate-a``,
+    ``aggregate-b``... for several of a kind), killing them with SIGKILL at random."""
 
     def __init__(self, env):
         self.env = env
         self.procs = {}
         self.kills = {"aggregate": 0, "persist": 0}
+        self.failure = []
 
-    def start(self, kind):
-        self.procs[kind] = subprocess.Popen(
-            [sys.executable, "-m", "ingest", kind, "--name", f"{kind}-crash"], env=self.env, cwd=ROOT,
+    def start(self, slot):
+        kind = slot.split("-")[0]
+        self.procs[slot] = subprocess.Popen(
+            [sys.executable, "-m", "ingest", kind, "--name", f"{slot}-crash"], env=self.env, cwd=ROOT,
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
-    def kill_and_restart(self, kind):
-        proc = self.procs[kind]
+    def kill_and_restart(self, slot):
+        proc = self.procs[slot]
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             proc.wait()
-            self.kills[kind] += 1
+            self.kills[slot.split("-")[0]] += 1
         else:  # it died by itself: that is a failure, show why
-            raise AssertionError(f"{kind} exited with {proc.returncode}: {proc.stderr.read().decode()[-2000:]}")
-        self.start(kind)
+            raise AssertionError(f"{slot} exited with {proc.returncode}: {proc.stderr.read().decode()[-2000:]}")
+        self.start(slot)
+
+    def killing(self, rng, pause_s: tuple[float, float], stop: threading.Event) -> threading.Thread:
+        """A thread that kills a random slot every ``pause_s`` (a uniform range) until ``stop``."""
+        def killer():
+            try:
+                while not stop.is_set():
+                    time.sleep(rng.uniform(*pause_s))
+                    self.kill_and_restart(rng.choice(sorted(self.procs)))
+            except AssertionError as err:
+                self.failure.append(err)
+
+        thread = threading.Thread(target=killer, daemon=True)
+        thread.start()
+        return thread
 
     def stop(self):
         for proc in self.procs.values():
@@ -60,76 +77,81 @@ class Chaos:
             proc.wait(timeout=30)
 
 
-def _wait_drained(services, timeout_s=240):
+def submit_with_resends(services, reports, chunk: int, resend_every: int, pause_s: float) -> list:
+    """Submit ``reports`` in chunks, a source re-sending a hundred rows it already sent every
+    ``resend_every``; answers the ids accepted."""
+    accepted = []
+    for start in range(0, len(reports), chunk):
+        part = reports[start:start + chunk]
+        accepted += services.producer.submit_many(part).accepted
+        if start % resend_every == 0:
+            services.producer.submit_many(part[:100])
+        time.sleep(pause_s)
+    return accepted
+
+
+def reject_new(services, limit: int) -> int:
+    """Reject up to ``limit`` persisted new reports (status changes while the killing goes on)."""
+    with services.engine.connect() as conn:
+        ids = [r.id for r in conn.execute(select(db.reports.c.id).where(db.reports.c.status == "new")
+                                          .limit(limit))]
+    for report_id in ids:
+        change_status(services.engine, services.producer, report_id, "rejected", actor="op", note="duplikat")
+    return len(ids)
+
+
+def wait_drained(services, stream_status=ops.stream_status, timeout_s=240):
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        groups = ops.stream_status(services.redis, services.keys)["groups"]
+        groups = stream_status(services.redis, services.keys)["groups"]
         if all(g["pending"] == 0 and g["lag"] == 0 for g in groups.values()):
             return
         time.sleep(0.3)
     raise AssertionError(f"consumers did not drain: {groups}")
 
 
+def assert_each_counted_once(services, total: int, rejected: int, dump) -> None:
+    """Every report once in SQL (one ``created`` event each), the rejections applied, the map's cells
+    equal in Redis and SQL, and a rebuild equal to the incremental state (``dump(at)``)."""
+    with services.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(db.reports)).scalar_one() == total
+        assert conn.execute(select(func.count(func.distinct(db.reports.c.id)))).scalar_one() == total
+        created_events = conn.execute(select(func.count()).select_from(db.report_events)
+                                      .where(db.report_events.c.kind == "created")).scalar_one()
+        assert created_events == total
+        assert conn.execute(select(func.count()).select_from(db.reports)
+                            .where(db.reports.c.status == "rejected")).scalar_one() == rejected
+    for resolution in hexagg.MAP_RESOLUTIONS:
+        assert redis_cells(services, resolution) == sql_cells(services, resolution)
+    at = time.time() + 120          # both dumps judge "older than a day" against the same moment
+    incremental = dump(at)
+    rebuild(services.redis, services.engine, services.preset)
+    assert dump(at) == incremental
+
+
 def test_sigkill_at_random_moments_loses_and_duplicates_nothing(services, tmp_path):
     rng = random.Random(7)
     reports = raw_reports(TOTAL, seed=3, spread_s=2 * 86400)
-    chaos = Chaos(_consumer_env(services, tmp_path))
+    chaos = Chaos(consumer_env(services, tmp_path))
     chaos.start("aggregate")
     chaos.start("persist")
     stop = threading.Event()
-    failure = []
-
-    def killer():
-        try:
-            while not stop.is_set():
-                time.sleep(rng.uniform(0.15, 0.9))
-                chaos.kill_and_restart(rng.choice(["aggregate", "persist"]))
-        except AssertionError as err:
-            failure.append(err)
-
-    thread = threading.Thread(target=killer, daemon=True)
-    thread.start()
-    accepted = []
+    thread = chaos.killing(rng, (0.15, 0.9), stop)
     try:
-        for start in range(0, TOTAL, 500):
-            chunk = reports[start:start + 500]
-            accepted += services.producer.submit_many(chunk).accepted
-            if start % 4000 == 0:
-                services.producer.submit_many(chunk[:100])   # a source re-sending rows it already sent
-            time.sleep(0.05)
-        # status changes while the killing goes on: reject some persisted reports
-        rejected = 0
-        with services.engine.connect() as conn:
-            ids = [r.id for r in conn.execute(select(db.reports.c.id).where(db.reports.c.status == "new")
-                                              .limit(300))]
-        for report_id in ids:
-            change_status(services.engine, services.producer, report_id, "rejected", actor="op",
-                          note="duplikat")
-            rejected += 1
+        accepted = submit_with_resends(services, reports, 500, 4000, 0.05)
+        rejected = reject_new(services, 300)
         time.sleep(3)
     finally:
         stop.set()
         thread.join()
-    assert not failure, failure
+    assert not chaos.failure, chaos.failure
     try:
-        _wait_drained(services)
+        wait_drained(services)
     finally:
         chaos.stop()
     print(f"\nkills: {chaos.kills}, rejected: {rejected}")
     assert sum(chaos.kills.values()) >= 10
 
     assert len(accepted) == TOTAL
-    with services.engine.connect() as conn:
-        assert conn.execute(select(func.count()).select_from(db.reports)).scalar_one() == TOTAL
-        assert conn.execute(select(func.count(func.distinct(db.reports.c.id)))).scalar_one() == TOTAL
-        created_events = conn.execute(select(func.count()).select_from(db.report_events)
-                                      .where(db.report_events.c.kind == "created")).scalar_one()
-        assert created_events == TOTAL
-        assert conn.execute(select(func.count()).select_from(db.reports)
-                            .where(db.reports.c.status == "rejected")).scalar_one() == rejected
-    for resolution in hexagg.MAP_RESOLUTIONS:
-        assert redis_cells(services, resolution) == sql_cells(services, resolution)
-    at = time.time() + 120          # both dumps judge "older than a day" against the same moment
-    incremental = dump_aggregates(services.redis, services.keys, at)
-    rebuild(services.redis, services.engine, services.preset)
-    assert dump_aggregates(services.redis, services.keys, at) == incremental
+    assert_each_counted_once(services, TOTAL, rejected,
+                             lambda at: dump_aggregates(services.redis, services.keys, at))

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 
 from PIL import Image
 
-from app import public
+from app.store import approvals
 from app.photos import store_photo
 from layouts import kiosk
 from tests.app.test_public import CENTRAL, EAST, SOUTH, resolve, submit
@@ -55,10 +55,10 @@ def seed(services):
         conn.execute(report_actions.insert().values(
             action_id=f"{ordinary[0].id}:after", report_id=ordinary[0].id, event_id=None, action="resolve",
             actor="officer:test", version=4, detail=json.dumps({"after_photo": after.ref}), occurred_at=now))
-    public.approve(services.engine, ordinary[0].id, "supervisor:test", "Sampah sudah diangkut.")
+    approvals.approve(services.engine, ordinary[0].id, "supervisor:test", "Sampah sudah diangkut.")
     sensitive_resolved = [r for r in reports if r.category in SENSITIVE][0]
     resolve(services, sensitive_resolved, now + timedelta(hours=1))
-    public.approve(services.engine, sensitive_resolved.id, "supervisor:test")   # still never shown
+    approvals.approve(services.engine, sensitive_resolved.id, "supervisor:test")   # still never shown
     drain(services)
     return reports, contacts
 

@@ -5,7 +5,7 @@ import threading
 import pytest
 
 from app.followup import change_status
-from app.open311 import keys
+from app.open311 import api_keys
 from tests.conftest import make_settings
 
 
@@ -16,7 +16,7 @@ def public_app(sqlite_services):
 
     server = create_app(sqlite_services.settings, sqlite_services)
     server.config["TESTING"] = True
-    _, secret = keys.create_key(sqlite_services.engine, "stranger test")
+    _, secret = api_keys.create_key(sqlite_services.engine, "stranger test")
     return server.test_client(), sqlite_services, secret
 
 

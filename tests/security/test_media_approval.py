@@ -5,7 +5,7 @@ import io
 from PIL import Image
 from sqlalchemy import select
 
-from app import public
+from app.store import approvals
 from app.store import db
 from layouts import lacak
 from tests.app.open311.conftest import LAT, LNG, post_form
@@ -30,7 +30,7 @@ def test_photos_public_only_after_approval_and_external_urls_never(public_app):
     assert "evil.example" not in client.get("/open311/v2/requests.xml").get_data(as_text=True)
     for ticket in ids:
         resolve(services, ids[ticket])
-        public.approve(services.engine, ids[ticket], "supervisor:t")
+        approvals.approve(services.engine, ids[ticket], "supervisor:t")
     drain(services)
     shown = client.get(f"/open311/v2/requests/{uploaded['service_request_id']}.json").get_json()[0]["media_url"]
     assert shown.startswith(services.settings.resolved_public_url() + "/photos/")

@@ -1,9 +1,9 @@
 """Item 6 (issue item 22): a stranger sends a forged Host header and reads the URLs Open311 answers."""
 from sqlalchemy import select
 
-from app import public
+from app.store import approvals
 from app.factory import create_app
-from app.open311 import keys
+from app.open311 import api_keys
 from app.store import db
 from tests.app.open311.conftest import LAT, LNG
 from tests.helpers import drain
@@ -18,7 +18,7 @@ def test_urls_come_from_the_configured_public_url_not_the_host_header(sqlite_ser
     services = sqlite_services
     services.settings = services.settings.with_(public_url="https://lapor.example.go.id")
     client = create_app(services.settings, services).test_client()
-    _, key = keys.create_key(services.engine, "t")
+    _, key = api_keys.create_key(services.engine, "t")
     evil = {"Host": "evil.example", "X-Forwarded-Host": "evil.example"}
     discovery = client.get("/open311/v2/discovery.json", headers=evil).get_json()
     assert discovery["endpoints"][0]["url"] == "https://lapor.example.go.id/open311/v2/"
@@ -31,7 +31,7 @@ def test_urls_come_from_the_configured_public_url_not_the_host_header(sqlite_ser
     with services.engine.connect() as conn:
         report_id = conn.execute(select(db.reports.c.id).where(db.reports.c.ticket == ticket)).scalar_one()
     resolve(services, report_id)
-    public.approve(services.engine, report_id, "supervisor:t")
+    approvals.approve(services.engine, report_id, "supervisor:t")
     for answer in (client.get(f"/open311/v2/requests/{ticket}.json", headers=evil),
                    client.get("/open311/v2/requests.xml", headers=evil)):
         text = answer.get_data(as_text=True)

@@ -8,7 +8,7 @@ import io
 from PIL import Image
 from sqlalchemy import select
 
-from app import public
+from app.store import approvals
 from app.store import db
 from layouts import lacak
 from tests.app.open311.conftest import LAT, LNG
@@ -33,7 +33,7 @@ def test_sensitive_reports_are_not_listed_and_their_photos_never_shown(public_ap
         assert ticket not in client.get(f"/open311/v2/requests.xml{query}").get_data(as_text=True)
     with services.engine.connect() as conn:
         report = conn.execute(select(db.reports).where(db.reports.c.ticket == ticket)).first()
-    public.approve(services.engine, report.id, "supervisor:t")     # even approved (publish refuses it anyway)
+    approvals.approve(services.engine, report.id, "supervisor:t")     # even approved (publish refuses it anyway)
     stranger = page_text(lacak.layout(services, {"path": f"/lacak/{ticket}", "lang": "id"}))
     reporter = page_text(lacak.layout(services, {"path": f"/lacak/{ticket}", "lang": "id", "fragment": {"k": secret}}))
     for text in (stranger, reporter):

@@ -4,7 +4,7 @@ is a sliding window: no 60 s span ever holds more than the limit, and Retry-Afte
 oldest counted requests leave the window."""
 import pytest
 
-from app.open311 import intake, keys as api_keys
+from app.open311 import api_keys, intake
 from tests.app.open311.conftest import post_form
 
 

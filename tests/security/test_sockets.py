@@ -7,9 +7,6 @@ once, and ordinary requests keep answering promptly.
 """
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -19,8 +16,8 @@ import socketio
 import websocket
 
 from app.auth import displays
-from app.store.redis_conn import _free_port
-from tests.conftest import ROOT, SHARED_DATA, make_settings
+from tests.conftest import make_settings
+from tests.helpers import start_web_server, stop_web_server
 from tests.security.conftest import display_token
 
 THREADS, PER_PROCESS, PER_ADDRESS = 16, 8, 3
@@ -31,34 +28,16 @@ HANDSHAKE = "/socket.io/?EIO=4&transport=websocket"
 def gunicorn(tmp_path, redis_url, sqlite_url):
     from app.services import Services
 
-    port = _free_port()
-    env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": sqlite_url, "SECRET_KEY": "test-secret",
-           "PANTAU_DATA_DIR": str(tmp_path / "var"), "PANTAU_PORT": str(port), "PANTAU_SIM_RATE": "0",
-           "PANTAU_WEB_WORKERS": "1", "PANTAU_WEB_THREADS": str(THREADS),
-           "PANTAU_SOCKETS_PER_PROCESS": str(PER_PROCESS), "PANTAU_SOCKETS_PER_ADDRESS": str(PER_ADDRESS),
-           "PANTAU_SOCKET_JOIN_S": "2", "PANTAU_SOCKET_ORIGINS": "https://wall.example.go.id",
-           # One trusted proxy: the test plays several client addresses through X-Forwarded-For.
-           "PANTAU_PROXIES": "1"}
-    if SHARED_DATA.exists():
-        env["PANTAU_BOUNDARIES"] = str(SHARED_DATA)
     services = Services.open(make_settings(tmp_path, redis_url, sqlite_url))
-    child = subprocess.Popen([sys.executable, "-m", "app", "serve"], cwd=ROOT, env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            if child.poll() is not None or time.monotonic() > deadline:
-                child.kill()
-                pytest.fail(f"web server did not start: {child.stdout.read()[-2000:]}")
-            time.sleep(0.3)
+    base, _, child = start_web_server({
+        "REDIS_URL": redis_url, "DATABASE_URL": sqlite_url, "SECRET_KEY": "test-secret",
+        "PANTAU_WEB_WORKERS": "1", "PANTAU_WEB_THREADS": str(THREADS),
+        "PANTAU_SOCKETS_PER_PROCESS": str(PER_PROCESS), "PANTAU_SOCKETS_PER_ADDRESS": str(PER_ADDRESS),
+        "PANTAU_SOCKET_JOIN_S": "2", "PANTAU_SOCKET_ORIGINS": "https://wall.example.go.id",
+        # One trusted proxy: the test plays several client addresses through X-Forwarded-For.
+        "PANTAU_PROXIES": "1"}, tmp_path / "var")
     yield base, services
-    child.kill()
-    child.wait(10)
+    stop_web_server(child)
     services.close()
 
 

@@ -71,9 +71,9 @@ def test_a_bomb_header_is_refused_before_decoding_on_every_upload_path(app, serv
     assert "photo:" not in rendered(answer)
     assert json.loads(rendered(answer))["response"]["lapor-photo-ref"]["data"] is None
     # 2. Open311 media: a 400 naming the field.
-    from app.open311 import keys
+    from app.open311 import api_keys
 
-    _, secret = keys.create_key(services.engine, "stranger")
+    _, secret = api_keys.create_key(services.engine, "stranger")
     client = app.test_client()
     response = client.post("/open311/v2/requests.json", data={
         "api_key": secret, "service_code": "garbage", "lat": "-6.2088", "long": "106.8456",
@@ -121,13 +121,13 @@ print(photo.width, photo.height, resource.getrusage(resource.RUSAGE_SELF).ru_max
 
 def test_a_burst_past_the_decode_slots_gets_503_with_retry_after(services):
     from app.factory import create_app
-    from app.open311 import keys
+    from app.open311 import api_keys
 
     services.settings = services.settings.with_(photo_decodes=1, photo_decode_wait_s=0.2)
     app = create_app(services.settings, services)
     app.config["TESTING"] = True
 
-    _, secret = keys.create_key(services.engine, "burst")
+    _, secret = api_keys.create_key(services.engine, "burst")
     out = io.BytesIO()
     Image.new("RGB", (64, 64), (10, 120, 40)).save(out, "JPEG")
     slots = photos._decode_slots(services.settings)
@@ -145,12 +145,12 @@ def test_a_burst_past_the_decode_slots_gets_503_with_retry_after(services):
 
 def test_open311_photo_uploads_are_limited_per_address(services):
     from app.factory import create_app
-    from app.open311 import keys
+    from app.open311 import api_keys
 
     services.settings = services.settings.with_(upload_address_rate=2)
     app = create_app(services.settings, services)
     app.config["TESTING"] = True
-    _, secret = keys.create_key(services.engine, "uploader")
+    _, secret = api_keys.create_key(services.engine, "uploader")
     out = io.BytesIO()
     Image.new("RGB", (64, 64), (10, 120, 40)).save(out, "JPEG")
     client = app.test_client()

@@ -5,7 +5,7 @@ import xml.etree.ElementTree as ET
 import jsonschema
 import pytest
 
-from app.open311 import api, keys
+from app.open311 import api, api_keys
 
 DOC = json.loads(api.OPENAPI.read_text())
 # A point well inside mainland Jakarta (see tests/helpers.py JAKARTA_POINTS).
@@ -37,7 +37,7 @@ def open311(services):
 
     server = create_app(services.settings, services)
     server.config["TESTING"] = True
-    _, secret = keys.create_key(services.engine, "test client")
+    _, secret = api_keys.create_key(services.engine, "test client")
     return server.test_client(), services, secret
 
 

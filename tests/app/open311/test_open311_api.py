@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from app.followup import change_status
-from app.open311 import keys
+from app.open311 import api_keys
 from tests.app.open311.conftest import LAT, LNG, check_openapi, post_form, xml_of
 from tests.helpers import drain
 
@@ -244,11 +244,11 @@ def test_multivalue_attributes_and_photo_upload(open311):
     assert item["media_url"] is None          # public only once staff published the report
     from sqlalchemy import select
 
-    from app import public
+    from app.store import approvals
     from app.store import db
     with services.engine.connect() as conn:
         report_id = conn.execute(select(db.reports.c.id).where(db.reports.c.ticket == ticket)).scalar_one()
-    public.approve(services.engine, report_id, "supervisor:t")
+    approvals.approve(services.engine, report_id, "supervisor:t")
     item = client.get(f"/open311/v2/requests/{ticket}.json").get_json()[0]
     base = services.settings.resolved_public_url()   # PANTAU_PUBLIC_URL, never the Host header
     assert item["media_url"].startswith(f"{base}/photos/") and item["media_url"].endswith(".png")
@@ -279,15 +279,15 @@ def test_unknown_request_and_bad_token(open311):
 
 def test_revoked_key_and_rate_limits(open311):
     client, services, key = open311
-    record, limited = keys.create_key(services.engine, "tiny", rate_per_minute=2)
+    record, limited = api_keys.create_key(services.engine, "tiny", rate_per_minute=2)
     assert post_form(client, limited).status_code == 201
     assert post_form(client, limited).status_code == 201
     third = post_form(client, limited)
     assert third.status_code == 429 and int(third.headers["Retry-After"]) >= 1
     assert check_openapi(third, "/requests.{format}", "post")[0]["description"].startswith("rate limit")
-    assert keys.revoke_key(services.engine, record.key_id, services.redis, services.keys)
+    assert api_keys.revoke_key(services.engine, record.key_id, services.redis, services.keys)
     assert post_form(client, limited).status_code == 403
-    assert not keys.revoke_key(services.engine, record.key_id, services.redis, services.keys)
+    assert not api_keys.revoke_key(services.engine, record.key_id, services.redis, services.keys)
     assert post_form(client, key).status_code == 201   # other keys are unaffected
 
 
@@ -318,7 +318,7 @@ def test_rate_limit_per_address_behind_a_proxy(services, proxies):
     codes = [client.get("/open311/v2/services.json", environ_base=proxy,
                         headers={"X-Forwarded-For": f"203.0.113.{i}"}).status_code for i in range(4)]
     assert codes == ([200] * 4 if proxies else [200, 200, 429, 429])
-    _, key = keys.create_key(services.engine, "proxy test")
+    _, key = api_keys.create_key(services.engine, "proxy test")
     form = {"api_key": key, "service_code": "garbage", "lat": str(LAT), "long": str(LNG)}
     posts = [client.post("/open311/v2/requests.json", data=form, environ_base=proxy,
                          headers={"X-Forwarded-For": "198.51.100.7"}).status_code for _ in range(3)]
@@ -350,14 +350,14 @@ def test_post_while_workers_are_down_is_kept(open311):
 
 
 def test_description_is_public_only_as_staff_approved_it(open311):
-    from app import public
+    from app.store import approvals
 
     client, services, key = open311
     response = post_form(client, key, description="Hubungi saya di 0812 9999 0000, sampah menumpuk")
     ticket = response.get_json()[0]["service_request_id"]
     drain(services)
     assert client.get(f"/open311/v2/requests/{ticket}.json").get_json()[0]["description"] is None
-    public.approve(services.engine, response.get_json()[0]["token"], "moderator",
+    approvals.approve(services.engine, response.get_json()[0]["token"], "moderator",
                    public_text="Sampah menumpuk di tepi jalan")
     listed = client.get(f"/open311/v2/requests/{ticket}.json").get_json()[0]
     assert listed["description"] == "Sampah menumpuk di tepi jalan"
@@ -398,7 +398,7 @@ def test_refused_posts_count_against_the_limits(services):
 
     services.settings = services.settings.with_(open311_address_rate=4)
     client = create_app(services.settings, services).test_client()
-    _, key = keys.create_key(services.engine, "junk test")
+    _, key = api_keys.create_key(services.engine, "junk test")
     env = {"REMOTE_ADDR": "10.0.0.77"}
     junk = [client.post("/open311/v2/requests.json", data={"api_key": key, "service_code": "garbage"},
                         environ_base=env),
@@ -460,8 +460,8 @@ def test_a_database_outage_answers_503_and_known_keys_still_file(services):
     from app.factory import create_app
 
     client = create_app(services.settings, services).test_client()
-    _, key = keys.create_key(services.engine, "outage test")
-    _, other_key = keys.create_key(services.engine, "never seen")
+    _, key = api_keys.create_key(services.engine, "outage test")
+    _, other_key = api_keys.create_key(services.engine, "never seen")
     assert post_form(client, key).status_code == 201          # the key is cached from here on
     working = services.engine
     services.engine = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none",

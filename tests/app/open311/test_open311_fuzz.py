@@ -6,7 +6,7 @@ import math
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from app.open311 import keys
+from app.open311 import api_keys
 from config.catalogue import BY_CODE
 from tests.app.open311.conftest import LAT, LNG
 
@@ -30,7 +30,7 @@ def fuzz_client(sqlite_services):
     sqlite_services.settings = sqlite_services.settings.with_(open311_address_rate=10**9,
                                                               open311_key_rate=10**9, upload_address_rate=10**9)
     server = create_app(sqlite_services.settings, sqlite_services)
-    _, secret = keys.create_key(sqlite_services.engine, "fuzz")
+    _, secret = api_keys.create_key(sqlite_services.engine, "fuzz")
     return server.test_client(), sqlite_services, secret
 
 

@@ -2,7 +2,7 @@
 import subprocess
 import sys
 
-from app.open311 import keys
+from app.open311 import api_keys
 from app.store import db
 from tests.conftest import ROOT
 
@@ -22,11 +22,11 @@ def test_create_list_revoke(tmp_path, database_url):
     secret = created.stdout.strip().splitlines()[-1]
     assert secret.startswith("p311_")
     engine = db.make_engine(database_url)
-    assert keys.check_key(engine, secret).rate_per_minute == 30
+    assert api_keys.check_key(engine, secret).rate_per_minute == 30
     listed = _run(env, "list")
     assert key_id in listed.stdout and "live" in listed.stdout and secret not in listed.stdout
     assert _run(env, "revoke", key_id).returncode == 0
-    assert keys.check_key(engine, secret) is None
+    assert api_keys.check_key(engine, secret) is None
     again = _run(env, "revoke", key_id)
     assert again.returncode == 1 and "no live key" in again.stderr
     assert _run(env, "create", "--name", " ").returncode == 2

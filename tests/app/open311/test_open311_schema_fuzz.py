@@ -10,7 +10,7 @@ from schemathesis.specs.openapi.checks import (content_type_conformance, negativ
                                                response_headers_conformance, response_schema_conformance,
                                                status_code_conformance)
 
-from app.open311 import api, keys
+from app.open311 import api, api_keys
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           response_headers_conformance, negative_data_rejection]
@@ -25,7 +25,7 @@ def open311_schema(sqlite_services):
 
     sqlite_services.settings = sqlite_services.settings.with_(open311_address_rate=10**9, open311_key_rate=10**9)
     server = create_app(sqlite_services.settings, sqlite_services)
-    _, secret = keys.create_key(sqlite_services.engine, "schemathesis")
+    _, secret = api_keys.create_key(sqlite_services.engine, "schemathesis")
     server.config["FUZZ_KEY"] = secret
     document = json.loads(api.OPENAPI.read_text())
     document["servers"] = [{"url": "/open311/v2"}]

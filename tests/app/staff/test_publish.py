@@ -1,6 +1,7 @@
 """Putting a resolved report in public view: checked, audited, and what the public then sees."""
 from app import public
 from app.staff import actions
+from app.store import approvals
 from tests.app.staff.conftest import seed
 from tests.app.staff.test_staff_permissions import DISPATCHED_DLH, to_state
 
@@ -68,8 +69,8 @@ def test_publish_refusals_are_precise(services, as_user):
     assert publish(sensitive, who=as_user("admin1")) == (
         422, "category: reports of a sensitive category are never published one by one")
     assert publish(resolved_row) == (200, None)   # no text: photos only
-    assert public.approval_of(services.engine, resolved_row.id)["text"] is None
-    assert public.approval_of(services.engine, other.id) is None
+    assert approvals.approval_of(services.engine, resolved_row.id)["text"] is None
+    assert approvals.approval_of(services.engine, other.id) is None
 
 
 def test_the_readme_matrix_is_the_code_matrix():
@@ -91,8 +92,8 @@ def test_the_shell_command_takes_the_same_checked_and_audited_path(services, mon
     assert "must not contain a phone number" in capsys.readouterr().err
     assert main(["approve", rows[1].ticket]) == 2                     # still open
     assert main(["approve", ticket, "--text", "Sampah sudah diangkut"]) == 0
-    assert public.approval_of(services.engine, rows[0].id)["text"] == "Sampah sudah diangkut"
-    assert main(["revoke", ticket]) == 0 and public.approval_of(services.engine, rows[0].id) is None
+    assert approvals.approval_of(services.engine, rows[0].id)["text"] == "Sampah sudah diangkut"
+    assert main(["revoke", ticket]) == 0 and approvals.approval_of(services.engine, rows[0].id) is None
     audited = [(h["action"], h["actor"].split(":")[0]) for h in actions.history(services.engine, rows[0].id)
                if h["action"] in ("publish", "unpublish")]
     assert audited == [("publish", "cli"), ("unpublish", "cli")]

@@ -21,19 +21,10 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import Column, Integer, String, Table, select, update
+from sqlalchemy import select, update
 
-from app.store.db import UTCDateTime, metadata
+from app.store.tables import api_keys
 
-api_keys = Table(
-    "api_keys", metadata,
-    Column("key_id", String(16), primary_key=True),
-    Column("key_hash", String(64), nullable=False, unique=True),
-    Column("name", String(120), nullable=False),
-    Column("rate_per_minute", Integer),          # None: the PANTAU_OPEN311_KEY_RATE default
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("revoked_at", UTCDateTime),
-)
 
 KEY_PREFIX = "p311_"
 
