@@ -9,7 +9,7 @@ import json
 from datetime import datetime, timezone
 
 from sqlalchemy import (Boolean, Column, DateTime, Float, Index, Integer, MetaData, String, Table,
-                        Text, create_engine, event, select, text, update)
+                        Text, create_engine, event, select, text)
 from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeDecorator
 
@@ -139,7 +139,7 @@ def _insert_ignore(engine: Engine, table: Table):
     return insert(table).on_conflict_do_nothing(index_elements=[c.name for c in table.primary_key])
 
 
-# Written with the reports by ``write_batch``; read by app.duplicates and app.reporter_secret.
+# Written with the reports by ``write_reports``; read by app.duplicates and app.reporter_secret.
 report_links = Table(
     "report_links", metadata,
     Column("report_id", String(36), primary_key=True),
@@ -173,49 +173,31 @@ def report_row(report) -> dict:
     }
 
 
-def write_batch(engine: Engine, created: list, status_events: list[dict]) -> None:
-    """Persist new reports and status events in one transaction; repeats are no-ops.
+def write_reports(engine: Engine, created: list) -> None:
+    """Persist new reports (``Report`` values) in one transaction; a repeat is a no-op.
 
-    ``created`` holds ``Report`` values; ``status_events`` dicts with event_id,
-    report_id, city, from_status, to_status, version, actor, note, occurred_at
-    and the report fields that change (agency, team, priority, sla_due_at).
+    Status changes are not written here: ``app.followup.change_report`` commits them before
+    their event reaches the stream.
     """
+    if not created:
+        return
     with engine.begin() as conn:
-        if created:
-            conn.execute(_insert_ignore(engine, reports), [report_row(r) for r in created])
-            conn.execute(_insert_ignore(engine, report_events), [{
-                "event_id": f"{r.id}:created", "report_id": r.id, "city": r.city, "kind": "created",
-                "from_status": None, "to_status": r.status, "version": r.version,
-                "actor": f"citizen:{r.source}", "note": None, "occurred_at": r.created_at,
-                "published": True,
-            } for r in created])
-            # Likely duplicates found when the report was accepted: a hint for staff, kept with it.
-            links = [{"report_id": r.id, "linked_id": other, "kind": "likely_duplicate",
-                      "created_at": r.created_at} for r in created for other in r.duplicate_of]
-            if links:
-                conn.execute(_insert_ignore(engine, report_links), links)
-            # The reporter's secret, hashed (app.reporter_secret): kept with the report, never shown.
-            secrets_rows = [{"report_id": r.id, "secret_hash": r.secret_hash} for r in created if r.secret_hash]
-            if secrets_rows:
-                conn.execute(_insert_ignore(engine, reporter_secrets), secrets_rows)
-        for change in status_events:
-            conn.execute(_insert_ignore(engine, report_events), [{
-                "event_id": change["event_id"], "report_id": change["report_id"],
-                "city": change["city"], "kind": change.get("kind", "status"), "from_status": change["from_status"],
-                "to_status": change["to_status"], "version": change["version"],
-                "actor": change["actor"], "note": change.get("note"),
-                "occurred_at": change["occurred_at"], "published": True,
-            }])
-            values = {"status": change["to_status"], "version": change["version"],
-                      "updated_at": change["occurred_at"],
-                      "resolved_at": change.get("resolved_at")}
-            for optional in ("agency", "team", "priority", "sla_due_at"):
-                if optional in change:
-                    values[optional] = change[optional]
-            # Only a newer version moves the row: redelivered or stale events change nothing.
-            conn.execute(update(reports)
-                         .where(reports.c.id == change["report_id"], reports.c.version < change["version"])
-                         .values(**values))
+        conn.execute(_insert_ignore(engine, reports), [report_row(r) for r in created])
+        conn.execute(_insert_ignore(engine, report_events), [{
+            "event_id": f"{r.id}:created", "report_id": r.id, "city": r.city, "kind": "created",
+            "from_status": None, "to_status": r.status, "version": r.version,
+            "actor": f"citizen:{r.source}", "note": None, "occurred_at": r.created_at,
+            "published": True,
+        } for r in created])
+        # Likely duplicates found when the report was accepted: a hint for staff, kept with it.
+        links = [{"report_id": r.id, "linked_id": other, "kind": "likely_duplicate",
+                  "created_at": r.created_at} for r in created for other in r.duplicate_of]
+        if links:
+            conn.execute(_insert_ignore(engine, report_links), links)
+        # The reporter's secret, hashed (app.reporter_secret): kept with the report, never shown.
+        secrets_rows = [{"report_id": r.id, "secret_hash": r.secret_hash} for r in created if r.secret_hash]
+        if secrets_rows:
+            conn.execute(_insert_ignore(engine, reporter_secrets), secrets_rows)
 
 
 def count_reports(engine: Engine, city: str) -> int:
