@@ -1,6 +1,7 @@
 """The push relay: the aggregator's live deltas turned into absolute hex counts for the wall screens.
 
-The aggregator PUBLISHes one delta per batch on ``Keys.live_channel``
+The aggregator PUBLISHes one delta per batch on ``Keys.live_channel`` (SPUBLISH on each
+partition's ``Keys.live_shard_channel`` where the server has sharded pub/sub, Redis 7+)
 (sequence number, state transitions of cells, public summaries of new
 reports). A relay thread in each web process subscribes to that channel,
 keeps the absolute count of every cell for every wall view (metric, window,
@@ -46,6 +47,7 @@ from app import hexagg, queries
 from app.auth import displays
 from app.hexagg import parse_cell_field
 from app.store.keys import Keys
+from app.store.redis_conn import sharded_pubsub
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +159,7 @@ class LiveRelay:
         self.keys = Keys.for_city(services.preset)
         self.flush_s = flush_s
         self.breaches_every_s = breaches_every_s
+        self.sharded = False      # listening on the partitions' shard channels (``sharded_pubsub``)
         self.stopping = threading.Event()
         self.lock = threading.RLock()
         self.seq = 0              # the sum of the partitions' sequences (the one a screen follows)
@@ -183,7 +186,11 @@ class LiveRelay:
             pubsub = None
             try:
                 pubsub = self.services.redis.pubsub(ignore_subscribe_messages=True)
-                pubsub.subscribe(self.keys.live_channel)
+                self.sharded = sharded_pubsub(self.services.redis, self.keys)
+                if self.sharded:     # every partition's shard channel (Redis 7+), else the city channel
+                    pubsub.ssubscribe(*[part.live_shard_channel for part in self.keys.parts()])
+                else:
+                    pubsub.subscribe(self.keys.live_channel)
                 self._reload_all(emit=True)
                 self._loop(pubsub)
             except (redis.ConnectionError, redis.TimeoutError, OSError) as err:
@@ -205,8 +212,14 @@ class LiveRelay:
             deltas = []
             deadline = time.monotonic() + self.flush_s
             while time.monotonic() < deadline:
-                message = pubsub.get_message(timeout=max(0.0, deadline - time.monotonic()))
-                if message and message["type"] == "message":
+                wait = max(0.0, deadline - time.monotonic())
+                if self.sharded and hasattr(pubsub, "get_sharded_message"):    # a cluster's shards
+                    message = pubsub.get_sharded_message(ignore_subscribe_messages=True, timeout=wait)
+                    if message is None:
+                        time.sleep(min(wait, 0.005))
+                else:
+                    message = pubsub.get_message(timeout=wait)
+                if message and message["type"] in ("message", "smessage"):
                     deltas.append(json.loads(message["data"]))
             if deltas:
                 self._apply(deltas)

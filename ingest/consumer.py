@@ -92,11 +92,13 @@ class StreamConsumer:
         return [(entry_id, fields) for entry_id, fields in reply[1] if fields]
 
     # --- the loop ---------------------------------------------------------------------------
+    full_reports = True     # created events decoded to whole ``Report`` values (``events.decode``)
+
     def decode_batch(self, entries) -> list[events.Event]:
         decoded, unreadable = [], []
         for entry_id, fields in entries:
             try:
-                decoded.append(events.decode(entry_id, fields))
+                decoded.append(events.decode(entry_id, fields, full=self.full_reports))
             except ValueError as err:
                 log.error("%s: %s; moved to the dead-letter stream", self.name, err)
                 unreadable.append((entry_id, fields, str(err)))

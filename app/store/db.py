@@ -173,6 +173,46 @@ def report_row(report) -> dict:
     }
 
 
+def _sqlite_value(value):
+    """A bound value as SQLAlchemy's SQLite dialect stores it (the bulk path bypasses its types)."""
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, bool):
+        return int(value)
+    return value
+
+
+def bulk_insert_ignore(conn, table: Table, rows: list[dict]) -> None:
+    """Insert many rows, skipping any whose primary key (or other unique key) exists: the
+    persister's write. One prepared statement run over every row (SQLite: ``executemany`` on the
+    driver, without SQLAlchemy's per-row parameter processing); PostgreSQL: ``COPY`` into a
+    temporary table, then one ``INSERT … SELECT … ON CONFLICT DO NOTHING`` (works on a
+    partitioned ``reports`` too, ``app.store.partitioning``)."""
+    if not rows:
+        return
+    columns = list(rows[0])      # the columns the rows give; the others keep their defaults
+    names = ", ".join(f'"{c}"' for c in columns)
+    if conn.dialect.name == "postgresql":
+        stage = f"_stage_{table.name}"
+        conn.exec_driver_sql(f'CREATE TEMP TABLE IF NOT EXISTS "{stage}" '
+                             f'(LIKE "{table.name}" INCLUDING DEFAULTS) ON COMMIT DELETE ROWS')
+        cursor = conn.connection.driver_connection.cursor()
+        with cursor.copy(f'COPY "{stage}" ({names}) FROM STDIN') as copy:
+            for row in rows:
+                copy.write_row([row.get(c) for c in columns])
+        conn.exec_driver_sql(f'INSERT INTO "{table.name}" ({names}) SELECT {names} FROM "{stage}" '
+                             f'ON CONFLICT DO NOTHING')
+        conn.exec_driver_sql(f'DELETE FROM "{stage}"')
+        return
+    if conn.dialect.name != "sqlite":
+        conn.execute(_insert_ignore(conn.engine, table), rows)
+        return
+    keys = ", ".join(f'"{c.name}"' for c in table.primary_key)
+    marks = ", ".join("?" for _ in columns)
+    conn.exec_driver_sql(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks}) ON CONFLICT ({keys}) DO NOTHING',
+                         [tuple(_sqlite_value(row.get(c)) for c in columns) for row in rows])
+
+
 def write_reports(engine: Engine, created: list) -> None:
     """Persist new reports (``Report`` values) in one transaction; a repeat is a no-op.
 
@@ -182,22 +222,20 @@ def write_reports(engine: Engine, created: list) -> None:
     if not created:
         return
     with engine.begin() as conn:
-        conn.execute(_insert_ignore(engine, reports), [report_row(r) for r in created])
-        conn.execute(_insert_ignore(engine, report_events), [{
+        bulk_insert_ignore(conn, reports, [report_row(r) for r in created])
+        bulk_insert_ignore(conn, report_events, [{
             "event_id": f"{r.id}:created", "report_id": r.id, "city": r.city, "kind": "created",
             "from_status": None, "to_status": r.status, "version": r.version,
             "actor": f"citizen:{r.source}", "note": None, "occurred_at": r.created_at,
             "published": True,
         } for r in created])
         # Likely duplicates found when the report was accepted: a hint for staff, kept with it.
-        links = [{"report_id": r.id, "linked_id": other, "kind": "likely_duplicate",
-                  "created_at": r.created_at} for r in created for other in r.duplicate_of]
-        if links:
-            conn.execute(_insert_ignore(engine, report_links), links)
+        bulk_insert_ignore(conn, report_links, [
+            {"report_id": r.id, "linked_id": other, "kind": "likely_duplicate", "created_at": r.created_at}
+            for r in created for other in r.duplicate_of])
         # The reporter's secret, hashed (app.reporter_secret): kept with the report, never shown.
-        secrets_rows = [{"report_id": r.id, "secret_hash": r.secret_hash} for r in created if r.secret_hash]
-        if secrets_rows:
-            conn.execute(_insert_ignore(engine, reporter_secrets), secrets_rows)
+        bulk_insert_ignore(conn, reporter_secrets, [{"report_id": r.id, "secret_hash": r.secret_hash}
+                                                    for r in created if r.secret_hash])
 
 
 def count_reports(engine: Engine, city: str) -> int:
