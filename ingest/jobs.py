@@ -7,6 +7,8 @@ reads, nor writes back what SQL already holds. What runs on a clock lives here:
   between commit and append) are sent from the outbox (``app.followup.relay_unpublished``).
 * ``trim``: stream entries every consumer group has acknowledged are dropped, every partition.
 * ``rollups``: /kinerja's day rollups recomputed for the days the persister marked.
+* ``partitions``: on a partitioned PostgreSQL ``reports`` (``app.store.partitioning``), the coming
+  months' partitions, daily; nothing otherwise.
 * ``autoclose``: resolved reports nobody disputed in ``PANTAU_AUTOCLOSE_WORKING_DAYS`` working
   days are closed, through the one change path (``app.followup.change_report``).
 
@@ -20,12 +22,12 @@ import threading
 import time
 
 from app import feedback, followup, ops
-from app.store import rollups
+from app.store import partitioning, rollups
 
 log = logging.getLogger(__name__)
 
 # job name -> seconds between runs
-SCHEDULE = {"relay": 5.0, "trim": 5.0, "rollups": 5.0, "autoclose": 60.0}
+SCHEDULE = {"relay": 5.0, "trim": 5.0, "rollups": 5.0, "autoclose": 60.0, "partitions": 86400.0}
 
 
 class Jobs:
@@ -51,6 +53,9 @@ class Jobs:
     def rollups(self) -> int:
         preset = self.services.preset
         return rollups.refresh_dirty(self.services.engine, preset.slug, preset.timezone)
+
+    def partitions(self) -> int:
+        return partitioning.ensure(self.services.engine, [self.services.preset.slug])
 
     def autoclose(self) -> int:
         days = self.services.settings.autoclose_working_days

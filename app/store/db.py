@@ -182,35 +182,61 @@ def _sqlite_value(value):
     return value
 
 
+def _pg_stage(conn, table: Table, rows: list[dict]) -> tuple[str, str]:
+    """PostgreSQL: ``COPY`` the rows into a temporary table shaped like ``table``; answers its name
+    and the column list."""
+    columns = list(rows[0])      # the columns the rows give; the others keep their defaults
+    names = ", ".join(f'"{c}"' for c in columns)
+    stage = f"_stage_{table.name}"
+    conn.exec_driver_sql(f'CREATE TEMP TABLE IF NOT EXISTS "{stage}" '
+                         f'(LIKE "{table.name}" INCLUDING DEFAULTS) ON COMMIT DELETE ROWS')
+    conn.exec_driver_sql(f'DELETE FROM "{stage}"')
+    cursor = conn.connection.driver_connection.cursor()
+    with cursor.copy(f'COPY "{stage}" ({names}) FROM STDIN') as copy:
+        for row in rows:
+            copy.write_row([row.get(c) for c in columns])
+    return stage, names
+
+
 def bulk_insert_ignore(conn, table: Table, rows: list[dict]) -> None:
     """Insert many rows, skipping any whose primary key (or other unique key) exists: the
     persister's write. One prepared statement run over every row (SQLite: ``executemany`` on the
     driver, without SQLAlchemy's per-row parameter processing); PostgreSQL: ``COPY`` into a
-    temporary table, then one ``INSERT … SELECT … ON CONFLICT DO NOTHING`` (works on a
-    partitioned ``reports`` too, ``app.store.partitioning``)."""
+    temporary table, then one ``INSERT … SELECT … ON CONFLICT DO NOTHING``."""
     if not rows:
         return
-    columns = list(rows[0])      # the columns the rows give; the others keep their defaults
-    names = ", ".join(f'"{c}"' for c in columns)
     if conn.dialect.name == "postgresql":
-        stage = f"_stage_{table.name}"
-        conn.exec_driver_sql(f'CREATE TEMP TABLE IF NOT EXISTS "{stage}" '
-                             f'(LIKE "{table.name}" INCLUDING DEFAULTS) ON COMMIT DELETE ROWS')
-        cursor = conn.connection.driver_connection.cursor()
-        with cursor.copy(f'COPY "{stage}" ({names}) FROM STDIN') as copy:
-            for row in rows:
-                copy.write_row([row.get(c) for c in columns])
+        stage, names = _pg_stage(conn, table, rows)
         conn.exec_driver_sql(f'INSERT INTO "{table.name}" ({names}) SELECT {names} FROM "{stage}" '
                              f'ON CONFLICT DO NOTHING')
-        conn.exec_driver_sql(f'DELETE FROM "{stage}"')
         return
     if conn.dialect.name != "sqlite":
         conn.execute(_insert_ignore(conn.engine, table), rows)
         return
+    columns = list(rows[0])
+    names = ", ".join(f'"{c}"' for c in columns)
     keys = ", ".join(f'"{c.name}"' for c in table.primary_key)
     marks = ", ".join("?" for _ in columns)
     conn.exec_driver_sql(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks}) ON CONFLICT ({keys}) DO NOTHING',
                          [tuple(_sqlite_value(row.get(c)) for c in columns) for row in rows])
+
+
+def _insert_reports(conn, report_rows: list[dict], event_rows: list[dict]) -> None:
+    """The reports and their ``created`` events, each once. On PostgreSQL a report goes in only if
+    its created event did (one statement): the event's key is the report id alone, while a
+    partitioned ``reports`` (``app.store.partitioning``) can only be unique on (id, city,
+    created_at), so a source re-sending a report with another time is still skipped."""
+    if conn.dialect.name != "postgresql":
+        bulk_insert_ignore(conn, reports, report_rows)
+        bulk_insert_ignore(conn, report_events, event_rows)
+        return
+    report_stage, report_names = _pg_stage(conn, reports, report_rows)
+    event_stage, event_names = _pg_stage(conn, report_events, event_rows)
+    conn.exec_driver_sql(
+        f'WITH fresh AS (INSERT INTO report_events ({event_names}) SELECT {event_names} FROM "{event_stage}" '
+        f'ON CONFLICT DO NOTHING RETURNING report_id) '
+        f'INSERT INTO reports ({report_names}) SELECT {report_names} FROM "{report_stage}" '
+        f'WHERE id IN (SELECT report_id FROM fresh) ON CONFLICT DO NOTHING')
 
 
 def write_reports(engine: Engine, created: list) -> None:
@@ -221,9 +247,12 @@ def write_reports(engine: Engine, created: list) -> None:
     """
     if not created:
         return
+    first: dict[str, object] = {}
+    for report in created:       # a batch holding one report twice (a source re-sending it): the first
+        first.setdefault(report.id, report)
+    created = list(first.values())
     with engine.begin() as conn:
-        bulk_insert_ignore(conn, reports, [report_row(r) for r in created])
-        bulk_insert_ignore(conn, report_events, [{
+        _insert_reports(conn, [report_row(r) for r in created], [{
             "event_id": f"{r.id}:created", "report_id": r.id, "city": r.city, "kind": "created",
             "from_status": None, "to_status": r.status, "version": r.version,
             "actor": f"citizen:{r.source}", "note": None, "occurred_at": r.created_at,
