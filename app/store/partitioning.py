@@ -129,7 +129,7 @@ def ensure(engine, cities: list[str], today: date | None = None, ahead: int = MO
 
 
 def main(argv: list[str] | None = None) -> int:
-    from app.services import Services
+    from config.settings import Settings
 
     parser = argparse.ArgumentParser(prog="python -m app.store.partitioning", description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=["apply", "ensure", "status"])
@@ -137,21 +137,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--months-back", type=int, default=MONTHS_BACK)
     parser.add_argument("--months-ahead", type=int, default=MONTHS_AHEAD)
     args = parser.parse_args(argv)
-    services = Services.open_for_command()
-    cities = (args.cities or services.preset.slug).split(",")
+    settings = Settings.for_command()
+    engine = db.make_engine(settings.resolved_database_url())
+    cities = (args.cities or settings.city).split(",")
     try:
         if args.command == "apply":
-            print(json.dumps(apply(services.engine, cities, back=args.months_back, ahead=args.months_ahead)))
+            print(json.dumps(apply(engine, cities, back=args.months_back, ahead=args.months_ahead)))
         elif args.command == "ensure":
-            print(json.dumps({"partitions_added": ensure(services.engine, cities, ahead=args.months_ahead)}))
+            print(json.dumps({"partitions_added": ensure(engine, cities, ahead=args.months_ahead)}))
         else:
-            with services.engine.connect() as conn:
+            with engine.connect() as conn:
                 print(json.dumps({"partitioned": is_partitioned(conn),
                                   "partitions": partitions(conn) if is_partitioned(conn) else []}))
     except ValueError as err:
         sys.exit(f"pantau partitioning: {err}")
     finally:
-        services.close()
+        engine.dispose()
     return 0
 
 
