@@ -58,6 +58,8 @@ def run(args) -> int:
     commands = {
         "aggregator": [python, "-m", "ingest", "aggregate", "--name", "aggregate-1"],
         "persister": [python, "-m", "ingest", "persist", "--name", "persist-1"],
+        # Outbox relay, stream trimming, /kinerja rollups, auto-close: on a clock, not in a consumer.
+        "jobs": [python, "-m", "ingest", "jobs"],
         "web": [python, "-m", "app", "serve"],
         # The public rankings are recomputed outside the web process so kiosks never wait on them.
         "public-refresh": [python, "-m", "app.public", "refresh", "--every", "10"],

@@ -3,8 +3,8 @@ or dispute it (which reopens it); with neither, the report closes by itself afte
 
 Keyed by ticket, and only for the holder of the reporter's secret (``app.reporter_secret``): a
 stranger who knows a ticket can neither rate nor dispute it, nor read what the reporter wrote.
-``python -m app.feedback autoclose`` runs the automatic closing (cron, or the persister's
-maintenance hook).
+``python -m app.feedback autoclose`` runs the automatic closing (cron, or the jobs
+process ``python -m ingest jobs``, which ``app run`` starts).
 """
 from __future__ import annotations
 

@@ -163,25 +163,44 @@ class Effects:
         return [(key, field, delta) for (key, field), delta in self.incr.items() if delta]
 
 
+SLOT_S = 300   # every bucket boundary (5 min, hour, local midnight: zones are offset by whole 5 min) is one
+
+
+@lru_cache(maxsize=65536)
+def _buckets_of_slot(slot: int, tz_name: str) -> tuple:
+    """(granularity, bucket, expires_at) of every granularity for a moment in 5-minute slot ``slot``."""
+    ts = slot * SLOT_S
+    out = [(GRANULARITIES[0], None, None)]
+    for granularity in BUCKETED:
+        bucket = bucket_of(granularity, ts, tz_name)
+        out.append((granularity, bucket, expiry(granularity, bucket, tz_name)))
+    return tuple(out)
+
+
 def _live_buckets(ts: int, now: int, tz_name: str):
     """(granularity, bucket, expires_at) for every granularity whose bucket of ``ts`` is still kept."""
-    for granularity in GRANULARITIES:
-        if granularity.name == "all":
-            yield granularity, None, None
-            continue
-        bucket = bucket_of(granularity, ts, tz_name)
-        expires_at = expiry(granularity, bucket, tz_name)
-        if expires_at > now:
-            yield granularity, bucket, expires_at
+    return [b for b in _buckets_of_slot(int(ts // SLOT_S), tz_name) if b[2] is None or b[2] > now]
+
+
+@lru_cache(maxsize=16384)
+def _hex_keys(keys, granularity: str, bucket: int | None) -> tuple:
+    """The hex counter keys of one bucket, one per map resolution (built once, read per report)."""
+    return tuple(keys.hex_counts(granularity, res, bucket) for res in MAP_RESOLUTIONS)
 
 
 def _count_created(effects: Effects, keys, record: Record, delta: int, state: str,
                    now: int, tz_name: str) -> None:
-    parents = [(res, h3.cell_to_parent(record.cell, res)) for res in MAP_RESOLUTIONS]
+    cell, tail = record.cell, f"|{record.category}|{state}"
+    fields = [h3.cell_to_parent(cell, res) + tail for res in MAP_RESOLUTIONS]
+    incr, expire = effects.incr, effects.expire
     for granularity, bucket, expires_at in _live_buckets(record.created_ts, now, tz_name):
-        for res, cell in parents:
-            effects.add(keys.hex_counts(granularity.name, res, bucket),
-                        cell_field(cell, record.category, state), delta, expires_at)
+        names = _hex_keys(keys, granularity.name, bucket)
+        for key, field_name in zip(names, fields):
+            pair = (key, field_name)
+            incr[pair] = incr.get(pair, 0) + delta
+        if expires_at is not None:
+            for key in names:
+                expire[key] = expires_at
 
 
 def _count_resolved(effects: Effects, keys, record: Record, delta: int, now: int, tz_name: str) -> None:
@@ -279,6 +298,17 @@ def record_for_report(report) -> Record:
         resolved_ts=int(report.resolved_at.timestamp()) if report.resolved_at else 0,
         due_ts=int(report.sla_due_at.timestamp()) if report.sla_due_at else 0,
     )
+
+
+def _ts(iso: str | None) -> int:
+    return int(datetime.fromisoformat(iso).timestamp()) if iso else 0
+
+
+def record_from_dict(data: dict) -> Record:
+    """``record_for_report`` of a report in its ``to_dict`` form (a stream event's data)."""
+    return Record(cell=data["h3_cell"], category=data["category"], created_ts=_ts(data["created_at"]),
+                  state=aggregate_state(data["status"]), version=int(data.get("version", 1)),
+                  resolved_ts=_ts(data.get("resolved_at")), due_ts=_ts(data.get("sla_due_at")))
 
 
 def count_cells(reports, resolution: int) -> dict[tuple[str, str, str], int]:

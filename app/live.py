@@ -1,6 +1,7 @@
 """The push relay: the aggregator's live deltas turned into absolute hex counts for the wall screens.
 
-The aggregator PUBLISHes one delta per batch on ``Keys.live_channel``
+The aggregator PUBLISHes one delta per batch on ``Keys.live_channel`` (SPUBLISH on each
+partition's ``Keys.live_shard_channel`` where the server has sharded pub/sub, Redis 7+)
 (sequence number, state transitions of cells, public summaries of new
 reports). A relay thread in each web process subscribes to that channel,
 keeps the absolute count of every cell for every wall view (metric, window,
@@ -47,6 +48,7 @@ from app.auth import displays
 from app.auth.users import load_user
 from app.hexagg import parse_cell_field
 from app.store.keys import Keys
+from app.store.redis_conn import sharded_pubsub
 from app.workflow import OPEN
 
 log = logging.getLogger(__name__)
@@ -171,15 +173,18 @@ class ChannelThread:
     def _run(self) -> None:
         raise NotImplementedError
 
-    def _follow(self, channel: str, serve, while_lost=None) -> None:
-        """Subscribe to ``channel`` and hand the subscription to ``serve`` until stopping. A lost
-        Redis, or any other failure (the thread must outlive one bad message: it is logged), waits a
+    def _follow(self, channel, serve, while_lost=None) -> None:
+        """Subscribe to ``channel`` (a name, or a function that subscribes a pubsub) and hand the
+        subscription to ``serve`` until stopping. A lost Redis, or any other failure (the thread must outlive one bad message: it is logged), waits a
         second and subscribes again; ``while_lost`` runs after each wait."""
         while not self.stopping.is_set():
             pubsub = None
             try:
                 pubsub = self.services.redis.pubsub(ignore_subscribe_messages=True)
-                pubsub.subscribe(channel)
+                if callable(channel):
+                    channel(pubsub)
+                else:
+                    pubsub.subscribe(channel)
                 serve(pubsub)
             except (redis.ConnectionError, redis.TimeoutError, OSError) as err:
                 log.warning("%s lost Redis (%s); retrying", self.thread_name, err)
@@ -208,6 +213,7 @@ class LiveRelay(ChannelThread):
         self.keys = Keys.for_city(services.preset)
         self.flush_s = flush_s
         self.breaches_every_s = breaches_every_s
+        self.sharded = False      # listening on the partitions' shard channels (``sharded_pubsub``)
         self.lock = threading.RLock()
         self.seq = 0              # the sum of the partitions' sequences (the one a screen follows)
         self.part_seqs: tuple[int, ...] = ()
@@ -215,7 +221,14 @@ class LiveRelay(ChannelThread):
 
     # -- the loop ---------------------------------------------------------
     def _run(self) -> None:
-        self._follow(self.keys.live_channel, self._serve)
+        self._follow(self._subscribe, self._serve)
+
+    def _subscribe(self, pubsub) -> None:
+        self.sharded = sharded_pubsub(self.services.redis, self.keys)
+        if self.sharded:     # every partition's shard channel (Redis 7+), else the city channel
+            pubsub.ssubscribe(*[part.live_shard_channel for part in self.keys.parts()])
+        else:
+            pubsub.subscribe(self.keys.live_channel)
 
     def _serve(self, pubsub) -> None:
         self._reload_all(emit=True)
@@ -227,8 +240,14 @@ class LiveRelay(ChannelThread):
             deltas = []
             deadline = time.monotonic() + self.flush_s
             while time.monotonic() < deadline:
-                message = pubsub.get_message(timeout=max(0.0, deadline - time.monotonic()))
-                if message and message["type"] == "message":
+                wait = max(0.0, deadline - time.monotonic())
+                if self.sharded and hasattr(pubsub, "get_sharded_message"):    # a cluster's shards
+                    message = pubsub.get_sharded_message(ignore_subscribe_messages=True, timeout=wait)
+                    if message is None:
+                        time.sleep(min(wait, 0.005))
+                else:
+                    message = pubsub.get_message(timeout=wait)
+                if message and message["type"] in ("message", "smessage"):
                     deltas.append(json.loads(message["data"]))
             if deltas:
                 self._apply(deltas)

@@ -104,7 +104,7 @@ def agencies(services, reports: list[dict] | None = None) -> dict:
     """Per agency, reports of the last 30 days: received, resolution rate, median hours to resolve.
     An agency with fewer than k reports shows no figures."""
     k = _k(services)
-    reports = ranking.window_reports(services.engine, services.preset.slug) if reports is None else reports
+    reports = ranking.window_reports(services.read_engine, services.preset.slug) if reports is None else reports
     tallies = ranking.tallies(reports, "agency")
     rows = []
     for code, names in _agency_names(services).items():
@@ -128,7 +128,7 @@ def ranking_of(services, level: str, reports: list[dict] | None = None) -> dict:
     """The responsiveness ranking of agencies, kelurahan or kecamatan (areas: ordinary categories only)."""
     if level not in ranking.LEVELS:
         raise ValueError(f"level must be one of {', '.join(ranking.LEVELS)}")
-    reports = ranking.window_reports(services.engine, services.preset.slug) if reports is None else reports
+    reports = ranking.window_reports(services.read_engine, services.preset.slug) if reports is None else reports
     if level != "agency":
         reports = [r for r in reports if not is_sensitive(r["category"])]
     minimum = min_reports(services)
@@ -158,7 +158,7 @@ def recently_resolved(services, limit: int = RECENT_LIMIT) -> dict:
     """Resolved reports staff approved for public view, newest approval first: category, area,
     cell center, before/after photos (thumbnails), and the approved text only."""
     r, a = db.reports, public_approved
-    with services.engine.connect() as conn:
+    with services.read_engine.connect() as conn:
         rows = conn.execute(select(r.c.id, r.c.category, r.c.kelurahan_name, r.c.kecamatan_name, r.c.h3_cell,
                                    r.c.photos, r.c.created_at, r.c.resolved_at, a.c.public_text)
                             .select_from(a.join(r, r.c.id == a.c.report_id))
@@ -170,7 +170,7 @@ def recently_resolved(services, limit: int = RECENT_LIMIT) -> dict:
             continue   # never shown as an individual item, approved or not
         cell = h3.cell_to_parent(row.h3_cell, PHOTO_RESOLUTION)
         lat, lng = h3.cell_to_latlng(cell)
-        befores, afters = json.loads(row.photos or "[]"), actions.after_photos(services.engine, row.id)
+        befores, afters = json.loads(row.photos or "[]"), actions.after_photos(services.read_engine, row.id)
         created, resolved = ranking._aware(row.created_at), ranking._aware(row.resolved_at)
         items.append({"category": row.category, "kelurahan": row.kelurahan_name, "kecamatan": row.kecamatan_name,
                       "cell": cell, "lat": round(lat, 4), "lng": round(lng, 4),
@@ -187,7 +187,7 @@ def recently_resolved(services, limit: int = RECENT_LIMIT) -> dict:
 
 def responsiveness(services) -> dict:
     """Agencies and the three rankings from one read of the window's reports (refreshed together)."""
-    reports = ranking.window_reports(services.engine, services.preset.slug)
+    reports = ranking.window_reports(services.read_engine, services.preset.slug)
     out = {"agencies": agencies(services, reports)}
     for level in ranking.LEVELS:
         out[f"ranking:{level}"] = ranking_of(services, level, reports)

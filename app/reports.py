@@ -121,17 +121,26 @@ class Report:
 
     def public_summary(self, language: str = "id") -> dict:
         """What a live screen may show: no contact, no free text, location snapped to a res-9 hex."""
-        cell9 = h3.cell_to_parent(self.h3_cell, 9)
-        lat, lng = h3.cell_to_latlng(cell9)
-        return {
-            "id": self.id, "ticket": self.ticket, "category": self.category,
-            "kelurahan": self.kelurahan_name, "kecamatan": self.kecamatan_name,
-            "cell9": cell9, "lat": round(lat, 5), "lng": round(lng, 5),
-            "created_at": self.created_at.isoformat(), "status": self.status,
-        }
+        return public_summary_of({"id": self.id, "ticket": self.ticket, "category": self.category,
+                                  "kelurahan_name": self.kelurahan_name, "kecamatan_name": self.kecamatan_name,
+                                  "h3_cell": self.h3_cell, "created_at": self.created_at.isoformat(),
+                                  "status": self.status})
 
 
 _FIELD_NAMES = tuple(f.name for f in fields(Report))
+
+
+def public_summary_of(data: dict) -> dict:
+    """``Report.public_summary`` of a report in its ``to_dict`` form (the aggregator reads only these
+    fields of a stream event, without building the whole report)."""
+    cell9 = h3.cell_to_parent(data["h3_cell"], 9)
+    lat, lng = h3.cell_to_latlng(cell9)
+    return {
+        "id": data["id"], "ticket": data["ticket"], "category": data["category"],
+        "kelurahan": data.get("kelurahan_name"), "kecamatan": data.get("kecamatan_name"),
+        "cell9": cell9, "lat": round(lat, 5), "lng": round(lng, 5),
+        "created_at": data["created_at"], "status": data["status"],
+    }
 
 
 def report_id_for(city: str, source: str, source_ref: str | None) -> str:

@@ -31,7 +31,13 @@ class Services:
     engine: Engine
     producer: Producer
     embedded_redis: EmbeddedRedis | None = None
+    # The public reads (kiosk figures, Open311 GETs): DATABASE_REPLICA_URL's engine, else ``engine``.
+    read_engine: Engine | None = None
     memo: Memo = field(default_factory=Memo)   # short-lived shared results (wall panels)
+
+    def __post_init__(self):
+        if self.read_engine is None:
+            self.read_engine = self.engine
 
     @property
     def keys(self) -> Keys:
@@ -48,8 +54,9 @@ class Services:
         migrate.create_schema(engine)
         producer = Producer(client, preset, areas, partitions=settings.stream_partitions,
                             wait_replicas=settings.redis_wait_replicas)
+        replica = db.make_engine(settings.database_replica_url) if settings.database_replica_url else engine
         return cls(settings, preset, areas, client, url, engine, producer,
-                   embedded)
+                   embedded, replica)
 
     @classmethod
     def open_for_command(cls) -> "Services":
@@ -64,5 +71,7 @@ class Services:
     def close(self) -> None:
         self.redis.close()
         self.engine.dispose()
+        if self.read_engine is not self.engine:
+            self.read_engine.dispose()
         if self.embedded_redis is not None:
             self.embedded_redis.stop()

@@ -5,14 +5,26 @@ aggregator and the persister (SQLite) drain the stream. On the cluster the city'
 into 4 partitions (``PANTAU_STREAM_PARTITIONS=4``), each on the shard of its own hash tag, served
 through partition claims as the workers run them. The figure is reports / (produce + aggregate +
 persist) seconds, each step on its own so the table shows where the time goes. The embedded single
-Redis with one partition is the baseline. Prints the figures, last line one JSON object.
+Redis with one partition is the baseline.
+
+Also, on the embedded Redis: the p99 delay from a report's acceptance (``submit_many`` returned)
+to the live delta carrying it (received by a subscriber) with the aggregator running, at a steady
+1,000 reports/s; and the seconds ``ingest.rebuild`` takes to recompute the aggregates of
+1,000,000 reports from SQLite (``--rebuild N`` for another count). Prints the figures and the load
+average (the machine may be shared), last line one JSON object.
 """
 from __future__ import annotations
 
+import argparse
 import json
+import os
+import random
 import sys
 import tempfile
+import threading
 import time
+import uuid
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,12 +91,123 @@ def run(label: str, folder: Path, url: str, cluster: bool, partitions: int) -> d
         services.close()
 
 
+def _settings(folder: Path, label: str, url: str) -> Settings:
+    shared = (ROOT / ".." / "shared" / "data").resolve()
+    return Settings(data_dir=folder / label, redis_url=url, boundaries=shared if shared.exists() else None,
+                    database_url=f"sqlite:///{folder / (label + '.sqlite3')}", secret_key="bench")
+
+
+def latency(folder: Path, url: str, rate: float = 1000.0, seconds: float = 8.0) -> dict:
+    """accept -> published delay at a steady ``rate``, the aggregator running in its own thread."""
+    services = Services.open(_settings(folder, "latency", url))
+    accepted: dict[str, float] = {}
+    published: dict[str, float] = {}
+    aggregator = Aggregator(services.redis, services.keys, "bench-latency", services.preset, batch_size=BATCH,
+                            block_ms=5)
+    pubsub = services.redis.pubsub(ignore_subscribe_messages=True)
+    channel = services.keys.live_shard_channel if aggregator.sharded else services.keys.live_channel
+    (pubsub.ssubscribe if aggregator.sharded else pubsub.subscribe)(channel)
+    listening = threading.Event()
+
+    def listen():
+        while not listening.is_set():
+            message = pubsub.get_message(timeout=0.05)
+            if message and message["type"] in ("message", "smessage"):
+                now = time.perf_counter()
+                for summary in json.loads(message["data"])["new"]:
+                    published.setdefault(summary["id"], now)
+
+    try:
+        raws = raw_reports(int(rate * seconds), seed=21, spread_s=3600)
+        for raw in raw_reports(300, seed=22):
+            services.producer.validate(raw)
+        threads = [threading.Thread(target=aggregator.run, daemon=True), threading.Thread(target=listen, daemon=True)]
+        for thread in threads:
+            thread.start()
+        tick, per_tick = 0.02, max(1, int(rate * 0.02))
+        started = time.perf_counter()
+        for i in range(0, len(raws), per_tick):
+            for report in services.producer.submit_many(raws[i:i + per_tick]).accepted:
+                accepted[report.id] = time.perf_counter()
+            pause = started + (i // per_tick + 1) * tick - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)
+        sent_s = time.perf_counter() - started
+        deadline = time.monotonic() + 30
+        while len(published) < len(accepted) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        aggregator.stopping.set()
+        listening.set()
+        for thread in threads:
+            thread.join(timeout=10)
+        delays = sorted((published[rid] - at) * 1000 for rid, at in accepted.items() if rid in published)
+        return {"rate_per_s": round(len(accepted) / sent_s), "reports": len(accepted), "seen": len(delays),
+                "p50_ms": round(delays[len(delays) // 2], 1) if delays else None,
+                "p99_ms": round(delays[int(len(delays) * 0.99) - 1], 1) if delays else None}
+    finally:
+        pubsub.close()
+        services.close()
+
+
+def rebuild_seconds(folder: Path, url: str, count: int) -> dict:
+    """Seconds ``ingest.rebuild`` takes over ``count`` reports written straight into SQLite."""
+    import h3
+
+    from app.store import db
+    from app.workflow import OPEN_STATUSES
+    from ingest.rebuild import rebuild
+
+    services = Services.open(_settings(folder, "rebuild", url))
+    try:
+        rng = random.Random(5)
+        now = datetime.now(timezone.utc)
+        categories = [c for c in ("flood", "garbage", "road_damage", "street_light", "fallen_tree")]
+        statuses = list(OPEN_STATUSES) + ["resolved", "closed", "rejected"]
+        started = time.perf_counter()
+        with services.engine.begin() as conn:
+            for start in range(0, count, 50_000):
+                rows = []
+                for i in range(start, min(start + 50_000, count)):
+                    created = now - timedelta(seconds=rng.uniform(0, 60 * 86400))
+                    status = rng.choice(statuses)
+                    rid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+                    rows.append({
+                        "id": rid, "ticket": f"B-{i}", "city": services.preset.slug,
+                        "category": rng.choice(categories), "description": "", "lat": 0.0, "lng": 0.0,
+                        "h3_cell": h3.latlng_to_cell(-6.2 + rng.uniform(-0.1, 0.1),
+                                                     106.8 + rng.uniform(-0.1, 0.1), 12),
+                        "source": "bench", "photos": "[]", "attributes": "{}", "status": status,
+                        "priority": "normal", "created_at": created, "updated_at": created,
+                        "sla_due_at": created + timedelta(days=3),
+                        "resolved_at": created + timedelta(hours=5) if status in ("resolved", "closed") else None,
+                        "version": 1})
+                db.bulk_insert_ignore(conn, db.reports, rows)
+        written_s = time.perf_counter() - started
+        started = time.perf_counter()
+        summary = rebuild(services.redis, services.engine, services.preset)
+        seconds = time.perf_counter() - started
+        return {"reports": summary["reports"], "seconds": round(seconds, 1),
+                "sql_write_s": round(written_s, 1), "counters": summary["counters"]}
+    finally:
+        services.close()
+
+
 def main() -> None:
+    global COUNT
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rebuild", type=int, default=1_000_000, help="reports for the rebuild figure")
+    parser.add_argument("--reports", type=int, default=COUNT, help="reports per end-to-end run")
+    parser.add_argument("--latency-s", type=float, default=8.0, help="seconds at 1,000 reports/s")
+    args = parser.parse_args()
+    COUNT = args.reports
     folder = Path(tempfile.mkdtemp(prefix="pantau-bench-cluster-"))
+    load_before = os.getloadavg()
     results = []
     server = EmbeddedRedis(folder / "embedded").start()
     try:
         results.append(run("embedded", folder, server.url, cluster=False, partitions=1))
+        delay = latency(folder, server.url, seconds=args.latency_s)
+        rebuilt = rebuild_seconds(folder, server.url, args.rebuild)
     finally:
         server.stop()
     for shards in (1, 3):
@@ -95,6 +218,8 @@ def main() -> None:
             cluster.stop()
     for row in results:
         print("  ".join(f"{k}={v}" for k, v in row.items()))
+    print(f"accept->published at 1,000/s: {delay}")
+    print(f"rebuild: {rebuilt}")
     by = {row["setup"]: row for row in results}
     figures = {
         "reports": COUNT,
@@ -103,6 +228,14 @@ def main() -> None:
         "cluster_3_shard_per_s": by["cluster-3-shard"]["end_to_end_per_s"],
         "cluster_3_vs_embedded": round(by["cluster-3-shard"]["end_to_end_per_s"]
                                        / by["embedded"]["end_to_end_per_s"], 2),
+        "accept_to_published_at_1000_per_s": delay,
+        "p99_accept_to_published_ms": delay["p99_ms"],
+        "rebuild": rebuilt,
+        "rebuild_seconds": rebuilt["seconds"],
+        "target_10000_per_s_met": by["cluster-1-shard"]["end_to_end_per_s"] >= 10_000,
+        "target_rebuild_120_s_met": rebuilt["reports"] >= 1_000_000 and rebuilt["seconds"] <= 120,
+        "load_average_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
+        "cores": os.cpu_count(),
         "runs": results,
     }
     print(json.dumps(figures))

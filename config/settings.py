@@ -181,6 +181,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Redis server. Unset: an embedded Redis server is started under PANTAU_DATA_DIR."),
     Setting("DATABASE_URL", "database_url", _database_url, None,
             "SQL system of record. Unset: a SQLite file under PANTAU_DATA_DIR; postgresql://... works too."),
+    Setting("DATABASE_REPLICA_URL", "database_replica_url", _database_url, None,
+            "Optional read replica (a PostgreSQL standby) serving the kiosk's figures and the public "
+            "Open311 reads. Unset: everything reads DATABASE_URL."),
     Setting("PANTAU_CITY", "city", _city, "jakarta",
             "City preset: jakarta, kupang, tarakan, karo or la."),
     Setting("PANTAU_BOUNDARIES", "boundaries", _optional_existing_path, None,
@@ -327,6 +330,7 @@ class Settings:
     data_dir: Path = Path("var")
     redis_url: str | None = None
     database_url: str | None = None
+    database_replica_url: str | None = None
     city: str = "jakarta"
     boundaries: Path | None = None
     secret_key: str | None = field(default=None, repr=False)

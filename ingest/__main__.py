@@ -1,6 +1,7 @@
 """The ingest worker's command line: ``python -m ingest COMMAND``.
 
-Commands: ``aggregate`` and ``persist`` (the two stream consumers),
+Commands: ``aggregate`` and ``persist`` (the two stream consumers), ``jobs``
+(the scheduled work: outbox relay, stream trimming, rollups, auto-close),
 ``simulate`` (a live city feed), ``replay FILE`` (Open311 JSON/NDJSON or
 LA 311 CSV), ``rebuild`` (recompute the aggregates from SQL), ``status``.
 """
@@ -62,15 +63,28 @@ def cmd_persist(args) -> int:
     services = _services()
     if services.settings.stream_partitions > 1:
         return _run_partitioned(services, args, lambda p, name: Persister(
-            services.redis, services.keys, name, services.engine, producer=services.producer,
-            autoclose_working_days=services.settings.autoclose_working_days, partition=p,
+            services.redis, services.keys, name, services.engine, producer=services.producer, partition=p,
             **_consumer_options(services.settings)))
     consumer = Persister(services.redis, services.keys, args.name, services.engine,
-                         producer=services.producer,
-                         autoclose_working_days=services.settings.autoclose_working_days,
-                         **_consumer_options(services.settings))
+                         producer=services.producer, **_consumer_options(services.settings))
     consumer.install_signal_handlers()
     consumer.run(burst=args.burst)
+    return 0
+
+
+def cmd_jobs(args) -> int:
+    from ingest.jobs import Jobs
+
+    services = _services()
+    try:
+        jobs = Jobs(services, args.jobs or None)
+    except ValueError as err:
+        sys.exit(f"pantau jobs: {err}")
+    if args.once:
+        print(json.dumps(jobs.run_once()))
+        return 0
+    jobs.install_signal_handlers()
+    jobs.run()
     return 0
 
 
@@ -148,6 +162,10 @@ def main(argv=None) -> int:
                        help="stable consumer name: a restart resumes its own pending entries")
         p.add_argument("--burst", action="store_true", help="stop once the stream is drained")
         p.set_defaults(func=func)
+    p = sub.add_parser("jobs", help="the scheduled work: outbox relay, stream trimming, rollups, auto-close")
+    p.add_argument("jobs", nargs="*", help="only these (relay, trim, rollups, autoclose); default all")
+    p.add_argument("--once", action="store_true", help="run each once and print what it did")
+    p.set_defaults(func=cmd_jobs)
     p = sub.add_parser("simulate", help="stream a simulated live city feed")
     p.add_argument("--rate", type=float, help="new reports per second (default PANTAU_SIM_RATE)")
     p.add_argument("--duration", type=float, help="stop after this many seconds")

@@ -15,9 +15,11 @@ import time
 
 from app import hexagg
 from app.hexagg import Effects, Record
+from app.reports import public_summary_of
 from ingest import events
 from ingest.consumer import StreamConsumer
 from app.store.keys import AGGREGATOR
+from app.store.redis_conn import sharded_pubsub
 
 log = logging.getLogger(__name__)
 RECENT_MAX = 200
@@ -28,38 +30,56 @@ APPLY_LUA = """
 -- KEYS: 1 records, 2 SLA set, 3 ticker, 4 live sequence, 5 stream, then every counter, index and
 -- expiring key, named in ARGV by position: a script declares each key it touches (a cluster
 -- refuses others), and all of one call share the partition's hash tag (one slot).
+-- Commands that take many members get them in chunks of CHUNK (a Lua stack holds ~8000 values).
+local CHUNK = 500
 local p = cjson.decode(ARGV[1])
-for _, g in ipairs(p.guards) do
-  local cur = redis.call('HGET', KEYS[1], g[1])
-  if (cur or '') ~= g[2] then return -1 end
+local function chunked(command, key, list, step, first)
+  for i = 1, #list, CHUNK * step do
+    local last = math.min(i + CHUNK * step - 1, #list)
+    if first then redis.call(command, key, first, unpack(list, i, last))
+    else redis.call(command, key, unpack(list, i, last)) end
+  end
 end
-for _, r in ipairs(p.set) do redis.call('HSET', KEYS[1], r[1], r[2]) end
-for _, c in ipairs(p.incr) do
-  local v = redis.call('HINCRBY', KEYS[c[1]], c[2], c[3])
-  if v == 0 then redis.call('HDEL', KEYS[c[1]], c[2]) end
+local g = p.guards            -- id, stored record, id, stored record...
+for i = 1, #g, CHUNK * 2 do
+  local ids = {}
+  for j = i, math.min(i + CHUNK * 2 - 1, #g), 2 do ids[#ids + 1] = g[j] end
+  local cur = redis.call('HMGET', KEYS[1], unpack(ids))
+  for k = 1, #ids do
+    if (cur[k] or '') ~= g[i + 2 * (k - 1) + 1] then return -1 end
+  end
 end
-for _, d in ipairs(p.dup_rem) do redis.call('ZREM', KEYS[d[1]], unpack(d[2])) end
+if #p.set > 0 then chunked('HSET', KEYS[1], p.set, 2) end
+local c = p.incr              -- key position, field, delta, ... (flat)
+for i = 1, #c, 3 do
+  local v = redis.call('HINCRBY', KEYS[c[i]], c[i + 1], c[i + 2])
+  if c[i + 2] < 0 and v == 0 then redis.call('HDEL', KEYS[c[i]], c[i + 1]) end
+end
+for _, d in ipairs(p.dup_rem) do chunked('ZREM', KEYS[d[1]], d[2], 1) end
 for _, d in ipairs(p.dup) do
-  if #d[2] > 0 then redis.call('ZADD', KEYS[d[1]], unpack(d[2])) end
+  if #d[2] > 0 then chunked('ZADD', KEYS[d[1]], d[2], 2) end
   redis.call('ZREMRANGEBYSCORE', KEYS[d[1]], '-inf', '(' .. p.dup_since)
 end
 for _, e in ipairs(p.expire) do redis.call('EXPIREAT', KEYS[e[1]], e[2]) end
-for _, z in ipairs(p.zadd) do redis.call('ZADD', KEYS[2], z[2], z[1]) end
-for _, z in ipairs(p.zrem) do redis.call('ZREM', KEYS[2], z) end
-for _, s in ipairs(p.recent) do redis.call('LPUSH', KEYS[3], s) end
-if #p.recent > 0 then redis.call('LTRIM', KEYS[3], 0, p.recent_max - 1) end
+if #p.zadd > 0 then chunked('ZADD', KEYS[2], p.zadd, 2) end
+if #p.zrem > 0 then chunked('ZREM', KEYS[2], p.zrem, 1) end
+if #p.recent > 0 then
+  chunked('LPUSH', KEYS[3], p.recent, 1)
+  redis.call('LTRIM', KEYS[3], 0, p.recent_max - 1)
+end
 local seq = tonumber(redis.call('GET', KEYS[4]) or '0')
 if p.delta ~= '' then
   seq = redis.call('INCR', KEYS[4])
-  redis.call('PUBLISH', p.channel, '{"seq":' .. seq .. ',' .. string.sub(p.delta, 2))
+  redis.call(p.publish, p.channel, '{"seq":' .. seq .. ',' .. string.sub(p.delta, 2))
 end
-if #p.ack > 0 then redis.call('XACK', KEYS[5], p.group, unpack(p.ack)) end
+if #p.ack > 0 then chunked('XACK', KEYS[5], p.ack, 1, p.group) end
 return seq
 """
 
 
 class Aggregator(StreamConsumer):
     group = AGGREGATOR
+    full_reports = False     # the record and the public summary are read from the event's dict
 
     def __init__(self, client, keys, name, preset, clock=time.time, **options):
         super().__init__(client, keys, name, **options)
@@ -67,6 +87,9 @@ class Aggregator(StreamConsumer):
         self.tz = preset.timezone
         self.clock = clock
         self._apply = client.register_script(APPLY_LUA)
+        # Sharded pub/sub where the server has it: the partition's own channel, on its own shard.
+        self.sharded = sharded_pubsub(client, self.keys)
+        self.publish_command = "SPUBLISH" if self.sharded else "PUBLISH"
 
     def handle(self, entries) -> None:
         batch = self.decode_batch(entries)
@@ -91,9 +114,9 @@ class Aggregator(StreamConsumer):
             existing = current.get(event.report_id)
             if event.kind == events.CREATED:
                 updated = hexagg.apply_created(effects, self.keys, event.report_id, existing,
-                                               hexagg.record_for_report(event.report), now, self.tz)
+                                               hexagg.record_from_dict(event.data), now, self.tz)
                 if updated is not None:
-                    summaries.append(event.report.public_summary())
+                    summaries.append(public_summary_of(event.data))
             else:
                 change = event.change
                 due = change.get("sla_due_at")
@@ -125,11 +148,11 @@ class Aggregator(StreamConsumer):
 
         return {
             "keys": script_keys,
-            "guards": [[rid, stored.get(rid) or ""] for rid in ids],
-            "set": [[rid, rec] for rid, rec in effects.records.items()],
-            "incr": [[at(k), f, d] for k, f, d in effects.nonzero_incr()],
+            "guards": [x for rid in ids for x in (rid, stored.get(rid) or "")],
+            "set": [x for rid, rec in effects.records.items() for x in (rid, rec)],
+            "incr": [x for k, f, d in effects.nonzero_incr() for x in (at(k), f, d)],
             "expire": [[at(k), ts] for k, ts in effects.expire.items()],
-            "zadd": [[rid, due] for rid, due in effects.sla_add.items()],
+            "zadd": [x for rid, due in effects.sla_add.items() for x in (due, rid)],
             "zrem": sorted(effects.sla_remove),
             # ZADD arguments score, member, score, member...; entries a day old drop out.
             "dup": [[at(key), [x for rid, ts in members.items() for x in (ts, rid)]]
@@ -137,7 +160,8 @@ class Aggregator(StreamConsumer):
             "dup_rem": [[at(key), sorted(ids)] for key, ids in effects.dup_remove.items() if ids],
             "dup_since": now - hexagg.DAY,
             "recent_max": RECENT_MAX,
-            "recent": [json.dumps(s, separators=(",", ":")) for s in summaries],
-            "channel": self.keys.live_channel, "delta": delta,
+            "recent": [json.dumps(s, separators=(",", ":")) for s in summaries[-RECENT_MAX:]],
+            "channel": self.keys.live_shard_channel if self.sharded else self.keys.live_channel,
+            "delta": delta, "publish": self.publish_command,
             "group": self.group, "ack": ack,
         }

@@ -92,11 +92,13 @@ class StreamConsumer:
         return [(entry_id, fields) for entry_id, fields in reply[1] if fields]
 
     # --- the loop ---------------------------------------------------------------------------
+    full_reports = True     # created events decoded to whole ``Report`` values (``events.decode``)
+
     def decode_batch(self, entries) -> list[events.Event]:
         decoded, unreadable = [], []
         for entry_id, fields in entries:
             try:
-                decoded.append(events.decode(entry_id, fields))
+                decoded.append(events.decode(entry_id, fields, full=self.full_reports))
             except ValueError as err:
                 log.error("%s: %s; moved to the dead-letter stream", self.name, err)
                 unreadable.append((entry_id, fields, str(err)))
@@ -112,11 +114,6 @@ class StreamConsumer:
     def handle(self, entries: list[tuple[str, dict]]) -> None:
         raise NotImplementedError
 
-    maintenance_every_s = 5.0
-
-    def maintain(self) -> None:
-        """Periodic housekeeping between batches; consumers override it."""
-
     def run_once(self) -> int:
         entries = self.read()
         if entries:
@@ -129,13 +126,9 @@ class StreamConsumer:
         """Consume until stopped; ``burst`` stops when the stream is drained."""
         self.ensure_group()
         batches = 0
-        next_maintenance = time.monotonic() + self.maintenance_every_s
         try:
             while not self.stopping.is_set():
                 count = self.run_once()
-                if time.monotonic() >= next_maintenance:
-                    self.maintain()
-                    next_maintenance = time.monotonic() + self.maintenance_every_s
                 batches += 1
                 if burst and count == 0 and self._own_pending_done:
                     break

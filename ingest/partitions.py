@@ -111,7 +111,7 @@ class PartitionClaims:
     def run(self, burst: bool = False, max_rounds: int | None = None) -> int:
         """Serve the held partitions until stopped; ``burst``: until every partition is drained."""
         processed, rounds = 0, 0
-        next_rebalance, next_maintenance = 0.0, time.monotonic() + 5.0
+        next_rebalance = 0.0
         try:
             while not self.stopping.is_set():
                 if time.monotonic() >= next_rebalance:
@@ -125,10 +125,6 @@ class PartitionClaims:
                     idle = idle and count == 0 and consumer._own_pending_done
                 if not self.held:
                     self.stopping.wait(min(1.0, self.lease_ms / 3000))
-                if time.monotonic() >= next_maintenance:
-                    for consumer in self.held.values():
-                        consumer.maintain()
-                    next_maintenance = time.monotonic() + 5.0
                 rounds += 1
                 if burst and idle and len(self.held) == self.keys.partitions:
                     break

@@ -57,8 +57,13 @@ def _replace(client, keys: Keys, effects: Effects, chunk: int) -> dict:
     records = list(effects.records.items())
     for start in range(0, len(records), chunk):
         pipe.hset(keys.agg_records, mapping=dict(records[start:start + chunk]))
-    for key, field, delta in effects.nonzero_incr():
-        pipe.hset(key, field, delta)
+    by_key: dict[str, dict[str, int]] = {}
+    for key, field, delta in effects.nonzero_incr():     # one HSET per key, not one per counter
+        by_key.setdefault(key, {})[field] = delta
+    for key, fields in by_key.items():
+        items = list(fields.items())
+        for start in range(0, len(items), chunk):
+            pipe.hset(key, mapping=dict(items[start:start + chunk]))
     for key, members in effects.dup_add.items():
         if members:
             pipe.zadd(key, members)

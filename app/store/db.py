@@ -9,7 +9,7 @@ import json
 from datetime import datetime, timezone
 
 from sqlalchemy import (Boolean, Column, DateTime, Float, Index, Integer, MetaData, String, Table,
-                        Text, create_engine, event, select, text, update)
+                        Text, create_engine, event, select, text)
 from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeDecorator
 
@@ -139,7 +139,7 @@ def _insert_ignore(engine: Engine, table: Table):
     return insert(table).on_conflict_do_nothing(index_elements=[c.name for c in table.primary_key])
 
 
-# Written with the reports by ``write_batch``; read by app.duplicates and app.reporter_secret.
+# Written with the reports by ``write_reports``; read by app.duplicates and app.reporter_secret.
 report_links = Table(
     "report_links", metadata,
     Column("report_id", String(36), primary_key=True),
@@ -173,49 +173,98 @@ def report_row(report) -> dict:
     }
 
 
-def write_batch(engine: Engine, created: list, status_events: list[dict]) -> None:
-    """Persist new reports and status events in one transaction; repeats are no-ops.
+def _sqlite_value(value):
+    """A bound value as SQLAlchemy's SQLite dialect stores it (the bulk path bypasses its types)."""
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, bool):
+        return int(value)
+    return value
 
-    ``created`` holds ``Report`` values; ``status_events`` dicts with event_id,
-    report_id, city, from_status, to_status, version, actor, note, occurred_at
-    and the report fields that change (agency, team, priority, sla_due_at).
+
+def _pg_stage(conn, table: Table, rows: list[dict]) -> tuple[str, str]:
+    """PostgreSQL: ``COPY`` the rows into a temporary table shaped like ``table``; answers its name
+    and the column list."""
+    columns = list(rows[0])      # the columns the rows give; the others keep their defaults
+    names = ", ".join(f'"{c}"' for c in columns)
+    stage = f"_stage_{table.name}"
+    conn.exec_driver_sql(f'CREATE TEMP TABLE IF NOT EXISTS "{stage}" '
+                         f'(LIKE "{table.name}" INCLUDING DEFAULTS) ON COMMIT DELETE ROWS')
+    conn.exec_driver_sql(f'DELETE FROM "{stage}"')
+    cursor = conn.connection.driver_connection.cursor()
+    with cursor.copy(f'COPY "{stage}" ({names}) FROM STDIN') as copy:
+        for row in rows:
+            copy.write_row([row.get(c) for c in columns])
+    return stage, names
+
+
+def bulk_insert_ignore(conn, table: Table, rows: list[dict]) -> None:
+    """Insert many rows, skipping any whose primary key (or other unique key) exists: the
+    persister's write. One prepared statement run over every row (SQLite: ``executemany`` on the
+    driver, without SQLAlchemy's per-row parameter processing); PostgreSQL: ``COPY`` into a
+    temporary table, then one ``INSERT … SELECT … ON CONFLICT DO NOTHING``."""
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        stage, names = _pg_stage(conn, table, rows)
+        conn.exec_driver_sql(f'INSERT INTO "{table.name}" ({names}) SELECT {names} FROM "{stage}" '
+                             f'ON CONFLICT DO NOTHING')
+        return
+    if conn.dialect.name != "sqlite":
+        conn.execute(_insert_ignore(conn.engine, table), rows)
+        return
+    columns = list(rows[0])
+    names = ", ".join(f'"{c}"' for c in columns)
+    keys = ", ".join(f'"{c.name}"' for c in table.primary_key)
+    marks = ", ".join("?" for _ in columns)
+    conn.exec_driver_sql(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks}) ON CONFLICT ({keys}) DO NOTHING',
+                         [tuple(_sqlite_value(row.get(c)) for c in columns) for row in rows])
+
+
+def _insert_reports(conn, report_rows: list[dict], event_rows: list[dict]) -> None:
+    """The reports and their ``created`` events, each once. On PostgreSQL a report goes in only if
+    its created event did (one statement): the event's key is the report id alone, while a
+    partitioned ``reports`` (``app.store.partitioning``) can only be unique on (id, city,
+    created_at), so a source re-sending a report with another time is still skipped."""
+    if conn.dialect.name != "postgresql":
+        bulk_insert_ignore(conn, reports, report_rows)
+        bulk_insert_ignore(conn, report_events, event_rows)
+        return
+    report_stage, report_names = _pg_stage(conn, reports, report_rows)
+    event_stage, event_names = _pg_stage(conn, report_events, event_rows)
+    conn.exec_driver_sql(
+        f'WITH fresh AS (INSERT INTO report_events ({event_names}) SELECT {event_names} FROM "{event_stage}" '
+        f'ON CONFLICT DO NOTHING RETURNING report_id) '
+        f'INSERT INTO reports ({report_names}) SELECT {report_names} FROM "{report_stage}" '
+        f'WHERE id IN (SELECT report_id FROM fresh) ON CONFLICT DO NOTHING')
+
+
+def write_reports(engine: Engine, created: list) -> None:
+    """Persist new reports (``Report`` values) in one transaction; a repeat is a no-op.
+
+    Status changes are not written here: ``app.followup.change_report`` commits them before
+    their event reaches the stream.
     """
+    if not created:
+        return
+    first: dict[str, object] = {}
+    for report in created:       # a batch holding one report twice (a source re-sending it): the first
+        first.setdefault(report.id, report)
+    created = list(first.values())
     with engine.begin() as conn:
-        if created:
-            conn.execute(_insert_ignore(engine, reports), [report_row(r) for r in created])
-            conn.execute(_insert_ignore(engine, report_events), [{
-                "event_id": f"{r.id}:created", "report_id": r.id, "city": r.city, "kind": "created",
-                "from_status": None, "to_status": r.status, "version": r.version,
-                "actor": f"citizen:{r.source}", "note": None, "occurred_at": r.created_at,
-                "published": True,
-            } for r in created])
-            # Likely duplicates found when the report was accepted: a hint for staff, kept with it.
-            links = [{"report_id": r.id, "linked_id": other, "kind": "likely_duplicate",
-                      "created_at": r.created_at} for r in created for other in r.duplicate_of]
-            if links:
-                conn.execute(_insert_ignore(engine, report_links), links)
-            # The reporter's secret, hashed (app.reporter_secret): kept with the report, never shown.
-            secrets_rows = [{"report_id": r.id, "secret_hash": r.secret_hash} for r in created if r.secret_hash]
-            if secrets_rows:
-                conn.execute(_insert_ignore(engine, reporter_secrets), secrets_rows)
-        for change in status_events:
-            conn.execute(_insert_ignore(engine, report_events), [{
-                "event_id": change["event_id"], "report_id": change["report_id"],
-                "city": change["city"], "kind": change.get("kind", "status"), "from_status": change["from_status"],
-                "to_status": change["to_status"], "version": change["version"],
-                "actor": change["actor"], "note": change.get("note"),
-                "occurred_at": change["occurred_at"], "published": True,
-            }])
-            values = {"status": change["to_status"], "version": change["version"],
-                      "updated_at": change["occurred_at"],
-                      "resolved_at": change.get("resolved_at")}
-            for optional in ("agency", "team", "priority", "sla_due_at"):
-                if optional in change:
-                    values[optional] = change[optional]
-            # Only a newer version moves the row: redelivered or stale events change nothing.
-            conn.execute(update(reports)
-                         .where(reports.c.id == change["report_id"], reports.c.version < change["version"])
-                         .values(**values))
+        _insert_reports(conn, [report_row(r) for r in created], [{
+            "event_id": f"{r.id}:created", "report_id": r.id, "city": r.city, "kind": "created",
+            "from_status": None, "to_status": r.status, "version": r.version,
+            "actor": f"citizen:{r.source}", "note": None, "occurred_at": r.created_at,
+            "published": True,
+        } for r in created])
+        # Likely duplicates found when the report was accepted: a hint for staff, kept with it.
+        bulk_insert_ignore(conn, report_links, [
+            {"report_id": r.id, "linked_id": other, "kind": "likely_duplicate", "created_at": r.created_at}
+            for r in created for other in r.duplicate_of])
+        # The reporter's secret, hashed (app.reporter_secret): kept with the report, never shown.
+        bulk_insert_ignore(conn, reporter_secrets, [{"report_id": r.id, "secret_hash": r.secret_hash}
+                                                    for r in created if r.secret_hash])
 
 
 def count_reports(engine: Engine, city: str) -> int:

@@ -126,6 +126,17 @@ class Keys:
         return f"{self._city_base}:live"
 
     @property
+    def live_shard_channel(self) -> str:
+        """sharded pub/sub channel (SPUBLISH, Redis 7+) of one partition's deltas: under the
+        partition's hash tag, so the aggregator's script publishes on its own shard."""
+        return f"{self._base}:live"
+
+    @property
+    def live_probe_channel(self) -> str:
+        """channel nobody listens to: an SPUBLISH on it tells whether the server has sharded pub/sub."""
+        return f"{self._city_base}:live:probe"
+
+    @property
     def live_seq(self) -> str:
         return f"{self._base}:live:seq"
 

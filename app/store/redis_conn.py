@@ -253,3 +253,15 @@ def redact(url: str) -> str:
         return f"{scheme}://***@{rest.split('@', 1)[1]}"
     return url
 
+
+def sharded_pubsub(client, keys) -> bool:
+    """Whether the server has sharded pub/sub (SPUBLISH / SSUBSCRIBE, Redis 7+). The aggregator
+    publishes the live deltas, and the web processes listen, on each partition's own shard channel
+    when it has (a cluster then sends a delta only within its shard, not over the whole cluster
+    bus); Redis 6.2 (the embedded default) falls back to PUBLISH / SUBSCRIBE on the city channel."""
+    try:
+        client.execute_command("SPUBLISH", keys.live_probe_channel, "")
+    except redis.ResponseError:
+        return False
+    return True
+

@@ -8,7 +8,7 @@ day gives the same rows however often it runs.
 * The persister marks the UTC days a batch touches (``mark_changed``: a new report's creation
   day, a status event's day, and the creation day of a report whose status changed, since its
   agency may have moved) in ``kinerja_dirty``, in one small upsert.
-* ``refresh_dirty`` (the persister's maintenance hook, ``python -m app.kinerja rollup``)
+* ``refresh_dirty`` (the jobs process ``python -m ingest jobs``, ``python -m app.kinerja rollup``)
   recomputes the local days those UTC days overlap, then clears the marks it saw (a mark made
   meanwhile stays for the next round).
 

@@ -1,6 +1,7 @@
-"""Crash safety on a real Redis Cluster: two aggregators and two persisters over a city's 4 stream
-partitions, SIGKILLed at random; the survivors and the restarted take the partitions over.
-Nothing is lost, nothing is counted twice."""
+"""Crash safety on a real Redis Cluster, two cities with 4 stream partitions each: Jakarta's two
+aggregators and two persisters and Kupang's one of each SIGKILLed at random; the survivors and the
+restarted take the partitions over. Nothing is lost, nothing is counted twice, no city sees the
+other's reports, and a rebuild of each city equals its incremental state."""
 import random
 import threading
 import time
@@ -8,37 +9,57 @@ import time
 import pytest
 
 from app import ops
+from app.services import Services
 from app.store import db
-from tests.cluster.conftest import PARTITIONS
+from tests.cluster.conftest import PARTITIONS, cluster_settings
 from tests.cluster.test_cluster_pipeline import dump_partitions
-from tests.helpers import raw_reports
+from tests.helpers import KUPANG_POINTS, raw_reports
 from tests.ingest.test_crash import (Chaos, assert_each_counted_once, consumer_env, reject_new, submit_with_resends,
                                      wait_drained)
 
-TOTAL = 6_000
+# Two cities on one cluster, each with its own 4 partitions: Jakarta with two processes of each
+# kind (partitions taken over between them), Kupang with one of each (restarted after each kill).
+TOTAL = {"jakarta": 4_000, "kupang": 2_000}
+SLOTS = {"jakarta": ["aggregate-a", "aggregate-b", "persist-a", "persist-b"],
+         "kupang": ["aggregate-k", "persist-k"]}
+
+
+@pytest.fixture
+def kupang_services(tmp_path, redis_cluster, cluster_services, database_url):
+    """Kupang on the same cluster and database as ``cluster_services`` (Jakarta)."""
+    svc = Services.open(cluster_settings(tmp_path / "kupang", redis_cluster, database_url, city="kupang"))
+    yield svc
+    svc.close()
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-def test_sigkill_over_partitions_on_a_cluster_loses_and_duplicates_nothing(cluster_services, tmp_path):
-    services = cluster_services
+def test_sigkill_over_partitions_of_two_cities_on_a_cluster_loses_and_duplicates_nothing(
+        cluster_services, kupang_services, tmp_path):
+    cities = {"jakarta": cluster_services, "kupang": kupang_services}
     rng = random.Random(11)
-    reports = raw_reports(TOTAL, seed=4, spread_s=2 * 86400)
-    env = consumer_env(services, tmp_path)
-    env.update(PANTAU_REDIS_CLUSTER="1", PANTAU_STREAM_PARTITIONS=str(PARTITIONS),
-               PANTAU_PARTITION_LEASE_S="1.5")
-    chaos = Chaos(env)
-    for slot in ("aggregate-a", "aggregate-b", "persist-a", "persist-b"):
+    reports = {"jakarta": raw_reports(TOTAL["jakarta"], seed=4, spread_s=2 * 86400),
+               "kupang": raw_reports(TOTAL["kupang"], seed=5, spread_s=2 * 86400, points=KUPANG_POINTS)}
+    envs = {}
+    for city, services in cities.items():
+        env = consumer_env(services, tmp_path / city)
+        env.update(PANTAU_CITY=city, PANTAU_REDIS_CLUSTER="1", PANTAU_STREAM_PARTITIONS=str(PARTITIONS),
+                   PANTAU_PARTITION_LEASE_S="1.5")
+        envs.update({slot: env for slot in SLOTS[city]})
+    chaos = Chaos(None, envs)
+    for slot in envs:
         chaos.start(slot)
     stop = threading.Event()
     thread = chaos.killing(rng, (1.0, 3.5), stop)   # a process takes seconds to start
     phases = [time.monotonic()]
     try:
-        accepted = submit_with_resends(services, reports, 300, 1500, 0.5)
+        accepted = submit_with_resends(cities, reports, 200, 1000, 0.5)
         phases.append(time.monotonic())
-        deadline = time.monotonic() + 60
-        while db.count_reports(services.engine, "jakarta") < 100 and time.monotonic() < deadline:
-            time.sleep(0.5)
-        rejected = reject_new(services, 100)
+        rejected = {}
+        for city, services in cities.items():
+            deadline = time.monotonic() + 60
+            while db.count_reports(services.engine, city) < 100 and time.monotonic() < deadline:
+                time.sleep(0.5)
+            rejected[city] = reject_new(services, 60)
         phases.append(time.monotonic())
         time.sleep(3)
     finally:
@@ -46,14 +67,17 @@ def test_sigkill_over_partitions_on_a_cluster_loses_and_duplicates_nothing(clust
         thread.join()
     assert not chaos.failure, chaos.failure
     try:
-        wait_drained(services, ops.city_stream_status)
+        for services in cities.values():
+            wait_drained(services, ops.city_stream_status)
     finally:
         chaos.stop()
     phases.append(time.monotonic())
     print(f"\nkills: {chaos.kills}, rejected: {rejected}, phases (s): "
           f"{[round(b - a, 1) for a, b in zip(phases, phases[1:])]}")
     assert sum(chaos.kills.values()) >= 6 and all(chaos.kills.values())
-    assert rejected == 100
+    assert rejected == {"jakarta": 60, "kupang": 60}
 
-    assert len(accepted) == TOTAL
-    assert_each_counted_once(services, TOTAL, rejected, lambda at: dump_partitions(services, at))
+    for city, services in cities.items():
+        assert len(accepted[city]) == TOTAL[city]
+        assert_each_counted_once(services, TOTAL[city], rejected[city], lambda at: dump_partitions(services, at))
+        assert dump_partitions(services, time.time() + 120)        # each city has its own aggregates

@@ -33,8 +33,9 @@ class Chaos:
     """Keeps consumer processes running, one a slot (``aggregate``, ``persist``, or ``aggregate-a``,
     ``aggregate-b``... for several of a kind), killing them with SIGKILL at random."""
 
-    def __init__(self, env):
+    def __init__(self, env, envs=None):
         self.env = env
+        self.envs = envs or {}   # slot -> its own environment (a slot of another city), else ``env``
         self.procs = {}
         self.kills = {"aggregate": 0, "persist": 0}
         self.failure = []
@@ -42,7 +43,8 @@ class Chaos:
     def start(self, slot):
         kind = slot.split("-")[0]
         self.procs[slot] = subprocess.Popen(
-            [sys.executable, "-m", "ingest", kind, "--name", f"{slot}-crash"], env=self.env, cwd=ROOT,
+            [sys.executable, "-m", "ingest", kind, "--name", f"{slot}-crash"], env=self.envs.get(slot, self.env),
+            cwd=ROOT,
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
     def kill_and_restart(self, slot):
@@ -79,13 +81,19 @@ class Chaos:
 
 def submit_with_resends(services, reports, chunk: int, resend_every: int, pause_s: float) -> list:
     """Submit ``reports`` in chunks, a source re-sending a hundred rows it already sent every
-    ``resend_every``; answers the ids accepted."""
-    accepted = []
-    for start in range(0, len(reports), chunk):
-        part = reports[start:start + chunk]
-        accepted += services.producer.submit_many(part).accepted
-        if start % resend_every == 0:
-            services.producer.submit_many(part[:100])
+    ``resend_every``; answers the ids accepted. ``services`` and ``reports`` may also be dicts by
+    city: each chunk then goes to every city, in proportion to its share of the reports."""
+    if not isinstance(services, dict):
+        return submit_with_resends({None: services}, {None: reports}, chunk, resend_every, pause_s)[None]
+    accepted = {city: [] for city in services}
+    longest = max(len(rows) for rows in reports.values())
+    for start in range(0, longest, chunk):
+        for city, svc in services.items():
+            rows = reports[city]
+            part = rows[start * len(rows) // longest:(start + chunk) * len(rows) // longest]
+            accepted[city] += svc.producer.submit_many(part).accepted
+            if start % resend_every == 0:
+                svc.producer.submit_many(part[:100])
         time.sleep(pause_s)
     return accepted
 
@@ -93,8 +101,8 @@ def submit_with_resends(services, reports, chunk: int, resend_every: int, pause_
 def reject_new(services, limit: int) -> int:
     """Reject up to ``limit`` persisted new reports (status changes while the killing goes on)."""
     with services.engine.connect() as conn:
-        ids = [r.id for r in conn.execute(select(db.reports.c.id).where(db.reports.c.status == "new")
-                                          .limit(limit))]
+        ids = [r.id for r in conn.execute(select(db.reports.c.id).where(
+            db.reports.c.city == services.preset.slug, db.reports.c.status == "new").limit(limit))]
     for report_id in ids:
         change_status(services.engine, services.producer, report_id, "rejected", actor="op", note="duplikat")
     return len(ids)
@@ -111,16 +119,18 @@ def wait_drained(services, stream_status=ops.stream_status, timeout_s=240):
 
 
 def assert_each_counted_once(services, total: int, rejected: int, dump) -> None:
-    """Every report once in SQL (one ``created`` event each), the rejections applied, the map's cells
-    equal in Redis and SQL, and a rebuild equal to the incremental state (``dump(at)``)."""
+    """Every report of the city once in SQL (one ``created`` event each), the rejections applied, the
+    map's cells equal in Redis and SQL, and a rebuild equal to the incremental state (``dump(at)``)."""
+    city = services.preset.slug
+    r, e = db.reports, db.report_events
     with services.engine.connect() as conn:
-        assert conn.execute(select(func.count()).select_from(db.reports)).scalar_one() == total
-        assert conn.execute(select(func.count(func.distinct(db.reports.c.id)))).scalar_one() == total
-        created_events = conn.execute(select(func.count()).select_from(db.report_events)
-                                      .where(db.report_events.c.kind == "created")).scalar_one()
+        assert conn.execute(select(func.count()).select_from(r).where(r.c.city == city)).scalar_one() == total
+        assert conn.execute(select(func.count(func.distinct(r.c.id))).where(r.c.city == city)).scalar_one() == total
+        created_events = conn.execute(select(func.count()).select_from(e)
+                                      .where(e.c.city == city, e.c.kind == "created")).scalar_one()
         assert created_events == total
-        assert conn.execute(select(func.count()).select_from(db.reports)
-                            .where(db.reports.c.status == "rejected")).scalar_one() == rejected
+        assert conn.execute(select(func.count()).select_from(r)
+                            .where(r.c.city == city, r.c.status == "rejected")).scalar_one() == rejected
     for resolution in hexagg.MAP_RESOLUTIONS:
         assert redis_cells(services, resolution) == sql_cells(services, resolution)
     at = time.time() + 120          # both dumps judge "older than a day" against the same moment

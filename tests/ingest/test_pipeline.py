@@ -18,7 +18,8 @@ from tests.helpers import drain, dump_aggregates, raw_reports
 
 def sql_cells(services, resolution):
     with services.engine.connect() as conn:
-        rows = conn.execute(select(db.reports.c.h3_cell, db.reports.c.category, db.reports.c.status)).all()
+        rows = conn.execute(select(db.reports.c.h3_cell, db.reports.c.category, db.reports.c.status)
+                            .where(db.reports.c.city == services.preset.slug)).all()
     from app.workflow import aggregate_state
     return hexagg.count_cells([(r.h3_cell, r.category, aggregate_state(r.status)) for r in rows], resolution)
 

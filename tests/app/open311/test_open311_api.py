@@ -466,6 +466,7 @@ def test_a_database_outage_answers_503_and_known_keys_still_file(services):
     working = services.engine
     services.engine = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none",
                                     connect_args={"connect_timeout": 1})
+    services.read_engine = services.engine      # the public reads' engine (no replica here)
     client.application.extensions["pantau_key_cache"].engine = services.engine
     try:
         assert post_form(client, key, lat=str(LAT + 0.01)).status_code == 201
@@ -477,4 +478,4 @@ def test_a_database_outage_answers_503_and_known_keys_still_file(services):
         assert services.redis.xlen(services.keys.stream()) == 2
     finally:
         services.engine.dispose()
-        services.engine = working
+        services.engine = services.read_engine = working
