@@ -10,6 +10,7 @@ import logging
 import time
 
 from app import feedback, followup, ops
+from app.staff import push
 from app.store import db, rollups
 from app.store.keys import PERSISTER
 from ingest import events
@@ -55,6 +56,7 @@ class Persister(StreamConsumer):
         created = [e.report for e in batch if e.kind == events.CREATED]
         changes = [e.change for e in batch if e.kind == events.STATUS]
         db.write_batch(self.engine, created, changes)
+        push.announce(self.redis, self.keys, created, changes)   # open consoles refresh (app.staff.push)
         rollups.mark_changed(self.engine, created, changes)   # idempotent: a day is recomputed, not added to
         if batch:
             self.redis.xack(self.stream, self.group, *[e.entry_id for e in batch])

@@ -3,6 +3,7 @@
 A feature that adds tables defines them in its own module and adds one import here.
 """
 from app.store import db  # noqa: F401  reports, report_events
+from app.store import search as _search  # noqa: F401,E402  reports_fts (SQLite), the search indexes
 from app.open311 import keys as _open311_keys  # noqa: F401,E402  api_keys
 from app import duplicates as _duplicates  # noqa: F401,E402  report_links, report_supporters
 from app.auth import users as _staff_users  # noqa: F401,E402  staff_users
