@@ -168,12 +168,13 @@ def _text_probe_postgresql(element, compiler, **kw):
 FEW = 5000     # up to this many matches are collected first; more are tested row by row
 
 
-def text_condition(conn, words: list[str], few: int = FEW):
+def text_condition(conn, words: list[str], few: int | None = None):
     """The word condition for this search and whether its matches are few: at most ``few`` are
     collected by the word index (a short read) and named by key; more, and each row of the queue's
     ordered read is tested instead (``text_probe``). Answers (condition, few)."""
     from sqlalchemy import select
 
+    few = FEW if few is None else few
     if conn.dialect.name == "sqlite":
         query = " ".join(f'"{w}"*' for w in words)
         keys = [row[0] for row in conn.exec_driver_sql(
