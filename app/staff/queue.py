@@ -239,6 +239,26 @@ def _work_rows(conn, preset, flt: QueueFilter, user, now: datetime, offset: int,
     return [item[-1] for item in found[offset:offset + limit]]
 
 
+def _capped_count(conn, preset, flt: QueueFilter, user, now: datetime, text_cond, cap: int) -> int:
+    """How many match, counting at most ``cap``: one short index range per state (a planner given
+    ``status IN (five states)`` may scan the table instead), stopping once ``cap`` is reached."""
+    from dataclasses import replace
+
+    r = db.reports
+    if len(flt.statuses) < 2:
+        conds = _conditions(preset, flt, user, now, text_cond)
+        return conn.execute(select(func.count()).select_from(
+            select(r.c.city).where(*conds).limit(cap).subquery())).scalar_one()
+    base = _conditions(preset, replace(flt, statuses=()), user, now, text_cond)
+    total = 0
+    for status in flt.statuses:
+        total += conn.execute(select(func.count()).select_from(
+            select(r.c.city).where(*base, r.c.status == status).limit(cap - total).subquery())).scalar_one()
+        if total >= cap:
+            break
+    return total
+
+
 def page(engine, preset, flt: QueueFilter, user, page_no: int = 0, now: datetime | None = None,
          count_limit: int = 10_000) -> dict:
     """One page of 50 with an SLA view per row; ``total`` counts up to ``count_limit`` (shown '10000+')."""
@@ -254,12 +274,11 @@ def page(engine, preset, flt: QueueFilter, user, page_no: int = 0, now: datetime
         conds = _conditions(preset, flt, user, now, text_cond)
         query = (select(*[r.c[name] for name in QUEUE_COLUMNS]).where(*conds).order_by(*_order(flt, now))
                  .limit(PAGE_SIZE).offset(max(page_no, 0) * PAGE_SIZE))
-        capped = select(r.c.id).where(*conds).limit(count_limit + 1).subquery()
         if flt.sort == "work":
             rows = _work_rows(conn, preset, flt, user, now, max(page_no, 0) * PAGE_SIZE, PAGE_SIZE, text_cond)
         else:
             rows = conn.execute(query).all()
-        total = conn.execute(select(func.count()).select_from(capped)).scalar_one()
+        total = _capped_count(conn, preset, flt, user, now, text_cond, count_limit + 1)
     items = []
     for row in rows:
         view = sla.assess(row, preset, now)
