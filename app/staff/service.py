@@ -9,12 +9,11 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 
-import h3
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from app import photos, sla
 from app.auth import permissions
-from app.staff import actions, queue
+from app.staff import actions
 from app.store import db
 
 
