@@ -71,7 +71,7 @@ def test_a_shift_at_the_console(live_app, browser, artifacts_dir):
     context.set_default_timeout(20_000)
     page = context.new_page()
     sign_in(page, base, "ani")
-    page.wait_for_url(f"{base}/dispatch")
+    page.wait_for_url(f"{base}/dispatch", timeout=180_000)        # Argon2 on a loaded machine
     _wait_rows(page, 21)
     assert page.evaluate("() => document.documentElement.lang") == "id"
     page.screenshot(path=str(artifacts_dir / "1-opens-on-work-id.png"))
@@ -143,7 +143,7 @@ def test_a_shift_at_the_console(live_app, browser, artifacts_dir):
     context.set_default_timeout(20_000)
     page = context.new_page()
     sign_in(page, base, "ani")
-    page.wait_for_url(f"{base}/dispatch")
+    page.wait_for_url(f"{base}/dispatch", timeout=180_000)        # Argon2 on a loaded machine
     page.goto(f"{base}/dispatch?lang=en")
     page.wait_for_selector(".dispatch-table tbody tr")
     assert page.evaluate("() => document.documentElement.lang") == "en"
