@@ -1,6 +1,10 @@
 """Likely duplicates: a new report near an open one of the same category within a day.
 
-"Near" is the same or an adjacent H3 resolution-9 cell (~175 m across). The
+One rule (``RULE``), read two ways: at intake from Redis (the form and Open311 offer the citizen an
+existing report) and by staff from SQL (``likely_duplicates_of``: the console's detail lists them
+by ticket and shows them on its map). "Near" is the same or an adjacent H3 resolution-9 cell
+(~175 m across); "within a day" is 24 hours either side of the report; "open" any state before
+resolved. The
 aggregator keeps an index of the last day's open reports per category and
 res-9 cell in Redis (``Keys.dup_index``, written in the same atomic step as
 the counters); the probe below reads the seven cells around a point and keeps
@@ -29,7 +33,7 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import h3
-from sqlalchemy import Column, String, Table, func, select
+from sqlalchemy import Column, String, Table, func, or_, select
 
 from app.hexagg import DUPLICATE_RESOLUTION as RESOLUTION
 from app.reports import ticket_for
@@ -37,7 +41,9 @@ from app.store import db
 from app.store.db import UTCDateTime, metadata, report_links  # links: written by the persister
 
 WINDOW = timedelta(hours=24)
-LIMIT = 3
+RING = 1            # the res-9 cell and its neighbours
+LIMIT = 3           # offered to a citizen
+STAFF_LIMIT = 10    # listed for staff
 # Newest first; per cell at most 20 candidates are looked at (a burst of one category in one
 # block is one incident: its newest reports are the ones worth showing).
 PROBE_LUA = """
@@ -72,7 +78,47 @@ report_supporters = Table(
 
 def neighbourhood(lat: float, lng: float) -> list[str]:
     """The res-9 cell of a point and its ring of neighbours."""
-    return sorted(h3.grid_disk(h3.latlng_to_cell(lat, lng, RESOLUTION), 1))
+    return sorted(h3.grid_disk(h3.latlng_to_cell(lat, lng, RESOLUTION), RING))
+
+
+def cell_neighbourhood(cell: str) -> list[str]:
+    """The same neighbourhood for a report's own (finer) H3 cell."""
+    return sorted(h3.grid_disk(h3.cell_to_parent(cell, RESOLUTION), RING))
+
+
+def distance_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
+    """Great-circle distance in metres (haversine)."""
+    from math import asin, cos, radians, sin, sqrt
+
+    dlat, dlng = radians(lat2 - lat1), radians(lng2 - lng1)
+    a = sin(dlat / 2) ** 2 + cos(radians(lat1)) * cos(radians(lat2)) * sin(dlng / 2) ** 2
+    return 2 * 6_371_000 * asin(sqrt(a))
+
+
+def likely_duplicates_of(engine, row, agency: str | None = None, limit: int = STAFF_LIMIT) -> list[dict]:
+    """The rule read from SQL for a stored report ``row``: open reports of its category in its
+    neighbourhood created within ``WINDOW`` of it (before or after), nearest in time first, each with
+    its distance in metres and first photo; ``agency`` limits them to one agency's (an officer)."""
+    import json
+
+    from app.hexagg import cell_range
+    from app.workflow import OPEN_STATUSES
+
+    r = db.reports
+    ranges = [cell_range(c, h3.get_resolution(row.h3_cell)) for c in cell_neighbourhood(row.h3_cell)]
+    conds = [r.c.city == row.city, r.c.category == row.category, r.c.id != row.id,
+             r.c.created_at.between(row.created_at - WINDOW, row.created_at + WINDOW),
+             r.c.status.in_(list(OPEN_STATUSES)), or_(*[r.c.h3_cell.between(lo, hi) for lo, hi in ranges])]
+    if agency:
+        conds.append(r.c.agency == agency)
+    with engine.connect() as conn:
+        found = conn.execute(select(r.c.id, r.c.ticket, r.c.category, r.c.status, r.c.created_at, r.c.version,
+                                    r.c.lat, r.c.lng, r.c.photos).where(*conds).limit(limit * 5)).all()
+    found.sort(key=lambda x: (abs((x.created_at - row.created_at).total_seconds()), x.id))
+    return [{"id": x.id, "ticket": x.ticket, "category": x.category, "status": x.status,
+             "created_at": x.created_at.isoformat(), "version": x.version, "lat": x.lat, "lng": x.lng,
+             "distance_m": round(distance_m(row.lat, row.lng, x.lat, x.lng)),
+             "photo": (json.loads(x.photos or "[]") or [None])[0]} for x in found[:limit]]
 
 
 def probe_keys(keys, category: str, lat: float, lng: float) -> list[str]:

@@ -66,6 +66,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         settings, origin, environ), transports=["websocket"])
     server.extensions["pantau_socketio"] = socketio
     live.install(server, socketio, services)
+    from app.staff import push as queue_push
+
+    queue_push.install(server, socketio, services)   # the console's queue (/dispatch namespace)
     # Who may open a push connection and how many, before a WebSocket (and its thread) exists.
     server.wsgi_app = live.SocketGate(server.wsgi_app, server, settings,
                                       watch=server.extensions["pantau_socket_watch"])

@@ -349,3 +349,20 @@ def utc_from_ts(ts: float) -> datetime:
 
 def local_midnight_ts(ts: float, tz_name: str) -> int:
     return bucket_start(BY_NAME["d"], local_day(ts, tz_name), tz_name)
+
+
+def cell_range(cell: str, fine: int) -> tuple[str, str]:
+    """All res-``fine`` descendants of ``cell`` form one contiguous range of H3 ids (the unused
+    finer digits are fixed): a range scan on the h3_cell index, however coarse the cell."""
+    res = h3.get_resolution(cell)
+    if res >= fine:
+        parent = h3.cell_to_parent(cell, fine) if res > fine else cell
+        return parent, parent
+    value = h3.str_to_int(cell)
+    value = (value & ~(0xF << 52)) | (fine << 52)
+    low = high = value
+    for r in range(res + 1, fine + 1):
+        shift = (15 - r) * 3
+        low &= ~(0b111 << shift)          # digit 0
+        high = (high & ~(0b111 << shift)) | (0b110 << shift)   # digit 6
+    return h3.int_to_str(low), h3.int_to_str(high)

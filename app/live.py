@@ -542,7 +542,10 @@ class SocketWatch(ChannelThread):
         return len(sids)
 
     def sweep_unjoined(self, now: float | None = None) -> int:
-        """Close every Engine.IO connection older than ``join_s`` that is in no wall view's room."""
+        """Close every Engine.IO connection older than ``join_s`` that is in no wall view's room (nor
+        in the console's queue room, ``app.staff.push``)."""
+        from app.staff import push
+
         now = time.monotonic() if now is None else now
         eio = self.socketio.server.eio
         rooms_of_ns = self.socketio.server.manager.rooms.get(NAMESPACE, {})
@@ -550,6 +553,7 @@ class SocketWatch(ChannelThread):
         for room, members in list(rooms_of_ns.items()):
             if isinstance(room, str) and room.count(":") == 2:
                 joined.update(list(members.values()))
+        joined.update(list(self.socketio.server.manager.rooms.get(push.NAMESPACE, {}).get(push.ROOM, {}).values()))
         current = set(list(eio.sockets))
         closed = 0
         for eio_sid in current:

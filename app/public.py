@@ -20,7 +20,6 @@ import sys
 import threading
 import time
 from collections import Counter, defaultdict
-from datetime import datetime, timezone
 
 import h3
 from flask import Blueprint, Response, abort, current_app, request

@@ -61,3 +61,48 @@
     }
   });
 })();
+
+/* The queue by push (app/staff/push.py): the server says the queue changed; the page re-reads it
+   through its own callback (filters, page, ticked rows and scroll stay). Announcements are
+   coalesced: one re-read at a time, the next as soon as the queue has been redrawn. */
+(function () {
+  var socket = null, inflight = false, pending = null, started = 0;
+  function redrawn() {
+    inflight = false;
+    if (pending) { var next = pending; pending = null; poke(next); }
+  }
+  function poke(msg) {
+    var dc = window.dash_clientside;
+    if (!dc || !dc.set_props) { return; }
+    if (inflight && Date.now() - started < 5000) { pending = msg; return; }
+    inflight = true;
+    started = Date.now();
+    dc.set_props('dispatch-push', {data: {ts: Date.now(), n: (msg && msg.new) || 0}});
+  }
+  function watchQueue() {
+    var queue = document.getElementById('dispatch-queue');
+    if (queue && !queue.dataset.pushWatched) {
+      queue.dataset.pushWatched = '1';
+      new MutationObserver(redrawn).observe(queue, {childList: true, subtree: true});
+    }
+  }
+  function connect() {
+    var page = document.querySelector('.dispatch');
+    if (page && !socket && window.io) {
+      socket = window.io('/dispatch', {transports: ['websocket'], reconnectionDelayMax: 2000});
+      socket.on('queue_changed', poke);
+      socket.on('connect', function () {
+        document.documentElement.setAttribute('data-dispatch-push', 'on');
+        if (socket.recovered === false && socket.pushSeen) { poke({}); }   // missed while away
+        socket.pushSeen = true;
+      });
+      socket.on('disconnect', function () { document.documentElement.setAttribute('data-dispatch-push', 'off'); });
+    } else if (!page && socket) {
+      socket.close();
+      socket = null;
+    }
+    if (page) { watchQueue(); }
+  }
+  new MutationObserver(connect).observe(document.documentElement, {childList: true, subtree: true});
+  connect();
+})();

@@ -21,18 +21,22 @@ from layouts import dispatch as ids
 from layouts.staff_common import current_staff, photo, sla_badge, status_badge
 
 
-def _filter(status, category, agency, kecamatan, kelurahan, cell, sla_state, sort, q=None) -> queue.QueueFilter:
+def _filter(status, category, agency, kecamatan, kelurahan, cell, sla_state, sort, q=None, date_from=None,
+            date_to=None, proof=None) -> queue.QueueFilter:
     return queue.QueueFilter.from_params({"status": status or [], "category": category, "agency": agency,
                                           "kecamatan": kecamatan, "kelurahan": kelurahan,
                                           "h3": (cell or "").strip() or None, "sla": sla_state,
-                                          "sort": sort or "age", "q": q})
+                                          "sort": sort or "age", "q": q, "from": date_from or None,
+                                          "to": date_to or None, "proof": "flagged" if proof else None})
 
 
 def _export_href(flt: queue.QueueFilter, fmt: str, lang: str = "id") -> str:
     params = [("format", fmt), ("lang", lang)] + [("status", s) for s in flt.statuses]
     for key, value in (("category", flt.category), ("agency", flt.agency), ("kecamatan", flt.kecamatan_code),
                        ("kelurahan", flt.kelurahan_code), ("h3", flt.h3_cell), ("sla", flt.sla_state),
-                       ("sort", flt.sort), ("q", flt.q)):
+                       ("sort", flt.sort), ("q", flt.q), ("proof", flt.proof),
+                       ("from", flt.date_from and flt.date_from.isoformat()),
+                       ("to", flt.date_to and flt.date_to.isoformat())):
         if value:
             params.append((key, value))
     return "/staff/api/export?" + urlencode(params)
@@ -211,6 +215,10 @@ def error_words(err: Exception, lang: str, ticket: str = "") -> str:
         return t(f"dispatch.err.{named[field]}", lang)
     if rule.startswith("h3"):
         return t("dispatch.err.h3", lang)
+    if rule.startswith(("from", "to")):
+        return t("dispatch.err.dates", lang)
+    if rule.startswith("proof"):
+        return t("dispatch.err.other", lang, field=t("dispatch.proof_flagged", lang))
     return t("dispatch.err.other", lang, field=field or "—")
 
 
@@ -246,10 +254,7 @@ def console_detail(data: dict, lang: str, services) -> tuple[html.Article, html.
     preset = services.preset
     agencies = {a.code: a.name(lang) for a in preset.agencies}
     sla_view = data["sla"]
-    dupes = [html.Li(html.Button(t("dispatch.dup_line", lang, ticket=d["ticket"], state=state_word(d["status"], lang),
-                                   at=_moment(d["created_at"], preset, lang)),
-                                 id={"type": ids.DUPLICATE, "id": d["id"]}, n_clicks=0,
-                                 className="btn btn-link btn-sm p-0 text-start")) for d in data["duplicates"]]
+    dupes = [duplicate_item(d, lang, preset) for d in data["duplicates"]]
     photos = [photo(ref, t("dispatch.before", lang)) for ref in data["photos"][:2]] + \
              [photo(ref, t("dispatch.after", lang)) for ref in data["after_photos"][-1:]]
     public = data.get("public")
@@ -266,10 +271,12 @@ def console_detail(data: dict, lang: str, services) -> tuple[html.Article, html.
         html.Blockquote(data["description"] or "—", className="dispatch-description"),
         html.Div(photos, className="d-flex"),
     ]), html.Div([
-        html.Figure([ids.report_map(services, data["lat"], data["lng"], data["category"]),
+        html.Figure([ids.report_map(services, data["lat"], data["lng"], data["category"],
+                                    [(d["lat"], d["lng"], d["ticket"]) for d in data["duplicates"]]),
                      html.Figcaption(t("dispatch.report_map", lang), className="visually-hidden")], className="mb-1"),
+        proof_section(data.get("proof_flags") or [], lang, preset),
         html.H3(t("dispatch.duplicates", lang), className="h6 mt-2"),
-        html.Ul(dupes or [html.Li(t("dispatch.none", lang))], className="small"),
+        html.Ul(dupes or [html.Li(t("dispatch.none", lang))], className="list-unstyled small dispatch-duplicates"),
         html.H3(t("dispatch.public_title", lang), className="h6"),
         html.P(t("dispatch.public_on", lang, by=public["by"], at=_moment(public["at"], preset, lang))
                + (f" — “{public['text']}”" if public["text"] else "")
@@ -278,6 +285,37 @@ def console_detail(data: dict, lang: str, services) -> tuple[html.Article, html.
         html.Ul([html.Li(history_line(h, lang, preset, agencies)) for h in data["history"]],
                 className="small dispatch-history"),
     ])
+
+
+def duplicate_item(d: dict, lang: str, preset) -> html.Li:
+    """A likely duplicate by ticket: thumbnail, category, time, distance and state; opens in the panel."""
+    from app.i18n import distance
+    from app.photos import thumb_ref_of
+
+    thumb = thumb_ref_of(d["photo"]) if d.get("photo") else None
+    words = t("dispatch.dup_line", lang, ticket=d["ticket"], category=category_word(d["category"], lang),
+              at=_moment(d["created_at"], preset, lang), distance=distance(d["distance_m"], lang),
+              state=state_word(d["status"], lang))
+    return html.Li(html.Button([
+        html.Img(src=f"/photos/{thumb}", alt="", className="dispatch-dup-thumb me-2") if thumb else
+        html.Span(className="dispatch-dup-thumb dispatch-dup-nophoto me-2", **{"aria-hidden": "true"}),
+        html.Span(words)], id={"type": ids.DUPLICATE, "id": d["id"]}, n_clicks=0, type="button",
+        className="btn btn-link btn-sm p-0 text-start d-flex align-items-center dispatch-dup",
+        **{"data-ticket": d["ticket"], "aria-label": t("dispatch.open", lang, ticket=d["ticket"]) + " — " + words}),
+        className="mb-1")
+
+
+def proof_section(flags: list[dict], lang: str, preset):
+    """The proof-of-work flags of the resolution, in words (``app.proof``); nothing when there are none."""
+    if not flags:
+        return None
+    from layouts.tugas import flag_words
+
+    return html.Div([
+        html.H3(t("dispatch.proof_title", lang), className="h6 mt-2"),
+        html.Ul([html.Li(f"{flag_words(f, lang)} · {who(f.get('actor'), lang)} · {_moment(f['at'], preset, lang)}")
+                 for f in flags], className="small dispatch-proof-flags"),
+    ], className="dispatch-proof")
 
 
 def _ticket_id(services, user, ticket: str) -> str:
@@ -320,8 +358,26 @@ def _check_filters(status, page=None, **texts) -> None:
 def register(app, services) -> None:
     preset = services.preset
     filters = [Input(ids.STATUS, "value"), Input(ids.CATEGORY, "value"), Input(ids.AGENCY, "value"),
-               Input(ids.KECAMATAN, "value"), Input(ids.KELURAHAN, "value"), Input(ids.CELL, "value"),
-               Input(ids.SLA, "value"), Input(ids.SORT, "value"), Input(ids.SEARCH, "value")]
+               Input(ids.KECAMATAN, "value"), Input(ids.KELURAHAN, "value"), Input(ids.CELL, "data"),
+               Input(ids.SLA, "value"), Input(ids.SORT, "value"), Input(ids.SEARCH, "value"),
+               Input(ids.DATE_FROM, "value"), Input(ids.DATE_TO, "value"), Input(ids.PROOF, "value")]
+
+    @app.callback(Output(ids.CELL, "data"), Output(ids.CELL_LABEL, "children"), Output(ids.PICKER_HEX, "children"),
+                  Output(ids.CELL_CLEAR, "style"), Input(ids.PICKER, "clickData"), Input(ids.CELL_CLEAR, "n_clicks"),
+                  State(ids.LANG, "data"), prevent_initial_call=True)
+    def pick_cell(click, _clear, lang):
+        """A click on the picker chooses the hex under it; the clear button forgets it."""
+        import h3
+
+        lang = _lang(lang)
+        if ctx.triggered_id == ids.CELL_CLEAR:
+            return None, "", [], {"display": "none"}
+        point = (click or {}).get("latlng") if isinstance(click, dict) else None
+        if not (isinstance(point, dict) and all(isinstance(point.get(k), (int, float)) for k in ("lat", "lng"))
+                and -90 <= point["lat"] <= 90 and -180 <= point["lng"] <= 180):
+            raise CallbackInputInvalid("clickData", "must be a point on the map")
+        cell = h3.latlng_to_cell(point["lat"], point["lng"], ids.PICK_RESOLUTION)
+        return cell, ids.cell_words(services, cell, lang), ids.cell_outline(cell), None
 
     app.clientside_callback("function (lang) { document.documentElement.lang = lang; return lang; }",
                             Output(ids.LANG_SET, "data"), Input(ids.LANG, "data"))
@@ -357,15 +413,19 @@ def register(app, services) -> None:
     @app.callback(Output(ids.QUEUE, "children"), Output(ids.PAGE_LABEL, "children"), Output(ids.COUNTS, "children"),
                   *[Output(ident, "href") for ident in ids.EXPORTS.values()],
                   *filters, Input(ids.PAGE, "data"), Input(ids.MESSAGE, "children"), Input(ids.TICK, "n_intervals"),
-                  State(ids.PICKED, "data"), State(ids.SELECTED, "data"), State(ids.LANG, "data"))
-    def refresh(status, category, agency, kecamatan, kelurahan, cell, sla_state, sort, q, page, _msg, _tick,
-                picked, selected, lang):
+                  Input(ids.PUSH, "data"), State(ids.PICKED, "data"), State(ids.SELECTED, "data"),
+                  State(ids.LANG, "data"))
+    def refresh(status, category, agency, kecamatan, kelurahan, cell, sla_state, sort, q, date_from, date_to, proof,
+                page, _msg, _tick, _push, picked, selected, lang):
         user = current_staff()
         _check_filters(status, category=category, agency=agency, kecamatan=kecamatan, kelurahan=kelurahan,
-                       h3=cell, sla=sla_state, sort=sort, page=page, q=q)
+                       h3=cell, sla=sla_state, sort=sort, page=page, q=q, date_from=date_from, date_to=date_to)
+        if proof is not None and not (isinstance(proof, list) and all(p == "flagged" for p in proof)):
+            raise CallbackInputInvalid("proof", "must be the flagged choice")
         lang, picked, selected = _lang(lang), _dict(picked), _dict(selected)
         try:
-            flt = _filter(status, category, agency, kecamatan, kelurahan, cell, sla_state, sort, q)
+            flt = _filter(status, category, agency, kecamatan, kelurahan, cell, sla_state, sort, q, date_from,
+                          date_to, bool(proof))
         except ValueError as err:
             return dbc.Alert(error_words(err, lang), color="warning"), "", no_update, *["#"] * 3
         result = queue.page(services.engine, preset, flt, user, page or 0)

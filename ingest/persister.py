@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 
+from app.staff import push
 from app.store import db, rollups
 from app.store.keys import PERSISTER
 from ingest import events
@@ -36,6 +37,7 @@ class Persister(StreamConsumer):
         changes = [e.change for e in batch if e.kind == events.STATUS]
         if created:
             db.write_reports(self.engine, created)
+        push.announce(self.redis, self.keys, created, changes)   # open consoles refresh (app.staff.push)
         rollups.mark_changed(self.engine, created, changes)   # idempotent: a day is recomputed, not added to
         if batch:
             self.redis.xack(self.stream, self.group, *[e.entry_id for e in batch])

@@ -24,7 +24,15 @@ CATEGORY = "dispatch-category"
 AGENCY = "dispatch-agency"
 KECAMATAN = "dispatch-kecamatan"
 KELURAHAN = "dispatch-kelurahan"
-CELL = "dispatch-h3"
+CELL = "dispatch-h3"              # a store: the hex chosen on the picker or named by ?h3=
+CELL_LABEL = "dispatch-h3-label"
+CELL_CLEAR = "dispatch-h3-clear"
+PICKER = "dispatch-picker"        # the small map to choose a hex on
+PICKER_HEX = "dispatch-picker-hex"
+PICK_RESOLUTION = 8               # ~0.7 km² hexes: a few streets, as the wall's zoomed-in hexes
+DATE_FROM = "dispatch-from"
+DATE_TO = "dispatch-to"
+PROOF = "dispatch-proof"
 SLA = "dispatch-sla"
 SORT = "dispatch-sort"
 PAGE = "dispatch-page"
@@ -75,26 +83,83 @@ DEFAULT_STATES = ("new", "reopened", "verified", "dispatched", "in_progress")
 MESSAGE = "dispatch-message"
 EXPORTS = {fmt: f"dispatch-export-{fmt}" for fmt in ("csv", "xlsx", "geojson")}
 TICK = "dispatch-tick"
+PUSH = "dispatch-push"          # set by assets/dispatch.js when the queue changed (app.staff.push)
 
 
 REPORT_MAP_CLASS = "staff-report-map"
 REPORT_MAP_ZOOM = 16
 
 
-def report_map(services, lat: float, lng: float, category: str) -> dl.Map:
+def report_map(services, lat: float, lng: float, category: str, others=()) -> dl.Map:
     """The report's place on the app's own Leaflet map: the kecamatan outlines (always, so it reads
     without tiles), tiles only from ``PANTAU_TILE_URL`` (none when it is empty), never for a
-    sensitive category (a tile request tells the tile host where to look), and no third-party frame."""
+    sensitive category (a tile request tells the tile host where to look), and no third-party frame.
+    ``others``: its likely duplicates, (lat, lng, ticket), drawn as smaller blue rings with a tooltip."""
     tiles = services.settings.tile_url
     with_tiles = bool(tiles) and not is_sensitive(category)
     layers = [dl.TileLayer(url=tiles, maxZoom=19, attribution="© OpenStreetMap contributors")] if with_tiles else []
     layers += [dl.GeoJSON(data=services.areas.outlines_geojson("district"), interactive=False,
                           style={"color": "#6b7a90", "weight": 1, "fillOpacity": 0.04}),
+               *[dl.CircleMarker(center=[o_lat, o_lng], radius=6, color="#6cb4ff", fillColor="#6cb4ff",
+                                 fillOpacity=0.35, weight=2, children=dl.Tooltip(ticket))
+                 for o_lat, o_lng, ticket in others],
                dl.CircleMarker(center=[lat, lng], radius=8, color="#ffb000", fillColor="#ffb000", fillOpacity=0.8,
                                weight=2, interactive=False)]
     # center/zoom both set: dash-leaflet's moveend handler compares against them
     return dl.Map(center=[lat, lng], zoom=REPORT_MAP_ZOOM, children=layers, className=REPORT_MAP_CLASS,
                   style={"width": "100%", "height": "200px", "background": "#1b2330"}, attributionControl=with_tiles)
+
+
+def cell_words(services, cell: str | None, lang: str) -> str:
+    """A hex named by where it is: "Hex di Kel. Pluit" (its centre's kelurahan), else its kecamatan-less
+    "Hex di peta" — never the H3 id."""
+    import h3
+
+    if not cell:
+        return ""
+    lat, lng = h3.cell_to_latlng(cell)
+    area = services.areas.locate(lat, lng) if services.areas.has_areas else None
+    if area is None:
+        return t("dispatch.hex_somewhere", lang)
+    prefix = {"desa": "Desa "}.get(area.kind, "Kel. ")
+    return t("dispatch.hex_in", lang, area=f"{prefix}{area.name}")
+
+
+def cell_outline(cell: str | None) -> list:
+    import h3
+
+    if not cell:
+        return []
+    return [dl.Polygon(positions=[list(p) for p in h3.cell_to_boundary(cell)], color="#ffb000", weight=2,
+                       fillOpacity=0.2, interactive=False)]
+
+
+def hex_picker(services, cell: str | None, lang: str) -> html.Div:
+    """Choose an area with the kecamatan/kelurahan filters, or a hex here: a click on the small map
+    picks the hex under it; the choice reads in words with a button to clear it."""
+    import h3
+
+    (south, west), (north, east) = services.preset.bounds
+    center = list(h3.cell_to_latlng(cell)) if cell else [(south + north) / 2, (west + east) / 2]
+    tiles = services.settings.tile_url
+    layers = [dl.TileLayer(url=tiles, maxZoom=19, attribution="© OpenStreetMap contributors")] if tiles else []
+    layers += [dl.GeoJSON(data=services.areas.outlines_geojson("district"), interactive=False,
+                          style={"color": "#8fa3bf", "weight": 1, "fillOpacity": 0.05}),
+               dl.LayerGroup(id=PICKER_HEX, children=cell_outline(cell))]
+    label = cell_words(services, cell, lang)
+    return html.Div([
+        html.Div([html.Span(label, id=CELL_LABEL, className="me-2", **{"aria-live": "polite"}),
+                  dbc.Button(t("dispatch.hex_clear", lang), id=CELL_CLEAR, size="sm", color="secondary",
+                             outline=True, className="py-0", style=None if cell else {"display": "none"})],
+                 className="small mb-1 dispatch-hex-chosen"),
+        html.Details([html.Summary(t("dispatch.hex_pick", lang), className="small"),
+                      html.Div(dl.Map(id=PICKER, center=center, zoom=13 if cell else 11, children=layers,
+                                      style={"width": "100%", "height": "220px", "background": "#1b2330"},
+                                      attributionControl=bool(tiles)),
+                               role="region", **{"aria-label": t("dispatch.hex_pick_map", lang)}),
+                      html.P(t("dispatch.hex_pick_help", lang), className="small mb-0")],
+                     className="dispatch-picker"),
+    ])
 
 
 def button_id(action: str) -> str:
@@ -137,6 +202,9 @@ def layout(services, params: dict) -> html.Div:
     agencies = [(a.code, f"{a.code} — {a.name(lang)}") for a in preset.agencies]
     states = params.get("status", "").split(",") if params.get("status") else list(DEFAULT_STATES)
     sort = params.get("sort") if params.get("sort") in queue.SORTS else "work"
+    import h3
+
+    cell = params.get("h3") if isinstance(params.get("h3"), str) and h3.is_valid_cell(params["h3"]) else None
     filters = dbc.Row([
         dbc.Col(labelled(SEARCH, t("dispatch.search_label", lang),
                          dbc.Input(id=SEARCH, type="search", placeholder=t("dispatch.search", lang), debounce=True,
@@ -154,8 +222,15 @@ def layout(services, params: dict) -> html.Div:
         dbc.Col(dropdown(SLA, t("dispatch.col.deadline", lang),
                          _options((s, t(f"dispatch.sla.{s}", lang)) for s in queue.SLA_STATES), lang,
                          params.get("sla")), md=2),
-        dbc.Col(labelled(CELL, t("dispatch.filter.h3", lang),
-                         dbc.Input(id=CELL, debounce=True, value=params.get("h3", ""))), md=2),
+        dbc.Col(labelled(DATE_FROM, t("dispatch.from", lang),
+                         dbc.Input(id=DATE_FROM, type="date", value=params.get("from") or None)), md=2),
+        dbc.Col(labelled(DATE_TO, t("dispatch.to", lang),
+                         dbc.Input(id=DATE_TO, type="date", value=params.get("to") or None)), md=2),
+        dbc.Col(dbc.Checklist(id=PROOF, options=[{"label": t("dispatch.proof_flagged", lang), "value": "flagged"}],
+                              value=["flagged"] if params.get("proof") == "flagged" else [], switch=True,
+                              className="mt-4"), md=2),
+        dbc.Col(html.Fieldset([html.Legend(t("dispatch.filter.h3", lang), className="form-label small mb-0"),
+                               hex_picker(services, cell, lang)]), md=4),
         dbc.Col(html.Fieldset([html.Legend(t("dispatch.sort", lang), className="form-label small mb-0"),
                                dbc.RadioItems(id=SORT, value=sort, inline=True,
                                               options=_options((s, t(f"dispatch.sort.{s}", lang))
@@ -236,6 +311,7 @@ def layout(services, params: dict) -> html.Div:
                     className="dispatch-side"),
         ]),
         dcc.Store(id=PAGE, data=0), dcc.Store(id=SELECTED), dcc.Store(id=PICKED, data={}),
-        dcc.Store(id=LANG, data=lang), dcc.Store(id=LANG_SET),
-        dcc.Interval(id=TICK, interval=15_000),
+        dcc.Store(id=LANG, data=lang), dcc.Store(id=LANG_SET), dcc.Store(id=CELL, data=cell),
+        dcc.Store(id=PUSH),
+        dcc.Interval(id=TICK, interval=60_000),     # deadlines and incidents; new reports come by push
     ], fluid=True), className="dispatch", lang=lang)

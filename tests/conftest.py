@@ -124,6 +124,7 @@ def live_app(tmp_path, redis_url, sqlite_url):
     server.config["BASE_URL"] = f"http://127.0.0.1:{httpd.server_port}"
     yield server
     httpd.shutdown()
+    server.extensions["pantau_queue_push"].stop()    # the console's push relay, if a console started it
     services.close()
 
 

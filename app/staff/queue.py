@@ -5,17 +5,20 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from dataclasses import dataclass, fields
-from datetime import datetime, timezone
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import h3
 from sqlalchemy import and_, func, select
 
 from app import sla
 from app.auth import permissions
+from app.hexagg import cell_range
 from app.i18n import t
 from app.reports import BASE_RESOLUTION, PRIORITIES
-from app.store import db
+from app.store import db, search
 from app.workflow import OPEN_STATUSES, Status
 from config.catalogue import CATEGORIES
 
@@ -24,6 +27,7 @@ SORTS = ("work", "age", "sla_due", "newest")
 # "work": what needs a supervisor first: new and reopened reports, then the overdue, then by deadline
 WORK_FIRST = ("new", "reopened")
 SEARCH_MAX = 100
+SEARCH_COUNT_MAX = 1000     # a search matching more is counted "1000+" (counting all would scan them)
 SLA_STATES = ("breached", "due_soon", "ok")
 QUEUE_COLUMNS = ("id", "ticket", "category", "status", "priority", "agency", "team", "kecamatan_name",
                  "kelurahan_name", "created_at", "sla_due_at", "version", "lat", "lng", "h3_cell",
@@ -44,6 +48,9 @@ class QueueFilter:
     sla_state: str | None = None
     sort: str = "age"
     q: str | None = None     # a ticket, words of the description, or (staff) the reporter's phone
+    date_from: date | None = None   # local days in the city's zone, both inclusive (``from``/``to``)
+    date_to: date | None = None
+    proof: str | None = None        # "flagged": resolutions whose proof of work was flagged (app.proof)
 
     @classmethod
     def from_params(cls, params) -> "QueueFilter":
@@ -64,34 +71,51 @@ class QueueFilter:
         q = (get("q") or "").strip() or None
         if q and len(q) > SEARCH_MAX:
             raise ValueError(f"q: at most {SEARCH_MAX} characters")
+        days = [_day(name, get(name)) for name in ("from", "to")]
+        if days[0] and days[1] and days[1] < days[0]:
+            raise ValueError("to: must not be before from")
+        proof = get("proof") or None
+        if proof and proof not in PROOF_FILTERS:
+            raise ValueError(f"proof: one of {', '.join(PROOF_FILTERS)}")
         return cls(statuses, get("category") or None, get("agency") or None, get("kecamatan") or None,
-                   get("kelurahan") or None, cell, state, sort, q)
+                   get("kelurahan") or None, cell, state, sort, q, days[0], days[1], proof)
 
     def as_params(self) -> dict:
         out = {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name)}
         if self.statuses:
             out["statuses"] = list(self.statuses)
+        for name in ("date_from", "date_to"):
+            if name in out:
+                out[name] = out[name].isoformat()
         return out
 
 
-def _cell_range(cell: str, fine: int) -> tuple[str, str]:
-    """All res-``fine`` descendants of ``cell`` form one contiguous range of H3 ids (the unused
-    finer digits are fixed): a range scan on the h3_cell index, however coarse the cell."""
-    res = h3.get_resolution(cell)
-    if res >= fine:
-        parent = h3.cell_to_parent(cell, fine) if res > fine else cell
-        return parent, parent
-    value = h3.str_to_int(cell)
-    value = (value & ~(0xF << 52)) | (fine << 52)
-    low = high = value
-    for r in range(res + 1, fine + 1):
-        shift = (15 - r) * 3
-        low &= ~(0b111 << shift)          # digit 0
-        high = (high & ~(0b111 << shift)) | (0b110 << shift)   # digit 6
-    return h3.int_to_str(low), h3.int_to_str(high)
+PROOF_FILTERS = ("flagged",)
 
 
-def _conditions(preset, flt: QueueFilter, user, now: datetime):
+def _day(name: str, value) -> date | None:
+    """A local calendar day written YYYY-MM-DD (the ``from``/``to`` of a drill-down link)."""
+    if not value:
+        return None
+    try:
+        if not (isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value)):
+            raise ValueError
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{name}: a date written YYYY-MM-DD") from None
+
+
+def day_bounds(preset, first: date | None, last: date | None) -> tuple[datetime | None, datetime | None]:
+    """[start of ``first``, start of the day after ``last``) in the city's zone, as UTC."""
+    zone = ZoneInfo(preset.timezone)
+
+    def start(day: date) -> datetime:
+        return datetime.combine(day, time(0), zone).astimezone(timezone.utc)
+
+    return (start(first) if first else None), (start(last + timedelta(days=1)) if last else None)
+
+
+def _conditions(preset, flt: QueueFilter, user, now: datetime, text_cond=None):
     r = db.reports
     conds = [r.c.city == preset.slug]
     scoped = permissions.scope_agency(user.role, user.agency) if user is not None else None
@@ -106,10 +130,19 @@ def _conditions(preset, flt: QueueFilter, user, now: datetime):
         if value:
             conds.append(column == value)
     if flt.h3_cell:
-        low, high = _cell_range(flt.h3_cell, BASE_RESOLUTION)
+        low, high = cell_range(flt.h3_cell, BASE_RESOLUTION)
         conds.append(r.c.h3_cell.between(low, high))
     if flt.q:
-        conds.append(_search(flt.q))
+        conds.append(_search(flt.q, preset, user, text_cond))
+    since, until = day_bounds(preset, flt.date_from, flt.date_to)
+    if since:
+        conds.append(r.c.created_at >= since)
+    if until:
+        conds.append(r.c.created_at < until)
+    if flt.proof == "flagged":
+        from app.proof import proof_flags
+
+        conds.append(r.c.id.in_(select(proof_flags.c.report_id).where(proof_flags.c.city == preset.slug)))
     if flt.sla_state:
         conds.append(db.open_reports())
         soon = now + sla.DUE_SOON
@@ -119,31 +152,39 @@ def _conditions(preset, flt: QueueFilter, user, now: datetime):
     return conds
 
 
-def _search(q: str):
-    """A ticket (whole, or its last part as read on the phone), a phone number (its digits), or words
-    of the description (each word must occur)."""
+def search_kind(q: str, preset) -> tuple[str, object]:
+    """What was typed: ("ticket", the ticket) — whole, without its city code, or spaced as read on the
+    phone —, ("phone", its last nine digits or None), or ("text", its words)."""
     import re
 
-    from sqlalchemy import or_
+    text = q.strip()
+    ticket = re.sub(r"[\s-]", "", text.upper())
+    code = preset.code.upper()
+    body = ticket.removeprefix(code) if len(ticket) > 10 else ticket
+    if re.fullmatch(r"[0-9A-Z]{10}", body) and re.search(r"\d", body) and (len(ticket) == 10 or ticket.startswith(code)):
+        return "ticket", f"{preset.code}-{body[:5]}-{body[5:]}"
+    if re.fullmatch(r"[+\d\s().-]+", text) and len(re.sub(r"\D", "", text)) >= 6:
+        return "phone", search.phone_key(text)
+    return "text", search.words_of(text)
+
+
+def _search(q: str, preset, user, text_cond=None):
+    """The search as one index read, never a scan of the reports: the ticket's unique index, the phone
+    tail's expression index (staff only), the word index (``app.store.search``). ``text_cond`` is the
+    word condition ``page`` chose for the number of matches (``search.text_condition``)."""
+    from sqlalchemy import false
 
     r = db.reports
-    text = q.strip()
-    ticket = text.upper().replace(" ", "")
-    if re.fullmatch(r"[A-Z]{2,5}-[0-9A-Z]{5}-[0-9A-Z]{5}", ticket):
-        return r.c.ticket == ticket
-    digits = re.sub(r"\D", "", text)
-    if len(digits) >= 6 and re.fullmatch(r"[+\d\s().-]+", text):
-        tail = digits[-9:]          # 0812..., +62812..., 62812... all end alike
-        bare = r.c.reporter_phone
-        for mark in (" ", "-", "(", ")", ".", "+"):
-            bare = func.replace(bare, mark, "")
-        return bare.like(f"%{tail}%")
-    words = [w for w in text.lower().split() if w][:5]
-    like = [func.lower(r.c.description).like("%" + w.replace("%", "").replace("_", "") + "%") for w in words]
-    cond = and_(*like)
-    if re.fullmatch(r"[0-9A-Za-z-]{4,}", text):
-        cond = or_(cond, r.c.ticket.like(f"%{ticket}%"))
-    return cond
+    kind, value = search_kind(q, preset)
+    if kind == "ticket":
+        return r.c.ticket == value
+    if kind == "phone":
+        if value is None or user is None:      # too short to name a number; only staff search phones
+            return false()
+        return search.phone_tail(r.c.reporter_phone) == value
+    if not value:
+        return false()
+    return text_cond if text_cond is not None else search.text_match(value)
 
 
 def _order(flt: QueueFilter, now: datetime | None = None):
@@ -162,7 +203,8 @@ def _order(flt: QueueFilter, now: datetime | None = None):
     return (r.c.created_at, r.c.id)
 
 
-def _work_rows(conn, preset, flt: QueueFilter, user, now: datetime, offset: int, limit: int) -> list:
+def _work_rows(conn, preset, flt: QueueFilter, user, now: datetime, offset: int, limit: int,
+               text_cond=None) -> list:
     """The "work" order without sorting every open report: one short index-ordered read per state
     (and, for the states in progress, one for the overdue and one for the rest), each at most
     ``offset + limit`` rows on the (city, status, sla_due_at / created_at) indexes, merged here.
@@ -172,7 +214,7 @@ def _work_rows(conn, preset, flt: QueueFilter, user, now: datetime, offset: int,
     from sqlalchemy import or_
 
     r = db.reports
-    base = _conditions(preset, replace(flt, statuses=()), user, now)
+    base = _conditions(preset, replace(flt, statuses=()), user, now, text_cond)
     need = offset + limit
     columns = [r.c[name] for name in QUEUE_COLUMNS]
     found = []
@@ -194,21 +236,46 @@ def _work_rows(conn, preset, flt: QueueFilter, user, now: datetime, offset: int,
     return [item[-1] for item in found[offset:offset + limit]]
 
 
+def _capped_count(conn, preset, flt: QueueFilter, user, now: datetime, text_cond, cap: int) -> int:
+    """How many match, counting at most ``cap``: one short index range per state (a planner given
+    ``status IN (five states)`` may scan the table instead), stopping once ``cap`` is reached."""
+    from dataclasses import replace
+
+    r = db.reports
+    if len(flt.statuses) < 2:
+        conds = _conditions(preset, flt, user, now, text_cond)
+        return conn.execute(select(func.count()).select_from(
+            select(r.c.city).where(*conds).limit(cap).subquery())).scalar_one()
+    base = _conditions(preset, replace(flt, statuses=()), user, now, text_cond)
+    total = 0
+    for status in flt.statuses:
+        total += conn.execute(select(func.count()).select_from(
+            select(r.c.city).where(*base, r.c.status == status).limit(cap - total).subquery())).scalar_one()
+        if total >= cap:
+            break
+    return total
+
+
 def page(engine, preset, flt: QueueFilter, user, page_no: int = 0, now: datetime | None = None,
          count_limit: int = 10_000) -> dict:
     """One page of 50 with an SLA view per row; ``total`` counts up to ``count_limit`` (shown '10000+')."""
     now = now or datetime.now(timezone.utc)
     r = db.reports
-    conds = _conditions(preset, flt, user, now)
-    query = (select(*[r.c[name] for name in QUEUE_COLUMNS]).where(*conds).order_by(*_order(flt, now))
-             .limit(PAGE_SIZE).offset(max(page_no, 0) * PAGE_SIZE))
-    capped = select(r.c.id).where(*conds).limit(count_limit + 1).subquery()
     with engine.connect() as conn:
+        text_cond = None
+        if flt.q:
+            kind, words = search_kind(flt.q, preset)
+            if kind == "text" and words:
+                text_cond, few = search.text_condition(conn, words)
+                count_limit = count_limit if few else min(count_limit, SEARCH_COUNT_MAX)
+        conds = _conditions(preset, flt, user, now, text_cond)
+        query = (select(*[r.c[name] for name in QUEUE_COLUMNS]).where(*conds).order_by(*_order(flt, now))
+                 .limit(PAGE_SIZE).offset(max(page_no, 0) * PAGE_SIZE))
         if flt.sort == "work":
-            rows = _work_rows(conn, preset, flt, user, now, max(page_no, 0) * PAGE_SIZE, PAGE_SIZE)
+            rows = _work_rows(conn, preset, flt, user, now, max(page_no, 0) * PAGE_SIZE, PAGE_SIZE, text_cond)
         else:
             rows = conn.execute(query).all()
-        total = conn.execute(select(func.count()).select_from(capped)).scalar_one()
+        total = _capped_count(conn, preset, flt, user, now, text_cond, count_limit + 1)
     items = []
     for row in rows:
         view = sla.assess(row, preset, now)

@@ -9,12 +9,11 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 
-import h3
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from app import photos, proof, sla
 from app.auth import permissions
-from app.staff import actions, queue
+from app.staff import actions
 from app.store import approvals, db
 
 
@@ -37,23 +36,11 @@ def report_detail(services, user, report_id: str, now: datetime | None = None) -
     return data
 
 
-def likely_duplicates(services, user, row, days: int = 14, limit: int = 10) -> list[dict]:
-    """Open reports of the same category within ~500 m (the res-9 cell and its ring) lately."""
-    r = db.reports
-    cells = h3.grid_disk(h3.cell_to_parent(row.h3_cell, 9), 1)
-    conds = [r.c.city == row.city, r.c.category == row.category, r.c.id != row.id,
-             r.c.created_at >= row.created_at - timedelta(days=days),
-             r.c.status.in_(list(sla.OPEN_STAGES))]
-    scoped = permissions.scope_agency(user.role, user.agency)
-    if scoped:
-        conds.append(r.c.agency == scoped)
-    ranges = [queue._cell_range(c, 12) for c in cells]
-    conds.append(or_(*[r.c.h3_cell.between(lo, hi) for lo, hi in ranges]))
-    with services.engine.connect() as conn:
-        rows = conn.execute(select(r.c.id, r.c.ticket, r.c.status, r.c.created_at, r.c.version)
-                            .where(*conds).order_by(r.c.created_at).limit(limit)).all()
-    return [{"id": x.id, "ticket": x.ticket, "status": x.status, "created_at": x.created_at.isoformat(),
-             "version": x.version} for x in rows]
+def likely_duplicates(services, user, row) -> list[dict]:
+    """The one likely-duplicate rule (``app.duplicates``), limited to what this user may see."""
+    from app import duplicates
+
+    return duplicates.likely_duplicates_of(services.engine, row, permissions.scope_agency(user.role, user.agency))
 
 
 def _earlier(services, user, report_id: str, action: str, key: str | None) -> dict | None:

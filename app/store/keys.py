@@ -141,6 +141,11 @@ class Keys:
         return f"{self._base}:live:seq"
 
     @property
+    def queue_channel(self) -> str:
+        """pub/sub channel: reports just written to SQL (ids only), so open consoles refresh their queue."""
+        return f"{self._city_base}:live:queue"
+
+    @property
     def display_revoked_channel(self) -> str:
         """pub/sub channel: the id of a wall display token just revoked (web processes close its sockets)."""
         return f"{self._city_base}:live:display-revoked"

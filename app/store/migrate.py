@@ -52,6 +52,13 @@ BASELINE = "0001"
 _LOCK_ID = 0x70616E746175   # "pantau": the PostgreSQL advisory lock of schema changes
 
 
+def include_object(obj, name, type_, reflected, compare_to) -> bool:
+    """What autogenerate compares: not the storage of SQLite's FTS5 word index (``app.store.search``)."""
+    from app.store.search import FTS_TABLES
+
+    return not (type_ == "table" and name in FTS_TABLES)
+
+
 def config(connection=None) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(FOLDER))

@@ -53,9 +53,10 @@ def test_supervisor_assigns_officer_resolves_with_photo(live_app, browser, artif
     page.wait_for_url(f"{base}/dispatch")
     page.wait_for_selector(".queue-table tbody tr")
     assert page.locator(".queue-table tbody tr").count() == 20
-    page.fill("#dispatch-h3", cell)                     # filter: one H3 cell (as a hex click sets it)
-    page.press("#dispatch-h3", "Enter")
+    page.goto(f"{base}/dispatch?h3={cell}")             # filter: one hex (as a hex click on the wall opens it)
     page.wait_for_function(f"() => document.querySelectorAll('.queue-table tbody tr').length == {len(in_cell)}")
+    assert page.inner_text("#dispatch-h3-label").startswith("Heksagon ")     # said in words, never the id
+    assert cell not in page.inner_text(".dispatch")
     page.screenshot(path=str(artifacts_dir / "1-filtered.png"))
     page.click(f".dispatch-ticket:has-text('{target.ticket}')")
     page.wait_for_selector("#dispatch-detail-ticket")

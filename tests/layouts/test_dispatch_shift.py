@@ -71,7 +71,7 @@ def test_a_shift_at_the_console(live_app, browser, artifacts_dir):
     context.set_default_timeout(20_000)
     page = context.new_page()
     sign_in(page, base, "ani")
-    page.wait_for_url(f"{base}/dispatch")
+    page.wait_for_url(f"{base}/dispatch", timeout=180_000)        # Argon2 on a loaded machine
     _wait_rows(page, 21)
     assert page.evaluate("() => document.documentElement.lang") == "id"
     page.screenshot(path=str(artifacts_dir / "1-opens-on-work-id.png"))
@@ -124,10 +124,14 @@ def test_a_shift_at_the_console(live_app, browser, artifacts_dir):
     for rid in ticked:
         page.check(f"[data-report='{rid}'] input[type=checkbox]")
     page.wait_for_selector("#dispatch-picked-label:has-text('3')")
+    page.mouse.wheel(0, 300)
+    page.wait_for_function("() => window.scrollY > 0")
+    scrolled = page.evaluate("() => window.scrollY")
+    page.wait_for_function("() => document.documentElement.getAttribute('data-dispatch-push') === 'on'")
     services.producer.submit_many(raw_reports(4, seed=99, prefix="late", spread_s=60))
-    drain(services)
-    page.click("#dispatch-sort label:has-text('Terbaru')")          # the queue re-renders with the newcomers
+    drain(services)                                   # written to SQL: announced, the queue re-reads by push
     _wait_rows(page, 25)
+    assert page.evaluate("() => window.scrollY") == scrolled          # no reload: the scroll stays
     for rid in ticked:
         assert page.is_checked(f"[data-report='{rid}'] input[type=checkbox]")
     assert page.inner_text("#dispatch-picked-label").startswith("3")
@@ -139,7 +143,7 @@ def test_a_shift_at_the_console(live_app, browser, artifacts_dir):
     context.set_default_timeout(20_000)
     page = context.new_page()
     sign_in(page, base, "ani")
-    page.wait_for_url(f"{base}/dispatch")
+    page.wait_for_url(f"{base}/dispatch", timeout=180_000)        # Argon2 on a loaded machine
     page.goto(f"{base}/dispatch?lang=en")
     page.wait_for_selector(".dispatch-table tbody tr")
     assert page.evaluate("() => document.documentElement.lang") == "en"
@@ -293,3 +297,61 @@ def test_the_work_order_read_by_index_equals_the_sorted_order(services):
                                                                    p * 15, 15)]
     assert len(expected) == len(rows) == 40
     assert merged == expected[:45]
+
+
+def test_the_detail_shows_duplicates_proof_and_the_hex_picker(live_app, browser, artifacts_dir):
+    """A report's likely duplicates by ticket (category, time, distance, state; each opens in the panel,
+    both on the detail's map), its flagged proof in words, and the hex filter chosen on a map and said
+    in words, in both languages, axe-core clean."""
+    import h3
+
+    from app import proof
+
+    services = live_app.extensions["pantau"]
+    base = live_app.config["BASE_URL"]
+    create_user(services.engine, services.preset, "ani", PASSWORD, "supervisor")
+    first, second = raw_reports(2, seed=31, prefix="dup")
+    first.category = second.category = "garbage"
+    second.lat, second.lng = first.lat + 0.0004, first.lng
+    services.producer.submit_many([first, second])
+    drain(services)
+    one, two = sorted(_rows(services), key=lambda r: r.source_ref)
+    proof.record_flags(services.engine, one, "resolve", "agency_officer:dlh1", [("location_unverified",
+                                                                               {"distance_m": 840})])
+    cell = h3.cell_to_parent(one.h3_cell, 8)
+    for lang in ("id", "en"):
+        context = browser.new_context(viewport={"width": 1440, "height": 900})
+        context.set_default_timeout(30_000)
+        page = context.new_page()
+        sign_in(page, base, "ani")
+        page.wait_for_url(f"{base}/dispatch", timeout=180_000)        # Argon2 on a loaded machine
+        page.goto(f"{base}/dispatch?lang={lang}&h3={cell}")
+        page.wait_for_selector(f"[data-report='{one.id}']")
+        label = page.inner_text("#dispatch-h3-label")
+        assert label.startswith("Heksagon " if lang == "id" else "Hexagon ") and cell not in label
+        assert page.is_visible("#dispatch-h3-clear")
+        page.click(f"[data-report='{one.id}'] .dispatch-ticket")
+        dup = page.locator(f".dispatch-duplicates [data-ticket='{two.ticket}']")
+        dup.wait_for()
+        words = dup.inner_text()
+        assert (" m dari sini" if lang == "id" else " m from here") in words
+        assert ("Sampah" if lang == "id" else "Garbage") in words and ("Baru" if lang == "id" else "New") in words
+        flags = page.inner_text(".dispatch-proof")
+        assert ("lokasi tidak terverifikasi" if lang == "id" else "location not verified") in flags
+        assert page.locator(".staff-report-map path.leaflet-interactive").count() >= 1   # the duplicate's ring
+        page.screenshot(path=str(artifacts_dir / f"detail-duplicates-{lang}.png"), full_page=True)
+        v = axe_violations(page)
+        assert not v, describe(v)
+        _scan(page, lang)
+        dup.click()                                                       # opens in the panel
+        page.wait_for_selector(f"#dispatch-detail-ticket:has-text('{two.ticket}')")
+        page.click("#dispatch-h3-clear")                                  # the hex filter cleared
+        page.wait_for_function("() => document.getElementById('dispatch-h3-label').innerText === ''")
+        page.click(".dispatch-picker summary")                            # and a hex chosen on the map
+        box = page.locator("#dispatch-picker").bounding_box()
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.wait_for_function("() => document.getElementById('dispatch-h3-label').innerText !== ''")
+        page.screenshot(path=str(artifacts_dir / f"hex-picked-{lang}.png"), full_page=True)
+        v = axe_violations(page)
+        assert not v, describe(v)
+        context.close()

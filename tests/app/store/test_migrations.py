@@ -15,7 +15,8 @@ BASELINE = Path(__file__).with_name("baseline_schema")
 
 def _diffs(engine) -> list:
     with engine.connect() as conn:
-        return compare_metadata(MigrationContext.configure(conn, opts={"compare_type": False}), db.metadata)
+        return compare_metadata(MigrationContext.configure(conn, opts={"compare_type": False,
+                                                                        "include_object": migrate.include_object}), db.metadata)
 
 
 def _revision(engine) -> str | None:
