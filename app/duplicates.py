@@ -33,12 +33,14 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import h3
-from sqlalchemy import Column, String, Table, func, or_, select
+from sqlalchemy import func, or_, select
 
 from app.hexagg import DUPLICATE_RESOLUTION as RESOLUTION
 from app.reports import ticket_for
 from app.store import db
-from app.store.db import UTCDateTime, metadata, report_links  # links: written by the persister
+from app.store.db import report_links  # links: written by the persister
+from app.store.tables import report_supporters
+from app.workflow import OPEN
 
 WINDOW = timedelta(hours=24)
 RING = 1            # the res-9 cell and its neighbours
@@ -67,14 +69,6 @@ end
 FIND_LUA = PROBE_LUA + """
 return likely_duplicates(KEYS[1], ARGV[1], tonumber(ARGV[2]), 2, #KEYS, ARGV[3])
 """
-
-report_supporters = Table(
-    "report_supporters", metadata,
-    Column("report_id", String(36), primary_key=True),
-    Column("supporter", String(64), primary_key=True),    # a hash: never who they are
-    Column("created_at", UTCDateTime, nullable=False),
-)
-
 
 def neighbourhood(lat: float, lng: float) -> list[str]:
     """The res-9 cell of a point and its ring of neighbours."""
@@ -213,7 +207,7 @@ def is_open(client, keys, report_id: str) -> bool:
         return False
     record = record.decode() if isinstance(record, bytes) else record
     parts = record.split("|")
-    return len(parts) > 3 and parts[3] == "o"
+    return len(parts) > 3 and parts[3] == OPEN
 
 
 def supporter_key(secret: str, who: str) -> str:

@@ -7,4 +7,3 @@ from app.store import db  # noqa: F401  reports, report_events, report_links, re
 from app.store import search as _search  # noqa: F401  reports_fts (SQLite), the search indexes
 from app.store import tables as _tables  # noqa: F401  the feature tables
 from app.store import rollups as _rollups  # noqa: F401  kinerja_daily, kinerja_hourly, kinerja_durations, kinerja_officers, kinerja_dirty
-from app import duplicates as _duplicates  # noqa: F401  report_supporters (still defined with the feature)

@@ -149,3 +149,12 @@ proof_flags = Table(
     Index("ix_proof_flags_report", "report_id", "occurred_at"),
     Index("ix_proof_flags_city", "city", "occurred_at"),
 )
+
+
+# Citizens supporting a report ("me too"), one row per signed visit (``app.duplicates``).
+report_supporters = Table(
+    "report_supporters", metadata,
+    Column("report_id", String(36), primary_key=True),
+    Column("supporter", String(64), primary_key=True),    # a hash: never who they are
+    Column("created_at", UTCDateTime, nullable=False),
+)
