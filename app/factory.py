@@ -49,13 +49,18 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     from app import web_kinerja
 
     server.register_blueprint(web_kinerja.blueprint)
+    from app import web_lapor
+
+    server.register_blueprint(web_lapor.blueprint)
 
     from app import web_assets
 
-    web_assets.install(server)
+    web_assets.install(server, web_assets.compressed_dir(settings))
     dash_app = web_assets.PantauDash(
         __name__, server=server, title="Pantau", update_title=None,
         assets_folder=str(ROOT / "assets"), suppress_callback_exceptions=True,
+        # A service worker is served at its own URL (app/web_lapor.py), never run as a page's script.
+        assets_ignore=r".*-sw\.js$",
         # Bootstrap (Bootswatch Darkly 5.3.8, MIT) is served from assets/: operations rooms are closed networks.
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}])
     from callbacks import register_all

@@ -25,6 +25,9 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
+import subprocess
+import sys
 
 from gunicorn.app.base import BaseApplication
 
@@ -75,4 +78,16 @@ class PantauServer(BaseApplication):
 def serve(settings: Settings, **options) -> None:
     """Run the web server until SIGTERM/SIGINT (gunicorn stops its workers gracefully)."""
     settings.resolved_secret_key()   # made once here, read by every worker
-    PantauServer(settings, **options).run()
+    from app import web_assets
+
+    # Beside the workers, at low priority: the static files' Brotli 11 copies (about 20 s of CPU the
+    # first time, nothing once made); until one is ready, a worker sends that file at level 5.
+    folder = web_assets.compressed_dir(settings)
+    compressor = subprocess.Popen([sys.executable, "-m", "app.web_assets", str(folder)],
+                                  stdout=subprocess.DEVNULL, preexec_fn=lambda: os.nice(10))
+    try:
+        PantauServer(settings, **options).run()
+    finally:
+        if compressor.poll() is None:
+            compressor.terminate()
+            compressor.wait(timeout=10)

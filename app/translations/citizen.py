@@ -184,4 +184,27 @@ ENTRIES = {
     "lacak.feedback_no_secret": {"id": "Hanya pelapor, dengan tautan pelapor, yang dapat menilai laporan ini.",
                                  "en": "Only the reporter, with the reporter's link, can rate this report."},
     "lacak.rate_n": {"id": "Nilai {n} dari 5", "en": "Rate {n} out of 5"},
+    # The photo sent as a file, resized on the phone; a report kept on the phone with no signal.
+    "lapor.photo_choose": {"id": "📷 Pilih atau potret foto", "en": "📷 Choose or take a photo"},
+    "lapor.photo.resizing": {"id": "Menyiapkan foto…", "en": "Preparing the photo…"},
+    "lapor.photo.uploading": {"id": "Mengunggah foto…", "en": "Uploading the photo…"},
+    "lapor.photo.progress": {"id": "Unggahan foto", "en": "Photo upload"},
+    "lapor.photo.failed": {"id": "Foto belum terunggah. Periksa sinyal lalu pilih fotonya lagi.",
+                           "en": "The photo was not uploaded. Check the signal and choose the photo again."},
+    "lapor.photo.kept": {"id": "Foto disimpan di HP ini; terkirim bersama laporan saat sinyal kembali.",
+                         "en": "Photo kept on this phone; it is sent with the report when the signal is back."},
+    "lapor.offline.waiting": {"id": "Tidak ada sinyal. Laporan Anda disimpan di HP ini dan terkirim otomatis saat "
+                                    "sinyal kembali. Jangan hapus data peramban.",
+                              "en": "No signal. Your report is kept on this phone and sent by itself when the "
+                                    "signal is back. Do not clear the browser's data."},
+    "lapor.offline.sending": {"id": "Sinyal kembali: mengirim laporan yang tersimpan…",
+                              "en": "Signal is back: sending the kept report…"},
+    "lapor.offline.refused": {"id": "Laporan tersimpan belum diterima: {message}",
+                              "en": "The kept report was not accepted: {message}"},
+    "lapor.offline.gps": {"id": "Lokasi GPS tersimpan (±{metres} m). Nama tempatnya muncul saat sinyal kembali.",
+                          "en": "GPS location kept (±{metres} m). The place's name appears when the signal is back."},
+    "lapor.offline.unavailable": {"id": "Tanpa sinyal, lokasi hanya bisa diambil dari GPS.",
+                                  "en": "With no signal, the location can only come from GPS."},
+    "lapor.app_name": {"id": "Lapor ke {city}", "en": "Report to {city}"},
+    "lapor.app_short": {"id": "Lapor", "en": "Report"},
 }
