@@ -119,12 +119,13 @@
   }
   function filed(answer) {
     var a = answer.body;
-    show([
+    // .lapor-done: the form gives way to the answer, as after a send with signal (assets/lapor.css).
+    show([el("Div", {className: "lapor-done", children: [
       el("H2", {children: a.heading, className: "h5", id: "lapor-kept-heading"}),
       el("Div", {children: a.ticket, id: "lapor-kept-ticket", className: "lapor-ticket"}),
       el("A", {children: a.track_label, href: a.track, id: "lapor-kept-track", className: "btn btn-success mt-2 me-2"}),
       el("A", {children: a.again_label, href: a.again, id: "lapor-kept-again", className: "btn btn-outline-light mt-2"}),
-      el("P", {children: a.keep, className: "small mt-2"})]);
+      el("P", {children: a.keep, className: "small mt-2"})]})]);
     set("lapor-submit", {disabled: true});
     setTimeout(function () {
       var heading = document.getElementById("lapor-kept-heading");
@@ -201,12 +202,23 @@
       return "/lapor/__page" + search;
     } catch (e) { return null; }
   }
+  function isSend(bodyText) {
+    try {
+      var body = JSON.parse(bodyText);
+      return String(body.output).indexOf("lapor-result.children") >= 0
+        && (body.changedPropIds || []).indexOf("lapor-submit.n_clicks") >= 0;
+    } catch (e) { return false; }
+  }
   if (onForm() && window.caches && window.fetch) {
     var pageFetch = window.fetch;
     window.fetch = function (input, init) {
       var url = typeof input === "string" ? input : (input && input.url) || "";
       var promise = pageFetch.apply(this, arguments);
       if (/\/_dash-update-component$/.test(url.split("?")[0]) && init && typeof init.body === "string") {
+        if (isSend(init.body)) {
+          // The phone said it had signal but the form's send never reached the server: kept here instead.
+          promise.catch(function () { keep(); });
+        }
         var key = routerKey(init.body);
         if (key) {
           promise.then(function (response) {
@@ -236,5 +248,11 @@
   if (onForm() && navigator.serviceWorker) {
     navigator.serviceWorker.register("/lapor-sw.js", {scope: "/lapor"}).catch(function () {});
   }
-  window.pantauLaporKept = {flush: flush, all: all};
+  // A GPS point taken with no signal: the server cannot name the place now, so say it is kept.
+  function gpsKept(point) {
+    var data = texts();
+    if (!data || navigator.onLine) { return; }
+    set("lapor-gps-status", {children: data.gps.replace("{metres}", String(Math.round(point.accuracy || 0)))});
+  }
+  window.pantauLaporKept = {flush: flush, all: all, gpsKept: gpsKept};
 })();

@@ -55,6 +55,7 @@
       return new Promise(function (resolve) {
         navigator.geolocation.getCurrentPosition(function (pos) {
           state.gps = {lat: pos.coords.latitude, lng: pos.coords.longitude, accuracy: pos.coords.accuracy};
+          if (window.pantauLaporKept) { window.pantauLaporKept.gpsKept(state.gps); }
           resolve({lat: pos.coords.latitude, lng: pos.coords.longitude, accuracy: pos.coords.accuracy, at: Date.now()});
         }, function (err) {
           var reason = {1: "denied", 2: "unavailable", 3: "timeout"}[err && err.code] || "unavailable";

@@ -26,7 +26,7 @@ def _fill_form(page, base, photo=None, description="Sampah menumpuk di depan pas
     page.wait_for_selector("#lapor-nudge-box:not([hidden])")   # a point is chosen, shown in words
     page.fill("#lapor-description", description)
     if photo:
-        page.set_input_files("#lapor-photo input[type=file]", str(photo))
+        page.set_input_files("#lapor-photo-file", str(photo))
         page.wait_for_selector("#lapor-thumb", timeout=15000)
 
 
