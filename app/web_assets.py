@@ -4,7 +4,7 @@ Dash puts every component library and every file of ``assets/`` on every page. T
 screens (/lapor, /lacak) are opened on cheap phones over 3G, so their first load leaves out
 what they do not use: the wall's scripts and styles (``wall.js``, h3-js, socket.io), the kiosk's,
 the data table, Bootstrap's components (the citizen screens use Bootstrap's CSS classes on plain
-elements) and the core-js polyfill (every browser the form supports has what it fills in).
+elements, from the theme's share they use: ``app/citizen_css.py``) and the core-js polyfill (every browser the form supports has what it fills in).
 The map library (dash-leaflet) is fetched only when the citizen opens the map
 (``window.pantauLazy``, ``assets/lapor.js``).
 
@@ -40,7 +40,10 @@ from config.settings import Settings
 LIGHT_PATHS = ("/lapor", "/lacak")
 # Left out of the citizen screens' pages (matched against the script's or stylesheet's URL).
 LEFT_OUT = re.compile(r"/dash_table/|/dash_bootstrap_components/|/dash_leaflet/|/deps/polyfill@"
-                      r"|/assets/(wall|kiosk|dispatch|tugas)[^/]*$|/assets/vendor/")
+                      r"|/assets/(wall|kiosk|dispatch|tugas)[^/]*$|/assets/vendor/"
+                      r"|/assets/00-bootstrap-darkly")   # the theme's share they use instead: citizen-bootstrap
+# The citizen screens' share of the theme (app/citizen_css.py), left out of every other page.
+CITIZEN_ONLY = re.compile(r"/assets/citizen-bootstrap")
 # Each citizen screen leaves out the other's scripts.
 LEFT_OUT_ON = {"/lapor": re.compile(r"/assets/lacak[^/]*\.js$"), "/lacak": re.compile(r"/assets/lapor[^/]*\.js$")}
 # Fetched by the page itself when needed: {namespace: URL pattern}.
@@ -97,7 +100,7 @@ class PantauDash(dash.Dash):
         # only leave some out of their HTML.
         srcs = super()._collect_and_register_resources(resources, include_async, url_attr)
         if not self._light():
-            return srcs
+            return [src for src in srcs if not CITIZEN_ONLY.search(_url_of(src).split("?", 1)[0])]
         kept = []
         screen = next((pattern for path, pattern in LEFT_OUT_ON.items() if is_light_under(request.path, path)), None)
         for src in srcs:

@@ -231,22 +231,30 @@
       }
       return promise;
     };
-    window.addEventListener("load", function () {
-      // The files this page loaded, kept for the next visit without signal.
-      var urls = [location.pathname + location.search];
-      (performance.getEntriesByType("resource") || []).forEach(function (entry) {
-        var u = new URL(entry.name);
-        if (u.origin === location.origin && /^\/(_dash-component-suites|assets|_dash-layout|_dash-dependencies|_favicon)/.test(u.pathname)) {
-          urls.push(u.pathname + u.search);
-        }
-      });
-      caches.open(CACHE).then(function (cache) {
-        return Promise.all(urls.map(function (u) { return cache.add(u).catch(function () {}); }));
-      }).catch(function () {});
-    });
+    window.addEventListener("load", function () { setTimeout(keepPage, 2000); });
   }
+  // The files this page loaded, kept for the next visit without signal: a while after the load, so
+  // it never competes with the form on 3G; the bundles come from the browser's HTTP cache.
+  function keepPage() {
+    var urls = [location.pathname + location.search];
+    (performance.getEntriesByType("resource") || []).forEach(function (entry) {
+      var u = new URL(entry.name);
+      if (u.origin === location.origin && /^\/(_dash-component-suites|assets|_dash-layout|_dash-dependencies|_favicon)/.test(u.pathname)) {
+        urls.push(u.pathname + u.search);
+      }
+    });
+    caches.open(CACHE).then(function (cache) {
+      return Promise.all(urls.map(function (u) { return cache.add(u).catch(function () {}); }));
+    }).catch(function () {});
+  }
+  // Registered once the form is up: a worker taking over the page's requests while it loads would
+  // delay the form on a slow phone (measured: seconds on a loaded machine).
   if (onForm() && navigator.serviceWorker) {
-    navigator.serviceWorker.register("/lapor-sw.js", {scope: "/lapor"}).catch(function () {});
+    window.addEventListener("load", function () {
+      setTimeout(function () {
+        navigator.serviceWorker.register("/lapor-sw.js", {scope: "/lapor"}).catch(function () {});
+      }, 1500);
+    });
   }
   // A GPS point taken with no signal: the server cannot name the place now, so say it is kept.
   function gpsKept(point) {

@@ -9,9 +9,8 @@ var CACHE = "pantau-lapor-v1";
 var ROUTER_OUTPUT = "shell-page.children";
 
 self.addEventListener("install", function (event) {
-  event.waitUntil(caches.open(CACHE).then(function (cache) {
-    return cache.addAll(["/lapor"]).catch(function () {});
-  }).then(function () { return self.skipWaiting(); }));
+  // The form's files are kept by the page once it has loaded (from the browser's HTTP cache).
+  event.waitUntil(self.skipWaiting());
 });
 
 self.addEventListener("activate", function (event) {

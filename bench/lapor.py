@@ -2,7 +2,7 @@
 
 The production web server (``python -m app serve``: gunicorn) runs in a child process on a real
 embedded Redis and SQLite holding one filed report (so /lacak shows a real ticket). Headless
-Chromium at 360x800, a fresh profile per load (nothing cached), is throttled through the DevTools
+Chromium at 360x800, a fresh context per load (nothing cached), is throttled through the DevTools
 protocol (``Network.emulateNetworkConditions`` and ``Emulation.setCPUThrottlingRate``):
 
 * 3G: 1.6 Mbit/s down, 750 kbit/s up, 300 ms round trip, CPU x4 (a cheap Android phone);
@@ -109,7 +109,8 @@ def load(browser, url: str, ready: str, profile: dict) -> dict:
     page = context.new_page()
     cdp = context.new_cdp_session(page)
     cdp.send("Network.enable")
-    cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
+    # A fresh context has an empty HTTP cache (a first visit); it is not disabled, so what the page
+    # keeps for offline use afterwards comes from it, as on a phone.
     cdp.send("Network.emulateNetworkConditions", {
         "offline": False, "latency": profile["rtt_ms"],
         "downloadThroughput": profile["download_bps"] / 8, "uploadThroughput": profile["upload_bps"] / 8})

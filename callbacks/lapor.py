@@ -23,6 +23,7 @@ from app import duplicates, lapor_intake, photos, reporter_secret
 from app.areas import place_label
 from app.i18n import number, t
 from app.open311.intake import IntakeRefused, RateGate
+from app.public import is_sensitive, public_approved
 from app.reports import ReportInvalid, ticket_for
 from app.store import db
 from app.web_errors import CallbackInputInvalid
@@ -83,21 +84,34 @@ def _ago(moment: datetime, lang: str) -> str:
 
 
 def _duplicate_text(services, candidate: dict, category: str, lat: float, lng: float, lang: str):
-    """One likely duplicate in words: category, how long ago, how far, its state, its supporters."""
+    """One likely duplicate in words: category, how long ago, how far, its state, its supporters, and
+    its photo's thumbnail only once staff published the report and never for a sensitive category
+    (the rule of /lacak: a citizen's unreviewed photo is never shown to another)."""
     with services.engine.connect() as conn:
-        row = conn.execute(select(db.reports.c.lat, db.reports.c.lng, db.reports.c.status)
+        row = conn.execute(select(db.reports.c.lat, db.reports.c.lng, db.reports.c.status, db.reports.c.photos,
+                                  public_approved.c.report_id.label("approved_id"))
+                           .select_from(db.reports.outerjoin(public_approved,
+                                                             public_approved.c.report_id == db.reports.c.id))
                            .where(db.reports.c.id == candidate["id"])).first()
     entry = BY_CODE.get(category)
+    name = entry.name(lang) if entry else t("lacak.unknown_category", lang)
     distance = t("unit.metres", lang, n=number(round(_metres(lat, lng, row.lat, row.lng) / 10) * 10, lang)) \
         if row is not None else "±"
     status = t(f"lacak.status.{row.status if row is not None else 'new'}", lang)
+    refs = [ref for ref in json.loads(row.photos or "[]") if photos.is_ref(ref)] \
+        if row is not None and row.approved_id is not None and not is_sensitive(category) else []
+    thumb = photos.thumb_ref_of(refs[0]) if refs else None
     return [html.P(t("lapor.duplicate", lang), className="mb-1"),
-            html.P([html.Span(entry.icon + " " if entry else "", **{"aria-hidden": "true"}),
-                    t("lapor.duplicate_item", lang, category=entry.name(lang) if entry else category,
-                      ago=_ago(candidate["created_at"], lang), distance=distance, status=status), " ",
-                    t("lapor.supporters", lang, count=number(candidate.get("supporters", 0), lang)), " ",
-                    html.A(candidate["ticket"], href=f"/lacak/{candidate['ticket']}?lang={lang}", target="_blank",
-                           id=f"{ids.PREFIX}duplicate-ticket")], className="mb-0")]
+            html.Div([
+                html.Img(src=f"/photos/{thumb}", alt=t("lacak.before_alt", lang, category=name),
+                         className="lapor-duplicate-thumb", id=f"{ids.PREFIX}duplicate-thumb") if thumb else
+                html.Span(entry.icon if entry else "", className="lapor-duplicate-icon", **{"aria-hidden": "true"}),
+                html.P([t("lapor.duplicate_item", lang, category=name, ago=_ago(candidate["created_at"], lang),
+                          distance=distance, status=status), " ",
+                        t("lapor.supporters", lang, count=number(candidate.get("supporters", 0), lang)), " ",
+                        html.A(candidate["ticket"], href=f"/lacak/{candidate['ticket']}?lang={lang}", target="_blank",
+                               id=f"{ids.PREFIX}duplicate-ticket")], className="mb-0"),
+            ], className="lapor-duplicate-item")]
 
 
 def _place_words(services, point: dict | None, lang: str) -> tuple[str, bool]:
