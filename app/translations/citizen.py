@@ -207,4 +207,9 @@ ENTRIES = {
                                   "en": "With no signal, the location can only come from GPS."},
     "lapor.app_name": {"id": "Lapor ke {city}", "en": "Report to {city}"},
     "lapor.app_short": {"id": "Lapor", "en": "Report"},
+    "lacak.map_open": {"id": "Lihat di peta", "en": "Show on the map"},
+    "lacak.map_open_area": {"id": "Lihat wilayahnya di peta", "en": "Show its area on the map"},
+    "lacak.map_label": {"id": "Peta lokasi laporan", "en": "Map of the report's place"},
+    "lacak.map_area_note": {"id": "Untuk jenis laporan ini hanya wilayahnya yang ditampilkan, bukan titik persisnya.",
+                            "en": "For this kind of report only its area is shown, not the exact point."},
 }
