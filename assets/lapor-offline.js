@@ -245,7 +245,7 @@
     });
     caches.open(CACHE).then(function (cache) {
       return Promise.all(urls.map(function (u) { return cache.add(u).catch(function () {}); }));
-    }).catch(function () {});
+    }).then(function () { document.documentElement.dataset.laporKept = "page"; }, function () {});
   }
   // Registered once the form is up: a worker taking over the page's requests while it loads would
   // delay the form on a slow phone (measured: seconds on a loaded machine).

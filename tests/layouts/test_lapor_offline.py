@@ -50,6 +50,7 @@ def test_offline_report_is_kept_on_the_phone_and_filed_once_when_back(live_app, 
     page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=30000)
     page.wait_for_function("() => caches.open('pantau-lapor-v1').then(c => c.keys())"
                            ".then(k => k.some(r => r.url.includes('/lapor/__page')))", timeout=30000)
+    page.wait_for_selector("html[data-lapor-kept=page]", state="attached", timeout=30000)
     page.wait_for_load_state("networkidle")
 
     cdp.send("Network.emulateNetworkConditions", NO_THROTTLE)   # Playwright's offline (page and worker) wins
