@@ -25,9 +25,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
-import subprocess
-import sys
 
 from gunicorn.app.base import BaseApplication
 
@@ -64,9 +61,14 @@ class PantauServer(BaseApplication):
             self.cfg.set(name, value)
 
     def load(self):
+        from app import web_assets
         from app.factory import create_app
 
         app = create_app(self.settings)
+        # One worker (a lock file decides) makes the static files' missing Brotli 11 copies in a
+        # low-priority thread (about 15 s of CPU the first time, nothing once made; the compressor
+        # releases the GIL); until a copy is ready, that file is sent at level 5.
+        web_assets.precompress_in_background(web_assets.compressed_dir(self.settings))
         # The app's ~150,000 long-lived objects (Dash layouts, boundaries, catalogues) leave the
         # garbage collector's view: otherwise each full collection walks them all and stalls every
         # request of the worker for 50-90 ms (measured), the worst of the intake's p99.
@@ -78,16 +80,4 @@ class PantauServer(BaseApplication):
 def serve(settings: Settings, **options) -> None:
     """Run the web server until SIGTERM/SIGINT (gunicorn stops its workers gracefully)."""
     settings.resolved_secret_key()   # made once here, read by every worker
-    from app import web_assets
-
-    # Beside the workers, at low priority: the static files' Brotli 11 copies (about 20 s of CPU the
-    # first time, nothing once made); until one is ready, a worker sends that file at level 5.
-    folder = web_assets.compressed_dir(settings)
-    compressor = subprocess.Popen([sys.executable, "-m", "app.web_assets", str(folder)],
-                                  stdout=subprocess.DEVNULL, preexec_fn=lambda: os.nice(10))
-    try:
-        PantauServer(settings, **options).run()
-    finally:
-        if compressor.poll() is None:
-            compressor.terminate()
-            compressor.wait(timeout=10)
+    PantauServer(settings, **options).run()

@@ -13,8 +13,8 @@ A citizen screen therefore must not render a component of a library left out her
 
 Answers are compressed with Brotli or gzip (Flask-Compress, at a level fast enough for a request).
 Static files (component bundles, assets) are compressed ahead of time at the highest levels
-(``precompress``: ``python -m app serve`` runs it beside the workers, ``make precompress`` at build
-time) into a folder keyed by each file's content hash, shared by every worker; a request only reads
+(``precompress``: one worker of ``python -m app serve`` runs it in a thread, ``make precompress``
+at build time) into a folder keyed by each file's content hash, shared by every worker; a request only reads
 the ready copy. Brotli 11 inside a request made a worker's first /lapor take 15.9 s on 3G (about a
 second per bundle on a loaded machine); until a copy is ready the file is sent at level 5 (kept per
 process). An asset whose URL carries Dash's ``?m=<mtime>`` fingerprint is cached by browsers for a
@@ -22,12 +22,15 @@ year (``immutable``).
 """
 from __future__ import annotations
 
+import fcntl
 import gzip
 import hashlib
 import json
+import logging
 import os
 import re
 import sys
+import threading
 from pathlib import Path
 
 import brotli
@@ -37,6 +40,7 @@ from flask_compress import Compress
 
 from config.settings import Settings
 
+log = logging.getLogger(__name__)
 LIGHT_PATHS = ("/lapor", "/lacak")
 # Left out of the citizen screens' pages (matched against the script's or stylesheet's URL).
 LEFT_OUT = re.compile(r"/dash_table/|/dash_bootstrap_components/|/dash_leaflet/|/deps/polyfill@"
@@ -195,6 +199,34 @@ def precompress(folder: Path, files: list[Path] | None = None) -> int:
             os.replace(partial, target)     # atomic: a worker never reads half a copy
             made += 1
     return made
+
+
+def precompress_in_background(folder: Path, files: list[Path] | None = None) -> threading.Thread | None:
+    """``precompress(folder)`` in a low-priority daemon thread of this process, unless another
+    process holds the folder's lock (one worker of a server does it); None when it is not this one."""
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = open(folder / ".lock", "w")   # noqa: SIM115 (held for the thread's life)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        lock.close()
+        return None
+
+    def run() -> None:
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)   # Linux: this thread only
+        except (OSError, AttributeError):
+            pass
+        try:
+            precompress(folder, files)
+        except OSError as err:
+            log.warning("static files not compressed ahead of time: %s", err)
+        finally:
+            lock.close()
+
+    thread = threading.Thread(target=run, name="pantau-precompress", daemon=True)
+    thread.start()
+    return thread
 
 
 class _Precompressed:

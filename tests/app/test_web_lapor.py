@@ -142,3 +142,16 @@ def test_static_files_are_sent_from_their_copies_compressed_ahead_of_time(sqlite
     # A file with no copy yet is still compressed (at a level fast enough for a request).
     other = client.get("/assets/lacak.js?m=1", headers={"Accept-Encoding": "br"})
     assert other.headers["Content-Encoding"] == "br"
+
+
+def test_one_process_at_a_time_compresses_ahead_of_time(tmp_path):
+    folder = tmp_path / "static-compressed"
+    files = [web_assets.ASSETS / "lapor.js", web_assets.ASSETS / "lacak.js"]
+    first = web_assets.precompress_in_background(folder, files)
+    assert first is not None
+    assert web_assets.precompress_in_background(folder, files) is None or first.is_alive() is False
+    first.join(timeout=120)
+    assert len(list(folder.glob("*.br"))) == 2 and len(list(folder.glob("*.gz"))) == 2
+    again = web_assets.precompress_in_background(folder, files)   # the lock is free again
+    assert again is not None
+    again.join(timeout=60)
