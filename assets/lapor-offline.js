@@ -189,6 +189,20 @@
   window.addEventListener("load", function () { setTimeout(flush, 500); });
 
   // -- the page kept for offline use ---------------------------------------------------------------
+  // `work` a while after the form is on screen: the page's load event comes before Dash has fetched
+  // the layout and drawn the form, and on 3G this work would compete with that.
+  function whenFormUp(delay, work) {
+    var started = false;
+    function check(observer) {
+      if (started || !document.getElementById("lapor-submit")) { return; }
+      started = true;
+      if (observer) { observer.disconnect(); }
+      setTimeout(work, delay);
+    }
+    var observer = new MutationObserver(function () { check(observer); });
+    observer.observe(document.documentElement, {childList: true, subtree: true});
+    check(observer);
+  }
   // The router's answer (the form itself) comes from a POST, which the Cache API cannot keep: its
   // copy is kept here, under a GET key the service worker answers from when there is no signal.
   function routerKey(bodyText) {
@@ -231,7 +245,7 @@
       }
       return promise;
     };
-    window.addEventListener("load", function () { setTimeout(keepPage, 2000); });
+    whenFormUp(2500, keepPage);
   }
   // The files this page loaded, kept for the next visit without signal: a while after the load, so
   // it never competes with the form on 3G; the bundles come from the browser's HTTP cache.
@@ -250,10 +264,8 @@
   // Registered once the form is up: a worker taking over the page's requests while it loads would
   // delay the form on a slow phone (measured: seconds on a loaded machine).
   if (onForm() && navigator.serviceWorker) {
-    window.addEventListener("load", function () {
-      setTimeout(function () {
-        navigator.serviceWorker.register("/lapor-sw.js", {scope: "/lapor"}).catch(function () {});
-      }, 1500);
+    whenFormUp(1500, function () {
+      navigator.serviceWorker.register("/lapor-sw.js", {scope: "/lapor"}).catch(function () {});
     });
   }
   // A GPS point taken with no signal: the server cannot name the place now, so say it is kept.
