@@ -228,6 +228,16 @@
     window.fetch = function (input, init) {
       var url = typeof input === "string" ? input : (input && input.url) || "";
       var promise = pageFetch.apply(this, arguments);
+      var path = url.split("?")[0].replace(location.origin, "");
+      if (/^\/(_dash-layout|_dash-dependencies)$/.test(path) && !(init && init.method && init.method !== "GET")) {
+        // Kept as Dash fetches them: no second download for the copy.
+        promise.then(function (response) {
+          if (response.ok) {
+            var copy = response.clone();
+            caches.open(CACHE).then(function (cache) { return cache.put(path, copy); }).catch(function () {});
+          }
+        }).catch(function () {});
+      }
       if (/\/_dash-update-component$/.test(url.split("?")[0]) && init && typeof init.body === "string") {
         if (isSend(init.body)) {
           // The phone said it had signal but the form's send never reached the server: kept here instead.
@@ -253,7 +263,7 @@
     var urls = [location.pathname + location.search];
     (performance.getEntriesByType("resource") || []).forEach(function (entry) {
       var u = new URL(entry.name);
-      if (u.origin === location.origin && /^\/(_dash-component-suites|assets|_dash-layout|_dash-dependencies|_favicon)/.test(u.pathname)) {
+      if (u.origin === location.origin && /^\/(_dash-component-suites|assets|_favicon)/.test(u.pathname)) {
         urls.push(u.pathname + u.search);
       }
     });
