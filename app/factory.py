@@ -10,7 +10,7 @@ from pathlib import Path
 from flask import Flask
 from flask_socketio import SocketIO
 
-from app import headers, live, public, web_assets, web_errors, web_feedback, web_kinerja, web_ops, web_photos
+from app import headers, live, public, web_assets, web_errors, web_feedback, web_kinerja, web_lapor, web_ops, web_photos
 from app.auth import displays, web as auth_web
 from app.open311 import api as open311_api
 from app.services import Services
@@ -42,11 +42,14 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     server.register_blueprint(web_feedback.blueprint)
     server.register_blueprint(public.blueprint)
     server.register_blueprint(web_kinerja.blueprint)
+    server.register_blueprint(web_lapor.blueprint)
 
-    web_assets.install(server)
+    web_assets.install(server, web_assets.compressed_dir(settings))
     dash_app = web_assets.PantauDash(
         __name__, server=server, title="Pantau", update_title=None,
         assets_folder=str(ROOT / "assets"), suppress_callback_exceptions=True,
+        # A service worker is served at its own URL (app/web_lapor.py), never run as a page's script.
+        assets_ignore=r".*-sw\.js$",
         # Bootstrap (Bootswatch Darkly 5.3.8, MIT) is served from assets/: operations rooms are closed networks.
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}])
     dash_app.layout = shell.layout

@@ -61,9 +61,14 @@ class PantauServer(BaseApplication):
             self.cfg.set(name, value)
 
     def load(self):
+        from app import web_assets
         from app.factory import create_app
 
         app = create_app(self.settings)
+        # One worker (a lock file decides) makes the static files' missing Brotli 11 copies in a
+        # low-priority thread (about 15 s of CPU the first time, nothing once made; the compressor
+        # releases the GIL); until a copy is ready, that file is sent at level 5.
+        web_assets.precompress_in_background(web_assets.compressed_dir(self.settings))
         # The app's ~150,000 long-lived objects (Dash layouts, boundaries, catalogues) leave the
         # garbage collector's view: otherwise each full collection walks them all and stalls every
         # request of the worker for 50-90 ms (measured), the worst of the intake's p99.

@@ -4,31 +4,52 @@ Dash puts every component library and every file of ``assets/`` on every page. T
 screens (/lapor, /lacak) are opened on cheap phones over 3G, so their first load leaves out
 what they do not use: the wall's scripts and styles (``wall.js``, h3-js, socket.io), the kiosk's,
 the data table, Bootstrap's components (the citizen screens use Bootstrap's CSS classes on plain
-elements) and the core-js polyfill (every browser the form supports has what it fills in).
+elements, from the theme's share they use: ``app/citizen_css.py``) and the core-js polyfill (every browser the form supports has what it fills in).
 The map library (dash-leaflet) is fetched only when the citizen opens the map
 (``window.pantauLazy``, ``assets/lapor.js``).
 
 A citizen screen therefore must not render a component of a library left out here: the tests
 (``tests/layouts/test_lapor_phone.py``) check the layouts' namespaces.
 
-Answers are compressed with Brotli or gzip (Flask-Compress). Static files (component bundles,
-assets) are compressed once per process at the highest level and kept; an asset whose URL carries
-Dash's ``?m=<mtime>`` fingerprint is cached by browsers for a year (``immutable``).
+Answers are compressed with Brotli or gzip (Flask-Compress, at a level fast enough for a request).
+Static files (component bundles, assets) are compressed ahead of time at the highest levels
+(``precompress``: one worker of ``python -m app serve`` runs it in a thread, ``make precompress``
+at build time) into a folder keyed by each file's content hash, shared by every worker; a request only reads
+the ready copy. Brotli 11 inside a request made a worker's first /lapor take 15.9 s on 3G (about a
+second per bundle on a loaded machine); until a copy is ready the file is sent at level 5 (kept per
+process). An asset whose URL carries Dash's ``?m=<mtime>`` fingerprint is cached by browsers for a
+year (``immutable``).
 """
 from __future__ import annotations
 
+import fcntl
+import gzip
+import hashlib
 import json
+import logging
+import os
 import re
+import sys
+import threading
+from pathlib import Path
 
 import brotli
 import dash
 from flask import Flask, g, request
 from flask_compress import Compress
 
+from config.settings import Settings
+
+log = logging.getLogger(__name__)
 LIGHT_PATHS = ("/lapor", "/lacak")
 # Left out of the citizen screens' pages (matched against the script's or stylesheet's URL).
 LEFT_OUT = re.compile(r"/dash_table/|/dash_bootstrap_components/|/dash_leaflet/|/deps/polyfill@"
-                      r"|/assets/(wall|kiosk)[^/]*$|/assets/vendor/")
+                      r"|/assets/(wall|kiosk|dispatch|tugas)[^/]*$|/assets/vendor/"
+                      r"|/assets/00-bootstrap-darkly")   # the theme's share they use instead: citizen-bootstrap
+# The citizen screens' share of the theme (app/citizen_css.py), left out of every other page.
+CITIZEN_ONLY = re.compile(r"/assets/citizen-bootstrap")
+# Each citizen screen leaves out the other's scripts.
+LEFT_OUT_ON = {"/lapor": re.compile(r"/assets/lacak[^/]*\.js$"), "/lacak": re.compile(r"/assets/lapor[^/]*\.js$")}
 # Fetched by the page itself when needed: {namespace: URL pattern}.
 LAZY = {"dash_leaflet": re.compile(r"/dash_leaflet/")}
 LIGHT_NAMESPACES = ("dash_html_components", "dash_core_components")
@@ -36,8 +57,12 @@ STATIC_PREFIXES = ("/_dash-component-suites/", "/assets/")
 YEAR = 31536000
 
 
+def is_light_under(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(prefix + "/")
+
+
 def is_light(path: str) -> bool:
-    return any(path == p or path.startswith(p + "/") for p in LIGHT_PATHS)
+    return any(is_light_under(path, p) for p in LIGHT_PATHS)
 
 
 def _url_of(src) -> str:
@@ -57,7 +82,16 @@ class PantauDash(dash.Dash):
         except RuntimeError:
             lang = None
         lang = lang if lang in ("id", "en") else self.default_language
-        return html.replace("<html>", f'<html lang="{lang}">', 1)
+        html = html.replace("<html>", f'<html lang="{lang}">', 1)
+        try:
+            installable = is_light_under(request.path, "/lapor")
+        except RuntimeError:
+            installable = False
+        if installable:
+            # The form can be installed on the phone's home screen (app/web_lapor.py: the manifest).
+            html = html.replace("</head>", f'<link rel="manifest" href="/lapor/manifest.webmanifest?lang={lang}">'
+                                '<meta name="theme-color" content="#375a7f"></head>', 1)
+        return html
 
     def _light(self) -> bool:
         try:
@@ -70,10 +104,13 @@ class PantauDash(dash.Dash):
         # only leave some out of their HTML.
         srcs = super()._collect_and_register_resources(resources, include_async, url_attr)
         if not self._light():
-            return srcs
+            return [src for src in srcs if not CITIZEN_ONLY.search(_url_of(src).split("?", 1)[0])]
         kept = []
+        screen = next((pattern for path, pattern in LEFT_OUT_ON.items() if is_light_under(request.path, path)), None)
         for src in srcs:
             url = _url_of(src)
+            if screen is not None and screen.search(url.split("?", 1)[0]):
+                continue
             if LEFT_OUT.search(url.split("?", 1)[0]):
                 for namespace, pattern in LAZY.items():
                     if pattern.search(url):
@@ -95,8 +132,8 @@ class PantauDash(dash.Dash):
 
 
 class _StaticCache:
-    """Flask-Compress's cache: keeps the compressed body of static files only (keys from
-    ``_cache_key``), recompressed once at Brotli's highest level; dynamic answers pass through."""
+    """Flask-Compress's cache: keeps the (level 5) compressed body of static files only (keys from
+    ``_cache_key``) until their precompressed copy is ready; dynamic answers pass through."""
 
     def __init__(self):
         self.data: dict[str, bytes] = {}
@@ -105,11 +142,121 @@ class _StaticCache:
         return self.data.get(key)
 
     def set(self, key: str, value: bytes) -> None:
-        if "static:" not in key or key in self.data:
-            return
-        if key.startswith("br;"):
-            value = brotli.compress(brotli.decompress(value), quality=11)
-        self.data[key] = value
+        if "static:" in key:
+            self.data.setdefault(key, value)
+
+
+# -- compressed ahead of time ------------------------------------------------------------------------
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
+ENCODINGS = {"br": ".br", "gzip": ".gz"}
+PRECOMPRESS_SUFFIXES = (".js", ".css", ".json", ".svg", ".ico", ".webmanifest")
+PRECOMPRESS_MAX_BYTES = 1_200_000    # the two bundles past it (plotly, mathjax) no citizen screen loads
+
+
+def compressed_dir(settings) -> Path:
+    return Path(settings.data_dir) / "static-compressed"
+
+
+def static_files() -> list[Path]:
+    """The files Dash and ``assets/`` may serve that are worth compressing ahead of time: minified
+    bundles of the component libraries in use and our own assets (no development builds)."""
+    import dash_bootstrap_components
+    import dash_leaflet
+
+    roots = [Path(dash.__file__).parent, Path(dash_leaflet.__file__).parent,
+             Path(dash_bootstrap_components.__file__).parent, ASSETS]
+    found = []
+    for root in roots:
+        for path in root.rglob("*"):
+            name = path.name
+            if (path.suffix in PRECOMPRESS_SUFFIXES and ".dev." not in name and "/tests/" not in str(path)
+                    and not (path.suffix == ".js" and ".min." not in name
+                             and path.with_name(name[:-3] + ".min.js").exists())
+                    and path.is_file() and 500 <= path.stat().st_size <= PRECOMPRESS_MAX_BYTES):
+                found.append(path)
+    return sorted(found)
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def precompress(folder: Path, files: list[Path] | None = None) -> int:
+    """Brotli 11 and gzip 9 copies of ``files`` (default ``static_files()``) in ``folder``, named by
+    content hash; the copies already there are kept. Answers how many files were compressed now."""
+    folder.mkdir(parents=True, exist_ok=True)
+    made = 0
+    for path in files if files is not None else static_files():
+        data = path.read_bytes()
+        digest = _digest(data)
+        for encoding, suffix in ENCODINGS.items():
+            target = folder / (digest + suffix)
+            if target.exists():
+                continue
+            body = brotli.compress(data, quality=11) if encoding == "br" else gzip.compress(data, 9, mtime=0)
+            partial = target.with_name(f"{target.name}.{os.getpid()}.part")
+            partial.write_bytes(body)
+            os.replace(partial, target)     # atomic: a worker never reads half a copy
+            made += 1
+    return made
+
+
+def precompress_in_background(folder: Path, files: list[Path] | None = None) -> threading.Thread | None:
+    """``precompress(folder)`` in a low-priority daemon thread of this process, unless another
+    process holds the folder's lock (one worker of a server does it); None when it is not this one."""
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = open(folder / ".lock", "w")   # noqa: SIM115 (held for the thread's life)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        lock.close()
+        return None
+
+    def run() -> None:
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)   # Linux: this thread only
+        except (OSError, AttributeError):
+            pass
+        try:
+            precompress(folder, files)
+        except OSError as err:
+            log.warning("static files not compressed ahead of time: %s", err)
+        finally:
+            lock.close()
+
+    thread = threading.Thread(target=run, name="pantau-precompress", daemon=True)
+    thread.start()
+    return thread
+
+
+class _Precompressed:
+    """The ready copies of one process: read from ``folder`` once found, by content hash."""
+
+    def __init__(self, folder: Path | None):
+        self.folder = folder
+        self.found: dict[tuple[str, str], bytes] = {}
+
+    def get(self, data: bytes, encoding: str) -> bytes | None:
+        if self.folder is None:
+            return None
+        key = (_digest(data), encoding)
+        body = self.found.get(key)
+        if body is None:
+            try:
+                body = (self.folder / (key[0] + ENCODINGS[encoding])).read_bytes()
+            except OSError:
+                return None
+            self.found[key] = body
+        return body
+
+
+def _accepted(header: str) -> str | None:
+    offered = {part.split(";", 1)[0].strip().lower(): ("q=0" not in part.replace(" ", ""))
+               for part in (header or "").split(",")}
+    for encoding in ENCODINGS:
+        if offered.get(encoding):
+            return encoding
+    return None
 
 
 def _cache_key(req) -> str:
@@ -118,8 +265,10 @@ def _cache_key(req) -> str:
     return "dynamic"
 
 
-def install(server: Flask) -> None:
-    """Compression and cache lifetimes on ``server``'s answers."""
+def install(server: Flask, folder: Path | None = None) -> None:
+    """Compression and cache lifetimes on ``server``'s answers; ``folder``: the copies compressed
+    ahead of time (``precompress``), if any."""
+    ready = _Precompressed(folder)
     server.config.update(
         COMPRESS_ALGORITHM=["br", "gzip"], COMPRESS_BR_LEVEL=5, COMPRESS_LEVEL=6, COMPRESS_MIN_SIZE=500,
         COMPRESS_MIMETYPES=["text/html", "text/css", "text/plain", "text/javascript", "application/javascript",
@@ -147,4 +296,30 @@ def install(server: Flask) -> None:
         if request.path.startswith(STATIC_PREFIXES) and response.status_code == 200 and response.is_streamed:
             response.direct_passthrough = False
             response.make_sequence()
+        if request.path.startswith(STATIC_PREFIXES) and response.status_code == 200 \
+                and "Content-Encoding" not in response.headers and not response.is_streamed:
+            encoding = _accepted(request.headers.get("Accept-Encoding", ""))
+            body = ready.get(response.get_data(), encoding) if encoding else None
+            if body is not None:
+                # Compress sees the encoding set and leaves the answer alone.
+                response.set_data(body)
+                response.headers["Content-Encoding"] = encoding
+                response.vary.add("Accept-Encoding")
         return response
+
+
+def main(argv=None) -> int:
+    """``python -m app.web_assets [FOLDER]``: compress the static files ahead of time (the folder
+    defaults to the settings' data folder's ``static-compressed``)."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv:
+        folder = Path(argv[0])
+    else:
+        folder = compressed_dir(Settings.for_command())
+    made = precompress(folder)
+    print(f"{made} compressed copies made in {folder}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,8 +1,31 @@
-/* Ticket tracking (/lacak) in the browser: the holder of the reporter's link rates or disputes the
+/* Ticket tracking (/lacak) in the browser: the small map fetched on a tap; the holder of the reporter's link rates or disputes the
  * report (POST /api/feedback/<ticket>, the secret from the fragment in X-Reporter-Secret: it is never
  * in a URL the server sees), and switching the language keeps the fragment. */
 (function () {
   "use strict";
+
+  // The small map: dash-leaflet is fetched only on the tap (its URLs: the page's pantau-lazy block).
+  function lazyScript(url) {
+    return new Promise(function (resolve, reject) {
+      var tag = document.createElement("script");
+      tag.src = url;
+      tag.onload = resolve;
+      tag.onerror = reject;
+      document.head.appendChild(tag);
+    });
+  }
+  window.dash_clientside = window.dash_clientside || {};
+  window.dash_clientside.pantauLacak = {
+    loadMap: function () {
+      if (window.dash_leaflet) { return "ready"; }
+      var lazyData = document.getElementById("pantau-lazy");
+      var urls = (lazyData ? JSON.parse(lazyData.textContent || "{}") : {}).dash_leaflet || [];
+      if (!urls.length) { return "failed"; }
+      return urls.reduce(function (chain, url) {
+        return chain.then(function () { return lazyScript(url); });
+      }, Promise.resolve()).then(function () { return "ready"; }, function () { return "failed"; });
+    }
+  };
 
   function secret() {
     var match = /(?:^|[#&])k=([^&]+)/.exec(window.location.hash || "");

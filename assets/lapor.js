@@ -1,6 +1,5 @@
 /* The report form (/lapor) in the browser: GPS only on a tap, the map library fetched only when the
- * map is opened, errors put next to their field, a photo too large or of the wrong type explained
- * at once. The words come from the server (the catalogue), through data attributes and callbacks.
+ * map is opened, errors put next to their field (the photo: assets/lapor-photo.js). The words come from the server (the catalogue), through data attributes and callbacks.
  */
 (function () {
   "use strict";
@@ -26,6 +25,9 @@
     try { return JSON.parse(props["data-errors"]); } catch (e) { return null; }
   }
 
+  // What the form holds, for a report kept on the phone with no signal (assets/lapor-offline.js).
+  var state = window.pantauLaporState = window.pantauLaporState || {};
+
   var api = {
     // A category button pressed -> [its code, every button's aria-pressed]
     chooseCategory: function (clicks) {
@@ -40,6 +42,7 @@
           window.dash_clientside.set_props("lapor-error-category", {children: ""});
         }
       }
+      state.category = code || state.category;
       return [code, ids.map(function (id) { return id === code ? "true" : "false"; })];
     },
     // -> {lat, lng, accuracy} or {error: "denied" | "unavailable" | "timeout" | "unsupported"}
@@ -51,6 +54,8 @@
       }
       return new Promise(function (resolve) {
         navigator.geolocation.getCurrentPosition(function (pos) {
+          state.gps = {lat: pos.coords.latitude, lng: pos.coords.longitude, accuracy: pos.coords.accuracy};
+          if (window.pantauLaporKept) { window.pantauLaporKept.gpsKept(state.gps); }
           resolve({lat: pos.coords.latitude, lng: pos.coords.longitude, accuracy: pos.coords.accuracy, at: Date.now()});
         }, function (err) {
           var reason = {1: "denied", 2: "unavailable", 3: "timeout"}[err && err.code] || "unavailable";
@@ -73,6 +78,7 @@
     // The chosen point onto the map, when the map is open.
     followLocation: function (point) {
       var set = window.dash_clientside.set_props;
+      state.location = point || null;
       if (!point || !set || !document.getElementById("lapor-map")) { return null; }
       var where = [point.lat, point.lng];
       set("lapor-marker", {children: [{type: "Marker", namespace: "dash_leaflet", props: {position: where}}]});
@@ -111,27 +117,4 @@
   window.dash_clientside = window.dash_clientside || {};
   window.dash_clientside.pantauLapor = api;
 
-  // dcc.Upload's file input has no label of its own: name it by the step's heading.
-  new MutationObserver(function () {
-    var input = document.querySelector("#lapor-photo input[type=file]:not([aria-labelledby])");
-    if (input) { input.setAttribute("aria-labelledby", "lapor-photo-label"); }
-  }).observe(document.documentElement, {childList: true, subtree: true});
-
-  // A photo too large or of the wrong type: dcc.Upload drops it silently, so say why here.
-  document.addEventListener("change", function (event) {
-    var input = event.target;
-    var box = input && input.closest && input.closest("#lapor-photo-box");
-    if (!box || !input.files || !input.files.length) { return; }
-    var file = input.files[0];
-    var max = parseInt(box.dataset.maxBytes || "0", 10);
-    var message = "";
-    if (!/^image\/(jpeg|png|webp)$/.test(file.type || "")) {
-      message = box.dataset.wrongType;
-    } else if (max && file.size > max) {
-      message = box.dataset.tooLarge;
-    }
-    if (window.dash_clientside.set_props) {
-      window.dash_clientside.set_props("lapor-error-photo", {children: message || ""});
-    }
-  }, true);
 })();

@@ -2,13 +2,11 @@
 upload, likely duplicates, submit.
 
 Citizens read words, never ``field: rule``: every refusal is translated from the catalogue
-(``_field_message``, ``_photo_message``) and shown next to its field (``lapor-error-<field>``, put
+(``app.lapor_intake``) and shown next to its field (``lapor-error-<field>``, put
 there by ``assets/lapor.js`` from the ``data-errors`` of the summary); the APIs keep the rules.
 """
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import logging
 import math
@@ -21,10 +19,11 @@ from dash import ALL, ClientsideFunction, Input, Output, State, ctx, html, no_up
 from flask import current_app, request
 from sqlalchemy import select
 
-from app import duplicates, photos, reporter_secret
+from app import duplicates, lapor_intake, photos, reporter_secret
 from app.areas import place_label
 from app.i18n import number, t
 from app.open311.intake import IntakeRefused, RateGate
+from app.public import is_sensitive, public_approved
 from app.reports import ReportInvalid, ticket_for
 from app.store import db
 from app.web_errors import CallbackInputInvalid
@@ -58,32 +57,8 @@ def _error(lang: str, message: str):
                     className="alert alert-danger", id=f"{ids.PREFIX}error", role="alert")
 
 
-# -- citizen words for refusals (the rules stay in app/reports.py and app/photos.py) ---------------
-_FIELD = {"category": "category", "lat": "location", "lng": "location", "location": "location",
-          "description": "description", "reporter_name": "name", "reporter_phone": "phone",
-          "reporter_email": "email", "photos": "photo"}
-# What a refused field is set to so the next rule can be checked too (every error shown at once).
-_NEUTRAL = {"category": {"category": "other"}, "reporter_name": {"reporter_name": None},
-            "reporter_phone": {"reporter_phone": None}, "reporter_email": {"reporter_email": None},
-            "description": {"description": ""}, "photos": {"photos": ()}}
-
-
-def _field_message(field: str, lang: str, city: str) -> str:
-    if field == "location":
-        return t("lapor.error.outside", lang, city=city)
-    if field in ("category", "description", "name", "phone", "email", "photo"):
-        return t(f"lapor.error.{field}", lang)
-    return t("lapor.error.other", lang)
-
-
-def _photo_message(err: Exception, lang: str) -> str:
-    """The citizen's words for a refused photo (``photos.PhotoInvalid``'s one line)."""
-    text = str(err)
-    for needle, key in (("MB", "too_large"), ("JPEG, PNG or WebP", "wrong_type"), ("empty", "empty"),
-                        ("megapixels", "too_many_pixels"), ("damaged", "damaged"), ("unreadable", "damaged")):
-        if needle in text:
-            return t(f"lapor.photo.{key}", lang)
-    return t("lapor.error.photo", lang)
+# Citizen words for refusals (the rules stay in app/reports.py and app/photos.py): app/lapor_intake.py.
+_field_message, _validate_all = lapor_intake.field_message, lapor_intake.validate_all
 
 
 def _errors_block(errors: dict[str, str], lang: str):
@@ -91,21 +66,6 @@ def _errors_block(errors: dict[str, str], lang: str):
     (``data-errors``), marks it invalid and moves the focus to the first."""
     return html.Div(t("lapor.error.summary", lang), className="alert alert-danger", id=f"{ids.PREFIX}error",
                     role="alert", **{"data-errors": json.dumps(errors, ensure_ascii=False)})
-
-
-def _validate_all(validate, raw, errors: dict[str, str], lang: str, city: str):
-    """``validate(raw)``, collecting every refused field (not only the first); the report or None."""
-    for _ in range(len(_FIELD) + 1):
-        try:
-            report = validate(raw)
-            return None if errors else report
-        except ReportInvalid as err:
-            field = _FIELD.get(err.field, "other")
-            errors.setdefault(field, _field_message(field, lang, city))
-            if err.field not in _NEUTRAL:
-                return None
-            raw = replace(raw, **_NEUTRAL[err.field])
-    return None
 
 
 def _metres(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
@@ -124,21 +84,34 @@ def _ago(moment: datetime, lang: str) -> str:
 
 
 def _duplicate_text(services, candidate: dict, category: str, lat: float, lng: float, lang: str):
-    """One likely duplicate in words: category, how long ago, how far, its state, its supporters."""
+    """One likely duplicate in words: category, how long ago, how far, its state, its supporters, and
+    its photo's thumbnail only once staff published the report and never for a sensitive category
+    (the rule of /lacak: a citizen's unreviewed photo is never shown to another)."""
     with services.engine.connect() as conn:
-        row = conn.execute(select(db.reports.c.lat, db.reports.c.lng, db.reports.c.status)
+        row = conn.execute(select(db.reports.c.lat, db.reports.c.lng, db.reports.c.status, db.reports.c.photos,
+                                  public_approved.c.report_id.label("approved_id"))
+                           .select_from(db.reports.outerjoin(public_approved,
+                                                             public_approved.c.report_id == db.reports.c.id))
                            .where(db.reports.c.id == candidate["id"])).first()
     entry = BY_CODE.get(category)
+    name = entry.name(lang) if entry else t("lacak.unknown_category", lang)
     distance = t("unit.metres", lang, n=number(round(_metres(lat, lng, row.lat, row.lng) / 10) * 10, lang)) \
         if row is not None else "±"
     status = t(f"lacak.status.{row.status if row is not None else 'new'}", lang)
+    refs = [ref for ref in json.loads(row.photos or "[]") if photos.is_ref(ref)] \
+        if row is not None and row.approved_id is not None and not is_sensitive(category) else []
+    thumb = photos.thumb_ref_of(refs[0]) if refs else None
     return [html.P(t("lapor.duplicate", lang), className="mb-1"),
-            html.P([html.Span(entry.icon + " " if entry else "", **{"aria-hidden": "true"}),
-                    t("lapor.duplicate_item", lang, category=entry.name(lang) if entry else category,
-                      ago=_ago(candidate["created_at"], lang), distance=distance, status=status), " ",
-                    t("lapor.supporters", lang, count=number(candidate.get("supporters", 0), lang)), " ",
-                    html.A(candidate["ticket"], href=f"/lacak/{candidate['ticket']}?lang={lang}", target="_blank",
-                           id=f"{ids.PREFIX}duplicate-ticket")], className="mb-0")]
+            html.Div([
+                html.Img(src=f"/photos/{thumb}", alt=t("lacak.before_alt", lang, category=name),
+                         className="lapor-duplicate-thumb", id=f"{ids.PREFIX}duplicate-thumb") if thumb else
+                html.Span(entry.icon if entry else "", className="lapor-duplicate-icon", **{"aria-hidden": "true"}),
+                html.P([t("lapor.duplicate_item", lang, category=name, ago=_ago(candidate["created_at"], lang),
+                          distance=distance, status=status), " ",
+                        t("lapor.supporters", lang, count=number(candidate.get("supporters", 0), lang)), " ",
+                        html.A(candidate["ticket"], href=f"/lacak/{candidate['ticket']}?lang={lang}", target="_blank",
+                               id=f"{ids.PREFIX}duplicate-ticket")], className="mb-0"),
+            ], className="lapor-duplicate-item")]
 
 
 def _place_words(services, point: dict | None, lang: str) -> tuple[str, bool]:
@@ -309,41 +282,8 @@ def register(dash_app, services) -> None:
     settings = services.settings
     _register_location(dash_app, services)
 
-    @dash_app.callback(Output(ids.PHOTO_REF, "data"), Output(ids.PHOTO_STATUS, "children"),
-                       Input(ids.PHOTO, "contents"), State(ids.PHOTO, "filename"),
-                       State(ids.LANGUAGE, "data"), prevent_initial_call=True)
-    def upload_photo(contents, filename, lang):
-        lang = _lang(lang)
-        if not contents:
-            return None, ""
-        _text_or_none(contents, "photo")
-        _text_or_none(filename, "filename")
-        # Base64 is 4/3 of the file: a body past the photo limit is refused before it is decoded.
-        if len(contents) > (photos.MAX_BYTES + 2) // 3 * 4 + 200:
-            return None, _error(lang, t("lapor.photo.too_large", lang))
-        try:
-            gate.hit("upload", _address(), settings.upload_address_rate)
-        except IntakeRefused as refused:
-            return None, _limited(lang, refused)
-        except (redis.ConnectionError, redis.TimeoutError):
-            return None, _error(lang, t("lapor.error.busy", lang))
-        try:
-            data = base64.b64decode(contents.split(",", 1)[1], validate=True)
-        except (IndexError, binascii.Error, ValueError):
-            return None, _error(lang, t("lapor.photo.damaged", lang))
-        try:
-            # Pending until the report is filed: an upload never attached is swept after a while.
-            photo = photos.store_photo(settings, data, filename, pending=True)
-        except photos.PhotoInvalid as err:
-            return None, _error(lang, _photo_message(err, lang))
-        except photos.PhotoBusy:
-            return None, _error(lang, t("lapor.error.photo_busy", lang))
-        # Pending photos are never served: the preview travels inline (CSP allows data: images).
-        preview = "data:image/jpeg;base64," + base64.b64encode(photo.thumb).decode()
-        return photo.ref, html.Div([
-            html.Img(src=preview, className="lacak-photo", id=f"{ids.PREFIX}thumb",
-                     style={"maxHeight": "120px"}, alt=t("lapor.photo_alt", lang)),
-            html.Div(t("lapor.photo_ok", lang))])
+    # The photo is a plain multipart upload (assets/lapor-photo.js -> POST /lapor/photo, app/web_lapor.py),
+    # which puts the pending upload's ref into PHOTO_REF.
 
     @dash_app.callback(
         Output(ids.RESULT, "children"), Output(ids.DUPLICATE, "hidden"),

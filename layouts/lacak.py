@@ -37,6 +37,12 @@ TICKET_INPUT = "lacak-ticket-input"
 TIMELINE = "lacak-timeline"
 STATUS = "lacak-status"
 FEEDBACK = "lacak-feedback"
+MAP = "lacak-map"
+MAP_BOX = "lacak-map-box"
+MAP_OPEN = "lacak-map-open"
+MAP_READY = "lacak-map-ready"
+MAP_TICKET = "lacak-map-ticket"
+MAP_LANG = "lacak-map-lang"
 # The traffic-light convention, with words and a shape (never the colour alone).
 LIGHTS = {"new": "red", "reopened": "red", "verified": "yellow", "dispatched": "yellow", "in_progress": "yellow",
           "resolved": "green", "closed": "green", "rejected": "grey"}
@@ -101,6 +107,17 @@ def _feedback_form(report, lang: str):
                         **{"data-ticket": report.ticket, "data-sent": t("lacak.feedback_sent", lang),
                            "data-failed": t("lacak.feedback_failed", lang),
                            "data-no-secret": t("lacak.feedback_no_secret", lang)})
+
+
+def _map_section(ticket: str, sensitive: bool, lang: str) -> html.Section:
+    """The small map, on a tap (the map library is left out of the light page: app/web_assets.py);
+    callbacks/lacak.py draws it: the report's point, or only its area for a sensitive category."""
+    return html.Section([
+        dcc.Store(id=MAP_TICKET, data=ticket), dcc.Store(id=MAP_LANG, data=lang), dcc.Store(id=MAP_READY),
+        html.Button(["🗺️ ", t("lacak.map_open_area" if sensitive else "lacak.map_open", lang)], id=MAP_OPEN,
+                    type="button", n_clicks=0, className="btn btn-secondary btn-sm"),
+        html.Div(id=MAP_BOX),
+    ], className="lacak-map-section")
 
 
 def layout(services, params: dict) -> html.Div:
@@ -180,6 +197,7 @@ def layout(services, params: dict) -> html.Div:
            html.P(report.description, id="lacak-description", className="lacak-description")]
           if holder and report.description else []),
     ]
+    page.append(_map_section(report.ticket, sensitive, lang))
     for label, refs, kind in (("lacak.before", before, "before"), ("lacak.after", after, "after")):
         if refs:
             page += [html.H2(t(label, lang), className="h6"),

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dash import dcc, html
 
-from app import duplicates
+from app import duplicates, photos
 from app.i18n import t
 from config.catalogue import BY_CODE
 
@@ -43,6 +43,10 @@ DESCRIPTION = "lapor-description"
 PHOTO = "lapor-photo"
 PHOTO_REF = "lapor-photo-ref"
 PHOTO_STATUS = "lapor-photo-status"
+PHOTO_BOX = "lapor-photo-box"
+PHOTO_PROGRESS = "lapor-photo-progress"
+PHOTO_FILE = "lapor-photo-file"   # the file input assets/lapor-photo.js adds (outside Dash's tree)
+KEPT = "lapor-kept"               # a report kept on the phone with no signal: its state, then its ticket
 NAME = "lapor-name"
 PHONE = "lapor-phone"
 EMAIL = "lapor-email"
@@ -58,6 +62,7 @@ FORM = "lapor-form"
 FORM_TOKEN = "lapor-form-token"   # one per page load: the same form sent twice files one report
 # The fields an error can point at: the error's element is f"lapor-error-{field}", next to the field.
 ERROR_FIELDS = ("category", "location", "description", "photo", "name", "phone", "email")
+UPLOAD_SIDE = 1600   # the photo's longer side after the browser resized it (px)
 # Nudge steps (north, east) in metres.
 NUDGES = {"north": (25, 0), "south": (-25, 0), "west": (0, -25), "east": (0, 25)}
 
@@ -88,10 +93,41 @@ def _button(label, id_, kind="secondary", **extra) -> html.Button:
                        n_clicks=0, **extra)
 
 
+def photo_field(lang: str) -> html.Div:
+    """The photo: a button that opens the phone's camera or gallery (``assets/lapor-photo.js`` adds
+    the file input, resizes the photo to at most 1600 px and uploads it with a progress bar). The
+    box's data attributes carry the words and the limit the browser checks before anything is sent."""
+    return html.Div([
+        _button(t("lapor.photo_choose", lang), PHOTO, className="lapor-upload",
+                **{"aria-describedby": f"{PREFIX}photo-label"}),
+        html.Progress(id=PHOTO_PROGRESS, max="100", value="0", hidden=True, className="lapor-progress",
+                      **{"aria-label": t("lapor.photo.progress", lang)}),
+    ], id=PHOTO_BOX, **{"data-max-bytes": str(photos.MAX_BYTES), "data-side": str(UPLOAD_SIDE),
+                        "data-lang": lang, "data-too-large": t("lapor.photo.too_large", lang),
+                        "data-wrong-type": t("lapor.photo.wrong_type", lang),
+                        "data-resizing": t("lapor.photo.resizing", lang),
+                        "data-uploading": t("lapor.photo.uploading", lang),
+                        "data-failed": t("lapor.photo.failed", lang), "data-kept": t("lapor.photo.kept", lang),
+                        "data-alt": t("lapor.photo_alt", lang)})
+
+
+def kept_texts(lang: str, token: str) -> dict:
+    """Data attributes of the form for ``assets/lapor-offline.js``: the visit and the words it shows
+    when a report is kept on the phone with no signal."""
+    return {"data-token": token, "data-lang": lang,
+            "data-waiting": t("lapor.offline.waiting", lang), "data-sending": t("lapor.offline.sending", lang),
+            "data-refused": t("lapor.offline.refused", lang, message="{message}"),
+            "data-gps": t("lapor.offline.gps", lang, metres="{metres}"),
+            "data-no-category": t("lapor.error.category", lang),
+            "data-no-location": t("lapor.offline.unavailable", lang) + " " + t("lapor.error.location", lang),
+            "data-summary": t("lapor.error.summary", lang)}
+
+
 def layout(services, params: dict) -> html.Div:
     lang = params.get("lang") if params.get("lang") in ("id", "en") else services.settings.language
     preset = services.preset
     arrows = {"north": "↑", "south": "↓", "west": "←", "east": "→"}
+    token = duplicates.visit_token(services.settings.resolved_secret_key())
     return html.Div([
         dcc.Store(id=LANGUAGE, data=lang),
         dcc.Store(id=CATEGORY_VALUE),
@@ -103,11 +139,11 @@ def layout(services, params: dict) -> html.Div:
         dcc.Store(id=MAP_CLICK),
         dcc.Store(id=MAP_FOLLOW),
         # Signed by the server: support is counted per visit and address, never per made-up token.
-        dcc.Store(id=FORM_TOKEN, data=duplicates.visit_token(services.settings.resolved_secret_key())),
+        dcc.Store(id=FORM_TOKEN, data=token),
         language_switch(PATH, lang),
         html.H1(t("lapor.title", lang), className="lapor-title"),
         html.P(t("lapor.city", lang, city=preset.name), className="lapor-hint"),
-        html.Div(id=FORM, className="lapor-form", children=[
+        html.Div(id=FORM, className="lapor-form", **kept_texts(lang, token), children=[
             html.Fieldset([
                 html.Legend(t("lapor.category", lang), className="lapor-step", id=f"{PREFIX}category-legend"),
                 # Toggle buttons (aria-pressed), one per category: the choice is CATEGORY_VALUE's data.
@@ -149,15 +185,8 @@ def layout(services, params: dict) -> html.Div:
                          className="form-control lapor-description"),
             _error_slot("description"),
             html.Div(t("lapor.photo", lang), className="lapor-step", id=f"{PREFIX}photo-label"),
-            # The box's data attributes are read by assets/lapor.js: a file too large or of the wrong
-            # type (which dcc.Upload drops silently) is explained at once.
-            html.Div(dcc.Upload(id=PHOTO, accept="image/jpeg,image/png,image/webp", multiple=False,
-                                max_size=10 * 1024 * 1024, className="lapor-upload",
-                                children=html.Div(t("lapor.photo_drop", lang))),
-                     id=f"{PREFIX}photo-box", **{"data-max-bytes": str(10 * 1024 * 1024),
-                                                 "data-too-large": t("lapor.photo.too_large", lang),
-                                                 "data-wrong-type": t("lapor.photo.wrong_type", lang)}),
-            html.Div(id=PHOTO_STATUS, className="lapor-hint"),
+            photo_field(lang),
+            html.Div(id=PHOTO_STATUS, className="lapor-hint", role="status"),
             _error_slot("photo"),
             html.Div(t("lapor.contact", lang), className="lapor-step"),
             *[html.Div([html.Label(t(f"lapor.{name}", lang), htmlFor=id_, className="form-label small mb-0"),
@@ -178,4 +207,5 @@ def layout(services, params: dict) -> html.Div:
                         className="btn btn-primary btn-lg w-100 my-3"),
         ]),
         html.Div(id=RESULT, className="lapor-result", tabIndex="-1"),
+        html.Div(id=KEPT, className="lapor-result", role="status", tabIndex="-1"),
     ], className="lapor-page")

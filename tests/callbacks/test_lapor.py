@@ -26,7 +26,7 @@ def _fill_form(page, base, photo=None, description="Sampah menumpuk di depan pas
     page.wait_for_selector("#lapor-nudge-box:not([hidden])")   # a point is chosen, shown in words
     page.fill("#lapor-description", description)
     if photo:
-        page.set_input_files("#lapor-photo input[type=file]", str(photo))
+        page.set_input_files("#lapor-photo-file", str(photo))
         page.wait_for_selector("#lapor-thumb", timeout=15000)
 
 
@@ -61,11 +61,15 @@ def test_file_a_report_and_track_it(live_app, browser, tmp_path, artifacts_dir):
     page.close()
 
 
-def test_support_a_likely_duplicate(live_app, browser, artifacts_dir):
+def test_support_a_likely_duplicate(live_app, browser, artifacts_dir, tmp_path):
+    from app import public
+    from app.store import db
+    from sqlalchemy import select
+
     base = live_app.config["BASE_URL"]
     services = live_app.extensions["pantau"]
     page = browser.new_page(viewport=PHONE)
-    _fill_form(page, base)
+    _fill_form(page, base, _photo_file(tmp_path))
     page.click("#lapor-submit")
     first = page.wait_for_selector("#lapor-ticket", timeout=15000).text_content()
     drain(services)
@@ -74,6 +78,20 @@ def test_support_a_likely_duplicate(live_app, browser, artifacts_dir):
     page.click("#lapor-submit")
     page.wait_for_selector("#lapor-duplicate-ticket", timeout=15000)
     assert page.text_content("#lapor-duplicate-ticket") == first
+    # In words: category, time ago, distance, state; the first citizen's photo is not shown to
+    # another until staff published the report (the category's icon stands in).
+    offer = page.text_content("#lapor-duplicate")
+    assert "Sampah" in offer and "baru saja" in offer and " m dari titik Anda" in offer and "Diterima" in offer
+    assert page.locator("#lapor-duplicate-thumb").count() == 0
+    assert page.locator(".lapor-duplicate-icon").count() == 1
+    with services.engine.connect() as conn:
+        first_id = conn.execute(select(db.reports.c.id).where(db.reports.c.ticket == first)).scalar()
+    public.approve(services.engine, first_id, "test-staff")
+    page.click("#lapor-submit")
+    thumb = page.wait_for_selector("#lapor-duplicate-thumb", timeout=15000)
+    assert page.evaluate("(img) => img.complete && img.naturalWidth > 0 && img.alt.length > 0", thumb)
+    for button in ("#lapor-support", "#lapor-submit-anyway"):   # both look like buttons (AA contrast)
+        assert page.locator(button).evaluate("e => getComputedStyle(e).backgroundColor") not in ("rgba(0, 0, 0, 0)",)
     page.screenshot(path=str(artifacts_dir / "lapor-duplicate.png"), full_page=True)
     page.click("#lapor-support")
     assert page.wait_for_selector("#lapor-ticket", timeout=15000).text_content() == first

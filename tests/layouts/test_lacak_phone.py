@@ -106,3 +106,33 @@ def test_dates_by_the_language_rules():
     moment = datetime(2026, 12, 1, 20, 27, tzinfo=timezone.utc)
     assert date_time(moment, PRESETS["jakarta"], "id") == "2 Des 2026, 03.27 WIB"
     assert date_time(moment, PRESETS["jakarta"], "en") == "2 Dec 2026, 03:27 WIB"
+
+
+@pytest.mark.parametrize("lang", ["id", "en"])
+def test_the_small_map_shows_the_point_or_only_the_area_of_a_sensitive_report(live_app, browser, artifacts_dir, lang):
+    services = live_app.extensions["pantau"]
+    (road, _), = _filed(services)
+    (aid, _), = file_with_secrets(services, [RawReport(category="social_aid", lat=-6.2000, lng=106.8400,
+                                                       description="Bantuan belum diterima", source="web",
+                                                       source_ref="lacak-phone-aid")])
+    page = browser.new_page(viewport=PHONE)
+    fetched = []
+    page.on("request", lambda r: fetched.append(r.url))
+    page.goto(f"{live_app.config['BASE_URL']}/lacak/{road.ticket}?lang={lang}")
+    page.wait_for_selector("#lacak-map-open")
+    assert not [u for u in fetched if "dash_leaflet" in u]      # the map library only on the tap
+    page.click("#lacak-map-open")
+    page.wait_for_selector(".lacak-map-point", state="attached", timeout=30000)
+    page.wait_for_selector("#lacak-map .leaflet-interactive, #lacak-map path", state="attached", timeout=30000)
+    assert page.get_attribute("#lacak-map-box [role=region]", "aria-label") == (
+        "Peta lokasi laporan" if lang == "id" else "Map of the report's place")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert not (v := axe_violations(page)), describe(v)
+    page.screenshot(path=str(artifacts_dir / f"lacak-map-{lang}.png"), full_page=True)
+    # A sensitive category: its area only, never the exact point, and said so.
+    page.goto(f"{live_app.config['BASE_URL']}/lacak/{aid.ticket}?lang={lang}")
+    page.click("#lacak-map-open")
+    page.wait_for_selector(".lacak-map-area", state="attached", timeout=30000)
+    assert page.query_selector(".lacak-map-point") is None
+    assert page.text_content("#lacak-map-note").startswith("Untuk jenis" if lang == "id" else "For this kind")
+    page.close()
