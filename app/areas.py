@@ -18,7 +18,7 @@ import numpy as np
 import shapely
 from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
-from shapely.ops import nearest_points
+from shapely.ops import nearest_points, polylabel
 from shapely.strtree import STRtree
 
 from config.cities import BoundaryLayout, CityPreset
@@ -163,6 +163,30 @@ class AreaIndex:
         if level not in self._outlines:
             self._outlines[level] = _feature_collection(self._outline_sources(level))
         return self._outlines[level]
+
+    def label_points(self, level: str = "district") -> list[dict[str, Any]]:
+        """Where to write each area's name on a map: ``{"name", "lat", "lng", "km2"}`` per kecamatan
+        ("district") or kelurahan/desa ("area"), the point the pole of inaccessibility of its
+        largest part (the spot farthest inside, so a name sits in its area), largest areas first."""
+        if level not in ("district", "area"):
+            raise ValueError(f"level must be 'district' or 'area', not {level!r}")
+        cache = self.__dict__.setdefault("_labels", {})
+        if level not in cache:
+            points = []
+            for outline in self._outline_sources(level):
+                geometry = outline.geometry
+                if geometry.is_empty:
+                    continue
+                part = max(getattr(geometry, "geoms", [geometry]), key=lambda g: g.area)
+                if part.geom_type != "Polygon":
+                    continue
+                spot = polylabel(part, tolerance=1e-4)
+                lat = spot.y
+                km2 = geometry.area * (_METRES_PER_DEGREE / 1000) ** 2 * math.cos(math.radians(lat))
+                points.append({"name": outline.name, "lat": round(lat, 5), "lng": round(spot.x, 5),
+                               "km2": round(km2, 2)})
+            cache[level] = sorted(points, key=lambda p: -p["km2"])
+        return cache[level]
 
     def search(self, text: str, limit: int = 6) -> list[tuple[str, float, float]]:
         """Places whose kelurahan/desa or kecamatan name matches ``text`` (case- and accent-blind;
