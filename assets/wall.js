@@ -344,6 +344,7 @@
           ring: new S.Poly(ring, {color: SPIKE, weight: 5, opacity: 1, fill: false, interactive: false}).addTo(S.map)});
       });
     });
+    placeNamesSoon();  // names move off the rings
     publishState();
   }
 
@@ -360,6 +361,13 @@
   // (1u), none over another or over the legend: where they do not all fit, the places where the
   // hexes are busiest are named first (then the larger areas), the rest left out.
   var AREA_LABELS_M_PER_MM = 25, PLACE_GAP_PX = 6;
+  var PLACE_SHIFTS = [0, -1.1, 1.1, -2.2, 2.2];  // where a name may sit, in line heights from its spot
+
+  function boxOf(layer) {
+    var b = layer.getBounds(), nw = S.map.latLngToContainerPoint(b.getNorthWest()),
+        se = S.map.latLngToContainerPoint(b.getSouthEast());
+    return {l: nw.x, t: nw.y, r: se.x, b: se.y};
+  }
 
   function groundScale() {
     var z = S.map.getZoom(), lat = S.map.getCenter().lat;
@@ -390,7 +398,8 @@
     if (!S || !S.cfg.places) return;
     var places = S.cfg.places, layer = placeLayer(), size = S.map.getSize();
     var level = groundScale() <= AREA_LABELS_M_PER_MM && places.area && places.area.length ? "area" : "district";
-    var levels = level === "area" ? ["district", "area"] : ["district"];
+    // closer in, the kelurahan first (what the operator zoomed in for), then their kecamatan
+    var levels = level === "area" ? ["area", "district"] : ["district"];
     var taken = [], margin = PLACE_GAP_PX, mapBox = S.map.getContainer().getBoundingClientRect();
     // the legend and the map's controls are not written over
     Array.prototype.forEach.call(S.map.getContainer().parentNode.querySelectorAll(
@@ -399,21 +408,43 @@
       if (r.width && r.height) taken.push({l: r.left - mapBox.left, t: r.top - mapBox.top,
                                            r: r.right - mapBox.left, b: r.bottom - mapBox.top});
     });
+    // nor over a spike's rings or the busiest class of hexes: the name moves off them, or goes
+    S.spikePolys.forEach(function (p) { taken.push(boxOf(p.ring)); });
+    var top = S.breaks.length - 1;
+    for (var c in S.polys) { if (classOf(S.counts[c]) === top) taken.push(boxOf(S.polys[c])); }
     var html = "", placed = [];
+    // how busy each kelurahan is: the counts of the hexes inside it (its cells, from the boundaries);
+    // a kecamatan: its kelurahan together
+    var cellRes = 8, res = Math.min(cellRes, S.res), heat = heatBy(res), areaHeat = [], districtHeat = {};
+    (places.area || []).forEach(function (p, i) {
+      var seen = {}, sum = 0;
+      (p[3] || []).forEach(function (c) {
+        var k = res < cellRes ? window.h3.cellToParent(c, res) : c;
+        if (!seen[k]) { seen[k] = 1; sum += heat[k] || 0; }
+      });
+      areaHeat[i] = sum;
+      districtHeat[p[4]] = (districtHeat[p[4]] || 0) + sum;
+    });
     levels.forEach(function (lv) {
-      var list = places[lv] || [], res = Math.min(lv === "district" ? 6 : 7, S.res), heat = heatBy(res);
+      var list = places[lv] || [];
       var order = list.map(function (p, i) {
-        return {p: p, i: i, heat: heat[window.h3.latLngToCell(p[1], p[2], res)] || 0};
+        return {p: p, i: i, heat: lv === "area" ? areaHeat[i] : districtHeat[p[0]] || 0};
       }).sort(function (a, b) { return b.heat - a.heat || a.i - b.i; });
       order.forEach(function (o) {
-        var pt = S.map.latLngToContainerPoint([o.p[1], o.p[2]]);
-        var w = textWidth(o.p[0], lv), h = S.prof.unitPx * 1.25;
-        var box = {l: pt.x - w / 2 - margin, t: pt.y - h / 2 - margin, r: pt.x + w / 2 + margin, b: pt.y + h / 2 + margin};
-        if (box.l < 0 || box.t < 0 || box.r > size.x || box.b > size.y) return;
-        for (var k = 0; k < taken.length; k++) {
-          var q = taken[k];
-          if (box.l < q.r && box.r > q.l && box.t < q.b && box.b > q.t) return;
+        var at = S.map.latLngToContainerPoint([o.p[1], o.p[2]]);
+        var w = textWidth(o.p[0], lv), h = S.prof.unitPx * 1.25, box = null, pt = null;
+        for (var d = 0; d < PLACE_SHIFTS.length && !box; d++) {
+          pt = {x: at.x, y: at.y + PLACE_SHIFTS[d] * h};
+          var b = {l: pt.x - w / 2 - margin, t: pt.y - h / 2 - margin, r: pt.x + w / 2 + margin, b: pt.y + h / 2 + margin};
+          if (b.l < 0 || b.t < 0 || b.r > size.x || b.b > size.y) continue;
+          var free = true;
+          for (var k = 0; k < taken.length && free; k++) {
+            var q = taken[k];
+            if (b.l < q.r && b.r > q.l && b.t < q.b && b.b > q.t) free = false;
+          }
+          if (free) box = b;
         }
+        if (!box) return;
         taken.push(box);
         placed.push(o.p[0]);
         html += '<span class="wall-place wall-place-' + lv + '" style="left:' + Math.round(pt.x - w / 2) +

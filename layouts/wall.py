@@ -302,8 +302,11 @@ def layout(services, params: dict) -> html.Div:
               "text": {k: t(f"wall.{k}", lang) for k in texts},
               "clickable": clickable, "dispatch": "/dispatch",
               # place names from the boundaries: kecamatan at the city's scale, kelurahan closer in
-              "places": {level: [[p["name"], p["lat"], p["lng"]] for p in services.areas.label_points(level)]
-                         for level in ("district", "area")} if services.areas.has_areas else {},
+              # (a kecamatan is as busy as its kelurahan together: their cells, resolution 8)
+              "places": {"district": [[p["name"], p["lat"], p["lng"]] for p in services.areas.label_points("district")],
+                         "area": [[p["name"], p["lat"], p["lng"], p["cells"], p["district"]]
+                                  for p in services.areas.label_points("area")]}
+              if services.areas.has_areas else {},
               "recent": recent}
     hex_map = dl.Map(
         # center/zoom too: dash-leaflet's moveend handler compares against them (undefined: a TypeError)

@@ -19,12 +19,13 @@ def open_wall(page, server, wait_connected: bool = True, **params):
     and a snapshot."""
     from tests.helpers import wall_url
 
-    page.goto(wall_url(server, f"?{urlencode(params)}" if params else ""))
+    # a loaded machine (several test runs on two cores) may take long to serve the page's scripts
+    page.goto(wall_url(server, f"?{urlencode(params)}" if params else ""), timeout=90000)
     if wait_connected:
         page.wait_for_function(
             "() => { const s = document.getElementById('wall-hexstate');"
             " return s && s.getAttribute('data-connected') === '1' && Number(s.getAttribute('data-seq')) >= 0; }",
-            timeout=15000)
+            timeout=30000)
     return page
 
 
