@@ -9,6 +9,7 @@ from __future__ import annotations
 import h3
 import pytest
 
+from app import live
 from tests.axe import axe_violations, describe
 from tests.helpers import drain
 from tests.layouts.test_wall import hexstate, report_at, running_consumers
@@ -23,11 +24,12 @@ def wall_app(live_app):
     live_app.extensions["pantau_socket_watch"].stop()
 
 
-def http_requests(page) -> list[str]:
-    """Every HTTP request the page makes from now on (the WebSocket is not one)."""
+def http_requests(page, base: str) -> list[str]:
+    """Every HTTP request the page makes to our server from now on (the WebSocket is not one; map
+    tiles come from the tile server, when one is reachable, as the map moves)."""
     seen: list[str] = []
     page.on("request", lambda request: seen.append(request.url)
-            if request.resource_type not in ("websocket",) else None)
+            if request.resource_type != "websocket" and request.url.startswith(base) else None)
     return seen
 
 
@@ -38,7 +40,7 @@ def test_panels_arrive_by_push_and_no_wall_polls(wall_app, browser, artifacts_di
     open_wall(page, wall_app, lang="id", kiosk="1", stale="3")
     page.wait_for_function("() => Number(document.getElementById('wall-hexstate').dataset.beats) > 0")
     before = page.inner_text("#wall-kpi-received")
-    requests = http_requests(page)
+    requests = http_requests(page, wall_app.config["BASE_URL"])
     with running_consumers(services):
         page.wait_for_timeout(1500)
         services.producer.submit(report_at(-6.2100, 106.8450, "push-1"))
@@ -160,7 +162,11 @@ def test_a_click_on_a_hex_opens_the_console_for_an_operator_only(wall_app, brows
 def test_an_unattended_wall_goes_through_its_views_and_names_each(wall_app, browser, artifacts_dir):
     services = wall_app.extensions["pantau"]
     quiet_week_then_now(services, now_count=30)
-    for lang, position in (("id", "2/5"), ("en", "2/5")):
+    names = {"id": {"reports:today": "Laporan masuk · hari ini", "reports:60m": "Laporan masuk · 60 menit terakhir",
+                    "reports:24h": "Laporan masuk · 24 jam terakhir"},
+             "en": {"reports:today": "Reports · today", "reports:60m": "Reports · last 60 minutes",
+                    "reports:24h": "Reports · last 24 hours"}}
+    for lang in ("id", "en"):
         page = browser.new_page(viewport={"width": 1920, "height": 1080})
         open_wall(page, wall_app, lang=lang, kiosk="1")
         assert hexstate(page)["data-rotate"] == "30"   # a display token rotates without being asked
@@ -169,8 +175,14 @@ def test_an_unattended_wall_goes_through_its_views_and_names_each(wall_app, brow
         view = hexstate(page)["data-view"]
         page.wait_for_function(f"() => document.getElementById('wall-hexstate').dataset.view !== '{view}'",
                                timeout=8000)
-        assert page.inner_text("#wall-view-pos") == position
-        label = page.inner_text("#wall-view-label")
+        # the name of the view on screen and where it is in the round, read together
+        view, pos, label = page.evaluate("() => [document.getElementById('wall-hexstate').dataset.view,"
+                                         " document.getElementById('wall-view-pos').innerText,"
+                                         " document.getElementById('wall-view-label').innerText]")
+        index = [f"{m}:{w}" for m, w in live.VIEWS].index(view)
+        assert pos == f"{index + 1}/{len(live.VIEWS)}", (view, pos)
+        if view in names[lang]:
+            assert label == names[lang][view], (view, label)
         assert label and "_" not in label and ":" not in label, label
         readable(page, f"rotation {lang}")
         page.screenshot(path=str(artifacts_dir / f"wall-rotating-{lang}.png"))
