@@ -286,7 +286,7 @@ def main() -> None:
                         pass
             page.on("response", on_response)
             started = time.perf_counter()
-            page.goto(f"{base}/wall?display={token}&kiosk=1&res={RES}", timeout=120000)
+            page.goto(f"{base}/wall?display={token}&kiosk=1&rotate=0&res={RES}", timeout=120000)
             page.wait_for_function(f"() => Number((document.getElementById('wall-hexstate') || {{dataset: {{}}}})"
                                    f".dataset.features) >= {result['initial_cells']}", timeout=180000)
             result["first_render_s"] = round(time.perf_counter() - started, 2)

@@ -168,7 +168,7 @@ def test_an_unattended_wall_goes_through_its_views_and_names_each(wall_app, brow
                     "reports:24h": "Reports · last 24 hours"}}
     for lang in ("id", "en"):
         page = browser.new_page(viewport={"width": 1920, "height": 1080})
-        open_wall(page, wall_app, lang=lang, kiosk="1")
+        open_wall(page, wall_app, rotating=True, lang=lang, kiosk="1")
         assert hexstate(page)["data-rotate"] == "30"   # a display token rotates without being asked
         # hurry the round along for the test: a display set to 2 s per view
         open_wall(page, wall_app, lang=lang, kiosk="1", rotate="2")
