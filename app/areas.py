@@ -170,7 +170,7 @@ class AreaIndex:
         """Where to write each area's name on a map: ``{"name", "lat", "lng", "km2", "cells", "district"}`` per
         kecamatan ("district") or kelurahan/desa ("area"), the point the pole of inaccessibility of
         its largest part (the spot farthest inside, so a name sits in its area), largest areas first;
-        ``cells`` the H3 cells (resolution ``LABEL_CELL_RES[level]``) whose centres lie inside it, so a
+        ``inside_m`` the distance from the point to the area's edge; ``cells`` the H3 cells (resolution ``LABEL_CELL_RES[level]``) whose centres lie inside it, so a
         map can tell how busy the area is from its hex counts; ``district`` the kecamatan it is in."""
         import h3
 
@@ -188,12 +188,14 @@ class AreaIndex:
                     continue
                 spot = polylabel(part, tolerance=1e-4)
                 lat = spot.y
+                # the room around the spot: a name moved less than this stays inside its area
+                inside_m = part.boundary.distance(spot) * _METRES_PER_DEGREE * math.cos(math.radians(lat))
                 km2 = geometry.area * (_METRES_PER_DEGREE / 1000) ** 2 * math.cos(math.radians(lat))
                 res = LABEL_CELL_RES[level]
                 cells = sorted(h3.geo_to_cells(geometry, res)) or [h3.latlng_to_cell(lat, spot.x, res)]
                 area = self.by_code(outline.code) if level == "area" else None
                 points.append({"name": outline.name, "lat": round(lat, 5), "lng": round(spot.x, 5),
-                               "km2": round(km2, 2), "cells": cells,
+                               "km2": round(km2, 2), "cells": cells, "inside_m": round(inside_m),
                                "district": area.district_name if area else outline.name})
             cache[level] = sorted(points, key=lambda p: -p["km2"])
         return cache[level]

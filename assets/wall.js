@@ -361,7 +361,7 @@
   // (1u), none over another or over the legend: where they do not all fit, the places where the
   // hexes are busiest are named first (then the larger areas), the rest left out.
   var AREA_LABELS_M_PER_MM = 25, PLACE_GAP_PX = 6;
-  var PLACE_SHIFTS = [0, -1.1, 1.1, -2.2, 2.2];  // where a name may sit, in line heights from its spot
+  var PLACE_SHIFTS = [0, -0.55, 0.55, -1.1, 1.1];  // where a name may sit, in line heights from its spot
 
   function boxOf(layer) {
     var b = layer.getBounds(), nw = S.map.latLngToContainerPoint(b.getNorthWest()),
@@ -406,13 +406,17 @@
       ".wall-legend, .leaflet-control"), function (n) {
       var r = n.getBoundingClientRect();
       if (r.width && r.height) taken.push({l: r.left - mapBox.left, t: r.top - mapBox.top,
-                                           r: r.right - mapBox.left, b: r.bottom - mapBox.top});
+                                           r: r.right - mapBox.left, b: r.bottom - mapBox.top, tier: 0});
     });
-    // nor over a spike's rings or the busiest class of hexes: the name moves off them, or goes
-    S.spikePolys.forEach(function (p) { taken.push(boxOf(p.ring)); });
+    // if it can, a name also keeps off a spike's rings (tier 1) and the busiest class of hexes
+    // (tier 2) by moving within its area; if it cannot, it is written over them rather than left out
+    S.spikePolys.forEach(function (p) { var b = boxOf(p.ring); b.tier = 1; taken.push(b); });
     var top = S.breaks.length - 1;
-    for (var c in S.polys) { if (classOf(S.counts[c]) === top) taken.push(boxOf(S.polys[c])); }
-    var html = "", placed = [];
+    for (var c in S.polys) {
+      if (classOf(S.counts[c]) === top) { var hb = boxOf(S.polys[c]); hb.tier = 2; taken.push(hb); }
+    }
+    var html = "", placed = [], lat0 = S.map.getCenter().lat;
+    var metresPerPx = 40075016.686 * Math.cos(lat0 * Math.PI / 180) / (256 * Math.pow(2, S.map.getZoom()));
     // how busy each kelurahan is: the counts of the hexes inside it (its cells, from the boundaries);
     // a kecamatan: its kelurahan together
     var cellRes = 8, res = Math.min(cellRes, S.res), heat = heatBy(res), areaHeat = [], districtHeat = {};
@@ -433,16 +437,21 @@
       order.forEach(function (o) {
         var at = S.map.latLngToContainerPoint([o.p[1], o.p[2]]);
         var w = textWidth(o.p[0], lv), h = S.prof.unitPx * 1.25, box = null, pt = null;
-        for (var d = 0; d < PLACE_SHIFTS.length && !box; d++) {
-          pt = {x: at.x, y: at.y + PLACE_SHIFTS[d] * h};
-          var b = {l: pt.x - w / 2 - margin, t: pt.y - h / 2 - margin, r: pt.x + w / 2 + margin, b: pt.y + h / 2 + margin};
-          if (b.l < 0 || b.t < 0 || b.r > size.x || b.b > size.y) continue;
-          var free = true;
-          for (var k = 0; k < taken.length && free; k++) {
-            var q = taken[k];
-            if (b.l < q.r && b.r > q.l && b.t < q.b && b.b > q.t) free = false;
+        var room = (o.p[5] || 0) / metresPerPx;  // a name moves only as far as its area reaches
+        for (var tier = 2; tier >= 0 && !box; tier--) {
+          for (var d = 0; d < PLACE_SHIFTS.length && !box; d++) {
+            if (Math.abs(PLACE_SHIFTS[d] * h) > room) continue;
+            var spot = {x: at.x, y: at.y + PLACE_SHIFTS[d] * h};
+            var b = {l: spot.x - w / 2 - margin, t: spot.y - h / 2 - margin, r: spot.x + w / 2 + margin,
+                     b: spot.y + h / 2 + margin, tier: 0};
+            if (b.l < 0 || b.t < 0 || b.r > size.x || b.b > size.y) continue;
+            var free = true;
+            for (var k = 0; k < taken.length && free; k++) {
+              var q = taken[k];
+              if (q.tier <= tier && b.l < q.r && b.r > q.l && b.t < q.b && b.b > q.t) free = false;
+            }
+            if (free) { box = b; pt = spot; }
           }
-          if (free) box = b;
         }
         if (!box) return;
         taken.push(box);

@@ -49,6 +49,8 @@ from ingest.aggregator import Aggregator  # noqa: E402
 from ingest.sources import RawReport  # noqa: E402
 
 HEXES = 44_000
+# The baseline redraws what a display shows: the default profile's wall at the city's fit is resolution 8.
+BASELINE_RES = 8
 RES = 10
 CHROMIUM = os.environ.get("PANTAU_CHROMIUM", "/usr/bin/chromium")
 
@@ -83,7 +85,7 @@ def serve_baseline(folder: Path, redis_url: str, baseline_port: int) -> None:
 
     @baseline.callback(Output("base-hexes", "data"), Input("base-tick", "n_intervals"))
     def whole_layer(_n):
-        counts = queries.hex_counts(services.redis, services.preset, RES, "today")
+        counts = queries.hex_counts(services.redis, services.preset, BASELINE_RES, "today")
         return {"type": "FeatureCollection", "features": [
             {"type": "Feature", "properties": {"cell": cell, "count": n},
              "geometry": {"type": "Polygon", "coordinates": [
@@ -101,13 +103,20 @@ def web_env(folder: Path, redis_url: str, port: int) -> dict:
     env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": settings.database_url,
            "PANTAU_DATA_DIR": str(folder), "PANTAU_PORT": str(port), "PANTAU_SIM_RATE": "0",
            "SECRET_KEY": "bench", "PANTAU_TILE_URL": settings.tile_url, "PANTAU_LOG_LEVEL": "WARNING",
-           "PANTAU_BATCH_SIZE": "1000", "PANTAU_BLOCK_MS": "20"}
+           "PANTAU_BATCH_SIZE": "1000", "PANTAU_BLOCK_MS": "20",
+           # a wall room of DISPLAYS screens behind one address (the operations room's NAT): each push
+           # connection holds a thread, so the threads and the caps are sized for the room
+           "PANTAU_WEB_THREADS": "160", "PANTAU_SOCKETS_PER_PROCESS": "120", "PANTAU_SOCKETS_PER_ADDRESS": "250"}
     if settings.boundaries:
         env["PANTAU_BOUNDARIES"] = str(settings.boundaries)
     return env
 
 
 # -- the load side --------------------------------------------------------------------------
+def progress(what: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {what}", file=sys.stderr, flush=True)
+
+
 def _point_report(lat: float, lng: float, ref: str, created: datetime | None = None) -> RawReport:
     return RawReport(category=random.choice(["flood", "garbage", "road_damage", "street_light"]), lat=lat, lng=lng,
                      description="bench", created_at=created or datetime.now(timezone.utc), source="bench",
@@ -243,6 +252,7 @@ def main() -> None:
         started = time.perf_counter()
         result["hexes"] = seed_hexes(services, args.hexes)
         result["seed_s"] = round(time.perf_counter() - started, 1)
+        progress(f"seeded {result['hexes']} hexes in {result['seed_s']} s")
         assert child.stdout.readline().strip() == "ready"
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
@@ -279,7 +289,7 @@ def main() -> None:
 
             def on_response(response):
                 if response.url.startswith(base) and "/_dash-component-suites/" not in response.url \
-                        and "/assets/" not in response.url:
+                        and "/assets/" not in response.url and "/wall/api/snapshot" not in response.url:
                     try:
                         fetched.append(len(response.body()))
                     except Exception:  # a response without a body (a redirect): nothing to count
@@ -290,7 +300,10 @@ def main() -> None:
             page.wait_for_function(f"() => Number((document.getElementById('wall-hexstate') || {{dataset: {{}}}})"
                                    f".dataset.features) >= {result['initial_cells']}", timeout=180000)
             result["first_render_s"] = round(time.perf_counter() - started, 2)
-            result["initial_page_data_bytes"] = sum(fetched)
+            # the page's own data (layout, its panels and place names) besides the snapshot above
+            result["initial_layout_bytes"] = sum(fetched)
+            result["initial_payload_total_bytes"] = sum(fetched) + result["initial_payload_bytes"]
+            progress(f"first render {result['first_render_s']} s")
             page.close()
             # The push phase: a display as installed (resolution follows the zoom: res 8 here).
             page = browser.new_page(viewport={"width": 1920, "height": 1080})
@@ -313,10 +326,16 @@ def main() -> None:
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
             children.append(displays)
             assert displays.stdout.readline().strip() == "ready"
+            progress(f"{args.displays} displays connected")
             aggregator = subprocess.Popen([sys.executable, "-m", "ingest", "aggregate", "--name", "bench-agg"],
                                           cwd=ROOT, env=env)
             children.append(aggregator)
             load = Load(services, args.rate)
+            # the aggregator is up when its heartbeat is (a loaded machine takes a while to start it)
+            deadline = time.monotonic() + 120
+            while b"bench-agg" not in services.redis.hkeys(services.keys.consumer_stats) and time.monotonic() < deadline:
+                time.sleep(0.5)
+            progress("aggregator running")
             time.sleep(1.5)
             page.evaluate("() => { window.__lat = []; window.__bytes = 0; }")
             http = []      # every HTTP request of the Chromium wall while it is live (target: none)
@@ -327,6 +346,7 @@ def main() -> None:
             load.thread.start()
             time.sleep(args.seconds)
             cpu1, elapsed = server_cpu(), time.monotonic() - t0
+            time.sleep(1)   # the reports accepted last reach the wall (the load goes on for the baseline)
             latencies = sorted(page.evaluate("() => window.__lat"))
             browser_bytes = page.evaluate("() => window.__bytes")
             displays.stdin.write("report\n")
@@ -361,6 +381,7 @@ def main() -> None:
             sizes = [len(r.body()) for r in list(responses)]
             result["baseline_bytes_per_display_per_s"] = round(sum(sizes) / elapsed)
             result["baseline_fetches"] = len(sizes)
+            result["baseline_resolution"] = BASELINE_RES
             result["baseline_server_cpu_percent_one_display"] = round(
                 100 * ((cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)) / elapsed, 1)
             load.stop.set()
@@ -381,6 +402,7 @@ def main() -> None:
         redis_server.stop()
     for key, value in result.items():
         print(f"{key}: {value}")
+    progress("done")
     print(json.dumps(result))
 
 

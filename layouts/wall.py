@@ -303,8 +303,9 @@ def layout(services, params: dict) -> html.Div:
               "clickable": clickable, "dispatch": "/dispatch",
               # place names from the boundaries: kecamatan at the city's scale, kelurahan closer in
               # (a kecamatan is as busy as its kelurahan together: their cells, resolution 8)
-              "places": {"district": [[p["name"], p["lat"], p["lng"]] for p in services.areas.label_points("district")],
-                         "area": [[p["name"], p["lat"], p["lng"], p["cells"], p["district"]]
+              "places": {"district": [[p["name"], p["lat"], p["lng"], [], "", p["inside_m"]]
+                                      for p in services.areas.label_points("district")],
+                         "area": [[p["name"], p["lat"], p["lng"], p["cells"], p["district"], p["inside_m"]]
                                   for p in services.areas.label_points("area")]}
               if services.areas.has_areas else {},
               "recent": recent}

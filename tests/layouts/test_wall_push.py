@@ -79,6 +79,8 @@ def test_place_names_on_the_map_busiest_first_never_overlapping(wall_app, browse
         for lang in ("id", "en"):
             context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
             page = context.new_page()
+            errors = []
+            page.on("pageerror", lambda err: errors.append(str(err)))
             open_wall(page, wall_app, lang=lang, kiosk="1")
             page.wait_for_function("() => Number(document.getElementById('wall-hexstate').dataset.places) > 0",
                                    timeout=10000)
@@ -107,7 +109,7 @@ def test_place_names_on_the_map_busiest_first_never_overlapping(wall_app, browse
                 page.evaluate(f"() => pantauWall.state().map.setView([{KEBON_BARU[0]}, {KEBON_BARU[1]}], "
                               "pantauWall.state().map.getZoom() + 2, {animate: false})")
                 page.wait_for_function("() => document.getElementById('wall-hexstate').dataset.placeLevel"
-                                       " === 'area'", timeout=10000)
+                                       " === 'area'", timeout=20000)
                 page.wait_for_timeout(600)
                 close = page.evaluate("() => [...document.querySelectorAll('.wall-places .wall-place-area')]"
                                       ".map(n => n.innerText)")
@@ -115,6 +117,7 @@ def test_place_names_on_the_map_busiest_first_never_overlapping(wall_app, browse
                 assert flooded.name in close, close
                 readable(page, f"kelurahan names {lang}")
                 page.screenshot(path=str(artifacts_dir / f"wall-places-close-{lang}.png"))
+            assert not errors, errors
             context.close()
 
 
