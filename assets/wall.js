@@ -408,9 +408,9 @@
       if (r.width && r.height) taken.push({l: r.left - mapBox.left, t: r.top - mapBox.top,
                                            r: r.right - mapBox.left, b: r.bottom - mapBox.top, tier: 0});
     });
-    // if it can, a name also keeps off a spike's rings (tier 1) and the busiest class of hexes
-    // (tier 2) by moving within its area; if it cannot, it is written over them rather than left out
-    S.spikePolys.forEach(function (p) { var b = boxOf(p.ring); b.tier = 1; taken.push(b); });
+    // a name never covers a spike's rings (tier 1); it keeps off the busiest class of hexes (tier 2)
+    // by moving within its area if it can, and is written over them if it cannot
+    var rings = S.spikePolys.map(function (p) { var b = boxOf(p.ring); b.tier = 1; taken.push(b); return b; });
     var top = S.breaks.length - 1;
     for (var c in S.polys) {
       if (classOf(S.counts[c]) === top) { var hb = boxOf(S.polys[c]); hb.tier = 2; taken.push(hb); }
@@ -438,10 +438,17 @@
         var at = S.map.latLngToContainerPoint([o.p[1], o.p[2]]);
         var w = textWidth(o.p[0], lv), h = S.prof.unitPx * 1.25, box = null, pt = null;
         var room = (o.p[5] || 0) / metresPerPx;  // a name moves only as far as its area reaches
-        for (var tier = 2; tier >= 0 && !box; tier--) {
-          for (var d = 0; d < PLACE_SHIFTS.length && !box; d++) {
-            if (Math.abs(PLACE_SHIFTS[d] * h) > room) continue;
-            var spot = {x: at.x, y: at.y + PLACE_SHIFTS[d] * h};
+        // a name whose spot is under a spike's rings may sit just above or below them instead
+        var spots = PLACE_SHIFTS.filter(function (f) { return Math.abs(f * h) <= room; })
+          .map(function (f) { return {x: at.x, y: at.y + f * h}; });
+        rings.forEach(function (q) {
+          if (at.x >= q.l - w / 2 && at.x <= q.r + w / 2 && at.y >= q.t - h && at.y <= q.b + h) {
+            spots.push({x: at.x, y: q.b + h / 2 + margin + 1}, {x: at.x, y: q.t - h / 2 - margin - 1});
+          }
+        });
+        for (var tier = 2; tier >= 1 && !box; tier--) {
+          for (var d = 0; d < spots.length && !box; d++) {
+            var spot = spots[d];
             var b = {l: spot.x - w / 2 - margin, t: spot.y - h / 2 - margin, r: spot.x + w / 2 + margin,
                      b: spot.y + h / 2 + margin, tier: 0};
             if (b.l < 0 || b.t < 0 || b.r > size.x || b.b > size.y) continue;
