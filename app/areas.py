@@ -18,7 +18,7 @@ import numpy as np
 import shapely
 from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
-from shapely.ops import nearest_points
+from shapely.ops import nearest_points, polylabel
 from shapely.strtree import STRtree
 
 from config.cities import BoundaryLayout, CityPreset
@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 _METRES_PER_DEGREE = 111_320.0
 _OUTLINE_TOLERANCE_M = 20.0
 _OUTLINE_DECIMALS = 5
+# The H3 resolution of the cells listed with each place name: about a kecamatan's tenth, a kelurahan's third.
+LABEL_CELL_RES = {"district": 7, "area": 8}
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,40 @@ class AreaIndex:
         if level not in self._outlines:
             self._outlines[level] = _feature_collection(self._outline_sources(level))
         return self._outlines[level]
+
+    def label_points(self, level: str = "district") -> list[dict[str, Any]]:
+        """Where to write each area's name on a map: ``{"name", "lat", "lng", "km2", "cells", "district"}`` per
+        kecamatan ("district") or kelurahan/desa ("area"), the point the pole of inaccessibility of
+        its largest part (the spot farthest inside, so a name sits in its area), largest areas first;
+        ``inside_m`` the distance from the point to the area's edge; ``cells`` the H3 cells (resolution ``LABEL_CELL_RES[level]``) whose centres lie inside it, so a
+        map can tell how busy the area is from its hex counts; ``district`` the kecamatan it is in."""
+        import h3
+
+        if level not in ("district", "area"):
+            raise ValueError(f"level must be 'district' or 'area', not {level!r}")
+        cache = self.__dict__.setdefault("_labels", {})
+        if level not in cache:
+            points = []
+            for outline in self._outline_sources(level):
+                geometry = outline.geometry
+                if geometry.is_empty:
+                    continue
+                part = max(getattr(geometry, "geoms", [geometry]), key=lambda g: g.area)
+                if part.geom_type != "Polygon":
+                    continue
+                spot = polylabel(part, tolerance=1e-4)
+                lat = spot.y
+                # the room around the spot: a name moved less than this stays inside its area
+                inside_m = part.boundary.distance(spot) * _METRES_PER_DEGREE * math.cos(math.radians(lat))
+                km2 = geometry.area * (_METRES_PER_DEGREE / 1000) ** 2 * math.cos(math.radians(lat))
+                res = LABEL_CELL_RES[level]
+                cells = sorted(h3.geo_to_cells(geometry, res)) or [h3.latlng_to_cell(lat, spot.x, res)]
+                area = self.by_code(outline.code) if level == "area" else None
+                points.append({"name": outline.name, "lat": round(lat, 5), "lng": round(spot.x, 5),
+                               "km2": round(km2, 2), "cells": cells, "inside_m": round(inside_m),
+                               "district": area.district_name if area else outline.name})
+            cache[level] = sorted(points, key=lambda p: -p["km2"])
+        return cache[level]
 
     def search(self, text: str, limit: int = 6) -> list[tuple[str, float, float]]:
         """Places whose kelurahan/desa or kecamatan name matches ``text`` (case- and accent-blind;

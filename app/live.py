@@ -13,6 +13,13 @@ Why absolute counts and sequence numbers: a browser that misses a message
 (reconnect, a slow tab) notices the gap in the tick sequence and reloads the
 snapshot from ``/wall/api/snapshot``; applying a message twice is harmless.
 
+The panels around the map (KPIs, categories, agencies, spikes) ride the same push: the relay
+renders them once per process and language (``panel_source``, handed over by the wall's
+callbacks), at most every ``PANEL_EVERY_S`` while reports arrive and every ``PANEL_IDLE_S``
+otherwise, and sends only the sections that changed ("wall_panels", room ``panels:<lang>``).
+A "wall_beat" every ``BEAT_S`` carries the age of the aggregator's own heartbeat, so a quiet
+city is not "late" and a stopped aggregator is, with no display making a request.
+
 Every web process runs its own relay and emits to its own clients only:
 Redis pub/sub already reaches every process, so there is no Socket.IO
 message queue between them (a display's whole session is one WebSocket in
@@ -62,6 +69,32 @@ TICKER_MAX = 12
 TICKER_FIELDS = ("category", "kelurahan", "kecamatan", "created_at", "cell9")
 # The time-lapse: the last 24 hours in 5-minute frames (the m5 buckets, kept for two days).
 TIMELAPSE_FRAMES = 24 * 12
+# The panels: re-rendered at most every PANEL_EVERY_S while deltas arrive, every PANEL_IDLE_S
+# otherwise (ages, breaches and acknowledgements move with the clock, not with reports).
+PANEL_EVERY_S = 1.0
+PANEL_IDLE_S = 2.0
+BEAT_S = 1.0
+PANEL_LANGUAGES = ("id", "en")
+AGGREGATOR_GROUP = "aggregator"
+
+
+def panel_room(lang: str) -> str:
+    return f"panels:{lang}"
+
+
+def feed_age(client, keys, now: float | None = None) -> float | None:
+    """Seconds since the aggregator last said it was alive (its consumers' heartbeats), or None."""
+    now = time.time() if now is None else now
+    seen = []
+    for raw in client.hvals(keys.consumer_stats):
+        try:
+            beat = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(beat, dict) and beat.get("group") == AGGREGATOR_GROUP and \
+                isinstance(beat.get("seen"), (int, float)):
+            seen.append(float(beat["seen"]))
+    return max(0.0, now - max(seen)) if seen else None
 
 
 def view_of(metric: str | None, window_name: str | None) -> tuple[str, str]:
@@ -156,6 +189,13 @@ class ChannelThread:
     def __init__(self):
         self.stopping = threading.Event()
         self.thread: threading.Thread | None = None
+        # lang -> the panels' sections as last pushed (JSON text, to send only what changed)
+        self.panel_source = None
+        self.panels_sent: dict[str, dict[str, str]] = {}
+        self.panels_full: dict[str, dict] = {}
+        self.panels_at = 0.0
+        self.beat_at = 0.0
+        self.renders = 0          # panel renders (one per language per period, whatever the walls)
 
     def start(self):
         with self.lock:
@@ -252,6 +292,13 @@ class LiveRelay(ChannelThread):
             if deltas:
                 self._apply(deltas)
             self._slide_windows()
+            now = time.monotonic()
+            if now - self.panels_at >= (PANEL_EVERY_S if deltas else PANEL_IDLE_S):
+                self.panels_at = now
+                self._push_panels()
+            if now - self.beat_at >= BEAT_S:
+                self.beat_at = now
+                self._beat()
             if time.monotonic() - last_breaches >= self.breaches_every_s:
                 last_breaches = time.monotonic()
                 self._reload_view(("breaches", "now"), emit=True)
@@ -331,6 +378,52 @@ class LiveRelay(ChannelThread):
                     self._emit("wall_cells", {"view": list(view), "res": res, "seq": self.seq,
                                               "cells": changed}, room_name(view, res))
             return seq
+
+    # -- the panels and the heartbeat ------------------------------------------
+    def _languages(self) -> list[str]:
+        """The languages some wall of this process shows (a room with members)."""
+        rooms_of_ns = self.socketio.server.manager.rooms.get(NAMESPACE, {})
+        return [lang for lang in PANEL_LANGUAGES if rooms_of_ns.get(panel_room(lang))]
+
+    def render_panels(self, lang: str) -> dict:
+        """The panels now for one language, rendered once for every wall (the last render on error)."""
+        if self.panel_source is None:
+            return {}
+        panels = self.panel_source(lang)
+        self.renders += 1
+        with self.lock:
+            self.panels_full[lang] = panels
+        return panels
+
+    def current_panels(self, lang: str) -> dict:
+        """What a wall that just joined needs: the panels as last pushed, rendered if none were."""
+        with self.lock:
+            panels = self.panels_full.get(lang)
+        return panels if panels is not None else self.render_panels(lang)
+
+    def _push_panels(self) -> None:
+        for lang in self._languages():
+            try:
+                panels = self.render_panels(lang)
+            except Exception:  # a database or Redis hiccup: the walls keep the last panels, the map goes on
+                log.exception("wall panels not rendered; the walls keep the last ones")
+                return
+            sent = self.panels_sent.setdefault(lang, {})
+            changed = {}
+            for section, value in panels.items():
+                text = json.dumps(value, sort_keys=True, separators=(",", ":"))
+                if sent.get(section) != text:
+                    sent[section] = text
+                    changed[section] = value
+            if changed:
+                self._emit("wall_panels", changed, panel_room(lang))
+
+    def _beat(self) -> None:
+        try:
+            age = feed_age(self.services.redis, self.keys)
+        except (redis.RedisError, OSError):
+            return        # no beat: the walls count the feed as late, which it is
+        self._emit("wall_beat", {"feed_age": None if age is None else round(age, 1), "seq": self.seq})
 
     def _emit(self, event: str, data: dict, room: str | None = None) -> None:
         self.socketio.emit(event, data, to=room, namespace=NAMESPACE, ignore_queue=True)
@@ -626,14 +719,25 @@ def install(server, socketio, services) -> LiveRelay:
         res = int(raw) if isinstance(raw, int) or (isinstance(raw, str) and raw.isdigit()) else 0
         if res not in hexagg.MAP_RESOLUTIONS:
             return {"ok": False}
+        lang = message.get("lang") if message.get("lang") in PANEL_LANGUAGES else None
         for room in rooms(namespace=NAMESPACE):
-            if room.count(":") == 2:
+            if room.count(":") == 2 or (lang and room.startswith("panels:") and room != panel_room(lang)):
                 leave_room(room, namespace=NAMESPACE)
         join_room(room_name(view, res), namespace=NAMESPACE)
-        return {"ok": True, "room": room_name(view, res)}
+        answer = {"ok": True, "room": room_name(view, res)}
+        if lang:
+            join_room(panel_room(lang), namespace=NAMESPACE)
+        if lang and message.get("panels"):
+            # the panels as every wall has them now, so a wall that joins between two pushes is whole
+            try:
+                answer["panels"] = relay.current_panels(lang)
+            except Exception:  # the wall has the page's panels; the next push brings the rest
+                log.exception("wall panels not rendered for a joining wall")
+        return answer
 
     # Started by the first wall that connects: a process (or a test) without walls runs no relay.
     relay = LiveRelay(services, socketio)
+    relay.panel_source = server.extensions.get("pantau_wall_panels")
     server.extensions["pantau_live"] = relay
 
     @socketio.on("connect", namespace=NAMESPACE)

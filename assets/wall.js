@@ -4,6 +4,9 @@
  * Live changes arrive over Socket.IO (namespace /wall) as absolute counts of the touched cells
  * ("wall_cells") and a tick per aggregator batch ("wall_tick": sequence numbers + new reports).
  * A gap in the tick sequence, a "wall_resync" or a reconnect reloads the snapshot.
+ * The panels around the map arrive on the same socket ("wall_panels": Dash component trees of the
+ * sections that changed, set with dash_clientside.set_props) and a "wall_beat" every second says
+ * how old the aggregator's heartbeat is: a wall makes no periodic HTTP request at all.
  * Each changed hex is restyled on its own (Leaflet canvas): no layer redraw, no view reset.
  */
 (function () {
@@ -91,7 +94,7 @@
 
   function styleFor(n) {
     return {color: MAP_BG, weight: 0.6, opacity: 0.9, fillColor: colour(n), fillOpacity: 0.88,
-            interactive: false};
+            interactive: !!(S && S.cfg.clickable)};
   }
 
   function el(id) { return document.getElementById(id); }
@@ -132,6 +135,11 @@
     node.setAttribute("data-stale", S.stale ? "1" : "0");
     node.setAttribute("data-zoom", String(S.map.getZoom()));
     node.setAttribute("data-updates", String(S.updates));
+    node.setAttribute("data-panel-pushes", String(S.panelPushes));
+    node.setAttribute("data-beats", String(S.beats));
+    node.setAttribute("data-places", String(S.placed ? S.placed.length : 0));
+    node.setAttribute("data-place-level", S.placeLevel || "");
+    node.setAttribute("data-rotate", String(S.cfg.rotate || 0));
     // the time-lapse: "1" while it plays; the frame on screen (0 = the oldest) and its replayed
     // clock (UTC seconds), empty when the map is live
     node.setAttribute("data-timelapse", S.timelapsing ? "1" : "0");
@@ -167,12 +175,20 @@
     } else {
       var ring = window.h3.cellToBoundary(cell);
       poly = S.polys[cell] = new S.Poly(ring, styleFor(n)).addTo(S.map);
+      if (S.cfg.clickable) poly.on("click", function () { openCell(cell); });
     }
     if (flash) {
       poly.setStyle({color: "#ffffff", weight: 3});
       setTimeout(function () { if (S && S.polys[cell] === poly) poly.setStyle({color: "#0b0f14", weight: 0.6}); },
                  1500);
     }
+  }
+
+  // -- click to act: a signed-in operator's click opens the console filtered to the hex ----------
+  function openCell(cell) {
+    if (!S || !S.cfg.clickable || S.timelapsing) return;
+    W.lastOpened = cell;
+    window.location.assign(S.cfg.dispatch + "?h3=" + encodeURIComponent(cell));
   }
 
   function setAll(cells) {
@@ -184,6 +200,7 @@
     for (c in cells) { setCell(c, cells[c]); if (S.polys[c]) S.polys[c].setStyle(styleFor(cells[c])); }
     renderLegend();
     placeSpikes();
+    placeNamesSoon();
   }
 
   function clearAll() {
@@ -240,9 +257,32 @@
 
   function join() {
     if (!S.socket.connected) return;
-    S.socket.emit("wall_join", {metric: S.view[0], window: S.view[1], res: S.res}, function () {
+    var wantPanels = !S.panelsJoined;  // once per connection: what changed while it was away
+    S.socket.emit("wall_join", {metric: S.view[0], window: S.view[1], res: S.res, lang: S.cfg.lang,
+                                panels: wantPanels}, function (answer) {
+      if (S && answer && answer.panels) { S.panelsJoined = true; applyPanels(answer.panels); }
       loadSnapshot();
     });
+  }
+
+  // -- the panels, pushed: {component id: props, ..., spikes: [...]}, only the sections that changed
+  function applyPanels(msg) {
+    if (!S || !msg) return;
+    var set = window.dash_clientside && window.dash_clientside.set_props;
+    for (var id in msg) {
+      if (id === "spikes") { W.setSpikes(msg.spikes); continue; }
+      if (set && el(id)) set(id, msg[id]);
+    }
+    S.panelPushes++;
+    paginate(false);
+    publishState();
+  }
+
+  function onBeat(msg) {
+    S.lastBeat = Date.now(); S.beats++;
+    if (msg && typeof msg.feed_age === "number") {
+      S.lastUpdate = Math.max(S.lastUpdate, Date.now() - msg.feed_age * 1000);
+    }
   }
 
   // -- ticker ---------------------------------------------------------------
@@ -304,6 +344,7 @@
           ring: new S.Poly(ring, {color: SPIKE, weight: 5, opacity: 1, fill: false, interactive: false}).addTo(S.map)});
       });
     });
+    placeNamesSoon();  // names move off the rings
     publishState();
   }
 
@@ -312,6 +353,147 @@
     S.spikePolys.forEach(function (p) {
       if (!p.ack) p.ring.setStyle({opacity: S.pulseOn ? 1 : 0.25, weight: S.pulseOn ? 6 : 4});
     });
+  }
+
+  // -- place names from the boundaries ------------------------------------------------------------
+  // Kecamatan names at the city's scale, kelurahan names too once the map is closer than
+  // AREA_LABELS_M_PER_MM of ground per millimetre of screen; every name at the room's type size
+  // (1u), none over another or over the legend: where they do not all fit, the places where the
+  // hexes are busiest are named first (then the larger areas), the rest left out.
+  var AREA_LABELS_M_PER_MM = 25, PLACE_GAP_PX = 6;
+  var PLACE_SHIFTS = [0, -0.55, 0.55, -1.1, 1.1];  // where a name may sit, in line heights from its spot
+
+  function boxOf(layer) {
+    var b = layer.getBounds(), nw = S.map.latLngToContainerPoint(b.getNorthWest()),
+        se = S.map.latLngToContainerPoint(b.getSouthEast());
+    return {l: nw.x, t: nw.y, r: se.x, b: se.y};
+  }
+
+  function groundScale() {
+    var z = S.map.getZoom(), lat = S.map.getCenter().lat;
+    var metresPerPx = 40075016.686 * Math.cos(lat * Math.PI / 180) / (256 * Math.pow(2, z));
+    return metresPerPx / S.prof.mmPerPx;
+  }
+
+  function placeLayer() {
+    var box = S.map.getContainer(), layer = box.querySelector(".wall-places");
+    if (!layer) {
+      layer = document.createElement("div");
+      layer.className = "wall-places";
+      box.appendChild(layer);
+    }
+    return layer;
+  }
+
+  function heatBy(res) {
+    var heat = {};
+    for (var c in S.counts) {
+      var p = S.res > res ? window.h3.cellToParent(c, res) : c;
+      heat[p] = (heat[p] || 0) + S.counts[c];
+    }
+    return heat;
+  }
+
+  function placeNames() {
+    if (!S || !S.cfg.places) return;
+    var places = S.cfg.places, layer = placeLayer(), size = S.map.getSize();
+    var level = groundScale() <= AREA_LABELS_M_PER_MM && places.area && places.area.length ? "area" : "district";
+    // closer in, the kelurahan first (what the operator zoomed in for), then their kecamatan
+    var levels = level === "area" ? ["area", "district"] : ["district"];
+    var taken = [], margin = PLACE_GAP_PX, mapBox = S.map.getContainer().getBoundingClientRect();
+    // the legend and the map's controls are not written over
+    Array.prototype.forEach.call(S.map.getContainer().parentNode.querySelectorAll(
+      ".wall-legend, .leaflet-control"), function (n) {
+      var r = n.getBoundingClientRect();
+      if (r.width && r.height) taken.push({l: r.left - mapBox.left, t: r.top - mapBox.top,
+                                           r: r.right - mapBox.left, b: r.bottom - mapBox.top, tier: 0});
+    });
+    // a name never covers a spike's rings (tier 1); it keeps off the busiest class of hexes (tier 2)
+    // by moving within its area if it can, and is written over them if it cannot
+    var rings = S.spikePolys.map(function (p) { var b = boxOf(p.ring); b.tier = 1; taken.push(b); return b; });
+    var top = S.breaks.length - 1;
+    for (var c in S.polys) {
+      if (classOf(S.counts[c]) === top) { var hb = boxOf(S.polys[c]); hb.tier = 2; taken.push(hb); }
+    }
+    var html = "", placed = [], lat0 = S.map.getCenter().lat;
+    var metresPerPx = 40075016.686 * Math.cos(lat0 * Math.PI / 180) / (256 * Math.pow(2, S.map.getZoom()));
+    // how busy each kelurahan is: the counts of the hexes inside it (its cells, from the boundaries);
+    // a kecamatan: its kelurahan together
+    var cellRes = 8, res = Math.min(cellRes, S.res), heat = heatBy(res), areaHeat = [], districtHeat = {};
+    (places.area || []).forEach(function (p, i) {
+      var seen = {}, sum = 0;
+      (p[3] || []).forEach(function (c) {
+        var k = res < cellRes ? window.h3.cellToParent(c, res) : c;
+        if (!seen[k]) { seen[k] = 1; sum += heat[k] || 0; }
+      });
+      areaHeat[i] = sum;
+      districtHeat[p[4]] = (districtHeat[p[4]] || 0) + sum;
+    });
+    levels.forEach(function (lv) {
+      var list = places[lv] || [];
+      var order = list.map(function (p, i) {
+        return {p: p, i: i, heat: lv === "area" ? areaHeat[i] : districtHeat[p[0]] || 0};
+      }).sort(function (a, b) { return b.heat - a.heat || a.i - b.i; });
+      order.forEach(function (o) {
+        var at = S.map.latLngToContainerPoint([o.p[1], o.p[2]]);
+        var w = textWidth(o.p[0], lv), h = S.prof.unitPx * 1.25, box = null, pt = null;
+        var room = (o.p[5] || 0) / metresPerPx;  // a name moves only as far as its area reaches
+        // a name whose spot is under a spike's rings may sit just above or below them instead
+        var spots = PLACE_SHIFTS.filter(function (f) { return Math.abs(f * h) <= room; })
+          .map(function (f) { return {x: at.x, y: at.y + f * h}; });
+        rings.forEach(function (q) {
+          if (at.x >= q.l - w / 2 && at.x <= q.r + w / 2 && at.y >= q.t - h && at.y <= q.b + h) {
+            spots.push({x: at.x, y: q.b + h / 2 + margin + 1}, {x: at.x, y: q.t - h / 2 - margin - 1});
+          }
+        });
+        for (var tier = 2; tier >= 1 && !box; tier--) {
+          for (var d = 0; d < spots.length && !box; d++) {
+            var spot = spots[d];
+            var b = {l: spot.x - w / 2 - margin, t: spot.y - h / 2 - margin, r: spot.x + w / 2 + margin,
+                     b: spot.y + h / 2 + margin, tier: 0};
+            if (b.l < 0 || b.t < 0 || b.r > size.x || b.b > size.y) continue;
+            var free = true;
+            for (var k = 0; k < taken.length && free; k++) {
+              var q = taken[k];
+              if (q.tier <= tier && b.l < q.r && b.r > q.l && b.t < q.b && b.b > q.t) free = false;
+            }
+            if (free) { box = b; pt = spot; }
+          }
+        }
+        if (!box) return;
+        taken.push(box);
+        placed.push(o.p[0]);
+        html += '<span class="wall-place wall-place-' + lv + '" style="left:' + Math.round(pt.x - w / 2) +
+          "px;top:" + Math.round(pt.y - h / 2) + 'px">' + esc(o.p[0]) + "</span>";
+      });
+    });
+    if (html !== S.placesHtml) { layer.innerHTML = html; S.placesHtml = html; }
+    S.placed = placed; S.placeLevel = level;
+    publishState();
+  }
+
+  // widths of the names at the wall's type size, measured once per size
+  function textWidth(text, level) {
+    var key = level + "|" + S.prof.unitPx.toFixed(2);
+    var cache = S.widths[key] = S.widths[key] || {};
+    if (!(text in cache)) {
+      if (!S.measure) {
+        S.measure = document.createElement("span");
+        S.measure.className = "wall-place wall-place-measure";
+        S.measure.setAttribute("aria-hidden", "true");
+        placeLayer().parentNode.appendChild(S.measure);
+      }
+      S.measure.className = "wall-place wall-place-measure wall-place-" + level;
+      S.measure.textContent = text;
+      cache[text] = S.measure.getBoundingClientRect().width;
+    }
+    return cache[text];
+  }
+
+  var placeTimer = null;
+  function placeNamesSoon() {
+    clearTimeout(placeTimer);
+    placeTimer = setTimeout(placeNames, 200);
   }
 
   // -- the rotating panel: one section at a time, as many whole rows as fit, page after page -------
@@ -385,6 +567,10 @@
     }
     if (Date.now() - S.lastTickerRender > 30000) { S.lastTickerRender = Date.now(); renderTicker(); }
     if (Date.now() - S.rotor.at > PAGE_MS) { S.rotor.at = Date.now(); paginate(true); }
+    // the names follow where the hexes are busiest, rechecked every few seconds while counts move
+    if (S.updates !== S.placesUpdates && Date.now() - S.placesAt > 5000) {
+      S.placesAt = Date.now(); S.placesUpdates = S.updates; placeNames();
+    }
     publishState();
   }
 
@@ -395,6 +581,13 @@
     if (label) label.textContent = S.cfg.labels[view.join(":")] || "";
     clearAll();
     join();
+  }
+
+  function showViewPosition(idx) {
+    var node = el("wall-view-pos");
+    if (!node) return;
+    node.textContent = S.cfg.text.view_of.replace("{n}", fmtInt(idx + 1)).replace("{of}", fmtInt(S.cfg.views.length));
+    node.style.display = "";
   }
 
   function onZoom() {
@@ -502,7 +695,9 @@
          loading: false, loadToken: 0, pendingCells: [], pendingTicks: [], lastUpdate: Date.now(),
          ticker: [], incidents: [], spikePolys: [], pulseOn: false, timers: [], updates: 0,
          snapshots: 0, lastTickerRender: Date.now(), timelapsing: false, replayTs: null,
-         replayFrame: null, stale: false, rotor: {section: 0, page: 0, pages: 1, at: Date.now()}};
+         replayFrame: null, stale: false, rotor: {section: 0, page: 0, pages: 1, at: Date.now()},
+         panelPushes: 0, beats: 0, lastBeat: 0, panelsJoined: false, placed: [], placeLevel: "",
+         viewIndex: 0, widths: {}, placesHtml: null, measure: null, placesAt: 0, placesUpdates: -1};
     S.res = cfg.res || resForZoom(map.getZoom());
     W.setSpikes(W._spikes || []);
     S.ticker = (cfg.recent || []).map(function (r) { return {r: r, fresh: false, at: 0}; });
@@ -513,11 +708,14 @@
     // processes serve walls without sticky sessions (app/server.py).
     var socket = S.socket = window.io(cfg.namespace, {transports: ["websocket"], reconnectionDelayMax: 2000});
     socket.on("connect", function () { join(); publishState(); });
-    socket.on("disconnect", function () { publishState(); });
+    socket.on("disconnect", function () { if (S) S.panelsJoined = false; publishState(); });
     socket.on("wall_cells", function (msg) { if (S) applyCells(msg); });
     socket.on("wall_tick", function (msg) { if (S) onTick(msg); });
     socket.on("wall_resync", function () { if (S) loadSnapshot(); });
+    socket.on("wall_panels", function (msg) { if (S) applyPanels(msg); });
+    socket.on("wall_beat", function (msg) { if (S) onBeat(msg); });
     map.on("zoomend", onZoom);
+    map.on("moveend", placeNamesSoon);
     // an unattended screen: whenever the map's box changes (another monitor, a banner comes or
     // goes, a browser restart) size the type again and fit the city again
     var refit = null, box = map.getContainer().parentNode;
@@ -562,11 +760,14 @@
     S.timers.push(setInterval(watch, 500));
     S.timers.push(setInterval(pulse, 600));
     if (cfg.rotate > 0) {
-      var idx = 0;
+      // unattended: every view in turn, its name in the header and where it is in the round
+      var idx = Math.max(0, cfg.views.map(function (v) { return v.join(":"); }).indexOf(S.view.join(":")));
+      showViewPosition(idx);
       S.timers.push(setInterval(function () {
         if (S.timelapsing) return;  // a replay holds the rotation (it would take the map's room away)
         idx = (idx + 1) % cfg.views.length;
         switchView(cfg.views[idx]);
+        showViewPosition(idx);
       }, cfg.rotate * 1000));
     }
     placeSpikes();

@@ -4,18 +4,21 @@ On a real embedded Redis, the production web server (``python -m app serve``:
 gunicorn, one worker per core, each with its own relay; its CPU is measured
 alone), the aggregator as its own process, and headless Chromium:
 
-1. 10,000 active resolution-10 hexes: bytes of the initial map payload
-   (``/wall/api/snapshot``, cell ids and counts) and the time from opening
-   ``/wall`` to all 10,000 polygons on the canvas.
+1. ``HEXES`` active resolution-10 hexes (default 44,000: every res-10 cell of
+   Jakarta's kelurahan, one report each): bytes of the initial map payload
+   (``/wall/api/snapshot``, cell ids and counts; and everything else the page
+   fetched before its map was whole) and the time from opening ``/wall`` to
+   all of them on the canvas.
 2. ``RATE`` new reports a second for ``SECONDS`` with ``DISPLAYS`` connected
-   displays (one Chromium wall + Socket.IO clients over WebSocket, in their own
-   process): bytes pushed per display
-   per second, server CPU, and p50/p99 from the producer's accept to the
-   ticker/hex change in the browser's DOM.
+   displays (one Chromium wall + Socket.IO clients over WebSocket that join as
+   the wall does, panels included, in their own process): bytes pushed per
+   display per second, server CPU, p50/p99 from the producer's accept to the
+   ticker/hex change in the browser's DOM, and the HTTP requests the Chromium
+   wall makes per minute (target 0: the panels and a heartbeat ride the push).
 3. Baseline, same load: a Dash page that refetches the whole hex layer as
    GeoJSON every second with ``dcc.Interval``; bytes per display per second.
 
-Usage: ``python bench/wall.py [--rate 1000] [--seconds 8] [--displays 20]``;
+Usage: ``python bench/wall.py [--hexes 44000] [--rate 1000] [--seconds 8] [--displays 100]``;
 the last line printed is one JSON object.
 """
 from __future__ import annotations
@@ -45,7 +48,9 @@ from config.settings import Settings  # noqa: E402
 from ingest.aggregator import Aggregator  # noqa: E402
 from ingest.sources import RawReport  # noqa: E402
 
-HEXES = 10_000
+HEXES = 44_000
+# The baseline redraws what a display shows: the default profile's wall at the city's fit is resolution 8.
+BASELINE_RES = 8
 RES = 10
 CHROMIUM = os.environ.get("PANTAU_CHROMIUM", "/usr/bin/chromium")
 
@@ -80,7 +85,7 @@ def serve_baseline(folder: Path, redis_url: str, baseline_port: int) -> None:
 
     @baseline.callback(Output("base-hexes", "data"), Input("base-tick", "n_intervals"))
     def whole_layer(_n):
-        counts = queries.hex_counts(services.redis, services.preset, RES, "today")
+        counts = queries.hex_counts(services.redis, services.preset, BASELINE_RES, "today")
         return {"type": "FeatureCollection", "features": [
             {"type": "Feature", "properties": {"cell": cell, "count": n},
              "geometry": {"type": "Polygon", "coordinates": [
@@ -98,35 +103,52 @@ def web_env(folder: Path, redis_url: str, port: int) -> dict:
     env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": settings.database_url,
            "PANTAU_DATA_DIR": str(folder), "PANTAU_PORT": str(port), "PANTAU_SIM_RATE": "0",
            "SECRET_KEY": "bench", "PANTAU_TILE_URL": settings.tile_url, "PANTAU_LOG_LEVEL": "WARNING",
-           "PANTAU_BATCH_SIZE": "1000", "PANTAU_BLOCK_MS": "20"}
+           "PANTAU_BATCH_SIZE": "1000", "PANTAU_BLOCK_MS": "20",
+           # a wall room of DISPLAYS screens behind one address (the operations room's NAT): each push
+           # connection holds a thread, so the threads and the caps are sized for the room
+           "PANTAU_WEB_THREADS": "160", "PANTAU_SOCKETS_PER_PROCESS": "120", "PANTAU_SOCKETS_PER_ADDRESS": "250"}
     if settings.boundaries:
         env["PANTAU_BOUNDARIES"] = str(settings.boundaries)
     return env
 
 
 # -- the load side --------------------------------------------------------------------------
+def progress(what: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {what}", file=sys.stderr, flush=True)
+
+
 def _point_report(lat: float, lng: float, ref: str, created: datetime | None = None) -> RawReport:
     return RawReport(category=random.choice(["flood", "garbage", "road_damage", "street_light"]), lat=lat, lng=lng,
                      description="bench", created_at=created or datetime.now(timezone.utc), source="bench",
                      source_ref=ref)
 
 
-def seed_hexes(services, count: int) -> None:
-    """One report in each of ``count`` distinct resolution-10 hexes inside the city."""
-    rng = random.Random(3)
-    (south, west), (north, east) = services.preset.bounds
-    cells, raws = set(), []
-    while len(raws) < count:
-        lat, lng = rng.uniform(south, north), rng.uniform(west, east)
-        cell = h3.latlng_to_cell(lat, lng, RES)
-        if cell in cells or not services.areas.in_city(lat, lng):
-            continue
-        cells.add(cell)
-        raws.append(_point_report(lat, lng, f"seed-{len(raws)}"))
-    for i in range(0, len(raws), 1000):
-        services.producer.submit_many(raws[i:i + 1000])
+def city_cells(services, count: int) -> list[str]:
+    """Up to ``count`` resolution-10 cells of the city: every cell whose centre lies in a kelurahan
+    (Jakarta: 42,700), then the ring just outside them while the city still takes the point."""
+    cells: set[str] = set()
+    for feature in services.areas.outlines_geojson("area")["features"]:
+        cells.update(h3.geo_to_cells(feature["geometry"], RES))
+    if not cells:   # no boundaries: random points in the city's box
+        rng = random.Random(3)
+        (south, west), (north, east) = services.preset.bounds
+        for _ in range(count * 3):
+            cells.add(h3.latlng_to_cell(rng.uniform(south, north), rng.uniform(west, east), RES))
+    ordered = sorted(cells)
+    if len(ordered) < count:
+        ring = sorted({n for c in ordered for n in h3.grid_ring(c, 1)} - cells)
+        ordered += [c for c in ring if services.areas.in_city(*h3.cell_to_latlng(c))][:count - len(ordered)]
+    return ordered[:count]
+
+
+def seed_hexes(services, count: int) -> int:
+    """One report at the centre of each of ``count`` distinct resolution-10 hexes of the city."""
+    raws = [_point_report(*h3.cell_to_latlng(cell), f"seed-{i}") for i, cell in enumerate(city_cells(services, count))]
+    for i in range(0, len(raws), 2000):
+        services.producer.submit_many(raws[i:i + 2000])
     Aggregator(services.redis, services.keys, "bench-seed", services.preset, batch_size=2000,
                block_ms=10).run(burst=True)
+    return len(raws)
 
 
 class Load:
@@ -176,7 +198,9 @@ def socket_displays(base_url: str, count: int, res: int, token: str) -> None:
         client.on("*", on_any, namespace="/wall")
         client.connect(base_url, namespaces=["/wall"], transports=["websocket"], wait_timeout=10,
                        headers={"Cookie": f"pantau_display={token}"})
-        client.emit("wall_join", {"metric": "reports", "window": "today", "res": res}, namespace="/wall")
+        # as assets/wall.js joins: a view, and the panels of its language (pushed from then on)
+        client.emit("wall_join", {"metric": "reports", "window": "today", "res": res, "lang": "id",
+                                  "panels": True}, namespace="/wall")
         clients.append(client)
     print("ready", flush=True)
     for line in sys.stdin:
@@ -193,7 +217,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rate", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=8.0)
-    parser.add_argument("--displays", type=int, default=20)
+    parser.add_argument("--displays", type=int, default=100)
+    parser.add_argument("--hexes", type=int, default=HEXES)
     parser.add_argument("--serve-baseline", nargs=3, metavar=("FOLDER", "REDIS", "PORT"))
     parser.add_argument("--socket-displays", nargs=4, metavar=("URL", "COUNT", "RES", "TOKEN"))
     args = parser.parse_args()
@@ -221,12 +246,13 @@ def main() -> None:
     env = web_env(folder, redis_server.url, port)
     web = subprocess.Popen([sys.executable, "-m", "app", "serve"], cwd=ROOT, env=env)
     children = [child, web]
-    result: dict = {"hexes": HEXES, "resolution": RES, "rate_per_s": args.rate, "displays": args.displays,
+    result: dict = {"hexes_asked": args.hexes, "resolution": RES, "rate_per_s": args.rate, "displays": args.displays,
                     "seconds": args.seconds}
     try:
         started = time.perf_counter()
-        seed_hexes(services, HEXES)
+        result["hexes"] = seed_hexes(services, args.hexes)
         result["seed_s"] = round(time.perf_counter() - started, 1)
+        progress(f"seeded {result['hexes']} hexes in {result['seed_s']} s")
         assert child.stdout.readline().strip() == "ready"
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
@@ -259,15 +285,29 @@ def main() -> None:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
                 "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"])
             page = browser.new_page(viewport={"width": 1920, "height": 1080})
+            fetched = []   # what the page fetched from our server besides its scripts and styles
+
+            def on_response(response):
+                if response.url.startswith(base) and "/_dash-component-suites/" not in response.url \
+                        and "/assets/" not in response.url and "/wall/api/snapshot" not in response.url:
+                    try:
+                        fetched.append(len(response.body()))
+                    except Exception:  # a response without a body (a redirect): nothing to count
+                        pass
+            page.on("response", on_response)
             started = time.perf_counter()
-            page.goto(f"{base}/wall?display={token}&kiosk=1&res={RES}")
+            page.goto(f"{base}/wall?display={token}&kiosk=1&rotate=0&res={RES}", timeout=120000)
             page.wait_for_function(f"() => Number((document.getElementById('wall-hexstate') || {{dataset: {{}}}})"
-                                   f".dataset.features) >= {result['initial_cells']}", timeout=60000)
+                                   f".dataset.features) >= {result['initial_cells']}", timeout=180000)
             result["first_render_s"] = round(time.perf_counter() - started, 2)
+            # the page's own data (layout, its panels and place names) besides the snapshot above
+            result["initial_layout_bytes"] = sum(fetched)
+            result["initial_payload_total_bytes"] = sum(fetched) + result["initial_payload_bytes"]
+            progress(f"first render {result['first_render_s']} s")
             page.close()
             # The push phase: a display as installed (resolution follows the zoom: res 8 here).
             page = browser.new_page(viewport={"width": 1920, "height": 1080})
-            page.goto(f"{base}/wall?display={token}&kiosk=1")
+            page.goto(f"{base}/wall?display={token}&kiosk=1&rotate=0", timeout=120000)
             page.wait_for_function("() => Number((document.getElementById('wall-hexstate') || {dataset: {}})"
                                    ".dataset.features) > 0", timeout=60000)
             push_res = int(page.evaluate("() => document.getElementById('wall-hexstate').dataset.res"))
@@ -286,18 +326,27 @@ def main() -> None:
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
             children.append(displays)
             assert displays.stdout.readline().strip() == "ready"
+            progress(f"{args.displays} displays connected")
             aggregator = subprocess.Popen([sys.executable, "-m", "ingest", "aggregate", "--name", "bench-agg"],
                                           cwd=ROOT, env=env)
             children.append(aggregator)
             load = Load(services, args.rate)
+            # the aggregator is up when its heartbeat is (a loaded machine takes a while to start it)
+            deadline = time.monotonic() + 120
+            while b"bench-agg" not in services.redis.hkeys(services.keys.consumer_stats) and time.monotonic() < deadline:
+                time.sleep(0.5)
+            progress("aggregator running")
             time.sleep(1.5)
             page.evaluate("() => { window.__lat = []; window.__bytes = 0; }")
+            http = []      # every HTTP request of the Chromium wall while it is live (target: none)
+            page.on("request", lambda r: http.append(r.url) if r.resource_type != "websocket" else None)
             displays.stdin.write("reset\n")
             displays.stdin.flush()
             cpu0, t0 = server_cpu(), time.monotonic()
             load.thread.start()
             time.sleep(args.seconds)
             cpu1, elapsed = server_cpu(), time.monotonic() - t0
+            time.sleep(1)   # the reports accepted last reach the wall (the load goes on for the baseline)
             latencies = sorted(page.evaluate("() => window.__lat"))
             browser_bytes = page.evaluate("() => window.__bytes")
             displays.stdin.write("report\n")
@@ -308,6 +357,10 @@ def main() -> None:
             result["push_bytes_per_display_per_s"] = round(statistics.median(per_display) / elapsed)
             result["push_bytes_per_display_per_s_max"] = round(max(per_display) / elapsed)
             result["server_cpu_percent"] = round(100 * (cpu1 - cpu0) / elapsed, 1)
+            result["http_requests_per_display_per_min"] = round(len(http) * 60 / elapsed, 2)
+            result["http_requests_seen"] = http[:5]
+            result["panel_pushes_on_display"] = int(page.evaluate(
+                "() => document.getElementById('wall-hexstate').dataset.panelPushes"))
             if latencies:
                 result["accept_to_dom_p50_ms"] = latencies[len(latencies) // 2]
                 result["accept_to_dom_p99_ms"] = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
@@ -328,6 +381,7 @@ def main() -> None:
             sizes = [len(r.body()) for r in list(responses)]
             result["baseline_bytes_per_display_per_s"] = round(sum(sizes) / elapsed)
             result["baseline_fetches"] = len(sizes)
+            result["baseline_resolution"] = BASELINE_RES
             result["baseline_server_cpu_percent_one_display"] = round(
                 100 * ((cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)) / elapsed, 1)
             load.stop.set()
@@ -348,6 +402,7 @@ def main() -> None:
         redis_server.stop()
     for key, value in result.items():
         print(f"{key}: {value}")
+    progress("done")
     print(json.dumps(result))
 
 

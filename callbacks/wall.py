@@ -1,22 +1,17 @@
-"""The wall's reactions: the panels around the map refresh every few seconds from the
-aggregates (the hex layer itself is pushed over Socket.IO and drawn by ``assets/wall.js``)."""
+"""The wall's reactions. The hex layer and the panels around the map (KPIs, categories, agencies,
+spikes) reach every wall over Socket.IO (``app.live``, drawn by ``assets/wall.js``): no display
+polls. This module hands the relay the panels' renderer and wires the spike rings and replay."""
 from __future__ import annotations
 
-from dash import Input, Output, State
+from dash import Input, Output
 
 from layouts import wall
 
 
 def register(dash_app, services) -> None:
-    @dash_app.callback(
-        Output(wall.KPIS, "children"), Output(wall.CATEGORIES, "children"), Output(wall.AGENCIES, "children"),
-        Output(wall.SPIKE, "children"), Output(wall.SPIKE, "style"), Output(wall.SPIKE, "className"),
-        Output(wall.SPIKES_STORE, "data"),
-        Input(wall.REFRESH, "n_intervals"), State(wall.LANG, "data"), prevent_initial_call=True)
-    def refresh_panels(_n, lang):
-        data = wall.panels(services, lang or services.settings.language)
-        return (data["kpis"], data["categories"], data["agencies"], data["spike"], data["spike_style"],
-                data["spike_class"], data["spikes"])
+    # The relay (app.live, installed after the screens) renders the panels through this, once per
+    # process and language, and pushes them to every wall of that language.
+    dash_app.server.extensions["pantau_wall_panels"] = lambda lang: wall.panels_push(services, lang)
 
     dash_app.clientside_callback(
         "function(cells) { if (window.pantauWall) { window.pantauWall.setSpikes(cells || []); } return null; }",

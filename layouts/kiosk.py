@@ -13,7 +13,7 @@ import h3
 from dash import dcc, html
 
 from app import public
-from app.i18n import t
+from app.i18n import number, percent, t
 from config.catalogue import BY_CODE
 
 PATH = "/kiosk"
@@ -55,15 +55,16 @@ def current(config: dict, tick: int) -> tuple[str, str]:
 def duration(hours: float | None, lang: str) -> str:
     if hours is None:
         return "—"
+    # numbers by the language's rules (Babel, app.i18n): "1,5 jam" / "1.5 h"
     if hours < 1:
-        return t("kiosk.minutes", lang, n=max(1, round(hours * 60)))
+        return t("kiosk.minutes", lang, n=number(max(1, round(hours * 60)), lang))
     if hours < 48:
-        return t("kiosk.hours", lang, n=round(hours, 1) if hours < 10 else round(hours))
-    return t("kiosk.days", lang, n=round(hours / 24, 1))
+        return t("kiosk.hours", lang, n=number(round(hours, 1), lang, 1) if hours < 10 else number(round(hours), lang))
+    return t("kiosk.days", lang, n=number(round(hours / 24, 1), lang, 1))
 
 
-def _number(value) -> str:
-    return "—" if value is None else f"{value:,}".replace(",", ".")
+def _number(value, lang: str) -> str:
+    return "—" if value is None else number(value, lang)
 
 
 def _tile(label: str, value: str, name: str) -> html.Div:
@@ -78,8 +79,8 @@ def counts_panel(summary: dict, lang: str) -> html.Div:
         median = duration(w["median_resolve_s"] / 3600, lang) if w["median_resolve_s"] else "—"
         blocks.append(html.Div([
             html.H2(t(label, lang)),
-            html.Div([_tile(t("kiosk.received", lang), _number(w["received"]), f"{window_name}-received"),
-                      _tile(t("kiosk.resolved", lang), _number(w["resolved"]), f"{window_name}-resolved"),
+            html.Div([_tile(t("kiosk.received", lang), _number(w["received"], lang), f"{window_name}-received"),
+                      _tile(t("kiosk.resolved", lang), _number(w["resolved"], lang), f"{window_name}-resolved"),
                       _tile(t("kiosk.median", lang), median, f"{window_name}-median")],
                      className="kiosk-tiles")], className="kiosk-counts-block"))
     return html.Div(blocks, className="kiosk-counts")
@@ -129,32 +130,35 @@ def agencies_view(services, lang: str) -> html.Div:
         if a["reports"] is None:
             continue
         rate = a["resolution_rate"]
-        rows.append(html.Tr([html.Td(a["name"][lang]), html.Td(_number(a["reports"])),
-                             html.Td([html.Div(f"{round(rate * 100)} %"),
+        rows.append(html.Tr([html.Td(a["name"][lang]), html.Td(_number(a["reports"], lang)),
+                             html.Td([html.Div(percent(rate * 100, lang, 0)),
                                       html.Div(html.Div(style={"width": f"{rate * 100:.0f}%"}),
                                                className="kiosk-bar")]),
                              html.Td(duration(a["median_hours"], lang))]))
     hidden = sum(1 for a in data["agencies"] if a["reports"] is None)
-    note = t("kiosk.too_few", lang, k=data["k"]) + f": {hidden}" if hidden else ""
+    note = t("kiosk.too_few", lang, k=number(data["k"], lang)) + f": {number(hidden, lang)}" if hidden else ""
     body = html.Table([html.Thead(head), html.Tbody(rows)], className="kiosk-table") if rows else \
         html.P(t("kiosk.none_yet", lang))
     return html.Div([body, html.P(note, className="kiosk-note")], className="kiosk-agencies")
 
 
 def _ranking_block(data: dict, lang: str, limit: int) -> html.Div:
-    items = [html.Li([html.Span(str(row["rank"]), className="kiosk-rank"),
+    items = [html.Li([html.Span(number(row["rank"], lang), className="kiosk-rank"),
                       html.Div([html.Div(row["name"][lang], className="kiosk-rank-name"),
-                                html.Div(t("kiosk.rank_detail", lang, resolved=round(row["resolved_share"] * 100),
+                                html.Div(t("kiosk.rank_detail", lang,
+                                           resolved=number(round(row["resolved_share"] * 100), lang),
                                            median=duration(row["median_hours"], lang),
-                                           rating=f"{1 + 4 * row['rating']:.1f}",
-                                           reopened=round(row["reopened_share"] * 100),
-                                           photo=round(row["photo_share"] * 100)), className="kiosk-rank-detail")],
+                                           rating=number(1 + 4 * row["rating"], lang, 1),
+                                           reopened=number(round(row["reopened_share"] * 100), lang),
+                                           photo=number(round(row["photo_share"] * 100), lang)),
+                                         className="kiosk-rank-detail")],
                                className="kiosk-rank-body"),
-                      html.Span(f"{row['score']:.0f}", className="kiosk-rank-score")])
+                      html.Span(number(row["score"], lang), className="kiosk-rank-score")])
              for row in data["ranked"][:limit]]
     return html.Div([html.H2(t(f"kiosk.level.{data['level']}", lang)),
                      html.Ol(items, className="kiosk-ranking") if items else html.P(t("kiosk.none_yet", lang)),
-                     html.P(t("kiosk.not_ranked", lang, n=len(data["not_ranked"]), min=data["min_reports"]),
+                     html.P(t("kiosk.not_ranked", lang, n=number(len(data["not_ranked"]), lang),
+                              min=number(data["min_reports"], lang)),
                             className="kiosk-note")], className="kiosk-ranking-block")
 
 
@@ -195,8 +199,8 @@ RENDER = {"map": map_view, "agencies": agencies_view, "ranking": ranking_view, "
 def render(services, view: str, lang: str) -> tuple:
     """(view children, title, formula line, privacy line) of one rotation step."""
     minimum = public.min_reports(services)
-    formula = public.ranking.FORMULA[lang].format(min=minimum)
-    privacy = t("kiosk.privacy", lang, k=services.settings.public_k)
+    formula = public.ranking.FORMULA[lang].format(min=number(minimum, lang))
+    privacy = t("kiosk.privacy", lang, k=number(services.settings.public_k, lang))
     return RENDER[view](services, lang), t(f"kiosk.view.{view}", lang), formula, privacy
 
 

@@ -3,10 +3,13 @@ agencies, newest reports, clock and alerts, for a large screen nobody touches.
 
 Everything is settable by URL: ``city`` (must be the running preset), ``metric``
 (reports/open/breaches), ``window`` (today/60m/24h), ``lang`` (id/en),
-``rotate`` (seconds between metric views), ``kiosk=1`` (no controls),
+``rotate`` (seconds between metric views; a display token's wall rotates every
+``DISPLAY_ROTATE_S`` unless ``rotate=0``), ``kiosk=1`` (no controls),
 ``stale`` (seconds without updates before the stale banner), ``timelapse=1`` (replay the
 last 24 hours first), ``res`` (a fixed H3 resolution instead of following the zoom).
-The hex layer itself is drawn and kept live by ``assets/wall.js``.
+The hex layer itself is drawn and kept live by ``assets/wall.js``; the panels around it arrive
+over the same push (``app.live``: one computation per process for every wall, no polling).
+A staff session's wall opens ``/dispatch?h3=<cell>`` on a click; a display token's does not.
 """
 from __future__ import annotations
 
@@ -43,12 +46,13 @@ CATEGORIES = "wall-categories"
 AGENCIES = "wall-agencies"
 TICKER = "wall-ticker"
 CONTROLS = "wall-controls"
-REFRESH = "wall-refresh"
 TIMELAPSE = "wall-timelapse"
 LANG = "wall-lang"
 ROTOR = "wall-rotor"
 PROGRESS = "wall-progress"
-REFRESH_MS = 2000
+VIEW_POS = "wall-view-pos"
+# An unattended screen (a display token) goes through the views by itself, this often.
+DISPLAY_ROTATE_S = 30.0
 
 # red / yellow / green, the statuses the cities' staff already know
 GREEN, YELLOW, RED = "wall-ok", "wall-warn", "wall-bad"
@@ -78,7 +82,16 @@ def _profile(params: dict, lang: str) -> tuple[dict, list[str]]:
     return profile, notices
 
 
-def _params(services, params: dict) -> dict:
+def viewer() -> tuple[str, str] | None:
+    """("staff", username), ("display", id) or None (no request: a layout built outside one)."""
+    from flask import has_request_context
+
+    from app.auth import displays
+
+    return displays.wall_viewer() if has_request_context() else None
+
+
+def _params(services, params: dict, watcher: tuple[str, str] | None = None) -> dict:
     lang = params.get("lang") if params.get("lang") in ("id", "en") else services.settings.language
     metric, window_name = live.view_of(params.get("metric"), params.get("window"))
     def _number(name, default):
@@ -89,13 +102,20 @@ def _params(services, params: dict) -> dict:
         return value if value > 0 else default
     profile, notices = _profile(params, lang)
     return {"lang": lang, "metric": metric, "window": window_name,
-            "rotate": _number("rotate", 0) if params.get("rotate") else 0,
+            "rotate": _number("rotate", 0) if str(params.get("rotate") or "").strip()
+            else DISPLAY_ROTATE_S if watcher and watcher[0] == "display" else 0,
             "stale": _number("stale", services.settings.wall_stale_s),
             "kiosk": params.get("kiosk") in ("1", "true", "yes"),
             "timelapse": params.get("timelapse") in ("1", "true", "yes"),
             "city": params.get("city"), "profile": profile, "notices": notices,
             "res": int(params["res"]) if str(params.get("res", "")).isdigit()
             and int(params["res"]) in hexagg.MAP_RESOLUTIONS else None}
+
+
+def _current_user():
+    from flask_login import current_user
+
+    return current_user
 
 
 def kpi_tiles(kpi: dict, lang: str) -> list:
@@ -184,7 +204,7 @@ def spike_banner(incidents: list, services, lang: str):
     return lines, {}, "wall-banner wall-spike" + (" wall-blink" if blink else "")
 
 
-# Every display refreshes its panels every REFRESH_MS; one computation per process serves them all.
+# The relay renders the panels at most this often; one computation per process serves every wall.
 PANEL_TTL_S = 1.0
 # The agency table aggregates the whole reports table in SQL: recomputed at most every 10 s.
 BOARD_TTL_S = 10.0
@@ -214,6 +234,19 @@ def panels(services, lang: str) -> dict:
             "spikes": [{"id": i.id, "cells": list(i.cells), "ack": i.acknowledged} for i in found]}
 
 
+def panels_push(services, lang: str) -> dict:
+    """The panels as the push carries them: each section's Dash component tree as plain JSON (the
+    browser hands it to ``dash_clientside.set_props``), keyed by the component it replaces."""
+    from plotly.utils import PlotlyJSONEncoder
+
+    data = panels(services, lang)
+    return json.loads(json.dumps({
+        KPIS: {"children": data["kpis"]}, CATEGORIES: {"children": data["categories"]},
+        AGENCIES: {"children": data["agencies"]},
+        SPIKE: {"children": data["spike"], "style": data["spike_style"], "className": data["spike_class"]},
+        "spikes": data["spikes"]}, cls=PlotlyJSONEncoder))
+
+
 def _view_label(metric: str, window_name: str, lang: str) -> str:
     return f"{t(f'wall.metric.{metric}', lang)} · {t(f'wall.window.{window_name}', lang)}"
 
@@ -239,8 +272,13 @@ def _section(key: str, title: str, body, lang: str) -> html.Section:
 
 
 def layout(services, params: dict) -> html.Div:
-    p = _params(services, params)
+    watcher = viewer()
+    p = _params(services, params, watcher)
     lang, preset = p["lang"], services.preset
+    # a signed-in operator's click on a hex opens the console filtered to it; a display's does not
+    from app.auth.permissions import can_open
+    clickable = bool(watcher and watcher[0] == "staff" and can_open(getattr(_current_user(), "role", None),
+                                                                 "/dispatch"))
     (south, west), (north, east) = preset.bounds
     notices = list(p["notices"])
     if p["city"] and p["city"] != preset.slug:
@@ -249,7 +287,8 @@ def layout(services, params: dict) -> html.Div:
     recent = [{k: r.get(k) for k in live.TICKER_FIELDS}
               for r in queries.latest_reports(services.redis, preset, live.TICKER_MAX)]
     texts = ("stale", "age_seconds", "age_minutes", "age_hours", "minutes_ago", "hours_ago", "days_ago",
-             "just_now", "replay", "today", "yesterday", "legend_spike", "page", "other")
+             "just_now", "replay", "today", "yesterday", "legend_spike", "page", "other", "view_of",
+             "open_hex")
     config = {"metric": p["metric"], "window": p["window"], "res": p["res"], "lang": lang, "rotate": p["rotate"],
               "stale": p["stale"], "kiosk": p["kiosk"], "timelapse": p["timelapse"],
               "profile": p["profile"], "numbers": number_symbols(lang),
@@ -261,6 +300,14 @@ def layout(services, params: dict) -> html.Div:
               "icons": {c.code: c.icon for c in BY_CODE.values()},
               "names": {c.code: c.name(lang) for c in BY_CODE.values()},
               "text": {k: t(f"wall.{k}", lang) for k in texts},
+              "clickable": clickable, "dispatch": "/dispatch",
+              # place names from the boundaries: kecamatan at the city's scale, kelurahan closer in
+              # (a kecamatan is as busy as its kelurahan together: their cells, resolution 8)
+              "places": {"district": [[p["name"], p["lat"], p["lng"], [], "", p["inside_m"]]
+                                      for p in services.areas.label_points("district")],
+                         "area": [[p["name"], p["lat"], p["lng"], p["cells"], p["district"], p["inside_m"]]
+                                  for p in services.areas.label_points("area")]}
+              if services.areas.has_areas else {},
               "recent": recent}
     hex_map = dl.Map(
         # center/zoom too: dash-leaflet's moveend handler compares against them (undefined: a TypeError)
@@ -282,7 +329,9 @@ def layout(services, params: dict) -> html.Div:
     return html.Div([
         html.Header([
             html.Div([html.Span("Pantau", className="wall-brand"), html.Span(preset.name, className="wall-city")]),
-            html.Div(_view_label(p["metric"], p["window"], lang), id=VIEW_LABEL, className="wall-view-label"),
+            html.Div([html.Div(_view_label(p["metric"], p["window"], lang), id=VIEW_LABEL, className="wall-view-label"),
+                      html.Div(id=VIEW_POS, className="wall-view-pos", style={"display": "none"})],
+                     className="wall-view"),
             html.Div(id=CLOCK, className="wall-clock"),
         ], className="wall-header"),
         html.Div([html.Div(n) for n in notices], id=NOTICE, className="wall-notice",
@@ -306,5 +355,4 @@ def layout(services, params: dict) -> html.Div:
         html.Div() if p["kiosk"] else _controls(services, p),
         html.Div(id=CONFIG, style={"display": "none"}, **{"data-config": json.dumps(config)}),
         dcc.Store(id=SPIKES_STORE, data=data["spikes"]), dcc.Store(id=SPIKES_SINK), dcc.Store(id=LANG, data=lang),
-        dcc.Interval(id=REFRESH, interval=REFRESH_MS),
     ], id=ROOT, className="wall" + (" wall-kiosk" if p["kiosk"] else ""), lang=lang, **{"data-lang": lang})

@@ -57,4 +57,7 @@ ENTRIES = {
     "wall.today": {"id": "hari ini", "en": "today"},
     "wall.yesterday": {"id": "kemarin", "en": "yesterday"},
     "wall.none": {"id": "—", "en": "—"},
+    "wall.view_of": {"id": "{n}/{of}", "en": "{n}/{of}"},
+    "wall.open_hex": {"id": "Buka laporan area ini di konsol", "en": "Open this area's reports in the console"},
+    "wall.places": {"id": "Nama tempat", "en": "Place names"},
 }

@@ -158,3 +158,22 @@ def test_la_counts_points_between_councils_as_in_the_city():
     assert index.locate(34.02, -118.49) is None
     assert index.in_city(34.02, -118.49)
     assert not index.in_city(36.17, -115.14)   # Las Vegas
+
+
+def test_place_names_sit_inside_their_own_area_with_the_cells_that_tell_how_busy_it_is():
+    index = AreaIndex.load(JAKARTA, DATA)
+    districts, areas = index.label_points("district"), index.label_points("area")
+    assert len(districts) >= 40 and len(areas) >= 250
+    district_names = {a.district_name for a in index.areas()}
+    for place in districts:
+        assert place["name"] in district_names
+        assert index.locate(place["lat"], place["lng"]).district_name == place["name"], place["name"]
+    for place in areas:
+        found = index.locate(place["lat"], place["lng"])
+        assert found.name == place["name"] and found.district_name == place["district"], place["name"]
+        assert place["cells"] and all(len(c) == 15 for c in place["cells"])
+    # largest first: a wall names the big kecamatan when it has room for few names
+    assert [p["km2"] for p in districts] == sorted((p["km2"] for p in districts), reverse=True)
+    assert AreaIndex.load(JAKARTA, None).label_points("area") == []
+    with pytest.raises(ValueError):
+        index.label_points("province")

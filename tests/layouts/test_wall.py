@@ -73,11 +73,13 @@ def wall_app(live_app):
 
 def open_wall(browser, live_app, query="", width=1920, height=1080):
     page = browser.new_page(viewport={"width": width, "height": height})
-    page.goto(wall_url(live_app, query))
+    if "rotate=" not in query:   # a display token's wall rotates by itself: these tests hold one view
+        query = (query or "?") + ("&" if query.strip("?") else "") + "rotate=0"
+    page.goto(wall_url(live_app, query), timeout=90000)
     page.wait_for_function(
         "() => { const s = document.getElementById('wall-hexstate');"
         " return s && s.getAttribute('data-connected') === '1' && Number(s.getAttribute('data-seq')) >= 0; }",
-        timeout=15000)
+        timeout=30000)
     return page
 
 

@@ -13,18 +13,23 @@ DIAGONAL_IN, DISTANCE_M = 55.0, 5.0
 MIN_ARCMIN = 16.0  # ISO 9241-303: characters at least 16 minutes of arc tall
 
 
-def open_wall(page, server, wait_connected: bool = True, **params):
+def open_wall(page, server, wait_connected: bool = True, rotating: bool = False, **params):
     """Go to ``/wall`` of the app ``server`` with the given URL settings, as an unattended screen
     (a fresh display token, which the wall moves into a cookie), and wait for the push connection
-    and a snapshot."""
+    and a snapshot. A display token's wall rotates its views by itself; a test that compares
+    one view holds it (``rotate=0``) unless it asks for ``rotating`` or its own ``rotate``."""
     from tests.helpers import wall_url
 
-    page.goto(wall_url(server, f"?{urlencode(params)}" if params else ""))
+    if not rotating:
+        params.setdefault("rotate", "0")
+
+    # a loaded machine (several test runs on two cores) may take long to serve the page's scripts
+    page.goto(wall_url(server, f"?{urlencode(params)}" if params else ""), timeout=90000)
     if wait_connected:
         page.wait_for_function(
             "() => { const s = document.getElementById('wall-hexstate');"
             " return s && s.getAttribute('data-connected') === '1' && Number(s.getAttribute('data-seq')) >= 0; }",
-            timeout=15000)
+            timeout=30000)
     return page
 
 
