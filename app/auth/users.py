@@ -18,7 +18,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Column, Integer, String, Table, select, update
 from sqlalchemy.exc import IntegrityError
 
-from app.auth.permissions import ROLES
+from app.auth.permissions import AGENCY_SCOPED, ROLES
 from app.store.db import UTCDateTime, metadata
 
 MIN_PASSWORD = 10
@@ -90,11 +90,11 @@ def create_user(engine, preset, username: str, password: str, role: str, agency:
         raise UserInvalid("role", f"must be one of {', '.join(ROLES)}")
     _check_password(password)
     codes = {a.code for a in preset.agencies}
-    if role == "agency_officer":
+    if role in AGENCY_SCOPED:
         if agency not in codes:
-            raise UserInvalid("agency", f"an agency officer needs one of {', '.join(sorted(codes))}")
+            raise UserInvalid("agency", f"an agency officer or head needs one of {', '.join(sorted(codes))}")
     elif agency is not None:
-        raise UserInvalid("agency", "only an agency officer is bound to an agency")
+        raise UserInvalid("agency", "only an agency officer or head is bound to an agency")
     try:
         with engine.begin() as conn:
             conn.execute(users.insert().values(

@@ -21,6 +21,8 @@ HOUR_BINS = len(HOUR_EDGES) + 1
 MEASURES = ("first_action", "resolve")
 PERIODS = {"7d": 7, "30d": 30, "90d": 90, "365d": 365}
 DEFAULT_PERIOD = "30d"
+# "Closed fast, disputed after": a resolution within this many hours of filing that a citizen disputed.
+FAST_HOURS = 24
 
 
 def hour_bin(hours: float) -> int:

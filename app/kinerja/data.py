@@ -226,3 +226,25 @@ def most_overdue(engine, city: str, flt: Filters, now: datetime | None = None, l
         return [{**row._mapping, "created_at": rollups._aware(row.created_at),
                  "sla_due_at": rollups._aware(row.sla_due_at)} for row in conn.execute(query)]
 
+
+
+def honesty(engine, city: str, flt: Filters) -> dict[str, list[dict] | dict]:
+    """The honesty signals summed from ``kinerja_honesty``: {"agencies": {agency -> counts},
+    "officers": [counts with agency and actor, most resolutions first]}. The category and kecamatan
+    filters do not apply (the rollup keeps resolutions per agency and officer only)."""
+    h = rollups.honesty
+    terms = [h.c.city == city, h.c.day >= flt.first.isoformat(), h.c.day <= flt.last.isoformat()]
+    if flt.agency:
+        terms.append(h.c.agency == flt.agency)
+    cols = [func.sum(getattr(h.c, name)).label(name) for name in rollups.HONESTY_COUNTS]
+    with engine.connect() as conn:
+        rows = conn.execute(select(h.c.agency, h.c.actor, *cols).where(*terms).group_by(h.c.agency, h.c.actor)).all()
+    agencies: dict[str, Counter] = defaultdict(Counter)
+    officers = []
+    for row in rows:
+        counts = {name: int(getattr(row, name) or 0) for name in rollups.HONESTY_COUNTS}
+        agencies[row.agency or ""].update(counts)
+        officers.append({"agency": row.agency or "", "actor": row.actor, **counts})
+    officers.sort(key=lambda r: (-r["resolved"], r["actor"]))
+    return {"agencies": {k: {name: v.get(name, 0) for name in rollups.HONESTY_COUNTS} for k, v in agencies.items()},
+            "officers": officers}

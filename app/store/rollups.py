@@ -18,6 +18,7 @@ a reopening), with the report's current category, agency and kecamatan.
 """
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -76,6 +77,20 @@ officers = Table(
     Column("resolve_hours", Float, nullable=False),           # sum, for the mean
 )
 
+# The honesty signals of the officers' resolutions (see kinerja.METHODS / the catalogue's method text).
+# ``resolved``, ``verified``, ``flagged*`` and ``self_filed`` count the day's resolutions by the
+# resolver; ``fast_disputed`` counts the day's citizen disputes of a resolution made within
+# kinerja.FAST_HOURS of filing, charged to whoever made that resolution.
+HONESTY_COUNTS = ("resolved", "verified", "flagged", "flag_location", "flag_photo", "self_filed", "fast_disputed")
+honesty = Table(
+    "kinerja_honesty", metadata,
+    Column("city", String(20), primary_key=True),
+    Column("day", String(10), primary_key=True),
+    Column("agency", String(40), primary_key=True),
+    Column("actor", String(120), primary_key=True),
+    *[Column(name, Integer, nullable=False, default=0) for name in HONESTY_COUNTS],
+)
+
 dirty = Table(
     "kinerja_dirty", metadata,
     Column("city", String(20), primary_key=True),
@@ -83,7 +98,7 @@ dirty = Table(
     Column("marked_at", UTCDateTime, nullable=False),
 )
 
-TABLES = (daily, hourly, durations, officers)
+TABLES = (daily, hourly, durations, officers, honesty)
 
 
 def _aware(value):
@@ -209,7 +224,8 @@ def compute_day(engine, city: str, zone: ZoneInfo, day: date) -> dict[str, list[
         events = []
         for flag in (True, False):
             events += conn.execute(
-                select(e.c.report_id, e.c.kind, e.c.from_status, e.c.to_status, e.c.actor, e.c.occurred_at,
+                select(e.c.event_id, e.c.report_id, e.c.kind, e.c.from_status, e.c.to_status, e.c.actor,
+                       e.c.occurred_at,
                        r.c.category, r.c.agency, r.c.kecamatan_code, r.c.created_at, r.c.sla_due_at,
                        r.c.resolved_at)
                 .select_from(e.join(r, r.c.id == e.c.report_id))
@@ -224,6 +240,7 @@ def compute_day(engine, city: str, zone: ZoneInfo, day: date) -> dict[str, list[
                                     .where(f.c.report_id.in_(rated_ids[i:i + 500]), f.c.kind == "rating",
                                            f.c.rating.is_not(None), f.c.occurred_at >= start,
                                            f.c.occurred_at < end)).all()
+        honest = _honesty(conn, city, events, start, end)
     for row in created:
         key = (row.category, row.agency or "", row.kecamatan_code or "")
         counts[key]["received"] += 1
@@ -288,7 +305,82 @@ def compute_day(engine, city: str, zone: ZoneInfo, day: date) -> dict[str, list[
         "kinerja_officers": [{"city": city, "day": key_day, "agency": k[0], "actor": k[1], "started": v[0],
                               "resolved": v[1], "on_time": v[2], "resolve_hours": v[3]}
                              for k, v in per_officer.items() if v[0] or v[1]],
+        "kinerja_honesty": [{"city": city, "day": key_day, "agency": k[0], "actor": k[1],
+                             **{name: c.get(name, 0) for name in HONESTY_COUNTS}} for k, c in honest.items()],
     }
+
+
+def _honesty(conn, city: str, events: list, start: datetime, end: datetime) -> dict[tuple, Counter]:
+    """(agency, resolver) -> the day's honesty counts, from the day's events, the resolve actions'
+    proof (``report_actions.detail.proof``, what the officer's phone sent), the day's proof flags
+    (``proof_flags``) and the reports' creation actors. Every read is bounded by the day or by ids."""
+    from app.proof import proof_flags
+    from app.staff.actions import report_actions
+
+    out: dict[tuple, Counter] = defaultdict(Counter)
+    resolutions = [ev for ev in events if ev.kind == "status" and ev.to_status == "resolved"
+                   and not ev.actor.startswith(CITIZEN)]
+    disputes = [ev for ev in events if ev.kind == "status" and ev.to_status == "reopened"
+                and ev.from_status in RESOLVED_STATUSES and ev.actor == CITIZEN]
+    if not resolutions and not disputes:
+        return out
+    e, f, a = db.report_events, proof_flags, report_actions
+    flags: dict[tuple, set] = defaultdict(set)
+    for row in conn.execute(select(f.c.report_id, f.c.actor, f.c.kind)
+                            .where(f.c.city == city, f.c.action == "resolve", f.c.occurred_at >= start,
+                                   f.c.occurred_at < end)):
+        flags[(row.report_id, row.actor)].add(row.kind)
+    ids = sorted({ev.report_id for ev in resolutions})
+    proof_of, filer_of = {}, {}
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        for row in conn.execute(select(a.c.event_id, a.c.detail).where(a.c.report_id.in_(chunk),
+                                                                       a.c.action == "resolve")):
+            if row.event_id:
+                proof_of[row.event_id] = row.detail
+        for row in conn.execute(select(e.c.report_id, e.c.actor).where(e.c.report_id.in_(chunk),
+                                                                       e.c.kind == "created")):
+            filer_of[row.report_id] = row.actor
+    for ev in resolutions:
+        c = out[(ev.agency or "", ev.actor)]
+        c["resolved"] += 1
+        kinds = flags.get((ev.report_id, ev.actor), set())
+        if kinds:
+            c["flagged"] += 1
+            c["flag_location"] += "location_unverified" in kinds
+            c["flag_photo"] += bool(kinds & {"photo_near_match", "photo_before_assignment"})
+        elif _presence_verified(proof_of.get(ev.event_id)):
+            c["verified"] += 1
+        c["self_filed"] += "self_service" in kinds or filer_of.get(ev.report_id) == ev.actor
+    if disputes:
+        ids = sorted({ev.report_id for ev in disputes})
+        history: dict[str, list] = defaultdict(list)
+        for i in range(0, len(ids), 500):
+            for row in conn.execute(select(e.c.report_id, e.c.actor, e.c.occurred_at)
+                                    .where(e.c.report_id.in_(ids[i:i + 500]), e.c.kind == "status",
+                                           e.c.to_status == "resolved")):
+                history[row.report_id].append(row)
+        for ev in disputes:
+            at = _aware(ev.occurred_at)
+            before = [h for h in history.get(ev.report_id, ()) if _aware(h.occurred_at) <= at]
+            if not before:
+                continue
+            last = max(before, key=lambda h: _aware(h.occurred_at))
+            hours = (_aware(last.occurred_at) - _aware(ev.created_at)).total_seconds() / 3600.0
+            if hours <= kinerja.FAST_HOURS and not last.actor.startswith(CITIZEN):
+                out[(ev.agency or "", last.actor)]["fast_disputed"] += 1
+    return out
+
+
+def _presence_verified(detail: str | None) -> bool:
+    """A resolve action's audit detail says the officer's phone was verified at the site."""
+    if not detail:
+        return False
+    try:
+        proof = (json.loads(detail) or {}).get("proof") or {}
+    except ValueError:
+        return False
+    return bool((proof.get("presence") or {}).get("verified")) and not proof.get("flags")
 
 
 def pending_marks(engine, city: str) -> int:
