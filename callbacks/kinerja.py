@@ -117,7 +117,10 @@ def fig_areas(rows: dict, names: dict, k: int, lang: str) -> tuple[go.Figure, in
 
 
 def drill_href(flt: kinerja.Filters, chart: str, lang: str) -> str:
-    return "/dispatch?" + urlencode({**flt.dispatch_params(), **DRILL_EXTRA.get(chart, {}), "lang": lang})
+    params = {**flt.dispatch_params(), **DRILL_EXTRA.get(chart, {}), "lang": lang}
+    if chart == "backlog":       # the backlog holds reports filed before the period too
+        params.pop("from")
+    return "/dispatch?" + urlencode(params)
 
 
 def agency_table(perf: dict, lang: str, agencies_full: dict) -> html.Div:

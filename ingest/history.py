@@ -86,21 +86,21 @@ def _photo(rng: random.Random) -> bytes:
     return buffer.getvalue()
 
 
-def _reports(services, days: int, seed: int, now: datetime, rng: random.Random) -> tuple[list, dict]:
+def _reports(services, days: int, seed: int, now: datetime, per_day: float, flood: int) -> tuple[list, dict]:
     """The raw reports of the last ``days`` days (the flood day among them), with ids from
     ``source_ref``; answers (validated reports, id -> reporter's secret)."""
     preset = services.preset
     zone = ZoneInfo(preset.timezone)
     simulator = CitySimulator(preset, services.areas if services.areas.has_areas else None,
-                              rate_per_s=PER_DAY / 86400.0, seed=seed, random_bursts=False)
+                              rate_per_s=per_day / 86400.0, seed=seed, random_bursts=False)
     start = now - timedelta(days=days)
     flood_day = (now - timedelta(days=max(1, days // 3))).astimezone(zone).date()
     flood_at = datetime.combine(flood_day, dtime(14, 0), zone).astimezone(timezone.utc)
     raws, at, flooded = [], start, False
     while at < now:
         at = min(at + timedelta(seconds=STEP_S), now)
-        if not flooded and at >= flood_at and "flood" in preset.category_mix:
-            simulator.start_burst("flood", radius_km=1.2, rate_per_s=FLOOD_REPORTS / 10800.0, duration_s=10800)
+        if not flooded and at >= flood_at and flood and "flood" in preset.category_mix:
+            simulator.start_burst("flood", radius_km=1.2, rate_per_s=flood / 10800.0, duration_s=10800)
             flooded = True
         raws += simulator.next_batch(at, STEP_S)
     secret_key = services.settings.resolved_secret_key()
@@ -247,7 +247,8 @@ class _FollowUp:
             self.counts["rated"] += 1
 
 
-def seed(services, days: int = 30, seed: int = 30, now: datetime | None = None) -> dict:
+def seed(services, days: int = 30, seed: int = 30, now: datetime | None = None, per_day: float = PER_DAY,
+         flood: int = FLOOD_REPORTS) -> dict:
     """Seed ``days`` days of history into an empty city; answers what was done (and how long it took)."""
     started = time.monotonic()
     city = services.preset.slug
@@ -257,7 +258,7 @@ def seed(services, days: int = 30, seed: int = 30, now: datetime | None = None) 
         return {"skipped": "the city has reports already", "reports": 0}
     now = now or datetime.now(timezone.utc)
     rng = random.Random(seed)
-    reports, secrets = _reports(services, days, seed, now, rng)
+    reports, secrets = _reports(services, days, seed, now, per_day, flood)
     for start in range(0, len(reports), 500):
         services.producer._append([(services.producer.stream_for(r.id), _created_fields(r))
                                    for r in reports[start:start + 500]], retry_for_s=60.0)

@@ -364,7 +364,6 @@ def replay(path: Path, submit: Callable[[list[RawReport]], None], speedup: float
         newest = last_created(path)
         stats.shift = (shift_to - newest) if newest is not None else timedelta(0)
         records = shifted(records, stats.shift)
-    stats = ReplayStats()
     started = clock()
     pending: list[RawReport] = []
     source_origin: datetime | None = None
