@@ -91,6 +91,38 @@ honesty = Table(
     *[Column(name, Integer, nullable=False, default=0) for name in HONESTY_COUNTS],
 )
 
+# Derived shapes, so a long period never sums a row per day and kecamatan (see ``refresh_months``):
+# * ``kinerja_daily_city``: kinerja_daily without the kecamatan (the per-day charts with no
+#   kecamatan chosen read a few rows per day, not one per kecamatan);
+# * ``kinerja_<table>_monthly``: each table summed per local month (the hourly one per weekday
+#   and hour): a period reads whole months here and only its edge days from the per-day tables.
+daily_city = Table(
+    "kinerja_daily_city", metadata,
+    Column("city", String(20), primary_key=True),
+    Column("day", String(10), primary_key=True),
+    Column("category", String(40), primary_key=True),
+    Column("agency", String(40), primary_key=True),
+    *[Column(name, Integer, nullable=False, default=0) for name in kinerja.DAILY_COUNTS],
+    Column("rating_sum", Float, nullable=False, default=0.0),
+)
+
+
+def _monthly_twin(table: Table, extra: tuple = ()) -> Table:
+    cols = [Column("month", String(7), primary_key=True) if c.name == "day" else
+            Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable,
+                   default=c.default.arg if c.default is not None else None)
+            for c in table.columns]
+    return Table(f"{table.name}_monthly", metadata, *cols, *extra)
+
+
+daily_monthly = _monthly_twin(daily)
+hourly_monthly = _monthly_twin(hourly, (Column("weekday", Integer, primary_key=True),))   # 0 = Monday
+durations_monthly = _monthly_twin(durations)
+officers_monthly = _monthly_twin(officers)
+honesty_monthly = _monthly_twin(honesty)
+MONTHLY = {daily: daily_monthly, hourly: hourly_monthly, durations: durations_monthly, officers: officers_monthly,
+           honesty: honesty_monthly}
+
 dirty = Table(
     "kinerja_dirty", metadata,
     Column("city", String(20), primary_key=True),
@@ -156,9 +188,43 @@ def day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
     return start.astimezone(timezone.utc), end.astimezone(timezone.utc)
 
 
+def derive(engine, city: str) -> int:
+    """Build the derived shapes (``kinerja_daily_city``, the monthly twins) from the per-day rows
+    alone, for every day they hold: rollups kept before those shapes existed, or a bulk load.
+    Answers how many days were derived."""
+    with engine.connect() as conn:
+        days = [row.day for row in conn.execute(select(daily.c.day).where(daily.c.city == city).distinct())]
+    for start in range(0, len(days), 31):
+        chunk = days[start:start + 31]
+        with engine.begin() as conn:
+            rows = [dict(r._mapping) for r in conn.execute(select(daily).where(daily.c.city == city,
+                                                                              daily.c.day.in_(chunk)))]
+            conn.execute(delete(daily_city).where(daily_city.c.city == city, daily_city.c.day.in_(chunk)))
+            by_day: dict[str, list] = defaultdict(list)
+            for row in rows:
+                by_day[row["day"]].append(row)
+            out = [row for day_rows in by_day.values() for row in _without_kecamatan(day_rows)]
+            for i in range(0, len(out), 2000):
+                conn.execute(daily_city.insert(), out[i:i + 2000])
+    refresh_months(engine, city, {day[:7] for day in days})
+    return len(days)
+
+
+def ensure_derived(engine, city: str) -> bool:
+    """``derive`` once when the per-day rollups have rows and the derived shapes none."""
+    with engine.connect() as conn:
+        have = conn.execute(select(daily.c.day).where(daily.c.city == city).limit(1)).first() is not None
+        derived = conn.execute(select(daily_city.c.day).where(daily_city.c.city == city).limit(1)).first()
+    if have and derived is None:
+        derive(engine, city)
+        return True
+    return False
+
+
 def refresh_dirty(engine, city: str, tz_name: str) -> int:
     """Recompute every local day marked since the last run; answers how many days were recomputed."""
     zone = ZoneInfo(tz_name)
+    ensure_derived(engine, city)
     with engine.connect() as conn:
         marks = conn.execute(select(dirty.c.utc_day, dirty.c.marked_at).where(dirty.c.city == city)).all()
     if not marks:
@@ -168,6 +234,7 @@ def refresh_dirty(engine, city: str, tz_name: str) -> int:
         days |= local_days_of_utc_day(mark.utc_day, zone)
     for day in sorted(days):
         refresh_day(engine, city, zone, day)
+    refresh_months(engine, city, {day.isoformat()[:7] for day in days})
     with engine.begin() as conn:
         for mark in marks:
             conn.execute(delete(dirty).where(dirty.c.city == city, dirty.c.utc_day == mark.utc_day,
@@ -184,27 +251,70 @@ def rebuild(engine, city: str, tz_name: str, progress=None) -> int:
     if first is None:
         return 0
     day, last = _aware(first).astimezone(zone).date(), datetime.now(zone).date()
-    count = 0
+    count, months = 0, set()
     while day <= last:
         refresh_day(engine, city, zone, day)
+        months.add(day.isoformat()[:7])
         count += 1
         day += timedelta(days=1)
         if progress:
             progress(count)
+    refresh_months(engine, city, months)
     with engine.begin() as conn:
         conn.execute(delete(dirty).where(dirty.c.city == city))
     return count
 
 
 def refresh_day(engine, city: str, zone: ZoneInfo, day: date) -> None:
-    """Replace one local day's rows with a fresh computation from the system of record."""
+    """Replace one local day's rows with a fresh computation from the system of record (its
+    month's sums are then stale: ``refresh_months``, which the callers run after their days)."""
     rows = compute_day(engine, city, zone, day)
+    rows[daily_city.name] = _without_kecamatan(rows[daily.name])
     key = day.isoformat()
     with engine.begin() as conn:
-        for table in TABLES:
+        for table in (*TABLES, daily_city):
             conn.execute(delete(table).where(table.c.city == city, table.c.day == key))
             if rows[table.name]:
                 conn.execute(table.insert(), rows[table.name])
+
+
+def _without_kecamatan(rows: list[dict]) -> list[dict]:
+    out: dict[tuple, dict] = {}
+    for row in rows:
+        key = (row["category"], row["agency"])
+        if key not in out:
+            out[key] = {k: v for k, v in row.items() if k != "kecamatan_code"}
+        else:
+            for name in (*kinerja.DAILY_COUNTS, "rating_sum"):
+                out[key][name] += row[name]
+    return list(out.values())
+
+
+def refresh_months(engine, city: str, months: set[str]) -> None:
+    """Recompute the monthly sums of the given local months (``YYYY-MM``) from the per-day rows."""
+    for month in sorted(months):
+        first = f"{month}-01"
+        last = f"{month}-31"
+        with engine.begin() as conn:
+            for table, twin in MONTHLY.items():
+                keys = [c.name for c in table.primary_key.columns if c.name not in ("city", "day")]
+                values = [c.name for c in table.columns if not c.primary_key]
+                sums: dict[tuple, list] = {}
+                for row in conn.execute(select(table).where(table.c.city == city, table.c.day >= first,
+                                                            table.c.day <= last)):
+                    m = row._mapping
+                    key = tuple(m[k] for k in keys)
+                    if twin is hourly_monthly:
+                        key += (date.fromisoformat(m["day"]).weekday(),)
+                    cell = sums.setdefault(key, [0] * len(values))
+                    for i, name in enumerate(values):
+                        cell[i] += m[name]
+                conn.execute(delete(twin).where(twin.c.city == city, twin.c.month == month))
+                names = keys + (["weekday"] if twin is hourly_monthly else [])
+                rows = [{"city": city, "month": month, **dict(zip(names, key)), **dict(zip(values, cell))}
+                        for key, cell in sums.items()]
+                for i in range(0, len(rows), 2000):
+                    conn.execute(twin.insert(), rows[i:i + 2000])
 
 
 def compute_day(engine, city: str, zone: ZoneInfo, day: date) -> dict[str, list[dict]]:
