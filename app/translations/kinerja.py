@@ -158,8 +158,7 @@ ENTRIES = {
               "penyelesaian dalam minggu itu tidak diperingkat.",
         "en": "Ordered by the share resolved on time, then the median time to resolve; agencies with fewer "
               "than {n} resolutions in the week are not ranked."},
-    "weekly.flagged": {"id": "Penyelesaian yang ditandai: belum tersedia (menunggu aplikasi petugas).",
-                       "en": "Flagged resolutions: not available yet (waits for the officer app)."},
+    "weekly.flagged": {"id": "Penyelesaian yang ditandai", "en": "Flagged resolutions"},
     "weekly.mail_subject": {"id": "Pantau — laporan kinerja {week} ({scope})",
                             "en": "Pantau — performance report {week} ({scope})"},
     "weekly.mail_body": {"id": "Terlampir laporan kinerja minggu {week} ({first} – {last}).",
