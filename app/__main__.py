@@ -1,7 +1,8 @@
 """``python -m app run``: the whole stack on embedded defaults; ``python -m app serve``: the web server.
 
 ``run`` starts the embedded Redis (when REDIS_URL is unset), the two stream
-consumers, the simulated city feed, the public-figures refresher, the sweep of unattached photo
+consumers, on a new database the seeding of ``PANTAU_SEED_HISTORY`` days of simulated history
+(``ingest.history``; then the simulated city feed), the public-figures refresher, the sweep of unattached photo
 uploads and the web server, restarts any of them that dies (the embedded Redis too: its AOF brings the
 data back, the others reconnect), prints the URL, and on Ctrl-C stops every process it started.
 """
@@ -70,6 +71,14 @@ def run(args) -> int:
         commands["kinerja-weekly"] = [python, "-m", "app.kinerja", "schedule"]
     if settings.sim_rate > 0:
         commands["simulator"] = [python, "-m", "ingest", "simulate"]
+    # A new city is not an empty one: the history is seeded once, with the consumers and the web
+    # already running (the screens fill in as it goes); the live feed starts when it is done.
+    # Its own check leaves a city with reports alone, so a restart seeds nothing twice.
+    once = {}
+    if settings.seed_history_days > 0:
+        once["history"] = [python, "-m", "ingest", "simulate", "--history", f"{settings.seed_history_days}d"]
+    after_once = {name: commands.pop(name) for name in ("simulator",) if name in commands and once}
+    commands.update(once)
     children: dict[str, subprocess.Popen] = {}
     restarts: dict[str, float] = {}
     stopping = False
@@ -103,6 +112,14 @@ def run(args) -> int:
                     log.error("embedded Redis did not come back: %s", err)
             for name, child in list(children.items()):
                 code = child.poll()
+                if name in once and code is not None and not stopping:
+                    if code != 0:
+                        log.warning("seeding the history exited with %s (the city starts as it is)", code)
+                    del children[name]
+                    commands.update(after_once)
+                    for later in after_once:
+                        start(later)
+                    continue
                 if code is not None and not stopping:
                     wait = 1.0 if time.monotonic() - restarts.get(name, 0) > 30 else 5.0
                     log.warning("%s exited with %s; restarting in %.0f s", name, code, wait)

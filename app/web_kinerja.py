@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, send_file
 from flask_login import current_user
 
+from app.auth import permissions
 from app.kinerja import weekly
 
 blueprint = Blueprint("kinerja", __name__)
@@ -17,6 +18,7 @@ def download(week: str, name: str):
     path = weekly.report_path(services.settings.data_dir, week, name)
     if path is None:
         abort(404)
-    if current_user.role == "agency_officer" and not name.endswith(f"-{current_user.agency}.{path.suffix[1:]}"):
+    scope = permissions.scope_agency(current_user.role, current_user.agency)
+    if scope is not None and not name.endswith(f"-{scope}.{path.suffix[1:]}"):
         abort(403)
     return send_file(path, mimetype=MIME[path.suffix[1:]], as_attachment=True, download_name=name)

@@ -12,6 +12,7 @@ from dash import Input, Output, html
 from plotly.colors import qualitative
 
 from app import kinerja
+from app.auth import permissions
 from app.i18n import t
 from app.kinerja import data, formats, weekly
 from app.privacy import is_sensitive
@@ -116,7 +117,10 @@ def fig_areas(rows: dict, names: dict, k: int, lang: str) -> tuple[go.Figure, in
 
 
 def drill_href(flt: kinerja.Filters, chart: str, lang: str) -> str:
-    return "/dispatch?" + urlencode({**flt.dispatch_params(), **DRILL_EXTRA.get(chart, {}), "lang": lang})
+    params = {**flt.dispatch_params(), **DRILL_EXTRA.get(chart, {}), "lang": lang}
+    if chart == "backlog":       # the backlog holds reports filed before the period too
+        params.pop("from")
+    return "/dispatch?" + urlencode(params)
 
 
 def agency_table(perf: dict, lang: str, agencies_full: dict) -> html.Div:
@@ -155,6 +159,46 @@ def officer_table(rows: list[dict], lang: str) -> html.Div:
     return dbc.Table([head, html.Tbody(body)], size="sm", className="kinerja-table", responsive=True)
 
 
+HONESTY_COLS = ("resolved", "verified", "flagged", "flag_location", "flag_photo", "no_proof", "self_filed",
+                "fast_disputed")
+
+
+def _honesty_cells(counts: dict, lang: str) -> list:
+    resolved = counts["resolved"]
+    values = {**counts, "no_proof": resolved - counts["verified"] - counts["flagged"]}
+    cells = []
+    for col in HONESTY_COLS:
+        n = values[col]
+        text = formats.number(n, lang)
+        if col in ("verified", "flagged", "no_proof") and resolved:
+            text += f" ({formats.percent(n / resolved, lang)})"
+        cells.append(html.Td(text, **{"data-col": col, "data-n": str(n)}))
+    return cells
+
+
+def honesty_table(signals: dict, lang: str, agencies_full: dict) -> html.Div:
+    """Per agency, then per officer: the resolutions with verified presence and original photos
+    against the flagged ones, reports filed and resolved by the same staff, closed fast and disputed."""
+    if not signals["agencies"]:
+        return html.P(t("kinerja.no_data", lang), className="small")
+
+    def head(first):
+        return html.Thead(html.Tr([html.Th(first, scope="col")]
+                                  + [html.Th(t(f"kinerja.honesty.{c}", lang), scope="col") for c in HONESTY_COLS]))
+    agency_rows = [html.Tr([html.Th(agencies_full.get(code, code), scope="row")] + _honesty_cells(c, lang),
+                           **{"data-agency": code})
+                   for code, c in sorted(signals["agencies"].items(), key=lambda kv: (-kv[1]["resolved"], kv[0]))]
+    officer_rows = [html.Tr([html.Th(f"{r['actor'].split(':', 1)[-1]} ({r['agency'] or '—'})", scope="row")]
+                            + _honesty_cells(r, lang), **{"data-actor": r["actor"], "data-agency": r["agency"]})
+                    for r in signals["officers"][:30]]
+    return html.Div([
+        dbc.Table([head(t("kinerja.agency", lang)), html.Tbody(agency_rows)], size="sm",
+                  className="kinerja-table honesty-agencies", responsive=True),
+        dbc.Table([head(t("kinerja.col.officer", lang)), html.Tbody(officer_rows)], size="sm",
+                  className="kinerja-table honesty-officers", responsive=True),
+    ])
+
+
 def weekly_list(services, lang: str, agency: str | None) -> html.Div:
     listing = weekly.list_reports(services.settings.data_dir)
     if not listing:
@@ -176,7 +220,7 @@ def register(dash_app, services) -> None:
         outputs += [Output(ids.graph_id(chart), "figure"), Output(ids.drill_id(chart), "href"),
                     Output(ids.method_id(chart), "children")]
     outputs += [Output(ids.AGENCY_TABLE, "children"), Output(ids.OFFICER_TABLE, "children"),
-                Output(ids.WEEKLY, "children")]
+                Output(ids.WEEKLY, "children"), Output(ids.HONESTY_TABLE, "children")]
 
     dash_app.clientside_callback("function (lang) { document.documentElement.lang = lang; return lang; }",
                                  Output(ids.LANG_SET, "data"), Input(ids.LANG, "data"))
@@ -197,7 +241,9 @@ def register(dash_app, services) -> None:
             message = (t("kinerja.bad_filter", lang, field=err.field), True)
         else:
             message = ("", False)
-        flt = flt.scoped(getattr(user, "agency", None) if getattr(user, "role", None) == "agency_officer" else None)
+        # an agency-bound account (a kepala OPD) sees its own agency only, whatever the callback body says
+        scope = permissions.scope_agency(user.role, user.agency) if user is not None else None
+        flt = flt.scoped(scope)
         engine, city, k = services.engine, preset.slug, services.settings.public_k
         agencies, cats = _names(services, lang)
         agencies_full = {a.code: f"{a.code} — {a.name(lang)}" for a in preset.agencies}
@@ -226,6 +272,7 @@ def register(dash_app, services) -> None:
             out += [figures[chart], drill_href(flt, chart, lang), method]
         out += [agency_table(data.agency_performance(engine, city, flt), lang, agencies_full),
                 officer_table(data.officer_performance(engine, city, flt), lang),
-                weekly_list(services, lang, flt.agency if user and user.role == "agency_officer" else None)]
+                weekly_list(services, lang, scope),
+                honesty_table(data.honesty(engine, city, flt), lang, agencies_full)]
         return out
 

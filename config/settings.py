@@ -6,6 +6,7 @@ else in Pantau reads ``os.environ``; processes receive a ``Settings`` value.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -148,6 +149,16 @@ def _on_off(raw: str) -> bool:
     if raw.lower() in ("0", "off", "false", "no"):
         return False
     raise ValueError("must be on or off")
+
+
+def _history(raw: str) -> int:
+    """``30d`` (days of simulated history) or ``off`` (0)."""
+    if raw.lower() in ("0", "off", "no", "false"):
+        return 0
+    match = re.match(r"^(\d{1,3})d$", raw.strip().lower())
+    if not match or not 1 <= int(match.group(1)) <= 365:
+        raise ValueError("must be a number of days written like 30d (1d to 365d), or off")
+    return int(match.group(1))
 
 
 def _proof_mode(raw: str) -> str:
@@ -315,6 +326,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PANTAU_PROOF_HASH_NEAR", "proof_hash_near", _hash_distance, 7,
             "Within this many bits (but beyond PANTAU_PROOF_HASH_REFUSE) an after photo is saved and flagged "
             "as a near match (at most 7)."),
+    Setting("PANTAU_SEED_HISTORY", "seed_history_days", _history, 30,
+            "On a new (empty) database, `python -m app run` first seeds this much simulated history with its "
+            "follow-up (`python -m ingest simulate --history 30d`), so every screen shows a living city; off: none.",
+            default_text="`30d`"),
     Setting("PANTAU_WEEKLY_REPORT", "weekly_report", _on_off, True,
             "Build the weekly report every Monday 07.00 local time in `python -m app run` (on/off)."),
     Setting("PANTAU_LOG_LEVEL", "log_level", _log_level, "INFO",
@@ -386,6 +401,7 @@ class Settings:
     hsts_seconds: int = 31536000
     smtp_url: str | None = field(default=None, repr=False)
     mail_from: str = "pantau@localhost"
+    seed_history_days: int = 30
     weekly_report: bool = True
     proof_radius_m: float = 150.0
     proof_location: str = "flag"

@@ -92,6 +92,16 @@ def cmd_simulate(args) -> int:
     from ingest.simulate import run_simulation
 
     services = _services()
+    if args.history is not None:
+        from config.settings import _history
+        from ingest import history
+
+        try:
+            days = _history(args.history)
+        except ValueError as err:
+            sys.exit(f"pantau simulate: --history {err}")
+        print(json.dumps(history.seed(services, days=days, **({"seed": args.seed} if args.seed is not None else {}))))
+        return 0
     rate = args.rate if args.rate is not None else services.settings.sim_rate
     run_simulation(services, rate=rate, duration_s=args.duration, seed=args.seed,
                    lifecycle=not args.no_lifecycle, burst_every_s=args.burst_every)
@@ -111,13 +121,17 @@ def cmd_replay(args) -> int:
             log.debug("rejected: %s", err)
 
     try:
-        stats = replay(Path(args.file), submit, speedup=args.speedup, progress=not args.no_progress)
+        from datetime import datetime, timezone
+
+        stats = replay(Path(args.file), submit, speedup=args.speedup, progress=not args.no_progress,
+                       shift_to=datetime.now(timezone.utc) if args.shift_to_now else None)
     except ValueError as err:
         sys.exit(f"pantau replay: {err}")
     summary = {"read": stats.read, "submitted": stats.submitted, "skipped_unreadable": stats.rejected,
                "skipped_by_reason": dict(stats.rejected_by_reason),
                "refused_by_validation": total["rejected_invalid"],
-               "accepted": stats.submitted - total["rejected_invalid"], "seconds": round(stats.seconds, 2)}
+               "accepted": stats.submitted - total["rejected_invalid"], "seconds": round(stats.seconds, 2),
+               **({"shifted_by_s": round(stats.shift.total_seconds())} if stats.shift is not None else {})}
     print(json.dumps(summary))
     return 0
 
@@ -173,6 +187,9 @@ def main(argv=None) -> int:
     p.add_argument("--no-lifecycle", action="store_true", help="do not move reports through their statuses")
     p.add_argument("--burst-every", type=float, default=None,
                    help="start a flood burst in one district every N seconds")
+    p.add_argument("--history", metavar="DAYS",
+                   help="instead of a live feed: seed this much past history (e.g. 30d) with its whole "
+                        "follow-up into a city with no reports yet, then stop")
     p.set_defaults(func=cmd_simulate)
     p = sub.add_parser("burst", help="ask the running simulator for a burst (a flood in one district)")
     p.add_argument("--kind", default="flood")
@@ -186,6 +203,8 @@ def main(argv=None) -> int:
     p.add_argument("file")
     p.add_argument("--speedup", type=float, default=0.0, help="source time runs this many times faster (0: at once)")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--shift-to-now", action="store_true",
+                   help="move every time in the file by one offset so its newest report is filed now")
     p.set_defaults(func=cmd_replay)
     p = sub.add_parser("rebuild", help="recompute every aggregate from SQL")
     p.set_defaults(func=cmd_rebuild)

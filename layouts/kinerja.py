@@ -27,6 +27,7 @@ MESSAGE = "kinerja-message"
 AGENCY_TABLE = "kinerja-agency-table"
 OFFICER_TABLE = "kinerja-officer-table"
 WEEKLY = "kinerja-weekly"
+HONESTY_TABLE = "kinerja-honesty-table"
 CHARTS = ("daily", "backlog", "sla", "first_action", "resolve", "heatmap", "areas")
 ALL = "all"   # the "all" choice of a filter (an empty value would show as no choice)
 
@@ -65,13 +66,17 @@ def layout(services, params: dict) -> html.Div:
         return not_allowed(lang)
 
     everything = t("kinerja.all", lang)
+    scope = permissions.scope_agency(user.role, user.agency)   # a kepala OPD: their own agency only
+    drills = permissions.can_open(user.role, "/dispatch")      # the drill-downs open the dispatch console
     period = params.get("period") if params.get("period") in kinerja.PERIODS else kinerja.DEFAULT_PERIOD
     filters = dbc.Row([
         _select(PERIOD, t("kinerja.period", lang), [(p, t(f"kinerja.period.{p}", lang)) for p in kinerja.PERIODS],
                 period),
         _select(AGENCY, t("kinerja.agency", lang),
-                [(ALL, everything)] + [(a.code, f"{a.code} — {a.name(lang)}") for a in services.preset.agencies],
-                params.get("agency")),
+                ([(ALL, everything)] if scope is None else [])
+                + [(a.code, f"{a.code} — {a.name(lang)}") for a in services.preset.agencies
+                   if scope is None or a.code == scope],
+                scope or params.get("agency")),
         _select(CATEGORY, t("kinerja.category", lang),
                 [(ALL, everything)] + sorted(((c.code, c.name(lang)) for c in CATEGORIES), key=lambda p: p[1]),
                 params.get("category")),
@@ -86,7 +91,7 @@ def layout(services, params: dict) -> html.Div:
                               style={"height": "320px"}), type="dot", color="#8ab4f8"),
         html.P([html.Strong(t("kinerja.method", lang) + ": "), html.Span(id=method_id(chart))],
                className="small mb-1"),
-        html.A(t("kinerja.drill", lang), id=drill_id(chart), href="/dispatch", className="small"),
+        html.A(t("kinerja.drill", lang), id=drill_id(chart), href="/dispatch", className="small", hidden=not drills),
     ]), className="h-100 kinerja-card"), lg=6, className="mb-3") for chart in CHARTS]
     return html.Div(dbc.Container([
         signed_in_bar(user, lang, csrf_token()),
@@ -106,7 +111,9 @@ def layout(services, params: dict) -> html.Div:
         html.P([html.Strong(t("kinerja.method", lang) + ": "), t("kinerja.method.officers", lang)],
                className="small"),
         html.H2(t("kinerja.honesty", lang), className="h5 mt-3"),
-        html.P(t("kinerja.honesty.na", lang), className="small"),
+        html.Div(id=HONESTY_TABLE),
+        html.P([html.Strong(t("kinerja.method", lang) + ": "), t("kinerja.method.honesty", lang, hours=kinerja.FAST_HOURS)],
+               className="small"),
         html.H2(t("kinerja.weekly", lang), className="h5 mt-3"),
         html.Div(id=WEEKLY),
         dcc.Store(id=LANG, data=lang), dcc.Store(id=LANG_SET),

@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     create = users_cmd.add_parser("create", help="create a staff account")
     create.add_argument("--username", required=True)
     create.add_argument("--role", required=True, choices=ROLES)
-    create.add_argument("--agency", help="agency code of the city preset (agency_officer only)")
+    create.add_argument("--agency", help="agency code of the city preset (agency_officer and head only)")
     users_cmd.add_parser("list", help="every account, its role and state (never a password)")
     for name, text in (("disable", "disable an account: no sign-in, open sessions end"),
                        ("enable", "re-enable a disabled account"),

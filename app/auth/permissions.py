@@ -6,7 +6,8 @@ scoped to the one agency the account is bound to (``scope_agency``).
 """
 from __future__ import annotations
 
-ROLES = ("admin", "supervisor", "operator", "agency_officer")
+# "head": the head of one agency (kepala OPD): reads /kinerja for that agency, changes nothing.
+ROLES = ("admin", "supervisor", "operator", "agency_officer", "head")
 
 # action -> roles allowed to perform it
 ACTIONS: dict[str, frozenset[str]] = {
@@ -31,11 +32,11 @@ ACTIONS: dict[str, frozenset[str]] = {
 SCREENS: dict[str, frozenset[str]] = {
     "/dispatch": frozenset({"admin", "supervisor", "operator"}),
     "/tugas":    frozenset({"admin", "supervisor", "agency_officer"}),
-    "/kinerja":  frozenset({"admin", "supervisor"}),
+    "/kinerja":  frozenset({"admin", "supervisor", "head"}),
 }
 
 # Roles whose every read and write is limited to the reports of their own agency.
-AGENCY_SCOPED = frozenset({"agency_officer"})
+AGENCY_SCOPED = frozenset({"agency_officer", "head"})
 
 
 def can(role: str | None, action: str) -> bool:

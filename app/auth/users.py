@@ -18,7 +18,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from app.auth.permissions import ROLES
+from app.auth.permissions import AGENCY_SCOPED, ROLES
 from app.store.tables import staff_disabled as disabled_users, staff_users as users
 
 MIN_PASSWORD = 10
@@ -70,11 +70,11 @@ def create_user(engine, preset, username: str, password: str, role: str, agency:
         raise UserInvalid("role", f"must be one of {', '.join(ROLES)}")
     _check_password(password)
     codes = {a.code for a in preset.agencies}
-    if role == "agency_officer":
+    if role in AGENCY_SCOPED:
         if agency not in codes:
-            raise UserInvalid("agency", f"an agency officer needs one of {', '.join(sorted(codes))}")
+            raise UserInvalid("agency", f"an agency officer or head needs one of {', '.join(sorted(codes))}")
     elif agency is not None:
-        raise UserInvalid("agency", "only an agency officer is bound to an agency")
+        raise UserInvalid("agency", "only an agency officer or head is bound to an agency")
     try:
         with engine.begin() as conn:
             conn.execute(users.insert().values(

@@ -192,7 +192,7 @@ def login():
             session["agent"] = _agent()
             csrf_token()
             if not nxt:
-                nxt = "/tugas" if user.role == "agency_officer" else "/dispatch"
+                nxt = {"agency_officer": "/tugas", "head": "/kinerja"}.get(user.role, "/dispatch")
             return redirect(nxt)
         error = error or "Nama pengguna atau kata sandi salah / Wrong username or password"
     return render_template_string(_LOGIN_PAGE, error=error, csrf=csrf_token(), next=nxt), \

@@ -21,6 +21,8 @@ HOUR_BINS = len(HOUR_EDGES) + 1
 MEASURES = ("first_action", "resolve")
 PERIODS = {"7d": 7, "30d": 30, "90d": 90, "365d": 365}
 DEFAULT_PERIOD = "30d"
+# "Closed fast, disputed after": a resolution within this many hours of filing that a citizen disputed.
+FAST_HOURS = 24
 
 
 def hour_bin(hours: float) -> int:
@@ -127,9 +129,11 @@ class Filters:
         return replace(self, first=self.first - timedelta(days=length), last=self.first - timedelta(days=1))
 
     def dispatch_params(self) -> dict:
-        """The filter as the dispatch console's URL parameters (it has no period filter)."""
-        return {k: v for k, v in (("agency", self.agency), ("category", self.category),
-                                  ("kecamatan", self.kecamatan)) if v}
+        """The filter as the dispatch console's URL parameters: the period as ``from`` and ``to``
+        (local dates, inclusive), then the agency, category and kecamatan chosen."""
+        return {"from": self.first.isoformat(), "to": self.last.isoformat(),
+                **{k: v for k, v in (("agency", self.agency), ("category", self.category),
+                                     ("kecamatan", self.kecamatan)) if v}}
 
 
 def week_start(day: date) -> date:

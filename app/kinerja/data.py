@@ -1,14 +1,18 @@
 """Reads for /kinerja and the weekly report: sums over the rollups, never a scan of all reports.
 
-Each function answers plain data for one chart or table. Two reads touch ``reports`` and are
-bounded by an index: the open count now (the backlog's end point), and, when one kecamatan is
-chosen, the hour-of-week and kelurahan views of that kecamatan alone (the rollups keep neither
-the hour nor the kelurahan per kecamatan, to stay small).
+Each function answers plain data for one chart or table. A period is read as its whole months
+from the monthly rollups and only its edge days from the per-day ones (``_spans``); the per-day
+charts with no kecamatan chosen read ``kinerja_daily_city`` (no row per kecamatan). The backlog
+is the running sum of each day's change from the first day on (the months before the period, then
+its days): no count of open reports. One read touches ``reports``, bounded by an index: with one
+kecamatan chosen, its hour-of-week and kelurahan views (the rollups keep neither the hour nor the
+kelurahan per kecamatan, to stay small).
 """
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, func, select
@@ -31,9 +35,76 @@ def _where(table, city: str, flt: Filters, first: date | None = None, last: date
     return and_(*terms)
 
 
+def _month_after(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def _spans(first: date, last: date) -> tuple[list[tuple[date, date]], list[str]]:
+    """first..last as (edge day ranges, whole months ``YYYY-MM`` in between)."""
+    start = first if first.day == 1 else _month_after(first)
+    months = []
+    while _month_after(start) - timedelta(days=1) <= last:
+        months.append(start.isoformat()[:7])
+        start = _month_after(start)
+    if not months:
+        return [(first, last)], []
+    month_start = date.fromisoformat(months[0] + "-01")
+    edges = [(first, month_start - timedelta(days=1))] if first < month_start else []
+    if start <= last:
+        edges.append((start, last))
+    return edges, months
+
+
+def _dims(c, city: str, flt: Filters, kecamatan: bool) -> list:
+    terms = [c.city == city]
+    if flt.agency and "agency" in c:
+        terms.append(c.agency == flt.agency)
+    if flt.category and "category" in c:
+        terms.append(c.category == flt.category)
+    if kecamatan and flt.kecamatan and "kecamatan_code" in c:
+        terms.append(c.kecamatan_code == flt.kecamatan)
+    return terms
+
+
+def _summed(engine, table, city: str, flt: Filters, group: list[str], measures: list[str],
+            kecamatan: bool = True, first: date | None = None, last: date | None = None,
+            day_table=None) -> dict[tuple, list[float]]:
+    """(group values) -> summed measures over first..last: whole months from the table's monthly
+    twin, edge days from ``day_table`` (default: the table itself)."""
+    first, last = first or flt.first, last or flt.last
+    out: dict[tuple, list[float]] = {}
+    if first > last:
+        return out
+    edges, months = _spans(first, last)
+    daily_t, monthly_t = day_table if day_table is not None else table, rollups.MONTHLY[table]
+    queries = []
+    for low, high in edges:
+        c = daily_t.c
+        queries.append(select(*[c[g] for g in group], *[func.sum(c[m]).label(m) for m in measures])
+                       .where(*_dims(c, city, flt, kecamatan), c.day >= low.isoformat(), c.day <= high.isoformat())
+                       .group_by(*[c[g] for g in group]))
+    if months:
+        c = monthly_t.c
+        queries.append(select(*[c[g] for g in group], *[func.sum(c[m]).label(m) for m in measures])
+                       .where(*_dims(c, city, flt, kecamatan), c.month >= months[0], c.month <= months[-1])
+                       .group_by(*[c[g] for g in group]))
+    with engine.connect() as conn:
+        for query in queries:
+            for row in conn.execute(query):
+                key = tuple(row[:len(group)])
+                cell = out.setdefault(key, [0] * len(measures))
+                for i, value in enumerate(row[len(group):]):
+                    cell[i] += value or 0
+    return out
+
+
+def _per_day_table(flt: Filters):
+    return rollups.daily if flt.kecamatan else rollups.daily_city
+
+
 def per_day_by_category(engine, city: str, flt: Filters) -> dict[str, dict[str, int]]:
     """category -> {local day (ISO) -> reports received}."""
-    d = rollups.daily
+    d = _per_day_table(flt)
     query = (select(d.c.category, d.c.day, func.sum(d.c.received).label("n"))
              .where(_where(d, city, flt)).group_by(d.c.category, d.c.day))
     out: dict[str, dict[str, int]] = defaultdict(dict)
@@ -44,38 +115,30 @@ def per_day_by_category(engine, city: str, flt: Filters) -> dict[str, dict[str, 
     return dict(out)
 
 
-def open_now(engine, city: str, flt: Filters) -> int:
-    r = db.reports.c
-    terms = [r.city == city, db.open_reports()]
-    if flt.agency:
-        terms.append(r.agency == flt.agency)
-    if flt.category:
-        terms.append(r.category == flt.category)
-    if flt.kecamatan:
-        terms.append(r.kecamatan_code == flt.kecamatan)
-    with engine.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(db.reports).where(*terms)).scalar_one())
-
-
-def backlog(engine, city: str, flt: Filters, today: date) -> dict[str, int]:
-    """Local day (ISO) -> open reports at the end of that day."""
-    d = rollups.daily
+def backlog(engine, city: str, flt: Filters, today: date | None = None) -> dict[str, int]:
+    """Local day (ISO) -> open reports at the end of that day: the change of every day before the
+    period (whole months from the monthly rollup), then the running sum over the period's days."""
+    d = _per_day_table(flt)
     change = func.sum(d.c.received - d.c.closed_out + d.c.reopened_in)
     with engine.connect() as conn:
         deltas = {date.fromisoformat(row.day): int(row.n or 0) for row in conn.execute(
             select(d.c.day, change.label("n")).where(_where(d, city, flt)).group_by(d.c.day))}
-        after = 0
-        if flt.last < today:
-            after = int(conn.execute(select(change).where(
-                _where(d, city, flt, first=date.fromordinal(flt.last.toordinal() + 1), last=today))).scalar() or 0)
+        m = rollups.daily_monthly.c
+        month = flt.first.isoformat()[:7]
+        before = int(conn.execute(select(func.sum(m.received - m.closed_out + m.reopened_in))
+                                  .where(*_dims(m, city, flt, True), m.month < month)).scalar() or 0)
+        month_start = flt.first.replace(day=1)
+        if month_start < flt.first:
+            before += int(conn.execute(select(change).where(_where(
+                d, city, flt, first=month_start, last=flt.first - timedelta(days=1)))).scalar() or 0)
     days = flt.days()
-    series = kinerja.backlog_series(days, deltas, open_now(engine, city, flt), after)
+    series = kinerja.backlog_series(days, deltas, before + sum(deltas.values()), 0)
     return {day.isoformat(): n for day, n in zip(days, series)}
 
 
 def sla_by_agency_week(engine, city: str, flt: Filters) -> dict[str, dict[str, tuple[int, int]]]:
     """agency -> {week's Monday (ISO) -> (resolved, on time)}."""
-    d = rollups.daily
+    d = _per_day_table(flt)
     query = (select(d.c.agency, d.c.day, func.sum(d.c.resolved).label("resolved"),
                     func.sum(d.c.on_time).label("on_time"))
              .where(_where(d, city, flt)).group_by(d.c.agency, d.c.day))
@@ -92,13 +155,10 @@ def sla_by_agency_week(engine, city: str, flt: Filters) -> dict[str, dict[str, t
 
 def duration_bins(engine, city: str, flt: Filters) -> dict[str, dict[str, dict[int, int]]]:
     """measure -> agency -> {bin -> reports}; the kecamatan filter does not apply (see METHODS)."""
-    t = rollups.durations
-    query = (select(t.c.measure, t.c.agency, t.c.bin, func.sum(t.c.reports).label("n"))
-             .where(_where(t, city, flt)).group_by(t.c.measure, t.c.agency, t.c.bin))
     out: dict = {m: defaultdict(dict) for m in kinerja.MEASURES}
-    with engine.connect() as conn:
-        for row in conn.execute(query):
-            out[row.measure][row.agency or ""][int(row.bin)] = int(row.n)
+    for (measure, agency, index), (n,) in _summed(engine, rollups.durations, city, flt, ["measure", "agency", "bin"],
+                                                  ["reports"], kecamatan=False).items():
+        out[measure][agency or ""][int(index)] = int(n)
     return {m: dict(v) for m, v in out.items()}
 
 
@@ -113,12 +173,19 @@ def hour_of_week(engine, city: str, flt: Filters, tz_name: str) -> list[list[int
                 local = rollups._aware(created).astimezone(zone)
                 grid[local.weekday()][local.hour] += 1
         return grid
-    h = rollups.hourly
-    query = (select(h.c.day, h.c.hour, func.sum(h.c.received).label("n"))
-             .where(_where(h, city, flt)).group_by(h.c.day, h.c.hour))
+    h, hm = rollups.hourly.c, rollups.hourly_monthly.c
+    edges, months = _spans(flt.first, flt.last)
     with engine.connect() as conn:
-        for row in conn.execute(query):
-            grid[date.fromisoformat(row.day).weekday()][int(row.hour)] += int(row.n)
+        for low, high in edges:
+            for row in conn.execute(select(h.day, h.hour, func.sum(h.received).label("n"))
+                                    .where(*_dims(h, city, flt, False), h.day >= low.isoformat(),
+                                           h.day <= high.isoformat()).group_by(h.day, h.hour)):
+                grid[date.fromisoformat(row.day).weekday()][int(row.hour)] += int(row.n)
+        if months:
+            for row in conn.execute(select(hm.weekday, hm.hour, func.sum(hm.received).label("n"))
+                                    .where(*_dims(hm, city, flt, False), hm.month >= months[0],
+                                           hm.month <= months[-1]).group_by(hm.weekday, hm.hour)):
+                grid[int(row.weekday)][int(row.hour)] += int(row.n)
     return grid
 
 
@@ -135,13 +202,10 @@ def areas(engine, city: str, flt: Filters, sensitive: set[str], tz_name: str) ->
         for row in zone_rows:
             out[row.kelurahan_code or ""]["sensitive" if row.category in sensitive else "ordinary"] += int(row.n)
         return {k: dict(v) for k, v in out.items()}
-    d = rollups.daily
-    query = (select(d.c.kecamatan_code, d.c.category, func.sum(d.c.received).label("n"))
-             .where(_where(d, city, flt)).group_by(d.c.kecamatan_code, d.c.category))
-    with engine.connect() as conn:
-        for row in conn.execute(query):
-            if row.n:
-                out[row.kecamatan_code or ""]["sensitive" if row.category in sensitive else "ordinary"] += int(row.n)
+    for (code, category), (n,) in _summed(engine, rollups.daily, city, flt, ["kecamatan_code", "category"],
+                                          ["received"]).items():
+        if n:
+            out[code or ""]["sensitive" if category in sensitive else "ordinary"] += int(n)
     return {k: dict(v) for k, v in out.items()}
 
 
@@ -161,13 +225,10 @@ def _report_terms(city: str, flt: Filters, tz_name: str):
 
 def totals_by_agency(engine, city: str, flt: Filters) -> dict[str, dict]:
     """agency -> summed daily counts (and rating_sum) over the filter."""
-    d = rollups.daily
-    cols = [func.sum(getattr(d.c, name)).label(name) for name in kinerja.DAILY_COUNTS]
-    query = (select(d.c.agency, *cols, func.sum(d.c.rating_sum).label("rating_sum"))
-             .where(_where(d, city, flt)).group_by(d.c.agency))
-    with engine.connect() as conn:
-        return {row.agency or "": {k: (v or 0) for k, v in row._mapping.items() if k != "agency"}
-                for row in conn.execute(query)}
+    names = [*kinerja.DAILY_COUNTS, "rating_sum"]
+    summed = _summed(engine, rollups.daily, city, flt, ["agency"], names,
+                     day_table=None if flt.kecamatan else rollups.daily_city)
+    return {agency or "": dict(zip(names, values)) for (agency,), values in summed.items()}
 
 
 def agency_performance(engine, city: str, flt: Filters) -> dict[str, dict]:
@@ -193,16 +254,10 @@ def city_performance(engine, city: str, flt: Filters) -> dict:
 
 def officer_performance(engine, city: str, flt: Filters) -> list[dict]:
     """Per officer (staff account that acted): starts, resolutions, on-time share, mean hours."""
-    o = rollups.officers
-    terms = [o.c.city == city, o.c.day >= flt.first.isoformat(), o.c.day <= flt.last.isoformat()]
-    if flt.agency:
-        terms.append(o.c.agency == flt.agency)
-    query = (select(o.c.agency, o.c.actor, func.sum(o.c.started).label("started"),
-                    func.sum(o.c.resolved).label("resolved"), func.sum(o.c.on_time).label("on_time"),
-                    func.sum(o.c.resolve_hours).label("hours"))
-             .where(*terms).group_by(o.c.agency, o.c.actor))
-    with engine.connect() as conn:
-        rows = conn.execute(query).all()
+    names = ["started", "resolved", "on_time", "resolve_hours"]
+    rows = [SimpleNamespace(agency=agency, actor=actor, started=v[0], resolved=v[1], on_time=v[2], hours=v[3])
+            for (agency, actor), v in _summed(engine, rollups.officers, city, flt, ["agency", "actor"], names,
+                                              kecamatan=False).items()]
     out = [{"agency": row.agency, "actor": row.actor, "started": int(row.started or 0),
             "resolved": int(row.resolved or 0), "sla_share": kinerja.share(int(row.on_time or 0), int(row.resolved or 0)),
             "mean_resolve_h": (float(row.hours) / int(row.resolved)) if row.resolved else None} for row in rows]
@@ -226,3 +281,21 @@ def most_overdue(engine, city: str, flt: Filters, now: datetime | None = None, l
         return [{**row._mapping, "created_at": rollups._aware(row.created_at),
                  "sla_due_at": rollups._aware(row.sla_due_at)} for row in conn.execute(query)]
 
+
+
+def honesty(engine, city: str, flt: Filters) -> dict[str, list[dict] | dict]:
+    """The honesty signals summed from ``kinerja_honesty``: {"agencies": {agency -> counts},
+    "officers": [counts with agency and actor, most resolutions first]}. The category and kecamatan
+    filters do not apply (the rollup keeps resolutions per agency and officer only)."""
+    rows = [SimpleNamespace(agency=agency, actor=actor, **dict(zip(rollups.HONESTY_COUNTS, v)))
+            for (agency, actor), v in _summed(engine, rollups.honesty, city, flt, ["agency", "actor"],
+                                              list(rollups.HONESTY_COUNTS), kecamatan=False).items()]
+    agencies: dict[str, Counter] = defaultdict(Counter)
+    officers = []
+    for row in rows:
+        counts = {name: int(getattr(row, name) or 0) for name in rollups.HONESTY_COUNTS}
+        agencies[row.agency or ""].update(counts)
+        officers.append({"agency": row.agency or "", "actor": row.actor, **counts})
+    officers.sort(key=lambda r: (-r["resolved"], r["actor"]))
+    return {"agencies": {k: {name: v.get(name, 0) for name in rollups.HONESTY_COUNTS} for k, v in agencies.items()},
+            "officers": officers}

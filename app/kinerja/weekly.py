@@ -90,6 +90,7 @@ def figures(services, monday: date, agency: str | None, now: datetime | None = N
                 for code, weeks in sla.items()},
         "overdue": data.most_overdue(engine, city, week, now=now),
         "ranking": kinerja.rank_agencies(by_agency, MIN_RESOLVED),
+        "honesty": data.honesty(engine, city, week),
         "generated": now,
     }
 
@@ -146,6 +147,23 @@ def ranking_rows(fig: dict, lang: str) -> list[list[str]]:
     return [[formats.number(r["rank"], lang) if r["rank"] else t("kinerja.not_ranked", lang), r["code"] or "—",
              formats.number(r["resolved"], lang), formats.percent(r["sla_share"], lang),
              formats.hours(r["median_resolve_h"], lang)] for r in fig["ranking"]]
+
+
+HONESTY_COLS = ("resolved", "verified", "flagged", "flag_location", "flag_photo", "self_filed", "fast_disputed")
+
+
+def honesty_head(lang: str) -> list[str]:
+    return [t("kinerja.col.officer", lang)] + [t(f"kinerja.honesty.{c}", lang) for c in HONESTY_COLS]
+
+
+def honesty_rows(fig: dict, lang: str | None = None) -> list[list]:
+    """Per agency (its code), then per officer: the flagged resolutions against the verified ones;
+    numbers as numbers (the PDF formats them)."""
+    rows = [[code or "—"] + [c[col] for col in HONESTY_COLS]
+            for code, c in sorted(fig["honesty"]["agencies"].items())]
+    rows += [[f"{o['actor'].split(':', 1)[-1]} ({o['agency'] or '—'})"] + [o[col] for col in HONESTY_COLS]
+             for o in fig["honesty"]["officers"][:25]]
+    return rows
 
 
 def titles(fig: dict, lang: str, preset) -> tuple[str, str, str]:
@@ -205,7 +223,10 @@ def write_pdf(path: Path, fig: dict, lang: str, preset) -> None:
              table([t("weekly.ticket", lang), t("kinerja.category", lang), t("kinerja.agency", lang),
                     t("weekly.status", lang), t("kinerja.kelurahan", lang), t("weekly.created", lang),
                     t("weekly.due", lang)], overdue_rows(fig, lang, preset)),
-             Spacer(1, 0.4 * cm), Paragraph(t("weekly.flagged", lang), styles["Normal"]),
+             Spacer(1, 0.4 * cm), Paragraph(t("weekly.flagged", lang), styles["Heading3"]),
+             table(honesty_head(lang), [[r[0]] + [formats.number(v, lang) for v in r[1:]]
+                                        for r in honesty_rows(fig)] or [["—"] * (len(HONESTY_COLS) + 1)]),
+             Paragraph(t("kinerja.method.honesty", lang, hours=kinerja.FAST_HOURS), styles["Italic"]),
              Paragraph(t("weekly.ranking", lang), styles["Heading3"]),
              table([t("kinerja.col.rank", lang), t("kinerja.agency", lang), t("kinerja.col.resolved", lang),
                     t("kinerja.col.sla", lang), t("kinerja.col.resolve", lang)], ranking_rows(fig, lang)),
@@ -255,7 +276,12 @@ def write_xlsx(path: Path, fig: dict, lang: str, preset) -> None:
         ranking.append([r["rank"], r["code"], r["resolved"], r["sla_share"], r["median_resolve_h"]])
     ranking.append([])
     ranking.append([t("weekly.ranking_method", lang, n=MIN_RESOLVED)])
-    ranking.append([t("weekly.flagged", lang)])
+    flagged = book.create_sheet(t("weekly.flagged", lang)[:31])
+    flagged.append(honesty_head(lang))
+    for row in honesty_rows(fig):
+        flagged.append(row)
+    flagged.append([])
+    flagged.append([t("kinerja.method.honesty", lang, hours=kinerja.FAST_HOURS)])
     book.save(path)
 
 

@@ -18,6 +18,7 @@ a reopening), with the report's current category, agency and kecamatan.
 """
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -27,7 +28,7 @@ from sqlalchemy import Column, Float, Integer, String, Table, delete, select
 from app import kinerja
 from app.store import db
 from app.store.db import UTCDateTime, metadata
-from app.store.tables import report_feedback
+from app.store.tables import proof_flags, report_actions, report_feedback
 from app.workflow import OPEN_STATUSES, RESOLVED_STATUSES
 
 CITIZEN = "citizen"
@@ -76,6 +77,52 @@ officers = Table(
     Column("resolve_hours", Float, nullable=False),           # sum, for the mean
 )
 
+# The honesty signals of the officers' resolutions (see kinerja.METHODS / the catalogue's method text).
+# ``resolved``, ``verified``, ``flagged*`` and ``self_filed`` count the day's resolutions by the
+# resolver; ``fast_disputed`` counts the day's citizen disputes of a resolution made within
+# kinerja.FAST_HOURS of filing, charged to whoever made that resolution.
+HONESTY_COUNTS = ("resolved", "verified", "flagged", "flag_location", "flag_photo", "self_filed", "fast_disputed")
+honesty = Table(
+    "kinerja_honesty", metadata,
+    Column("city", String(20), primary_key=True),
+    Column("day", String(10), primary_key=True),
+    Column("agency", String(40), primary_key=True),
+    Column("actor", String(120), primary_key=True),
+    *[Column(name, Integer, nullable=False, default=0) for name in HONESTY_COUNTS],
+)
+
+# Derived shapes, so a long period never sums a row per day and kecamatan (see ``refresh_months``):
+# * ``kinerja_daily_city``: kinerja_daily without the kecamatan (the per-day charts with no
+#   kecamatan chosen read a few rows per day, not one per kecamatan);
+# * ``kinerja_<table>_monthly``: each table summed per local month (the hourly one per weekday
+#   and hour): a period reads whole months here and only its edge days from the per-day tables.
+daily_city = Table(
+    "kinerja_daily_city", metadata,
+    Column("city", String(20), primary_key=True),
+    Column("day", String(10), primary_key=True),
+    Column("category", String(40), primary_key=True),
+    Column("agency", String(40), primary_key=True),
+    *[Column(name, Integer, nullable=False, default=0) for name in kinerja.DAILY_COUNTS],
+    Column("rating_sum", Float, nullable=False, default=0.0),
+)
+
+
+def _monthly_twin(table: Table, extra: tuple = ()) -> Table:
+    cols = [Column("month", String(7), primary_key=True) if c.name == "day" else
+            Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable,
+                   default=c.default.arg if c.default is not None else None)
+            for c in table.columns]
+    return Table(f"{table.name}_monthly", metadata, *cols, *extra)
+
+
+daily_monthly = _monthly_twin(daily)
+hourly_monthly = _monthly_twin(hourly, (Column("weekday", Integer, primary_key=True),))   # 0 = Monday
+durations_monthly = _monthly_twin(durations)
+officers_monthly = _monthly_twin(officers)
+honesty_monthly = _monthly_twin(honesty)
+MONTHLY = {daily: daily_monthly, hourly: hourly_monthly, durations: durations_monthly, officers: officers_monthly,
+           honesty: honesty_monthly}
+
 dirty = Table(
     "kinerja_dirty", metadata,
     Column("city", String(20), primary_key=True),
@@ -83,7 +130,7 @@ dirty = Table(
     Column("marked_at", UTCDateTime, nullable=False),
 )
 
-TABLES = (daily, hourly, durations, officers)
+TABLES = (daily, hourly, durations, officers, honesty)
 
 
 def _aware(value):
@@ -141,9 +188,43 @@ def day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
     return start.astimezone(timezone.utc), end.astimezone(timezone.utc)
 
 
+def derive(engine, city: str) -> int:
+    """Build the derived shapes (``kinerja_daily_city``, the monthly twins) from the per-day rows
+    alone, for every day they hold: rollups kept before those shapes existed, or a bulk load.
+    Answers how many days were derived."""
+    with engine.connect() as conn:
+        days = [row.day for row in conn.execute(select(daily.c.day).where(daily.c.city == city).distinct())]
+    for start in range(0, len(days), 31):
+        chunk = days[start:start + 31]
+        with engine.begin() as conn:
+            rows = [dict(r._mapping) for r in conn.execute(select(daily).where(daily.c.city == city,
+                                                                              daily.c.day.in_(chunk)))]
+            conn.execute(delete(daily_city).where(daily_city.c.city == city, daily_city.c.day.in_(chunk)))
+            by_day: dict[str, list] = defaultdict(list)
+            for row in rows:
+                by_day[row["day"]].append(row)
+            out = [row for day_rows in by_day.values() for row in _without_kecamatan(day_rows)]
+            for i in range(0, len(out), 2000):
+                conn.execute(daily_city.insert(), out[i:i + 2000])
+    refresh_months(engine, city, {day[:7] for day in days})
+    return len(days)
+
+
+def ensure_derived(engine, city: str) -> bool:
+    """``derive`` once when the per-day rollups have rows and the derived shapes none."""
+    with engine.connect() as conn:
+        have = conn.execute(select(daily.c.day).where(daily.c.city == city).limit(1)).first() is not None
+        derived = conn.execute(select(daily_city.c.day).where(daily_city.c.city == city).limit(1)).first()
+    if have and derived is None:
+        derive(engine, city)
+        return True
+    return False
+
+
 def refresh_dirty(engine, city: str, tz_name: str) -> int:
     """Recompute every local day marked since the last run; answers how many days were recomputed."""
     zone = ZoneInfo(tz_name)
+    ensure_derived(engine, city)
     with engine.connect() as conn:
         marks = conn.execute(select(dirty.c.utc_day, dirty.c.marked_at).where(dirty.c.city == city)).all()
     if not marks:
@@ -153,6 +234,7 @@ def refresh_dirty(engine, city: str, tz_name: str) -> int:
         days |= local_days_of_utc_day(mark.utc_day, zone)
     for day in sorted(days):
         refresh_day(engine, city, zone, day)
+    refresh_months(engine, city, {day.isoformat()[:7] for day in days})
     with engine.begin() as conn:
         for mark in marks:
             conn.execute(delete(dirty).where(dirty.c.city == city, dirty.c.utc_day == mark.utc_day,
@@ -169,27 +251,70 @@ def rebuild(engine, city: str, tz_name: str, progress=None) -> int:
     if first is None:
         return 0
     day, last = _aware(first).astimezone(zone).date(), datetime.now(zone).date()
-    count = 0
+    count, months = 0, set()
     while day <= last:
         refresh_day(engine, city, zone, day)
+        months.add(day.isoformat()[:7])
         count += 1
         day += timedelta(days=1)
         if progress:
             progress(count)
+    refresh_months(engine, city, months)
     with engine.begin() as conn:
         conn.execute(delete(dirty).where(dirty.c.city == city))
     return count
 
 
 def refresh_day(engine, city: str, zone: ZoneInfo, day: date) -> None:
-    """Replace one local day's rows with a fresh computation from the system of record."""
+    """Replace one local day's rows with a fresh computation from the system of record (its
+    month's sums are then stale: ``refresh_months``, which the callers run after their days)."""
     rows = compute_day(engine, city, zone, day)
+    rows[daily_city.name] = _without_kecamatan(rows[daily.name])
     key = day.isoformat()
     with engine.begin() as conn:
-        for table in TABLES:
+        for table in (*TABLES, daily_city):
             conn.execute(delete(table).where(table.c.city == city, table.c.day == key))
             if rows[table.name]:
                 conn.execute(table.insert(), rows[table.name])
+
+
+def _without_kecamatan(rows: list[dict]) -> list[dict]:
+    out: dict[tuple, dict] = {}
+    for row in rows:
+        key = (row["category"], row["agency"])
+        if key not in out:
+            out[key] = {k: v for k, v in row.items() if k != "kecamatan_code"}
+        else:
+            for name in (*kinerja.DAILY_COUNTS, "rating_sum"):
+                out[key][name] += row[name]
+    return list(out.values())
+
+
+def refresh_months(engine, city: str, months: set[str]) -> None:
+    """Recompute the monthly sums of the given local months (``YYYY-MM``) from the per-day rows."""
+    for month in sorted(months):
+        first = f"{month}-01"
+        last = f"{month}-31"
+        with engine.begin() as conn:
+            for table, twin in MONTHLY.items():
+                keys = [c.name for c in table.primary_key.columns if c.name not in ("city", "day")]
+                values = [c.name for c in table.columns if not c.primary_key]
+                sums: dict[tuple, list] = {}
+                for row in conn.execute(select(table).where(table.c.city == city, table.c.day >= first,
+                                                            table.c.day <= last)):
+                    m = row._mapping
+                    key = tuple(m[k] for k in keys)
+                    if twin is hourly_monthly:
+                        key += (date.fromisoformat(m["day"]).weekday(),)
+                    cell = sums.setdefault(key, [0] * len(values))
+                    for i, name in enumerate(values):
+                        cell[i] += m[name]
+                conn.execute(delete(twin).where(twin.c.city == city, twin.c.month == month))
+                names = keys + (["weekday"] if twin is hourly_monthly else [])
+                rows = [{"city": city, "month": month, **dict(zip(names, key)), **dict(zip(values, cell))}
+                        for key, cell in sums.items()]
+                for i in range(0, len(rows), 2000):
+                    conn.execute(twin.insert(), rows[i:i + 2000])
 
 
 def compute_day(engine, city: str, zone: ZoneInfo, day: date) -> dict[str, list[dict]]:
@@ -207,7 +332,8 @@ def compute_day(engine, city: str, zone: ZoneInfo, day: date) -> dict[str, list[
         events = []
         for flag in (True, False):
             events += conn.execute(
-                select(e.c.report_id, e.c.kind, e.c.from_status, e.c.to_status, e.c.actor, e.c.occurred_at,
+                select(e.c.event_id, e.c.report_id, e.c.kind, e.c.from_status, e.c.to_status, e.c.actor,
+                       e.c.occurred_at,
                        r.c.category, r.c.agency, r.c.kecamatan_code, r.c.created_at, r.c.sla_due_at,
                        r.c.resolved_at)
                 .select_from(e.join(r, r.c.id == e.c.report_id))
@@ -222,6 +348,7 @@ def compute_day(engine, city: str, zone: ZoneInfo, day: date) -> dict[str, list[
                                     .where(f.c.report_id.in_(rated_ids[i:i + 500]), f.c.kind == "rating",
                                            f.c.rating.is_not(None), f.c.occurred_at >= start,
                                            f.c.occurred_at < end)).all()
+        honest = _honesty(conn, city, events, start, end)
     for row in created:
         key = (row.category, row.agency or "", row.kecamatan_code or "")
         counts[key]["received"] += 1
@@ -286,7 +413,79 @@ def compute_day(engine, city: str, zone: ZoneInfo, day: date) -> dict[str, list[
         "kinerja_officers": [{"city": city, "day": key_day, "agency": k[0], "actor": k[1], "started": v[0],
                               "resolved": v[1], "on_time": v[2], "resolve_hours": v[3]}
                              for k, v in per_officer.items() if v[0] or v[1]],
+        "kinerja_honesty": [{"city": city, "day": key_day, "agency": k[0], "actor": k[1],
+                             **{name: c.get(name, 0) for name in HONESTY_COUNTS}} for k, c in honest.items()],
     }
+
+
+def _honesty(conn, city: str, events: list, start: datetime, end: datetime) -> dict[tuple, Counter]:
+    """(agency, resolver) -> the day's honesty counts, from the day's events, the resolve actions'
+    proof (``report_actions.detail.proof``, what the officer's phone sent), the day's proof flags
+    (``proof_flags``) and the reports' creation actors. Every read is bounded by the day or by ids."""
+    out: dict[tuple, Counter] = defaultdict(Counter)
+    resolutions = [ev for ev in events if ev.kind == "status" and ev.to_status == "resolved"
+                   and not ev.actor.startswith(CITIZEN)]
+    disputes = [ev for ev in events if ev.kind == "status" and ev.to_status == "reopened"
+                and ev.from_status in RESOLVED_STATUSES and ev.actor == CITIZEN]
+    if not resolutions and not disputes:
+        return out
+    e, f, a = db.report_events, proof_flags, report_actions
+    flags: dict[tuple, set] = defaultdict(set)
+    for row in conn.execute(select(f.c.report_id, f.c.actor, f.c.kind)
+                            .where(f.c.city == city, f.c.action == "resolve", f.c.occurred_at >= start,
+                                   f.c.occurred_at < end)):
+        flags[(row.report_id, row.actor)].add(row.kind)
+    ids = sorted({ev.report_id for ev in resolutions})
+    proof_of, filer_of = {}, {}
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        for row in conn.execute(select(a.c.event_id, a.c.detail).where(a.c.report_id.in_(chunk),
+                                                                       a.c.action == "resolve")):
+            if row.event_id:
+                proof_of[row.event_id] = row.detail
+        for row in conn.execute(select(e.c.report_id, e.c.actor).where(e.c.report_id.in_(chunk),
+                                                                       e.c.kind == "created")):
+            filer_of[row.report_id] = row.actor
+    for ev in resolutions:
+        c = out[(ev.agency or "", ev.actor)]
+        c["resolved"] += 1
+        kinds = flags.get((ev.report_id, ev.actor), set())
+        if kinds:
+            c["flagged"] += 1
+            c["flag_location"] += "location_unverified" in kinds
+            c["flag_photo"] += bool(kinds & {"photo_near_match", "photo_before_assignment"})
+        elif _presence_verified(proof_of.get(ev.event_id)):
+            c["verified"] += 1
+        c["self_filed"] += "self_service" in kinds or filer_of.get(ev.report_id) == ev.actor
+    if disputes:
+        ids = sorted({ev.report_id for ev in disputes})
+        history: dict[str, list] = defaultdict(list)
+        for i in range(0, len(ids), 500):
+            for row in conn.execute(select(e.c.report_id, e.c.actor, e.c.occurred_at)
+                                    .where(e.c.report_id.in_(ids[i:i + 500]), e.c.kind == "status",
+                                           e.c.to_status == "resolved")):
+                history[row.report_id].append(row)
+        for ev in disputes:
+            at = _aware(ev.occurred_at)
+            before = [h for h in history.get(ev.report_id, ()) if _aware(h.occurred_at) <= at]
+            if not before:
+                continue
+            last = max(before, key=lambda h: _aware(h.occurred_at))
+            hours = (_aware(last.occurred_at) - _aware(ev.created_at)).total_seconds() / 3600.0
+            if hours <= kinerja.FAST_HOURS and not last.actor.startswith(CITIZEN):
+                out[(ev.agency or "", last.actor)]["fast_disputed"] += 1
+    return out
+
+
+def _presence_verified(detail: str | None) -> bool:
+    """A resolve action's audit detail says the officer's phone was verified at the site."""
+    if not detail:
+        return False
+    try:
+        proof = (json.loads(detail) or {}).get("proof") or {}
+    except ValueError:
+        return False
+    return bool((proof.get("presence") or {}).get("verified")) and not proof.get("flags")
 
 
 def pending_marks(engine, city: str) -> int:

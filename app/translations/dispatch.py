@@ -21,6 +21,7 @@ ROLE = {
     "supervisor": {"id": "supervisor", "en": "supervisor"},
     "operator": {"id": "operator", "en": "operator"},
     "agency_officer": {"id": "petugas OPD", "en": "agency officer"},
+    "head": {"id": "kepala OPD", "en": "agency head"},
     "system": {"id": "sistem", "en": "system"},
     "citizen": {"id": "warga", "en": "citizen"},
 }

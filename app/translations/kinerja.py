@@ -105,11 +105,32 @@ ENTRIES = {
         "en": "Per staff account that started or resolved reports in the period; the mean (not the median) "
               "hours from filing to its resolution."},
     "kinerja.honesty": {"id": "Sinyal kejujuran", "en": "Honesty signals"},
-    "kinerja.honesty.na": {
-        "id": "Belum tersedia: kehadiran terverifikasi, foto asli vs. ditandai, dan laporan yang dibuat dan "
-              "diselesaikan oleh petugas yang sama menunggu data dari aplikasi petugas.",
-        "en": "Not available yet: verified presence, original vs. flagged photos, and reports filed and "
-              "resolved by the same staff wait for the officer app's data."},
+    "kinerja.honesty.resolved": {"id": "Penyelesaian", "en": "Resolutions"},
+    "kinerja.honesty.verified": {"id": "Hadir terverifikasi, foto asli", "en": "Verified presence, original photo"},
+    "kinerja.honesty.flagged": {"id": "Ditandai", "en": "Flagged"},
+    "kinerja.honesty.flag_location": {"id": "… lokasi tidak terverifikasi", "en": "… location not verified"},
+    "kinerja.honesty.flag_photo": {"id": "… foto mirip / lebih tua", "en": "… photo similar / older"},
+    "kinerja.honesty.no_proof": {"id": "Tanpa bukti dari ponsel", "en": "No proof from the phone"},
+    "kinerja.honesty.self_filed": {"id": "Dibuat & diselesaikan petugas sama", "en": "Filed & resolved by the same staff"},
+    "kinerja.honesty.fast_disputed": {"id": "Cepat selesai, lalu disanggah", "en": "Closed fast, disputed after"},
+    "kinerja.method.honesty": {
+        "id": "Penyelesaian oleh akun petugas dalam periode, per OPD dan per petugas. Hadir terverifikasi, "
+              "foto asli: ponsel petugas berada dalam radius laporan saat menyelesaikan dan tidak ada tanda bukti. "
+              "Ditandai: penyelesaian dengan tanda bukti (lokasi tidak terverifikasi; foto sesudah mirip foto lain "
+              "atau diambil sebelum disposisi; dibuat oleh petugas/OPD yang sama) dari catatan bukti kerja. Tanpa "
+              "bukti: diselesaikan tanpa posisi ponsel (mis. dari konsol). Dibuat & diselesaikan petugas sama: akun "
+              "yang membuat laporan juga menyelesaikannya, atau tanda swalayan. Cepat selesai, lalu disanggah: "
+              "sanggahan warga dalam periode atas penyelesaian yang dibuat dalam {hours} jam sejak laporan masuk, "
+              "dihitung untuk petugas yang menyelesaikannya. Filter kategori dan kecamatan tidak berlaku di sini.",
+        "en": "Resolutions by staff accounts in the period, per agency and per officer. Verified presence, "
+              "original photo: the officer's phone was within the report's radius when resolving and no proof "
+              "flag was raised. Flagged: a resolution with a proof flag (location not verified; an after photo "
+              "similar to another or taken before the dispatch; filed by the same officer or agency) from the "
+              "proof-of-work records. No proof: resolved without the phone's position (e.g. from the console). "
+              "Filed & resolved by the same staff: the account that filed the report also resolved it, or a "
+              "self-service flag. Closed fast, disputed after: citizens' disputes in the period of a resolution "
+              "made within {hours} hours of filing, counted for the officer who made it. The category and "
+              "kecamatan filters do not apply here."},
     "kinerja.weekly": {"id": "Laporan mingguan", "en": "Weekly reports"},
     "kinerja.weekly.none": {"id": "Belum ada laporan mingguan.", "en": "No weekly report yet."},
     "kinerja.weekly.city": {"id": "Kota", "en": "City"},
@@ -137,8 +158,7 @@ ENTRIES = {
               "penyelesaian dalam minggu itu tidak diperingkat.",
         "en": "Ordered by the share resolved on time, then the median time to resolve; agencies with fewer "
               "than {n} resolutions in the week are not ranked."},
-    "weekly.flagged": {"id": "Penyelesaian yang ditandai: belum tersedia (menunggu aplikasi petugas).",
-                       "en": "Flagged resolutions: not available yet (waits for the officer app)."},
+    "weekly.flagged": {"id": "Penyelesaian yang ditandai", "en": "Flagged resolutions"},
     "weekly.mail_subject": {"id": "Pantau — laporan kinerja {week} ({scope})",
                             "en": "Pantau — performance report {week} ({scope})"},
     "weekly.mail_body": {"id": "Terlampir laporan kinerja minggu {week} ({first} – {last}).",

@@ -12,8 +12,9 @@ import re
 import sys
 import time
 from collections import Counter
+import dataclasses
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 from zoneinfo import ZoneInfo
@@ -314,6 +315,7 @@ class ReplayStats:
     rejected: int = 0
     rejected_by_reason: Counter = field(default_factory=Counter)
     seconds: float = 0.0
+    shift: timedelta | None = None    # what --shift-to-now added to every time in the file
 
 
 def reason_kind(reason: str) -> str:
@@ -321,20 +323,47 @@ def reason_kind(reason: str) -> str:
     return re.split(r" '| \"| at line|:| -?\d", reason, maxsplit=1)[0]
 
 
+def last_created(path: Path) -> datetime | None:
+    """The newest ``created_at`` in a file (one pass over it)."""
+    newest = None
+    for record in read_records(path):
+        if isinstance(record, RawReport) and record.created_at is not None:
+            newest = record.created_at if newest is None else max(newest, record.created_at)
+    return newest
+
+
+def shifted(records, offset: timedelta):
+    """The records with every time moved by ``offset`` (creation and resolution alike)."""
+    for record in records:
+        if isinstance(record, RawReport) and offset:
+            record = dataclasses.replace(
+                record, created_at=record.created_at + offset if record.created_at else None,
+                resolved_at=record.resolved_at + offset if record.resolved_at else None)
+        yield record
+
+
 def replay(path: Path, submit: Callable[[list[RawReport]], None], speedup: float = 0.0,
            batch: int = 500, progress: bool = True, clock: Callable[[], float] = time.monotonic,
-           sleep: Callable[[float], None] = time.sleep) -> ReplayStats:
+           sleep: Callable[[float], None] = time.sleep, shift_to: datetime | None = None) -> ReplayStats:
     """Feed a file's reports to ``submit`` in batches of up to ``batch``.
 
     ``speedup`` 0 submits as fast as possible; S > 0 paces submissions so that
     source time (``created_at``) passes S times faster than wall time.
+    ``shift_to`` (an aware moment, e.g. now) moves every time in the file by one offset so that
+    its newest report was filed at that moment: an old file becomes the last days of a live city.
     """
     if batch < 1:
         raise ValueError(f"batch must be at least 1, got {batch}")
     if speedup < 0:
         raise ValueError(f"speedup must be 0 or positive, got {speedup}")
+    if shift_to is not None and shift_to.tzinfo is None:
+        raise ValueError("shift_to must be timezone-aware")
     records = read_records(path)
     stats = ReplayStats()
+    if shift_to is not None:
+        newest = last_created(path)
+        stats.shift = (shift_to - newest) if newest is not None else timedelta(0)
+        records = shifted(records, stats.shift)
     started = clock()
     pending: list[RawReport] = []
     source_origin: datetime | None = None

@@ -28,7 +28,7 @@ def _get(url, timeout=5):
 def test_run_starts_the_whole_stack_and_ctrl_c_stops_it(tmp_path):
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
-    env.update({"PANTAU_DATA_DIR": str(tmp_path / "var"), "PANTAU_PORT": str(port), "PANTAU_SIM_RATE": "5",
+    env.update({"PANTAU_DATA_DIR": str(tmp_path / "var"), "PANTAU_PORT": str(port), "PANTAU_SIM_RATE": "5", "PANTAU_SEED_HISTORY": "off",
                 "PANTAU_WEB_WORKERS": "2", "PANTAU_LOG_LEVEL": "WARNING"})
     if SHARED_DATA.exists():
         env["PANTAU_BOUNDARIES"] = str(SHARED_DATA)
@@ -105,7 +105,7 @@ def test_run_starts_the_whole_stack_and_ctrl_c_stops_it(tmp_path):
 def _start_stack(tmp_path, sim_rate="0"):
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
-    env.update({"PANTAU_DATA_DIR": str(tmp_path / "var"), "PANTAU_PORT": str(port), "PANTAU_SIM_RATE": sim_rate,
+    env.update({"PANTAU_DATA_DIR": str(tmp_path / "var"), "PANTAU_PORT": str(port), "PANTAU_SIM_RATE": sim_rate, "PANTAU_SEED_HISTORY": "off",
                 "PANTAU_WEB_WORKERS": "1", "PANTAU_LOG_LEVEL": "WARNING"})
     stack = subprocess.Popen([sys.executable, "-m", "app", "run"], cwd=ROOT, env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

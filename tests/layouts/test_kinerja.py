@@ -23,13 +23,13 @@ def _login(page, base, username):
     page.fill("#login-username", username)
     page.fill("#login-password", PASSWORD)
     page.click("#login-submit")
-    page.wait_for_load_state("networkidle")
+    page.wait_for_load_state("networkidle", timeout=90000)   # a loaded machine signs in slowly
 
 
 def _figures(page) -> dict:
     page.wait_for_function("""() => [...document.querySelectorAll('.kinerja-card .js-plotly-plot')]
-        .filter(el => el.data && el.data.length).length >= 6""", timeout=30000)
-    page.wait_for_load_state("networkidle")
+        .filter(el => el.data && el.data.length).length >= 6""", timeout=90000)
+    page.wait_for_load_state("networkidle", timeout=90000)
     page.wait_for_timeout(300)
     return {chart: page.evaluate(READ, ids.graph_id(chart)) for chart in ids.CHARTS}
 
@@ -50,6 +50,17 @@ def _sql(engine, city, zone, days, **where):
         still_open = conn.execute(select(func.count()).select_from(db.reports)
                                   .where(*terms, db.open_reports())).scalar_one()
     return received, still_open
+
+
+def _resolved(engine, city, zone, days):
+    """Resolutions by staff in the last ``days`` local days, from the audit trail."""
+    e = db.report_events.c
+    today = datetime.now(zone).date()
+    first = datetime.combine(today - timedelta(days=days - 1), datetime.min.time(), zone)
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(db.report_events).where(
+            e.city == city, e.to_status == "resolved", e.occurred_at >= first,
+            ~e.actor.startswith("citizen"))).scalar_one()
 
 
 def test_kinerja_charts_agree_with_sql_and_drill_down(live_app, browser, artifacts_dir):
@@ -75,6 +86,10 @@ def test_kinerja_charts_agree_with_sql_and_drill_down(live_app, browser, artifac
         assert _sum_y(figures["daily"]) == received
         assert figures["backlog"][0]["y"][-1] == still_open
         assert sum(map(sum, figures["heatmap"][0]["z"])) == received
+        # the honesty signals: every resolution of the period accounted for, per agency
+        resolved = page.eval_on_selector_all(
+            ".honesty-agencies td[data-col=resolved]", "els => els.map(e => Number(e.dataset.n))")
+        assert sum(resolved) == _resolved(engine, city, zone, 30) > 0
         text = page.inner_text("body")
         for raw in ("in_progress", "road_damage", "first_action", "kinerja.", "None"):
             assert raw not in text, raw
@@ -96,8 +111,12 @@ def test_kinerja_charts_agree_with_sql_and_drill_down(live_app, browser, artifac
         assert _sum_y(figures["daily"]) == received, params
         assert figures["backlog"][0]["y"][-1] == still_open, params
         assert sum(map(sum, figures["heatmap"][0]["z"])) == received, params
+        href = page.get_attribute(f"#{ids.drill_id('daily')}", "href")
+        first = datetime.now(zone).date() - timedelta(days=days - 1)
+        # the drill-down carries the period (local dates, inclusive) and the filter
+        assert f"from={first.isoformat()}" in href and f"to={datetime.now(zone).date().isoformat()}" in href, href
         if where:
-            assert page.get_attribute(f"#{ids.drill_id('daily')}", "href").count(params) == 1
+            assert href.count(params) == 1
 
     # The drill-down lands on /dispatch with the same filter applied to its queue.
     page.goto(f"{base}/kinerja?lang=id&category=garbage")

@@ -94,6 +94,10 @@ def test_weekly_pdf_xlsx_totals_local_times_and_mail(services, tmp_path):
     assert kpi["Selesai"][0] == resolved
     per_day = list(book.worksheets[1].iter_rows(min_row=2, values_only=True))
     assert len(per_day) == 7 and sum(n for _, n in per_day) == received
+    flagged = [row for row in book["Penyelesaian yang ditandai"].iter_rows(min_row=2, values_only=True) if row[0]]
+    officer_rows = [row for row in flagged if isinstance(row[1], int) and "(" in row[0]]
+    assert sum(row[1] for row in officer_rows) == resolved     # every resolution of the week, by its officer
+    assert "Penyelesaian yang ditandai" in text and "Hadir terverifikasi" in text
     dlh = load_workbook(weekly.folder(services.settings.data_dir, week) / f"pantau-{week}-DLH.xlsx")
     dlh_kpi = {row[0]: row[1:] for row in dlh["KPI"].iter_rows(min_row=7, values_only=True)}
     assert dlh_kpi["Masuk"][0] == _week_counts(services.engine, services.preset.slug, zone, monday, "DLH")[0]

@@ -8,8 +8,10 @@ from tests.helpers import drain, raw_reports
 PASSWORD = "correct horse battery"
 # username -> (role, agency). Garbage reports go to DLH, floods to DSDA in Jakarta.
 ACCOUNTS = {"admin1": ("admin", None), "super1": ("supervisor", None), "oper1": ("operator", None),
-            "dlh1": ("agency_officer", "DLH"), "dsda1": ("agency_officer", "DSDA")}
-ROLE_USER = {"admin": "admin1", "supervisor": "super1", "operator": "oper1", "agency_officer": "dlh1"}
+            "dlh1": ("agency_officer", "DLH"), "dsda1": ("agency_officer", "DSDA"),
+            "kepala_dlh": ("head", "DLH")}
+ROLE_USER = {"admin": "admin1", "supervisor": "super1", "operator": "oper1", "agency_officer": "dlh1",
+             "head": "kepala_dlh"}
 
 
 @pytest.fixture
