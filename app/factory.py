@@ -17,8 +17,19 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Flask:
+    """The web app: one city at /, or with PANTAU_CITIES each city's app under /<city>/, the list
+    of cities at / and the overview wall at /overview (``app.web_install``)."""
     settings = settings or Settings.from_env()
     services = services or Services.open(settings)
+    if settings.multi_city:
+        from app import web_install
+
+        return web_install.create_install_app(settings, services, create_city_app)
+    return create_city_app(settings, services)
+
+
+def create_city_app(settings: Settings, services: Services, mount: str = "") -> Flask:
+    """One city's app; ``mount`` ("/kupang") is where a several-city install serves it."""
     server = Flask(__name__)
     server.config.update(SECRET_KEY=settings.resolved_secret_key(), MAX_CONTENT_LENGTH=16 * 1024 * 1024,
                          JSON_SORT_KEYS=False)
@@ -56,6 +67,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     dash_app = web_assets.PantauDash(
         __name__, server=server, title="Pantau", update_title=None,
         assets_folder=str(ROOT / "assets"), suppress_callback_exceptions=True,
+        requests_pathname_prefix=mount + "/", routes_pathname_prefix="/",
         # Bootstrap (Bootswatch Darkly 5.3.8, MIT) is served from assets/: operations rooms are closed networks.
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}])
     from callbacks import register_all
@@ -84,7 +96,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     # Who may open a push connection and how many, before a WebSocket (and its thread) exists.
     server.wsgi_app = live.SocketGate(server.wsgi_app, server, settings,
                                       watch=server.extensions["pantau_socket_watch"])
-    if settings.proxies:
+    if settings.proxies and not mount:   # several cities: the install's app applies it once
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         # Outermost, so every part of the app (rate limits, audit, URLs) sees the client's address.

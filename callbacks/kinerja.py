@@ -19,6 +19,7 @@ from app.workflow import OPEN_STATUSES
 from config.catalogue import CATEGORIES
 from layouts import kinerja as ids
 from layouts.staff_common import current_staff
+from app.web_paths import url
 
 PALETTE = qualitative.Safe + qualitative.Pastel
 TEXT = "#f0f0f0"
@@ -116,7 +117,7 @@ def fig_areas(rows: dict, names: dict, k: int, lang: str) -> tuple[go.Figure, in
 
 
 def drill_href(flt: kinerja.Filters, chart: str, lang: str) -> str:
-    return "/dispatch?" + urlencode({**flt.dispatch_params(), **DRILL_EXTRA.get(chart, {}), "lang": lang})
+    return url("/dispatch?") + urlencode({**flt.dispatch_params(), **DRILL_EXTRA.get(chart, {}), "lang": lang})
 
 
 def agency_table(perf: dict, lang: str, agencies_full: dict) -> html.Div:
@@ -162,7 +163,7 @@ def weekly_list(services, lang: str, agency: str | None) -> html.Div:
     items = []
     for week, files in listing[:8]:
         links = [html.A(f"{t('kinerja.weekly.city', lang) if scope == 'city' else scope} {ext.upper()}",
-                        href=f"/kinerja/weekly/{week}/{name}", className="me-3")
+                        href=url(f"/kinerja/weekly/{week}/{name}"), className="me-3")
                  for scope, ext, name in files if agency is None or scope == agency]
         items.append(html.Li([html.Strong(week, className="me-2")] + links))
     return html.Ul(items, className="small")

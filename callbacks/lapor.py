@@ -31,6 +31,7 @@ from app.web_errors import CallbackInputInvalid
 from config.catalogue import BY_CODE
 from ingest.sources import RawReport
 from layouts import lapor as ids
+from app.web_paths import url
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ def _ticket_block(ticket: str, lang: str, heading: str, secret: str | None = Non
     return html.Div([
         html.H2(heading, className="h5", id=f"{ids.PREFIX}result-heading"),
         html.Div(ticket, id=ids.TICKET, className="lapor-ticket"),
-        html.A(t("lapor.track", lang), href=f"/lacak/{ticket}?lang={lang}" + (f"#k={secret}" if secret else ""),
+        html.A(t("lapor.track", lang), href=url(f"/lacak/{ticket}?lang={lang}") + (f"#k={secret}" if secret else ""),
                id=f"{ids.PREFIX}track-link", className="btn btn-success mt-2 me-2"),
         html.A(t("lapor.again", lang), href=f"{ids.PATH}?lang={lang}", id=f"{ids.PREFIX}again",
                className="btn btn-outline-light mt-2"),
@@ -137,7 +138,7 @@ def _duplicate_text(services, candidate: dict, category: str, lat: float, lng: f
                     t("lapor.duplicate_item", lang, category=entry.name(lang) if entry else category,
                       ago=_ago(candidate["created_at"], lang), distance=distance, status=status), " ",
                     t("lapor.supporters", lang, count=number(candidate.get("supporters", 0), lang)), " ",
-                    html.A(candidate["ticket"], href=f"/lacak/{candidate['ticket']}?lang={lang}", target="_blank",
+                    html.A(candidate["ticket"], href=url(f"/lacak/{candidate['ticket']}?lang={lang}"), target="_blank",
                            id=f"{ids.PREFIX}duplicate-ticket")], className="mb-0")]
 
 

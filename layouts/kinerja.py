@@ -12,6 +12,7 @@ from app.auth import permissions
 from app.i18n import t
 from config.catalogue import CATEGORIES
 from layouts.staff_common import current_staff, not_allowed, signed_in_bar
+from app.web_paths import url
 
 PATH = "/kinerja"
 
@@ -86,7 +87,7 @@ def layout(services, params: dict) -> html.Div:
                               style={"height": "320px"}), type="dot", color="#8ab4f8"),
         html.P([html.Strong(t("kinerja.method", lang) + ": "), html.Span(id=method_id(chart))],
                className="small mb-1"),
-        html.A(t("kinerja.drill", lang), id=drill_id(chart), href="/dispatch", className="small"),
+        html.A(t("kinerja.drill", lang), id=drill_id(chart), href=url("/dispatch"), className="small"),
     ]), className="h-100 kinerja-card"), lg=6, className="mb-3") for chart in CHARTS]
     return html.Div(dbc.Container([
         signed_in_bar(user, lang, csrf_token()),

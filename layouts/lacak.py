@@ -28,6 +28,7 @@ from app.open311.records import public_note
 from app.public import public_approved
 from app.store import db
 from config.catalogue import BY_CODE
+from app.web_paths import url
 
 PATH = "/lacak"
 TICKET_INPUT = "lacak-ticket-input"
@@ -189,14 +190,14 @@ def layout(services, params: dict) -> html.Div:
     for label, refs, kind in (("lacak.before", before, "before"), ("lacak.after", after, "after")):
         if refs:
             page += [html.H2(t(label, lang), className="h6"),
-                     html.Div([html.A(html.Img(src=f"/photos/{photos.thumb_ref_of(ref)}", className="lacak-photo",
+                     html.Div([html.A(html.Img(src=url(f"/photos/{photos.thumb_ref_of(ref)}"), className="lacak-photo",
                                                alt=t(f"lacak.{kind}_alt", lang, category=category_name)),
-                                      href=f"/photos/{ref}", target="_blank") for ref in refs],
+                                      href=url(f"/photos/{ref}"), target="_blank") for ref in refs],
                               id=f"lacak-{kind}-photos")]
     page += [html.H2(t("lacak.timeline", lang), className="h6"),
              html.Ol(timeline, id=TIMELINE, className="lacak-timeline")]
     if holder:
         page.append(_feedback_form(report, lang))
-    page.append(html.P([html.A(t("lacak.report_new", lang), href=f"/lapor?lang={lang}", id="lacak-report-new")],
+    page.append(html.P([html.A(t("lacak.report_new", lang), href=url(f"/lapor?lang={lang}"), id="lacak-report-new")],
                        className="mt-3"))
     return html.Div(page, className="lacak-page")

@@ -19,6 +19,7 @@ from app.staff.tasks import TASK_STATES
 from app.workflow import TRANSITIONS, Status
 from config.catalogue import CATEGORIES
 from layouts.staff_common import current_staff, not_allowed, signed_in_bar
+from app.web_paths import url
 
 PATH = "/tugas"
 
@@ -209,10 +210,10 @@ def task_layout(services, user, lang: str, ticket: str) -> html.Main:
     due = row.sla_due_at
     remaining = None if due is None else ((due if due.tzinfo else due.replace(tzinfo=timezone.utc)) - now).total_seconds()
     befores = [ref for ref in data["photos"] if photos.is_ref(ref)]
-    before = html.Figure([html.Img(src=f"/photos/{befores[0]}", alt=t("tugas.before", lang), className="tugas-photo"),
+    before = html.Figure([html.Img(src=url(f"/photos/{befores[0]}"), alt=t("tugas.before", lang), className="tugas-photo"),
                           html.Figcaption(t("tugas.before", lang))]) if befores else \
         html.P(t("tugas.no_photo", lang), className="small text-muted")
-    after = [html.Figure([html.Img(src=f"/photos/{data['after_photos'][-1]}", alt=t("tugas.after", lang),
+    after = [html.Figure([html.Img(src=url(f"/photos/{data['after_photos'][-1]}"), alt=t("tugas.after", lang),
                                    className="tugas-photo"), html.Figcaption(t("tugas.after", lang))])] \
         if data["after_photos"] and row.status not in TASK_STATES else []
     flags = data.get("proof_flags") or []
