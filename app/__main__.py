@@ -55,25 +55,31 @@ def run(args) -> int:
     migrate.create_schema(engine)   # once, before the children race for it
     engine.dispose()
     python = sys.executable
-    commands = {
+    per_city = {
         "aggregator": [python, "-m", "ingest", "aggregate", "--name", "aggregate-1"],
         "persister": [python, "-m", "ingest", "persist", "--name", "persist-1"],
-        "web": [python, "-m", "app", "serve"],
         # The public rankings are recomputed outside the web process so kiosks never wait on them.
         "public-refresh": [python, "-m", "app.public", "refresh", "--every", "10"],
         # Uploads never attached to a filed report are removed after PANTAU_PHOTO_PENDING_TTL_S.
         "photo-sweep": [python, "-m", "app.photos", "sweep", "--every", "300"],
     }
     if settings.weekly_report:   # the weekly performance report, Monday 07.00 local time
-        commands["kinerja-weekly"] = [python, "-m", "app.kinerja", "schedule"]
+        per_city["kinerja-weekly"] = [python, "-m", "app.kinerja", "schedule"]
     if settings.sim_rate > 0:
-        commands["simulator"] = [python, "-m", "ingest", "simulate"]
+        per_city["simulator"] = [python, "-m", "ingest", "simulate"]
+    # name -> (command, environment). Several cities (PANTAU_CITIES): each city's workers, one web server.
+    commands = {"web": ([python, "-m", "app", "serve"], env)}
+    for city in settings.cities or (settings.city,):
+        for name, command in per_city.items():
+            label = f"{name}@{city}" if settings.multi_city else name
+            commands[label] = (command, {**env, "PANTAU_CITY": city} if settings.multi_city else env)
     children: dict[str, subprocess.Popen] = {}
     restarts: dict[str, float] = {}
     stopping = False
 
     def start(name):
-        children[name] = subprocess.Popen(commands[name], env=env)
+        command, environment = commands[name]
+        children[name] = subprocess.Popen(command, env=environment)
 
     def stop(*_):
         nonlocal stopping
@@ -84,8 +90,13 @@ def run(args) -> int:
     try:
         for name in commands:
             start(name)
-        print(f"Pantau ({settings.city}) is running: http://{settings.host}:{settings.port}/  "
-              f"(wall: /wall, health: /healthz). Ctrl-C stops everything.", flush=True)
+        if settings.multi_city:
+            print(f"Pantau ({', '.join(settings.cities)}) is running: http://{settings.host}:{settings.port}/  "
+                  f"(a city: /{settings.cities[0]}/wall, every city: /overview). Ctrl-C stops everything.",
+                  flush=True)
+        else:
+            print(f"Pantau ({settings.city}) is running: http://{settings.host}:{settings.port}/  "
+                  f"(wall: /wall, health: /healthz). Ctrl-C stops everything.", flush=True)
         redis_restarts = 0.0
         while not stopping:
             time.sleep(0.5)
