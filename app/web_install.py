@@ -27,9 +27,30 @@ import h3
 from app import headers, overview, queries
 from app.auth import displays
 from app.auth.users import load_user
-from app.i18n import number, percent, t
+from app.i18n import number, t
 
-REFRESH_S = 15      # the overview reloads itself: a lost connection heals at the next reload
+REFRESH_S = 15      # the overview fetches itself again: a lost connection shows, and heals at the next fetch
+
+# Fetches the page again every data-refresh seconds and swaps its <main> (no reload, no flash); a
+# failed fetch keeps the figures and shows the stale notice; a sign-in asked for reloads the page.
+_SCRIPT = """(function () {
+  "use strict";
+  var every = Number(document.body.getAttribute("data-refresh") || 15) * 1000;
+  function refresh() {
+    fetch(window.location.href, {cache: "no-store", credentials: "same-origin"}).then(function (r) {
+      if (r.redirected) { window.location.reload(); return null; }
+      if (!r.ok) { throw new Error(String(r.status)); }
+      return r.text();
+    }).then(function (text) {
+      if (text === null) return;
+      var next = new DOMParser().parseFromString(text, "text/html").querySelector("main");
+      if (next) document.querySelector("main").replaceWith(document.importNode(next, true));
+      document.getElementById("overview-stale").hidden = true;
+    }).catch(function () { document.getElementById("overview-stale").hidden = false; });
+  }
+  window.setInterval(refresh, every);
+})();
+"""
 
 
 def create_install_app(settings, services, create_city_app) -> Flask:
@@ -43,6 +64,8 @@ def create_install_app(settings, services, create_city_app) -> Flask:
     root.extensions["pantau_cities"] = apps
     root.add_url_rule("/", "index", _index)
     root.add_url_rule("/overview", "overview", _overview)
+    root.add_url_rule("/overview.js", "overview_script", lambda: (_SCRIPT, 200, {
+        "Content-Type": "text/javascript; charset=utf-8", "Cache-Control": "public, max-age=3600"}))
     headers.install(root, settings, ())
     root.wsgi_app = DispatcherMiddleware(root.wsgi_app, {f"/{slug}": app for slug, app in apps.items()})
     if settings.proxies:
@@ -147,16 +170,22 @@ def _index():
 
 
 _OVERVIEW = _BASE.replace("{% block head %}{% endblock %}",
-                          '<meta http-equiv="refresh" content="{{ refresh }}">').replace(
+                          '<script src="/overview.js" defer></script>').replace(
+    "<body><main>", '<body data-refresh="{{ refresh }}"><p id="overview-stale" role="status" hidden>'
+                    "{{ t('overview.stale', lang) }}</p><main>").replace(
     "{% block style %}{% endblock %}", """<style>
-main{display:grid;grid-template-columns:58% 42%;grid-template-rows:auto 1fr;gap:1rem 1.5rem;height:100vh;
-box-sizing:border-box;font-size:1.35rem}
+main{display:grid;grid-template-columns:52% minmax(0,1fr);grid-template-rows:auto 1fr;gap:.5rem 2rem;height:100vh;
+box-sizing:border-box;font-size:1.5rem;overflow:hidden}
 header{grid-column:1/3}header h1{display:inline;font-size:2.3rem}header p{display:inline;margin-left:1rem}
-svg{width:100%;height:auto;background:#23262b;border-radius:.4rem}
+svg{width:100%;height:calc(100vh - 12rem);background:#23262b;border-radius:.4rem}
+table{width:100%}th,td{padding:.4rem .5rem}td{font-size:1.9rem;font-variant-numeric:tabular-nums}th{white-space:nowrap}
+tbody th{font-size:1.5rem}td.overview-time{font-size:1.3rem;white-space:nowrap}
+thead th{font-size:1.1rem;white-space:normal}
 .land{fill:#34383f;stroke:#5a606a;stroke-width:.6}.hex{stroke:#111;stroke-width:.3}
-.city-dot{fill:none;stroke:#f1f1f1;stroke-width:1.5}.city-label{fill:#f1f1f1;font-size:15px}
+.city-dot{fill:none;stroke:#f1f1f1;stroke-width:2}.city-label{fill:#f1f1f1;font-size:26px;font-weight:600}
 .total td{font-weight:700;border-top:2px solid #aaa}h2{font-size:1.5rem;margin:1.2rem 0 .4rem}
-.spike{color:#ffd166}ul{padding-left:1.2rem;margin:.2rem 0}.legend{font-size:1rem}
+.spike{color:#ffd166}#overview-stale{position:fixed;top:0;right:0;margin:0;padding:.4rem 1rem;
+background:#ffd166;color:#111;font-size:1.2rem}ul{padding-left:1.2rem;margin:.2rem 0}.legend{font-size:1rem}
 </style>""").replace("{% block body %}{% endblock %}", """
 <header><h1>{{ t('overview.title', lang) }}</h1><p class="muted">{{ t('overview.subtitle', lang, n=cities|length) }}</p>
 <nav class="lang" aria-label="{{ t('install.language', lang) }}">
@@ -167,7 +196,7 @@ svg{width:100%;height:auto;background:#23262b;border-radius:.4rem}
 {% for d in land %}<path class="land" d="{{ d }}"/>{% endfor %}
 {% for h in hexes %}<path class="hex" d="{{ h.d }}" fill="{{ h.fill }}"/>{% endfor %}
 {% for c in cities %}<circle class="city-dot" cx="{{ c.x }}" cy="{{ c.y }}" r="{{ c.r }}"/>
-<text class="city-label" x="{{ c.x + c.r + 4 }}" y="{{ c.y + 5 }}">{{ c.name }} · {{ c.received }}</text>{% endfor %}
+<text class="city-label" x="{{ c.label_x }}" y="{{ c.y + 9 }}" text-anchor="{{ c.anchor }}">{{ c.name }} · {{ c.received }}</text>{% endfor %}
 </svg><p class="legend muted">{{ t('overview.legend', lang) }}</p></section>
 <section aria-labelledby="overview-kpi-title"><h2 id="overview-kpi-title">{{ t('overview.today', lang) }}</h2>
 <table id="overview-kpis"><thead><tr><th scope="col">{{ t('install.city', lang) }}</th>
@@ -178,7 +207,7 @@ svg{width:100%;height:auto;background:#23262b;border-radius:.4rem}
 <td class="overview-time">{{ c.time }}</td><td data-value="{{ c.raw.received }}">{{ c.received }}</td>
 <td data-value="{{ c.raw.open_backlog }}">{{ c.open_backlog }}</td><td data-value="{{ c.raw.resolved }}">{{ c.resolved }}</td>
 <td data-value="{{ c.raw.sla_breaches }}">{{ c.sla_breaches }}</td></tr>{% endfor %}
-<tr class="total" id="overview-total"><th scope="row">{{ t('overview.total', lang) }}</th><td>{{ total.compliance }}</td>
+<tr class="total" id="overview-total"><th scope="row">{{ t('overview.total', lang) }}</th><td></td>
 <td data-value="{{ total.raw.received }}">{{ total.received }}</td><td data-value="{{ total.raw.open_backlog }}">{{ total.open_backlog }}</td>
 <td data-value="{{ total.raw.resolved }}">{{ total.resolved }}</td><td data-value="{{ total.raw.sla_breaches }}">{{ total.sla_breaches }}</td></tr>
 </tbody></table>
@@ -215,17 +244,18 @@ def _overview():
     for fig in figures:
         preset = cities[fig.slug].preset
         x, y = frame.point(preset.center[1], preset.center[0])
-        rows.append({"slug": fig.slug, "name": fig.name, "raw": fig.kpis, "x": x, "y": y,
-                     "r": round(6 + 3 * (fig.kpis["received"] ** 0.5) / max(1.0, (summed["received"] or 1) ** 0.5) * 6, 1),
+        radius = round(10 + 30 * (fig.kpis["received"] / summed["received"]) ** 0.5 if summed["received"] else 10, 1)
+        right = x > frame.width * 0.6     # a label near the right edge goes to the dot's left
+        rows.append({"slug": fig.slug, "name": fig.name, "raw": fig.kpis, "x": x, "y": y, "r": radius,
+                     "label_x": round(x - radius - 8 if right else x + radius + 8, 1),
+                     "anchor": "end" if right else "start",
                      "time": f"{overview.local_now(fig, now).strftime('%H.%M' if lang == 'id' else '%H:%M')} {fig.tz_label}",
                      **{k: number(fig.kpis[k], lang) for k in ("received", "open_backlog", "resolved", "sla_breaches")}})
         for incident in fig.incidents:
             category = overview.category_name(incident.category, lang)
             spikes_text.append(t("overview.spike", lang, city=fig.name, category=category,
                                  count=number(incident.category_count, lang)))
-    total = {"raw": summed, **{k: number(summed[k], lang) for k in ("received", "open_backlog", "resolved", "sla_breaches")},
-             "compliance": (t("overview.sla_met", lang, p=percent(summed["sla_compliance"], lang))
-                            if summed["sla_compliance"] is not None else "—")}
+    total = {"raw": summed, **{k: number(summed[k], lang) for k in ("received", "open_backlog", "resolved", "sla_breaches")}}
     map_desc = t("overview.map_desc", lang, cities=", ".join(f"{r['name']} {r['received']}" for r in rows))
     page = render_template_string(_OVERVIEW, lang=lang, other="en" if lang == "id" else "id", t=t,
                                   title=f"Pantau — {t('overview.title', lang)}", cities=rows, total=total,
@@ -248,9 +278,13 @@ class _Frame:
         self.east = max(b[1][1] for b in bounds) + margin
         self.south = min(b[0][0] for b in bounds) - margin
         self.north = max(b[1][0] for b in bounds) + margin
-        if self.east - self.west < 1.6 * (self.north - self.south):   # a wide frame: a wall is wide
-            middle, half = (self.east + self.west) / 2, 0.8 * (self.north - self.south)
+        aspect = 1.25    # the map's column on a 1920×1080 wall
+        if self.east - self.west < aspect * (self.north - self.south):
+            middle, half = (self.east + self.west) / 2, aspect * (self.north - self.south) / 2
             self.west, self.east = middle - half, middle + half
+        else:
+            middle, half = (self.north + self.south) / 2, (self.east - self.west) / aspect / 2
+            self.south, self.north = middle - half, middle + half
         self.width = width
         self.scale = width / (self.east - self.west)
         self.height = round((self.north - self.south) * self.scale)

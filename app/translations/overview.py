@@ -25,5 +25,6 @@ ENTRIES = {
     "overview.no_spikes": {"id": "Tidak ada lonjakan saat ini.", "en": "No spikes right now."},
     "overview.spike": {"id": "{city}: {category}, {count} laporan dalam 15 menit",
                        "en": "{city}: {category}, {count} reports in 15 minutes"},
+    "overview.stale": {"id": "Koneksi terputus: angka belum diperbarui", "en": "Connection lost: figures not updated"},
     "overview.updated": {"id": "Diperbarui otomatis tiap {s} detik.", "en": "Updates itself every {s} seconds."},
 }
