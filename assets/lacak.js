@@ -4,7 +4,7 @@
 (function () {
   "use strict";
   // Where this city's pages live: "/kupang" on a several-city install, "" on one city (Dash's own config).
-  function root() {
+  function cityRoot() {
     var node = document.getElementById("_dash-config");
     try { return (JSON.parse(node.textContent).requests_pathname_prefix || "/").replace(/\/$/, ""); }
     catch (e) { return ""; }
@@ -17,7 +17,7 @@
 
   document.addEventListener("click", function (event) {
     var link = event.target.closest && event.target.closest("#citizen-language");
-    if (link && window.location.pathname.indexOf(root() + "/lacak") === 0 && window.location.hash) {
+    if (link && window.location.pathname.indexOf(cityRoot() + "/lacak") === 0 && window.location.hash) {
       event.preventDefault();
       window.location.assign(link.getAttribute("href") + window.location.hash);
     }
@@ -37,7 +37,7 @@
       : {dispute: data.get("dispute")};
     var buttons = form.querySelectorAll("button[type=submit]");
     buttons.forEach(function (b) { b.disabled = true; });
-    fetch(root() + "/api/feedback/" + encodeURIComponent(box.dataset.ticket), {
+    fetch(cityRoot() + "/api/feedback/" + encodeURIComponent(box.dataset.ticket), {
       method: "POST", headers: {"Content-Type": "application/json", "X-Reporter-Secret": key},
       body: JSON.stringify(body), credentials: "same-origin"
     }).then(function (response) {

@@ -9,7 +9,7 @@
 (function () {
   "use strict";
   // Where this city's pages live: "/kupang" on a several-city install, "" on one city (Dash's own config).
-  function root() {
+  function cityRoot() {
     var node = document.getElementById("_dash-config");
     try { return (JSON.parse(node.textContent).requests_pathname_prefix || "/").replace(/\/$/, ""); }
     catch (e) { return ""; }
@@ -201,7 +201,7 @@
     if (!S || S.timelapsing) return;
     var token = ++S.loadToken, view = S.view, res = S.res;
     S.loading = true; S.pendingCells = []; S.pendingTicks = [];
-    var url = root() + "/wall/api/snapshot?metric=" + encodeURIComponent(view[0]) + "&window=" +
+    var url = cityRoot() + "/wall/api/snapshot?metric=" + encodeURIComponent(view[0]) + "&window=" +
       encodeURIComponent(view[1]) + "&res=" + res;
     fetch(url, {cache: "no-store"}).then(function (r) { return r.json(); }).then(function (snap) {
       if (!S || token !== S.loadToken) return;
@@ -442,7 +442,7 @@
       publishState();
     }
 
-    fetch(root() + "/wall/api/timelapse?res=" + S.res, {cache: "no-store"}).then(function (r) {
+    fetch(cityRoot() + "/wall/api/timelapse?res=" + S.res, {cache: "no-store"}).then(function (r) {
       if (!r.ok) throw new Error("timelapse: HTTP " + r.status);
       return r.json();
     }).then(function (tl) {
@@ -517,7 +517,7 @@
     renderLegend();
     // WebSocket only: a display's session is one connection held by one web process, so several
     // processes serve walls without sticky sessions (app/server.py).
-    var socket = S.socket = window.io(cfg.namespace, {path: root() + "/socket.io", transports: ["websocket"],
+    var socket = S.socket = window.io(cfg.namespace, {path: cityRoot() + "/socket.io", transports: ["websocket"],
       reconnectionDelayMax: 2000});
     socket.on("connect", function () { join(); publishState(); });
     socket.on("disconnect", function () { publishState(); });
