@@ -48,7 +48,7 @@ def _ticket_block(ticket: str, lang: str, heading: str, secret: str | None = Non
         html.Div(ticket, id=ids.TICKET, className="lapor-ticket"),
         html.A(t("lapor.track", lang), href=url(f"/lacak/{ticket}?lang={lang}") + (f"#k={secret}" if secret else ""),
                id=f"{ids.PREFIX}track-link", className="btn btn-success mt-2 me-2"),
-        html.A(t("lapor.again", lang), href=f"{ids.PATH}?lang={lang}", id=f"{ids.PREFIX}again",
+        html.A(t("lapor.again", lang), href=url(f"{ids.PATH}?lang={lang}"), id=f"{ids.PREFIX}again",
                className="btn btn-outline-light mt-2"),
         html.P(t("lapor.keep_link", lang), className="small mt-2", id=f"{ids.PREFIX}keep-link") if secret else None,
     ], className="lapor-done")

@@ -213,7 +213,7 @@ def layout(services, params: dict) -> html.Div:
     return html.Div(dbc.Container([
         html.Div([html.Span(t("dispatch.signed_in", lang, user=user.username,
                               role=t(f"dispatch.role.{user.role}", lang)), className="me-3"),
-                  html.A(t("dispatch.language", lang), href=f"{PATH}?{urlencode({**switch, 'lang': other})}",
+                  html.A(t("dispatch.language", lang), href=url(f"{PATH}?{urlencode({**switch, 'lang': other})}"),
                          lang=other, className="me-3"),
                   html.Form([dcc.Input(type="hidden", name="csrf_token", value=csrf_token()),
                              html.Button(t("dispatch.logout", lang), type="submit",

@@ -92,7 +92,7 @@ def layout(services, params: dict) -> html.Div:
     return html.Div(dbc.Container([
         signed_in_bar(user, lang, csrf_token()),
         html.Div([html.H1(t("kinerja.title", lang), className="h3 me-3 mb-0"),
-                  html.A(t("kinerja.language", lang), href=f"{PATH}?{urlencode({**switch, 'lang': other})}",
+                  html.A(t("kinerja.language", lang), href=url(f"{PATH}?{urlencode({**switch, 'lang': other})}"),
                          lang=other, className="small")], className="d-flex align-items-baseline"),
         html.P(id=RANGE, className="small mb-2"),
         filters,

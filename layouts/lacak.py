@@ -50,7 +50,7 @@ def _find_form(lang: str, ticket: str = "") -> html.Form:
                   dcc.Input(type="hidden", name="lang", value=lang),
                   html.Button(t("lacak.find", lang), type="submit", id="lacak-find", className="btn btn-primary")],
                  className="input-group"),
-    ], action=PATH, method="get", className="my-3")
+    ], action=url(PATH), method="get", className="my-3")
 
 
 def _next_step(report, preset, agency_name: str, lang: str) -> str:

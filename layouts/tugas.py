@@ -81,7 +81,7 @@ def _top(user, lang: str, services, path: str) -> html.Div:
     from app.auth.web import csrf_token
 
     other = "en" if lang == "id" else "id"
-    href = path + ("" if other == services.settings.language else f"?lang={other}")
+    href = url(path + ("" if other == services.settings.language else f"?lang={other}"))
     return html.Div([
         signed_in_bar(user, lang, csrf_token()),
         html.A(t("tugas.lang", lang), href=href, id=LANG, lang=other, className="tugas-lang small"),
@@ -141,7 +141,7 @@ def card(item: dict, lang: str, suffix: str) -> html.A:
                  className="tugas-card-row small"),
         html.Div(className="tugas-distance small", **{"data-lat": item["lat"], "data-lng": item["lng"],
                                                         "data-template": t("tugas.distance", lang, d="{d}")}),
-    ], href=f"{PATH}/{quote(item['ticket'])}{suffix}", className="tugas-card",
+    ], href=url(f"{PATH}/{quote(item['ticket'])}{suffix}"), className="tugas-card",
         **{"data-report": item["id"], "data-ticket": item["ticket"]})
 
 
@@ -199,7 +199,7 @@ def task_layout(services, user, lang: str, ticket: str) -> html.Main:
     from layouts.dispatch import report_map
 
     suffix = lang_query(lang, services)
-    back = html.A(t("tugas.back", lang), href=PATH + suffix, className="tugas-back")
+    back = html.A(t("tugas.back", lang), href=url(PATH + suffix), className="tugas-back")
     row = by_ticket(services.engine, services.preset, user, ticket[:24])
     if row is None:
         return html.Main([_top(user, lang, services, f"{PATH}/{quote(ticket[:24])}"), back,

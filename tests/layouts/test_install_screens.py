@@ -63,6 +63,8 @@ def test_a_report_on_kupang_lapor_lands_in_kupang_and_its_wall_speaks_wita(insta
     ticket = phone.wait_for_selector("#lapor-ticket", timeout=20000).text_content()
     assert ticket.startswith("KPG-")
     assert phone.get_attribute("#lapor-track-link", "href").startswith(f"/kupang/lacak/{ticket}")
+    assert phone.get_attribute("#lapor-again", "href").startswith("/kupang/lapor")
+    assert phone.get_attribute("#citizen-language", "href").startswith("/kupang/lapor?lang=en")
     _shot(phone, artifacts_dir, "kupang-lapor-ticket")
     drain(kupang)
     with kupang.engine.connect() as conn:
