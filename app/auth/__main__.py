@@ -77,9 +77,11 @@ def main(argv: list[str] | None = None) -> int:
     dcreate.add_argument("--url", help="the server's base URL (default: PANTAU_PUBLIC_URL, else PANTAU_HOST:PANTAU_PORT)")
     dcreate.add_argument("--overview", action="store_true",
                          help="a screen for the overview of every city (PANTAU_CITIES) instead of one city's wall")
-    displays_cmd.add_parser("list", help="every display token of the city and its state (never the token)")
-    displays_cmd.add_parser("revoke", help="revoke a display token: the screen stops at once").add_argument(
-        "display_id")
+    dlist = displays_cmd.add_parser("list", help="every display token of the city and its state (never the token)")
+    drevoke = displays_cmd.add_parser("revoke", help="revoke a display token: the screen stops at once")
+    drevoke.add_argument("display_id")
+    for command in (dlist, drevoke):
+        command.add_argument("--overview", action="store_true", help="the overview's display tokens")
     args = parser.parse_args(argv)
     if args.group == "displays":
         return _displays(args)

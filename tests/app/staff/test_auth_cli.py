@@ -92,3 +92,23 @@ def test_an_account_for_another_city_and_a_second_city_from_the_command_line(ser
     assert main(["users", "add-city", "nobody", "--city", "tarakan", "--role", "operator"]) == 2
     actions = [e["action"] for e in audit.recent(services.engine, 10) if e["subject"] == "yanti"]
     assert {"user.create", "user.add_city", "user.remove_city"} <= set(actions)
+
+
+def test_an_overview_display_token_from_the_command_line(services, monkeypatch, capsys):
+    from app import overview
+    from app.auth import displays
+
+    _env(monkeypatch, services)
+    monkeypatch.setenv("PANTAU_CITIES", "jakarta,kupang")
+    assert main(["displays", "create", "--overview", "--name", "Ruang gubernur"]) == 0
+    url = capsys.readouterr().out.strip().splitlines()[-1]
+    assert "/overview?display=pwd_" in url
+    token = url.split("display=", 1)[1]
+    assert displays.display_for(services.engine, overview.OVERVIEW, token)
+    assert displays.display_for(services.engine, "jakarta", token) is None
+    assert main(["displays", "list", "--overview"]) == 0
+    display_id = capsys.readouterr().out.split("\t", 1)[0]
+    assert main(["displays", "revoke", "--overview", display_id]) == 0
+    assert displays.display_for(services.engine, overview.OVERVIEW, token) is None
+    assert main(["displays", "create", "--name", "Ruang kontrol"]) == 0
+    assert "/jakarta/wall?display=pwd_" in capsys.readouterr().out
