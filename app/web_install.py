@@ -139,22 +139,22 @@ a{color:#9ecbff}main{padding:1.5rem 2rem}h1{margin:.2rem 0 1rem}
 table{border-collapse:collapse}th,td{padding:.45rem .9rem;text-align:right;border-bottom:1px solid #444}
 th:first-child,td:first-child{text-align:left}thead th{color:#cfcfcf;font-weight:600}
 .lang{float:right;font-size:1rem}.muted{color:#c4c4c4}
+#install-cities{list-style:none;padding:0;max-width:48rem}#install-cities li{border-bottom:1px solid #444;padding:.4rem 0}
+#install-cities h3{margin:.2rem 0}#install-cities p{margin:.3rem 0;line-height:1.8}h2{font-size:1.1rem}
 </style>{% block style %}{% endblock %}</head><body><main>{% block body %}{% endblock %}</main></body></html>"""
 
 _INDEX = _BASE.replace("{% block body %}{% endblock %}", """
 <nav class="lang" aria-label="{{ t('install.language', lang) }}">
 <a href="/?lang={{ other }}" lang="{{ other }}" id="install-lang">{{ t('install.other_language', lang) }}</a></nav>
 <h1>Pantau</h1><p>{{ t('install.tagline', lang) }}</p>
-<table id="install-cities"><caption class="muted">{{ t('install.cities', lang) }}</caption><thead><tr>
-<th scope="col">{{ t('install.city', lang) }}</th><th scope="col">{{ t('install.zone', lang) }}</th>
-<th scope="col">{{ t('kpi.received', lang) }}</th><th scope="col">{{ t('install.screens', lang) }}</th></tr></thead><tbody>
-{% for c in cities %}<tr id="install-city-{{ c.slug }}"><td><a href="/{{ c.slug }}/?lang={{ lang }}">{{ c.name }}</a></td>
-<td>{{ c.zone }}</td><td>{{ c.received }}</td><td>
+<h2 class="muted">{{ t('install.cities', lang) }}</h2><ul id="install-cities">
+{% for c in cities %}<li id="install-city-{{ c.slug }}"><h3><a href="/{{ c.slug }}/?lang={{ lang }}">{{ c.name }}</a></h3>
+<p class="muted">{{ c.zone }} · {{ t('kpi.received', lang) }} {{ t('wall.window.today', lang) }}: {{ c.received }}</p><p>
 <a href="/{{ c.slug }}/lapor?lang={{ lang }}">{{ t('screen.lapor', lang) }}</a> ·
 <a href="/{{ c.slug }}/kiosk?lang={{ lang }}">{{ t('screen.kiosk', lang) }}</a> ·
 <a href="/{{ c.slug }}/wall?lang={{ lang }}">{{ t('screen.wall', lang) }}</a> ·
-<a href="/{{ c.slug }}/dispatch?lang={{ lang }}">{{ t('screen.dispatch', lang) }}</a></td></tr>{% endfor %}
-</tbody></table>
+<a href="/{{ c.slug }}/dispatch?lang={{ lang }}">{{ t('screen.dispatch', lang) }}</a></p></li>{% endfor %}
+</ul>
 <p><a href="/overview?lang={{ lang }}" id="install-overview">{{ t('overview.title', lang) }}</a></p>""")
 
 

@@ -128,9 +128,12 @@ def test_the_overview_shows_every_city_and_their_sum(install_server, browser, ar
         if lang == "id":
             assert not re.search(r"\b(Total|Reports|Overview)\b", text)
         page.close()
-    index = browser.new_page(viewport={"width": 1440, "height": 900})
-    index.goto(base + "/")
-    _shot(index, artifacts_dir, "install-index")
-    violations = axe_violations(index)
-    assert violations == [], describe(violations)
-    index.close()
+    for size, viewport in (("desk", {"width": 1440, "height": 900}), ("phone", PHONE)):
+        index = browser.new_page(viewport=viewport)
+        index.goto(base + "/")
+        assert "Kota Kupang" in index.inner_text("#install-city-kupang")
+        assert index.evaluate("() => document.documentElement.scrollWidth") <= viewport["width"]
+        _shot(index, artifacts_dir, f"install-index-{size}")
+        violations = axe_violations(index)
+        assert violations == [], describe(violations)
+        index.close()
