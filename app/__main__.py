@@ -56,35 +56,46 @@ def run(args) -> int:
     migrate.create_schema(engine)   # once, before the children race for it
     engine.dispose()
     python = sys.executable
-    commands = {
+    per_city = {
         "aggregator": [python, "-m", "ingest", "aggregate", "--name", "aggregate-1"],
         "persister": [python, "-m", "ingest", "persist", "--name", "persist-1"],
         # Outbox relay, stream trimming, /kinerja rollups, auto-close: on a clock, not in a consumer.
         "jobs": [python, "-m", "ingest", "jobs"],
-        "web": [python, "-m", "app", "serve"],
         # The public rankings are recomputed outside the web process so kiosks never wait on them.
         "public-refresh": [python, "-m", "app.public", "refresh", "--every", "10"],
         # Uploads never attached to a filed report are removed after PANTAU_PHOTO_PENDING_TTL_S.
         "photo-sweep": [python, "-m", "app.photos", "sweep", "--every", "300"],
     }
     if settings.weekly_report:   # the weekly performance report, Monday 07.00 local time
-        commands["kinerja-weekly"] = [python, "-m", "app.kinerja", "schedule"]
+        per_city["kinerja-weekly"] = [python, "-m", "app.kinerja", "schedule"]
     if settings.sim_rate > 0:
-        commands["simulator"] = [python, "-m", "ingest", "simulate"]
+        per_city["simulator"] = [python, "-m", "ingest", "simulate"]
     # A new city is not an empty one: the history is seeded once, with the consumers and the web
     # already running (the screens fill in as it goes); the live feed starts when it is done.
     # Its own check leaves a city with reports alone, so a restart seeds nothing twice.
     once = {}
     if settings.seed_history_days > 0:
         once["history"] = [python, "-m", "ingest", "simulate", "--history", f"{settings.seed_history_days}d"]
-    after_once = {name: commands.pop(name) for name in ("simulator",) if name in commands and once}
-    commands.update(once)
+    after_once_names = [name for name in ("simulator",) if name in per_city and once]
+    per_city.update(once)
+    # name -> (command, environment). Several cities (PANTAU_CITIES): each city's workers, one web server.
+    commands = {"web": ([python, "-m", "app", "serve"], env)}
+    after_once = {}
+    for city in settings.cities or (settings.city,):
+        for name, command in per_city.items():
+            label = f"{name}@{city}" if settings.multi_city else name
+            entry = (command, {**env, "PANTAU_CITY": city} if settings.multi_city else env)
+            (after_once if name in after_once_names else commands)[label] = entry
+    # a seeding child's label -> the labels started when it is done (its own city's live feed)
+    seeding = {label: [later for later in after_once if later.partition("@")[2] == label.partition("@")[2]]
+               for label in commands if label.partition("@")[0] in once}
     children: dict[str, subprocess.Popen] = {}
     restarts: dict[str, float] = {}
     stopping = False
 
     def start(name):
-        children[name] = subprocess.Popen(commands[name], env=env)
+        command, environment = commands[name]
+        children[name] = subprocess.Popen(command, env=environment)
 
     def stop(*_):
         nonlocal stopping
@@ -95,8 +106,13 @@ def run(args) -> int:
     try:
         for name in commands:
             start(name)
-        print(f"Pantau ({settings.city}) is running: http://{settings.host}:{settings.port}/  "
-              f"(wall: /wall, health: /healthz). Ctrl-C stops everything.", flush=True)
+        if settings.multi_city:
+            print(f"Pantau ({', '.join(settings.cities)}) is running: http://{settings.host}:{settings.port}/  "
+                  f"(a city: /{settings.cities[0]}/wall, every city: /overview). Ctrl-C stops everything.",
+                  flush=True)
+        else:
+            print(f"Pantau ({settings.city}) is running: http://{settings.host}:{settings.port}/  "
+                  f"(wall: /wall, health: /healthz). Ctrl-C stops everything.", flush=True)
         redis_restarts = 0.0
         while not stopping:
             time.sleep(0.5)
@@ -112,12 +128,12 @@ def run(args) -> int:
                     log.error("embedded Redis did not come back: %s", err)
             for name, child in list(children.items()):
                 code = child.poll()
-                if name in once and code is not None and not stopping:
+                if name in seeding and code is not None and not stopping:
                     if code != 0:
-                        log.warning("seeding the history exited with %s (the city starts as it is)", code)
+                        log.warning("%s exited with %s (the city starts as it is)", name, code)
                     del children[name]
-                    commands.update(after_once)
-                    for later in after_once:
+                    for later in seeding.pop(name):
+                        commands[later] = after_once[later]
                         start(later)
                     continue
                 if code is not None and not stopping:

@@ -9,12 +9,14 @@ from pathlib import Path
 
 from flask import Flask
 from flask_socketio import SocketIO
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import headers, live, public, web_assets, web_errors, web_feedback, web_kinerja, web_lapor, web_ops, web_photos
+from app import (headers, live, public, web_assets, web_errors, web_feedback, web_install, web_kinerja, web_lapor, web_ops,
+                 web_photos)
 from app.auth import displays, web as auth_web
 from app.open311 import api as open311_api
 from app.services import Services
-from app.staff import api as staff_api
+from app.staff import api as staff_api, push as queue_push
 from callbacks import register_all
 from config.settings import Settings
 from layouts import shell
@@ -23,8 +25,17 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Flask:
+    """The web app: one city at /, or with PANTAU_CITIES each city's app under /<city>/, the list
+    of cities at / and the overview wall at /overview (``app.web_install``)."""
     settings = settings or Settings.from_env()
     services = services or Services.open(settings)
+    if settings.multi_city:
+        return web_install.create_install_app(settings, services, create_city_app)
+    return create_city_app(settings, services)
+
+
+def create_city_app(settings: Settings, services: Services, mount: str = "") -> Flask:
+    """One city's app; ``mount`` ("/kupang") is where a several-city install serves it."""
     server = Flask(__name__)
     server.config.update(SECRET_KEY=settings.resolved_secret_key(), MAX_CONTENT_LENGTH=16 * 1024 * 1024,
                          JSON_SORT_KEYS=False)
@@ -50,6 +61,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         assets_folder=str(ROOT / "assets"), suppress_callback_exceptions=True,
         # A service worker is served at its own URL (app/web_lapor.py), never run as a page's script.
         assets_ignore=r".*-sw\.js$",
+        requests_pathname_prefix=mount + "/", routes_pathname_prefix="/",
         # Bootstrap (Bootswatch Darkly 5.3.8, MIT) is served from assets/: operations rooms are closed networks.
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}])
     dash_app.layout = shell.layout
@@ -69,15 +81,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         settings, origin, environ), transports=["websocket"])
     server.extensions["pantau_socketio"] = socketio
     live.install(server, socketio, services)
-    from app.staff import push as queue_push
-
     queue_push.install(server, socketio, services)   # the console's queue (/dispatch namespace)
     # Who may open a push connection and how many, before a WebSocket (and its thread) exists.
     server.wsgi_app = live.SocketGate(server.wsgi_app, server, settings,
                                       watch=server.extensions["pantau_socket_watch"])
-    if settings.proxies:
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
+    if settings.proxies and not mount:   # several cities: the install's app applies it once
         # Outermost, so every part of the app (rate limits, audit, URLs) sees the client's address.
         n = settings.proxies
         server.wsgi_app = ProxyFix(server.wsgi_app, x_for=n, x_proto=n, x_host=n)

@@ -671,8 +671,8 @@ class SocketWatch(ChannelThread):
             if kind == "display":
                 ok = ident in live
             else:
-                user = load_user(services.engine, ident)
-                ok = (user is not None and user.city == services.preset.slug
+                user = load_user(services.engine, ident, services.preset.slug)
+                ok = (user is not None
                       and (sid not in epochs or user.epoch == epochs[sid]))
             if not ok:
                 self._close_sid(sid)

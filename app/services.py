@@ -34,6 +34,7 @@ class Services:
     # The public reads (kiosk figures, Open311 GETs): DATABASE_REPLICA_URL's engine, else ``engine``.
     read_engine: Engine | None = None
     memo: Memo = field(default_factory=Memo)   # short-lived shared results (wall panels)
+    shared: bool = False    # made by for_city: closing it leaves the handles open
 
     def __post_init__(self):
         if self.read_engine is None:
@@ -68,7 +69,21 @@ class Services:
         except RedisUnavailable as err:
             raise SystemExit(f"pantau: {err}") from None
 
+    def for_city(self, slug: str) -> "Services":
+        """Another city of a several-city install (PANTAU_CITIES): its own preset, areas, producer and
+        settings; the same Redis client and SQL engine (every key and row carries its city)."""
+        settings = self.settings.for_city(slug)
+        preset = replace(PRESETS[slug], stream_partitions=settings.stream_partitions)
+        areas = AreaIndex.load(preset, settings.boundaries)
+        producer = Producer(self.redis, preset, areas, partitions=settings.stream_partitions,
+                            wait_replicas=settings.redis_wait_replicas)
+        return Services(settings, preset, areas, self.redis, self.redis_url, self.engine, producer,
+                        shared=True)
+
     def close(self) -> None:
+        if self.shared:
+            return    # the handles belong to the Services it was made from
+
         self.redis.close()
         self.engine.dispose()
         if self.read_engine is not self.engine:

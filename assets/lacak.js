@@ -3,6 +3,12 @@
  * in a URL the server sees), and switching the language keeps the fragment. */
 (function () {
   "use strict";
+  // Where this city's pages live: "/kupang" on a several-city install, "" on one city (Dash's own config).
+  function cityRoot() {
+    var node = document.getElementById("_dash-config");
+    try { return (JSON.parse(node.textContent).requests_pathname_prefix || "/").replace(/\/$/, ""); }
+    catch (e) { return ""; }
+  }
 
   // The small map: dash-leaflet is fetched only on the tap (its URLs: the page's pantau-lazy block).
   function lazyScript(url) {
@@ -34,7 +40,7 @@
 
   document.addEventListener("click", function (event) {
     var link = event.target.closest && event.target.closest("#citizen-language");
-    if (link && window.location.pathname.indexOf("/lacak") === 0 && window.location.hash) {
+    if (link && window.location.pathname.indexOf(cityRoot() + "/lacak") === 0 && window.location.hash) {
       event.preventDefault();
       window.location.assign(link.getAttribute("href") + window.location.hash);
     }
@@ -54,7 +60,7 @@
       : {dispute: data.get("dispute")};
     var buttons = form.querySelectorAll("button[type=submit]");
     buttons.forEach(function (b) { b.disabled = true; });
-    fetch("/api/feedback/" + encodeURIComponent(box.dataset.ticket), {
+    fetch(cityRoot() + "/api/feedback/" + encodeURIComponent(box.dataset.ticket), {
       method: "POST", headers: {"Content-Type": "application/json", "X-Reporter-Secret": key},
       body: JSON.stringify(body), credentials: "same-origin"
     }).then(function (response) {

@@ -9,6 +9,12 @@
  */
 (function () {
   "use strict";
+  // Where this city's pages live: "/kupang" on a several-city install, "" on one city (Dash's own config).
+  function cityRoot() {
+    var node = document.getElementById("_dash-config");
+    try { return (JSON.parse(node.textContent).requests_pathname_prefix || "/").replace(/\/$/, ""); }
+    catch (e) { return ""; }
+  }
   var position = null, watching = false;
 
   function metres(lat1, lng1, lat2, lng2) {
@@ -152,7 +158,7 @@
     return new Promise(function (resolve, reject) {
       var csrf = document.querySelector("input[name=csrf_token]");
       var xhr = new XMLHttpRequest();
-      xhr.open("POST", "/staff/api/reports/" + encodeURIComponent(p.report) + "/" + p.action +
+      xhr.open("POST", cityRoot() + "/staff/api/reports/" + encodeURIComponent(p.report) + "/" + p.action +
         "?lang=" + encodeURIComponent(p.lang));
       xhr.setRequestHeader("X-CSRF-Token", csrf ? csrf.value : "");
       xhr.setRequestHeader("Accept", "application/json");
@@ -242,7 +248,7 @@
   });
 
   function scan() {
-    if (window.location.pathname.indexOf("/tugas") !== 0) return;   // other screens: nothing to do
+    if (window.location.pathname.indexOf(cityRoot() + "/tugas") !== 0) return;   // other screens: nothing to do
     var main = document.querySelector("main.tugas");    // Dash's page has no lang of its own
     if (main && document.documentElement.lang !== main.getAttribute("lang")) {
       document.documentElement.lang = main.getAttribute("lang");

@@ -11,6 +11,12 @@
  */
 (function () {
   "use strict";
+  // Where this city's pages live: "/kupang" on a several-city install, "" on one city (Dash's own config).
+  function cityRoot() {
+    var node = document.getElementById("_dash-config");
+    try { return (JSON.parse(node.textContent).requests_pathname_prefix || "/").replace(/\/$/, ""); }
+    catch (e) { return ""; }
+  }
   var W = window.pantauWall = window.pantauWall || {};
   // One sequential ramp for every metric, sampled from matplotlib's "inferno" (perceptually uniform,
   // lightness rising with the count, so it reads the same to colour-blind eyes and in grey): on the
@@ -212,7 +218,7 @@
     if (!S || S.timelapsing) return;
     var token = ++S.loadToken, view = S.view, res = S.res;
     S.loading = true; S.pendingCells = []; S.pendingTicks = [];
-    var url = "/wall/api/snapshot?metric=" + encodeURIComponent(view[0]) + "&window=" +
+    var url = cityRoot() + "/wall/api/snapshot?metric=" + encodeURIComponent(view[0]) + "&window=" +
       encodeURIComponent(view[1]) + "&res=" + res;
     fetch(url, {cache: "no-store"}).then(function (r) { return r.json(); }).then(function (snap) {
       if (!S || token !== S.loadToken) return;
@@ -629,7 +635,7 @@
       publishState();
     }
 
-    fetch("/wall/api/timelapse?res=" + S.res, {cache: "no-store"}).then(function (r) {
+    fetch(cityRoot() + "/wall/api/timelapse?res=" + S.res, {cache: "no-store"}).then(function (r) {
       if (!r.ok) throw new Error("timelapse: HTTP " + r.status);
       return r.json();
     }).then(function (tl) {
@@ -706,7 +712,8 @@
     renderLegend();
     // WebSocket only: a display's session is one connection held by one web process, so several
     // processes serve walls without sticky sessions (app/server.py).
-    var socket = S.socket = window.io(cfg.namespace, {transports: ["websocket"], reconnectionDelayMax: 2000});
+    var socket = S.socket = window.io(cfg.namespace, {path: cityRoot() + "/socket.io", transports: ["websocket"],
+      reconnectionDelayMax: 2000});
     socket.on("connect", function () { join(); publishState(); });
     socket.on("disconnect", function () { if (S) S.panelsJoined = false; publishState(); });
     socket.on("wall_cells", function (msg) { if (S) applyCells(msg); });

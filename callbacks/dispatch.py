@@ -19,6 +19,7 @@ from config.catalogue import CATEGORIES
 from app.web_errors import CallbackInputInvalid
 from layouts import dispatch as ids
 from layouts.staff_common import current_staff, photo, sla_badge, status_badge
+from app.web_paths import url
 
 
 def _filter(status, category, agency, kecamatan, kelurahan, cell, sla_state, sort, q=None, date_from=None,
@@ -39,7 +40,7 @@ def _export_href(flt: queue.QueueFilter, fmt: str, lang: str = "id") -> str:
                        ("to", flt.date_to and flt.date_to.isoformat())):
         if value:
             params.append((key, value))
-    return "/staff/api/export?" + urlencode(params)
+    return url("/staff/api/export?") + urlencode(params)
 
 
 def queue_table(items: list[dict], lang: str, pick_type: str, row_type: str) -> html.Table:

@@ -20,6 +20,7 @@ from app.workflow import OPEN_STATUSES
 from config.catalogue import CATEGORIES
 from layouts import kinerja as ids
 from layouts.staff_common import current_staff
+from app.web_paths import url
 
 PALETTE = qualitative.Safe + qualitative.Pastel
 TEXT = "#f0f0f0"
@@ -120,7 +121,7 @@ def drill_href(flt: kinerja.Filters, chart: str, lang: str) -> str:
     params = {**flt.dispatch_params(), **DRILL_EXTRA.get(chart, {}), "lang": lang}
     if chart == "backlog":       # the backlog holds reports filed before the period too
         params.pop("from")
-    return "/dispatch?" + urlencode(params)
+    return url("/dispatch?") + urlencode(params)
 
 
 def agency_table(perf: dict, lang: str, agencies_full: dict) -> html.Div:
@@ -206,7 +207,7 @@ def weekly_list(services, lang: str, agency: str | None) -> html.Div:
     items = []
     for week, files in listing[:8]:
         links = [html.A(f"{t('kinerja.weekly.city', lang) if scope == 'city' else scope} {ext.upper()}",
-                        href=f"/kinerja/weekly/{week}/{name}", className="me-3")
+                        href=url(f"/kinerja/weekly/{week}/{name}"), className="me-3")
                  for scope, ext, name in files if agency is None or scope == agency]
         items.append(html.Li([html.Strong(week, className="me-2")] + links))
     return html.Ul(items, className="small")

@@ -23,10 +23,12 @@ from app import duplicates, lapor_intake, photos, reporter_secret
 from app.areas import place_label
 from app.i18n import number, t
 from app.open311.intake import IntakeRefused, RateGate
-from app.public import is_sensitive, public_approved
-from app.reports import ReportInvalid, ticket_for
+from app.privacy import is_sensitive
+from app.reports import ticket_for
 from app.store import db
+from app.store.tables import public_approved
 from app.web_errors import CallbackInputInvalid
+from app.web_paths import url
 from config.catalogue import BY_CODE
 from ingest.sources import RawReport
 from layouts import lapor as ids
@@ -44,9 +46,9 @@ def _ticket_block(ticket: str, lang: str, heading: str, secret: str | None = Non
     return html.Div([
         html.H2(heading, className="h5", id=f"{ids.PREFIX}result-heading"),
         html.Div(ticket, id=ids.TICKET, className="lapor-ticket"),
-        html.A(t("lapor.track", lang), href=f"/lacak/{ticket}?lang={lang}" + (f"#k={secret}" if secret else ""),
+        html.A(t("lapor.track", lang), href=url(f"/lacak/{ticket}?lang={lang}") + (f"#k={secret}" if secret else ""),
                id=f"{ids.PREFIX}track-link", className="btn btn-success mt-2 me-2"),
-        html.A(t("lapor.again", lang), href=f"{ids.PATH}?lang={lang}", id=f"{ids.PREFIX}again",
+        html.A(t("lapor.again", lang), href=url(f"{ids.PATH}?lang={lang}"), id=f"{ids.PREFIX}again",
                className="btn btn-outline-light mt-2"),
         html.P(t("lapor.keep_link", lang), className="small mt-2", id=f"{ids.PREFIX}keep-link") if secret else None,
     ], className="lapor-done")
@@ -103,13 +105,13 @@ def _duplicate_text(services, candidate: dict, category: str, lat: float, lng: f
     thumb = photos.thumb_ref_of(refs[0]) if refs else None
     return [html.P(t("lapor.duplicate", lang), className="mb-1"),
             html.Div([
-                html.Img(src=f"/photos/{thumb}", alt=t("lacak.before_alt", lang, category=name),
+                html.Img(src=url(f"/photos/{thumb}"), alt=t("lacak.before_alt", lang, category=name),
                          className="lapor-duplicate-thumb", id=f"{ids.PREFIX}duplicate-thumb") if thumb else
                 html.Span(entry.icon if entry else "", className="lapor-duplicate-icon", **{"aria-hidden": "true"}),
                 html.P([t("lapor.duplicate_item", lang, category=name, ago=_ago(candidate["created_at"], lang),
                           distance=distance, status=status), " ",
                         t("lapor.supporters", lang, count=number(candidate.get("supporters", 0), lang)), " ",
-                        html.A(candidate["ticket"], href=f"/lacak/{candidate['ticket']}?lang={lang}", target="_blank",
+                        html.A(candidate["ticket"], href=url(f"/lacak/{candidate['ticket']}?lang={lang}"), target="_blank",
                                id=f"{ids.PREFIX}duplicate-ticket")], className="mb-0"),
             ], className="lapor-duplicate-item")]
 

@@ -5,6 +5,7 @@ from urllib.parse import parse_qs
 
 from dash import Input, Output, State, html
 
+from app import web_paths
 from layouts import shell
 
 
@@ -32,7 +33,8 @@ def register(dash_app, services, screens: dict) -> None:
         # The fragment (/lacak/<ticket>#k=<reporter's secret>) reaches the server only here, in the
         # callback's body: never in a request line, so never in an access log.
         params["fragment"] = {k: v[-1] for k, v in parse_qs((fragment or "").lstrip("#")).items()}
-        screen = screen_for(screens, pathname or "/")
+        pathname = web_paths.local(pathname or "/")   # /kupang/wall on a several-city install
+        screen = screen_for(screens, pathname)
         if screen is None:
             return html.Div([html.H1("404"), html.P("Halaman tidak ditemukan / Page not found")],
                             className="container mt-5")

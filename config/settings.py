@@ -101,6 +101,16 @@ def _city(raw: str) -> str:
     return raw
 
 
+def _cities(raw: str) -> tuple[str, ...]:
+    """Comma-separated presets, each once; empty: the one city of PANTAU_CITY."""
+    slugs = tuple(part.strip() for part in raw.split(",") if part.strip())
+    for slug in slugs:
+        _city(slug)
+    if len(set(slugs)) != len(slugs):
+        raise ValueError("a city is listed twice")
+    return slugs
+
+
 def _path(raw: str) -> Path:
     return Path(raw).expanduser()
 
@@ -197,6 +207,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Open311 reads. Unset: everything reads DATABASE_URL."),
     Setting("PANTAU_CITY", "city", _city, "jakarta",
             "City preset: jakarta, kupang, tarakan, karo or la."),
+    Setting("PANTAU_CITIES", "cities", _cities, (),
+            "Several cities on one install, e.g. jakarta,kupang: each city's screens under /<city>/ "
+            "(/kupang/wall, /kupang/lapor), the list of cities at / and every city on one map at "
+            "/overview. Unset: the one city of PANTAU_CITY at /.", default_text="*(unset: one city)*"),
     Setting("PANTAU_BOUNDARIES", "boundaries", _optional_existing_path, None,
             "Folder (or single file) with the preset's boundary GeoJSON. Unset: no areas, bounds box only."),
     Setting("SECRET_KEY", "secret_key", str, None,
@@ -347,6 +361,7 @@ class Settings:
     database_url: str | None = None
     database_replica_url: str | None = None
     city: str = "jakarta"
+    cities: tuple[str, ...] = ()
     boundaries: Path | None = None
     secret_key: str | None = field(default=None, repr=False)
     language: str = "id"
@@ -441,6 +456,15 @@ class Settings:
 
     def with_(self, **changes) -> "Settings":
         return replace(self, **changes)
+
+    @property
+    def multi_city(self) -> bool:
+        """PANTAU_CITIES is set: every city under its own path, the list at /."""
+        return bool(self.cities)
+
+    def for_city(self, slug: str) -> "Settings":
+        """One city's settings on a several-city install: its preset, its public links under /<slug>."""
+        return replace(self, city=slug, public_url=f"{self.resolved_public_url()}/{slug}")
 
     @property
     def sqlite_path(self) -> Path:

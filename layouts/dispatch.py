@@ -16,6 +16,7 @@ from app.staff import queue
 from app.workflow import Status
 from config.catalogue import CATEGORIES
 from layouts.staff_common import current_staff
+from app.web_paths import url
 
 PATH = "/dispatch"
 
@@ -287,12 +288,12 @@ def layout(services, params: dict) -> html.Div:
     return html.Div(dbc.Container([
         html.Div([html.Span(t("dispatch.signed_in", lang, user=user.username,
                               role=t(f"dispatch.role.{user.role}", lang)), className="me-3"),
-                  html.A(t("dispatch.language", lang), href=f"{PATH}?{urlencode({**switch, 'lang': other})}",
+                  html.A(t("dispatch.language", lang), href=url(f"{PATH}?{urlencode({**switch, 'lang': other})}"),
                          lang=other, className="me-3"),
                   html.Form([dcc.Input(type="hidden", name="csrf_token", value=csrf_token()),
                              html.Button(t("dispatch.logout", lang), type="submit",
                                          className="btn btn-sm btn-outline-light")],
-                            method="POST", action="/logout", style={"display": "inline"})],
+                            method="POST", action=url("/logout"), style={"display": "inline"})],
                  className="text-end small my-2"),
         html.Div([html.H1(t("dispatch.title", lang), className="h3 me-3 mb-0"), exports],
                  className="d-flex align-items-baseline justify-content-between"),

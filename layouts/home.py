@@ -6,6 +6,7 @@ from dash import html
 
 from app import queries
 from app.i18n import number, t
+from app.web_paths import url
 
 PATH = "/"
 
@@ -22,7 +23,8 @@ def layout(services, params: dict) -> html.Div:
                                                 html.H2(number(value, lang), id=f"home-kpi-{name}")])))
                  for name, value in tiles], className="g-3 my-3"),
         html.Ul([html.Li(html.A(t(f"screen.{name}", lang), href=href)) for name, href in
-                 (("wall", "/wall"), ("lapor", "/lapor"), ("kiosk", "/kiosk"), ("dispatch", "/dispatch"),
-                  ("tugas", "/tugas"), ("kinerja", "/kinerja"), ("open311", "/open311/v2/discovery.json"),
-                  ("healthz", "/healthz"), ("metrics", "/metrics"))], id="home-links"),
+                 (("wall", url("/wall")), ("lapor", url("/lapor")), ("kiosk", url("/kiosk")),
+                  ("dispatch", url("/dispatch")), ("tugas", url("/tugas")), ("kinerja", url("/kinerja")),
+                  ("open311", url("/open311/v2/discovery.json")), ("healthz", url("/healthz")),
+                  ("metrics", url("/metrics")))], id="home-links"),
     ])

@@ -13,6 +13,7 @@ from app.auth.web import csrf_token
 from app.i18n import t
 from config.catalogue import CATEGORIES
 from layouts.staff_common import current_staff, not_allowed, signed_in_bar
+from app.web_paths import url
 
 PATH = "/kinerja"
 
@@ -91,12 +92,12 @@ def layout(services, params: dict) -> html.Div:
                               style={"height": "320px"}), type="dot", color="#8ab4f8"),
         html.P([html.Strong(t("kinerja.method", lang) + ": "), html.Span(id=method_id(chart))],
                className="small mb-1"),
-        html.A(t("kinerja.drill", lang), id=drill_id(chart), href="/dispatch", className="small", hidden=not drills),
+        html.A(t("kinerja.drill", lang), id=drill_id(chart), href=url("/dispatch"), className="small", hidden=not drills),
     ]), className="h-100 kinerja-card"), lg=6, className="mb-3") for chart in CHARTS]
     return html.Div(dbc.Container([
         signed_in_bar(user, lang, csrf_token()),
         html.Div([html.H1(t("kinerja.title", lang), className="h3 me-3 mb-0"),
-                  html.A(t("kinerja.language", lang), href=f"{PATH}?{urlencode({**switch, 'lang': other})}",
+                  html.A(t("kinerja.language", lang), href=url(f"{PATH}?{urlencode({**switch, 'lang': other})}"),
                          lang=other, className="small")], className="d-flex align-items-baseline"),
         html.P(id=RANGE, className="small mb-2"),
         filters,

@@ -15,6 +15,7 @@ from dash import dcc, html
 from app import public
 from app.i18n import number, percent, t
 from config.catalogue import BY_CODE
+from app import web_paths
 
 PATH = "/kiosk"
 ROOT = "kiosk-root"
@@ -174,7 +175,7 @@ def resolved_view(services, lang: str) -> html.Div:
         return html.Div(html.P(t("kiosk.none_yet", lang)), className="kiosk-resolved")
 
     def photo(url, label):
-        image = html.Img(src=url, alt=label) if url else html.Div(t("kiosk.no_photo", lang), className="kiosk-nophoto")
+        image = html.Img(src=web_paths.url(url), alt=label) if url else html.Div(t("kiosk.no_photo", lang), className="kiosk-nophoto")
         return html.Figure([image, html.Figcaption(label)])
 
     cards = []

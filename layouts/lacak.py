@@ -28,6 +28,7 @@ from app.open311.records import public_note
 from app.staff.actions import after_photos
 from app.store import db
 from app.store.tables import public_approved
+from app.web_paths import url
 from app.workflow import RESOLVED_STATUSES
 from config.catalogue import BY_CODE
 from layouts.lapor import language_switch
@@ -58,7 +59,7 @@ def _find_form(lang: str, ticket: str = "") -> html.Form:
                   dcc.Input(type="hidden", name="lang", value=lang),
                   html.Button(t("lacak.find", lang), type="submit", id="lacak-find", className="btn btn-primary")],
                  className="input-group"),
-    ], action=PATH, method="get", className="my-3")
+    ], action=url(PATH), method="get", className="my-3")
 
 
 def _next_step(report, preset, agency_name: str, lang: str) -> str:
@@ -201,14 +202,14 @@ def layout(services, params: dict) -> html.Div:
     for label, refs, kind in (("lacak.before", before, "before"), ("lacak.after", after, "after")):
         if refs:
             page += [html.H2(t(label, lang), className="h6"),
-                     html.Div([html.A(html.Img(src=f"/photos/{photos.thumb_ref_of(ref)}", className="lacak-photo",
+                     html.Div([html.A(html.Img(src=url(f"/photos/{photos.thumb_ref_of(ref)}"), className="lacak-photo",
                                                alt=t(f"lacak.{kind}_alt", lang, category=category_name)),
-                                      href=f"/photos/{ref}", target="_blank") for ref in refs],
+                                      href=url(f"/photos/{ref}"), target="_blank") for ref in refs],
                               id=f"lacak-{kind}-photos")]
     page += [html.H2(t("lacak.timeline", lang), className="h6"),
              html.Ol(timeline, id=TIMELINE, className="lacak-timeline")]
     if holder:
         page.append(_feedback_form(report, lang))
-    page.append(html.P([html.A(t("lacak.report_new", lang), href=f"/lapor?lang={lang}", id="lacak-report-new")],
+    page.append(html.P([html.A(t("lacak.report_new", lang), href=url(f"/lapor?lang={lang}"), id="lacak-report-new")],
                        className="mt-3"))
     return html.Div(page, className="lacak-page")

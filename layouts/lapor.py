@@ -16,6 +16,7 @@ from dash import dcc, html
 from app import duplicates, photos
 from app.i18n import t
 from config.catalogue import BY_CODE
+from app.web_paths import url
 
 PATH = "/lapor"
 PREFIX = "lapor-"
@@ -79,7 +80,7 @@ def city_categories(preset) -> list:
 
 def language_switch(path: str, lang: str) -> html.Nav:
     other = "en" if lang == "id" else "id"
-    return html.Nav(html.A(t("lang.switch", lang), href=f"{path}?lang={other}", lang=other, hrefLang=other,
+    return html.Nav(html.A(t("lang.switch", lang), href=url(f"{path}?lang={other}"), lang=other, hrefLang=other,
                            id="citizen-language", className="citizen-language"),
                     className="citizen-nav", **{"aria-label": t("lang.nav", lang)})
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dash import dcc, html
 
 from app.i18n import t
+from app.web_paths import url
 
 # Red waiting, yellow in progress, green done: the convention citizens and officers know.
 STATUS_COLOUR = {"new": "danger", "verified": "danger", "reopened": "danger", "dispatched": "warning",
@@ -38,12 +39,12 @@ def signed_in_bar(user, lang: str, csrf: str) -> html.Div:
                     role=user.role + (f" · {user.agency}" if user.agency else "")), className="me-3"),
         html.Form([dcc.Input(type="hidden", name="csrf_token", value=csrf),
                    html.Button(t("staff.logout", lang), type="submit", className="btn btn-sm btn-outline-light")],
-                  method="POST", action="/logout", style={"display": "inline"}),
+                  method="POST", action=url("/logout"), style={"display": "inline"}),
     ], className="text-end small my-2")
 
 
 def photo(ref: str, label: str) -> html.Figure:
-    return html.Figure([html.Img(src=f"/photos/{ref}", style={"maxWidth": "100%", "maxHeight": "220px"}),
+    return html.Figure([html.Img(src=url(f"/photos/{ref}"), style={"maxWidth": "100%", "maxHeight": "220px"}),
                         html.Figcaption(label)], className="me-2")
 
 

@@ -23,6 +23,7 @@ from app.workflow import TRANSITIONS, Status
 from config.catalogue import CATEGORIES
 from layouts.dispatch import report_map
 from layouts.staff_common import current_staff, not_allowed, signed_in_bar
+from app.web_paths import url
 
 PATH = "/tugas"
 
@@ -82,7 +83,7 @@ def deadline_badge(remaining_s: float | None, lang: str) -> html.Span:
 
 def _top(user, lang: str, services, path: str) -> html.Div:
     other = "en" if lang == "id" else "id"
-    href = path + ("" if other == services.settings.language else f"?lang={other}")
+    href = url(path + ("" if other == services.settings.language else f"?lang={other}"))
     return html.Div([
         signed_in_bar(user, lang, csrf_token()),
         html.A(t("tugas.lang", lang), href=href, id=LANG, lang=other, className="tugas-lang small"),
@@ -142,7 +143,7 @@ def card(item: dict, lang: str, suffix: str) -> html.A:
                  className="tugas-card-row small"),
         html.Div(className="tugas-distance small", **{"data-lat": item["lat"], "data-lng": item["lng"],
                                                         "data-template": t("tugas.distance", lang, d="{d}")}),
-    ], href=f"{PATH}/{quote(item['ticket'])}{suffix}", className="tugas-card",
+    ], href=url(f"{PATH}/{quote(item['ticket'])}{suffix}"), className="tugas-card",
         **{"data-report": item["id"], "data-ticket": item["ticket"]})
 
 
@@ -195,7 +196,7 @@ def allowed_actions(user, status: str) -> list[str]:
 
 def task_layout(services, user, lang: str, ticket: str) -> html.Main:
     suffix = lang_query(lang, services)
-    back = html.A(t("tugas.back", lang), href=PATH + suffix, className="tugas-back")
+    back = html.A(t("tugas.back", lang), href=url(PATH + suffix), className="tugas-back")
     row = by_ticket(services.engine, services.preset, user, ticket[:24])
     if row is None:
         return html.Main([_top(user, lang, services, f"{PATH}/{quote(ticket[:24])}"), back,
@@ -206,10 +207,10 @@ def task_layout(services, user, lang: str, ticket: str) -> html.Main:
     due = row.sla_due_at
     remaining = None if due is None else ((due if due.tzinfo else due.replace(tzinfo=timezone.utc)) - now).total_seconds()
     befores = [ref for ref in data["photos"] if photos.is_ref(ref)]
-    before = html.Figure([html.Img(src=f"/photos/{befores[0]}", alt=t("tugas.before", lang), className="tugas-photo"),
+    before = html.Figure([html.Img(src=url(f"/photos/{befores[0]}"), alt=t("tugas.before", lang), className="tugas-photo"),
                           html.Figcaption(t("tugas.before", lang))]) if befores else \
         html.P(t("tugas.no_photo", lang), className="small text-muted")
-    after = [html.Figure([html.Img(src=f"/photos/{data['after_photos'][-1]}", alt=t("tugas.after", lang),
+    after = [html.Figure([html.Img(src=url(f"/photos/{data['after_photos'][-1]}"), alt=t("tugas.after", lang),
                                    className="tugas-photo"), html.Figcaption(t("tugas.after", lang))])] \
         if data["after_photos"] and row.status not in TASK_STATES else []
     flags = data.get("proof_flags") or []

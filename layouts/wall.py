@@ -23,6 +23,7 @@ from dash import dcc, html
 from app import agency_stats, hexagg, live, queries, spikes
 from app.i18n import duration, duration_parts, number, number_symbols, percent, t
 from config.catalogue import BY_CODE
+from app.web_paths import url
 
 PATH = "/wall"
 
@@ -257,7 +258,7 @@ def _controls(services, p: dict) -> html.Div:
         if p["profile"] != {"diag": DEFAULT_DIAGONAL_IN, "dist": DEFAULT_DISTANCE_M}:
             query.update({k: f"{v:g}" for k, v in p["profile"].items()})
         query.update(change)
-        return html.A(label, href=f"{PATH}?{urlencode(query)}", className="wall-control")
+        return html.A(label, href=url(f"{PATH}?{urlencode(query)}"), className="wall-control")
     items = [link(t(f"wall.metric.{m}", p["lang"]), metric=m) for m in queries.METRICS]
     items += [link(t(f"wall.window.{w}", p["lang"]), metric="reports", window=w) for w in live.WALL_WINDOWS]
     items += [link("ID", lang="id"), link("EN", lang="en"),

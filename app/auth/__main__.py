@@ -1,6 +1,8 @@
 """Staff accounts and the audit log from the command line (it needs shell access to the server).
 
-    python -m app.auth users create --username ani --role supervisor [--agency DLH]
+    python -m app.auth users create --username ani --role supervisor [--agency DLH] [--city kupang]
+    python -m app.auth users add-city ani --city tarakan --role operator   # a role in another city
+    python -m app.auth users remove-city ani --city tarakan
     python -m app.auth users list
     python -m app.auth users disable ani        # someone left: no sign-in, open sessions end
     python -m app.auth users enable ani         # sessions from before the disable stay ended
@@ -8,6 +10,7 @@
     python -m app.auth users sign-out ani       # a lost phone or copied cookie: every session ends
     python -m app.auth audit [--limit 50] [--subject ani]
     python -m app.auth displays create --name "Ruang kontrol 1" [--url https://pantau.example.go.id]
+    python -m app.auth displays create --overview --name "Ruang gubernur"   # the overview of every city
     python -m app.auth displays list
     python -m app.auth displays revoke <display_id>   # the screen stops at once, its open push closed
 
@@ -22,6 +25,7 @@ import getpass
 import sys
 
 from app.auth.permissions import ROLES
+from config.cities import PRESETS
 from config.settings import Settings
 
 
@@ -48,6 +52,15 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--username", required=True)
     create.add_argument("--role", required=True, choices=ROLES)
     create.add_argument("--agency", help="agency code of the city preset (agency_officer and head only)")
+    create.add_argument("--city", choices=sorted(PRESETS), help="the city the account works in (default PANTAU_CITY)")
+    add_city = users_cmd.add_parser("add-city", help="give an account a role in another city (ends its sessions)")
+    add_city.add_argument("username")
+    add_city.add_argument("--city", required=True, choices=sorted(PRESETS))
+    add_city.add_argument("--role", required=True, choices=ROLES)
+    add_city.add_argument("--agency", help="agency code of that city (agency_officer and head only)")
+    remove_city = users_cmd.add_parser("remove-city", help="take a city from an account (ends its sessions)")
+    remove_city.add_argument("username")
+    remove_city.add_argument("--city", required=True, choices=sorted(PRESETS))
     users_cmd.add_parser("list", help="every account, its role and state (never a password)")
     for name, text in (("disable", "disable an account: no sign-in, open sessions end"),
                        ("enable", "re-enable a disabled account"),
@@ -62,9 +75,13 @@ def main(argv: list[str] | None = None) -> int:
     dcreate = displays_cmd.add_parser("create", help="a new display token; prints the URL to open on the screen")
     dcreate.add_argument("--name", required=True, help="where the screen is, e.g. \"Ruang kontrol 1\"")
     dcreate.add_argument("--url", help="the server's base URL (default: PANTAU_PUBLIC_URL, else PANTAU_HOST:PANTAU_PORT)")
-    displays_cmd.add_parser("list", help="every display token of the city and its state (never the token)")
-    displays_cmd.add_parser("revoke", help="revoke a display token: the screen stops at once").add_argument(
-        "display_id")
+    dcreate.add_argument("--overview", action="store_true",
+                         help="a screen for the overview of every city (PANTAU_CITIES) instead of one city's wall")
+    dlist = displays_cmd.add_parser("list", help="every display token of the city and its state (never the token)")
+    drevoke = displays_cmd.add_parser("revoke", help="revoke a display token: the screen stops at once")
+    drevoke.add_argument("display_id")
+    for command in (dlist, drevoke):
+        command.add_argument("--overview", action="store_true", help="the overview's display tokens")
     args = parser.parse_args(argv)
     if args.group == "displays":
         return _displays(args)
@@ -89,14 +106,30 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "list":
             for u in users.list_users(engine):
                 state = "disabled" if u["disabled_at"] else "active"
+                cities = ",".join(f"{c}:{r}" for c, r in sorted(users.cities_of(engine, u["username"]).items()))
                 print(f"{u['username']}\t{u['role']}\t{u['agency'] or '-'}\t{state}\t"
-                      f"last sign-in {_when(u['last_login_at'])}")
+                      f"last sign-in {_when(u['last_login_at'])}\t{cities or u['city']}")
             return 0
         if args.command == "create":
-            user = users.create_user(engine, services.preset, args.username, password, args.role, args.agency)
+            preset = PRESETS[args.city] if args.city else services.preset
+            user = users.create_user(engine, preset, args.username, password, args.role, args.agency)
             audit.record(engine, actor, "user.create", user.username,
-                         detail={"role": user.role, "agency": user.agency})
-            print(f"created {user.username} ({user.role}{', ' + user.agency if user.agency else ''})")
+                         detail={"role": user.role, "agency": user.agency, "city": user.city})
+            print(f"created {user.username} ({user.role}{', ' + user.agency if user.agency else ''}) in {user.city}")
+            return 0
+        if args.command == "add-city":
+            user = users.add_city(engine, PRESETS[args.city], args.username, args.role, args.agency)
+            audit.record(engine, actor, "user.add_city", user.username,
+                         detail={"city": user.city, "role": user.role, "agency": user.agency, "sessions_ended": True})
+            print(f"{user.username} works in {user.city} as {user.role}; its open sessions ended")
+            return 0
+        if args.command == "remove-city":
+            if not users.remove_city(engine, args.username, args.city):
+                print(f"{args.username} has no role in {args.city}", file=sys.stderr)
+                return 1
+            audit.record(engine, actor, "user.remove_city", args.username.strip().lower(),
+                         detail={"city": args.city, "sessions_ended": True})
+            print(f"{args.username} no longer works in {args.city}; its open sessions ended")
             return 0
         username = args.username.strip().lower()
         with engine.begin() as conn:
@@ -144,6 +177,10 @@ def _displays(args) -> int:
 
     services = Services.open_for_command()
     actor, engine, city = audit.cli_actor(), services.engine, services.preset.slug
+    if getattr(args, "overview", False):
+        from app.overview import OVERVIEW
+
+        city = OVERVIEW
     try:
         if args.command == "list":
             for display in displays.list_displays(engine, city):
@@ -158,7 +195,9 @@ def _displays(args) -> int:
             audit.record(engine, actor, "display.create", display.display_id, detail={"name": display.name})
             print(f"created display {display.display_id} ({display.name}); open this URL on the screen "
                   f"(shown once; it signs the screen in to the wall only):")
-            print(f"{_base_url(services, args.url)}{displays.WALL}?{displays.QUERY}={token}")
+            page = "/overview" if args.overview else (
+                f"/{city}{displays.WALL}" if services.settings.multi_city else displays.WALL)
+            print(f"{_base_url(services, args.url)}{page}?{displays.QUERY}={token}")
             return 0
         with engine.begin() as conn:
             changed = displays.revoke_display(engine, city, args.display_id, conn=conn)

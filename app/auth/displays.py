@@ -31,6 +31,7 @@ from flask import current_app, g, jsonify, redirect, request
 from flask_login import current_user
 from sqlalchemy import select, update
 
+from app import web_paths
 from app.auth.permissions import ROLES
 from app.auth.web import routed_path
 from app.store.tables import display_tokens
@@ -163,7 +164,7 @@ def _wall_callback(payload) -> bool:
 
 def _clean_wall_url() -> str:
     args = [(k, v) for k, v in request.args.items(multi=True) if k != QUERY]
-    return WALL + ("?" + urlencode(args) if args else "")
+    return web_paths.url(WALL) + ("?" + urlencode(args) if args else "")
 
 
 def _open_with_token():
@@ -176,7 +177,9 @@ def _open_with_token():
             status=403, mimetype="text/plain")
     else:
         response = redirect(_clean_wall_url(), code=303)
-        response.set_cookie(COOKIE, token, max_age=COOKIE_MAX_AGE, path="/", httponly=True, samesite="Lax",
+        # Under its city's path: a screen may show the walls of several cities of one install.
+        response.set_cookie(COOKIE, token, max_age=COOKIE_MAX_AGE, path=web_paths.url("/"), httponly=True,
+                            samesite="Lax",
                             secure=request.is_secure)
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
@@ -194,7 +197,7 @@ def guard():
         if path.startswith(WALL + "/api/"):
             return jsonify({"error": "login required: a staff session or a display token "
                                      "(python -m app.auth displays create)"}), 401
-        return redirect("/login?" + urlencode({"next": request.full_path.rstrip("?")}))
+        return redirect(web_paths.url("/login?") + urlencode({"next": web_paths.url(request.full_path.rstrip("?"))}))
     if path == "/_dash-update-component" and request.method == "POST":
         if _wall_callback(request.get_json(silent=True)) and wall_viewer() is None:
             return jsonify({"error": "login required"}), 401

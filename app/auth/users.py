@@ -3,6 +3,10 @@
 No Flask here: the web edge (``app.auth.web``) and the command line call these. Failed sign-ins
 are throttled in Redis before a password is checked (``app.auth.throttle``); no account locks.
 
+An account belongs to one or more cities with a role (and for an agency officer an agency) in
+each (``staff_memberships``): on a several-city install (PANTAU_CITIES) a Kupang supervisor is
+nobody at ``/jakarta``. ``staff_users.role/agency/city`` keep the city the account was made in.
+
 Every account has a session epoch, written into its sessions at sign-in and compared on every
 request: signing out, a new password, disabling and re-enabling bump it, which ends every session
 of the account (a copied cookie included).
@@ -19,7 +23,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.auth.permissions import AGENCY_SCOPED, ROLES
-from app.store.tables import staff_disabled as disabled_users, staff_users as users
+from app.store.tables import staff_disabled as disabled_users, staff_memberships as memberships, staff_users as users
 
 MIN_PASSWORD = 10
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,39}$")
@@ -66,32 +70,90 @@ def create_user(engine, preset, username: str, password: str, role: str, agency:
     username = (username or "").strip().lower()
     if not _USERNAME.match(username):
         raise UserInvalid("username", "2-40 characters: lower-case letters, digits, . _ -")
+    _check_password(password)
+    _check_role(preset, role, agency)
+    now = now or datetime.now(timezone.utc)
+    try:
+        with engine.begin() as conn:
+            conn.execute(users.insert().values(
+                username=username, password_hash=_hasher.hash(password), role=role, agency=agency,
+                city=preset.slug, failed_logins=0, created_at=now))
+            conn.execute(memberships.insert().values(username=username, city=preset.slug, role=role,
+                                                     agency=agency, added_at=now))
+    except IntegrityError:
+        raise UserInvalid("username", f"{username!r} exists already") from None
+    return StaffUser(username, role, agency, preset.slug)
+
+
+def _check_role(preset, role: str, agency: str | None) -> None:
     if role not in ROLES:
         raise UserInvalid("role", f"must be one of {', '.join(ROLES)}")
-    _check_password(password)
     codes = {a.code for a in preset.agencies}
     if role in AGENCY_SCOPED:
         if agency not in codes:
             raise UserInvalid("agency", f"an agency officer or head needs one of {', '.join(sorted(codes))}")
     elif agency is not None:
         raise UserInvalid("agency", "only an agency officer or head is bound to an agency")
-    try:
+
+
+def add_city(engine, preset, username: str, role: str, agency: str | None = None,
+             now: datetime | None = None, conn=None) -> StaffUser:
+    """Give an account a role in another city (or a new role in one it has): its sessions end, so
+    the next request is made with the new rights."""
+    username = (username or "").strip().lower()
+    _check_role(preset, role, agency)
+    if conn is None:
         with engine.begin() as conn:
-            conn.execute(users.insert().values(
-                username=username, password_hash=_hasher.hash(password), role=role, agency=agency,
-                city=preset.slug, failed_logins=0, created_at=now or datetime.now(timezone.utc)))
-    except IntegrityError:
-        raise UserInvalid("username", f"{username!r} exists already") from None
+            return add_city(engine, preset, username, role, agency, now, conn)
+    _existing(conn, username)
+    conn.execute(memberships.delete().where(memberships.c.username == username,
+                                            memberships.c.city == preset.slug))
+    conn.execute(memberships.insert().values(username=username, city=preset.slug, role=role, agency=agency,
+                                             added_at=now or datetime.now(timezone.utc)))
+    _bump_epoch(conn, username)
     return StaffUser(username, role, agency, preset.slug)
 
 
-def load_user(engine, username: str) -> StaffUser | None:
-    """The live account (None when unknown or disabled): Flask-Login asks on every request."""
+def remove_city(engine, username: str, city: str, conn=None) -> bool:
+    """Take a city from an account (False when it had none there); its sessions end."""
+    username = (username or "").strip().lower()
+    if conn is None:
+        with engine.begin() as conn:
+            return remove_city(engine, username, city, conn)
+    _existing(conn, username)
+    if conn.execute(memberships.delete().where(memberships.c.username == username,
+                                               memberships.c.city == city)).rowcount != 1:
+        return False
+    _bump_epoch(conn, username)
+    return True
+
+
+def cities_of(engine, username: str) -> dict[str, str]:
+    """city -> role of every city the account works in."""
     with engine.connect() as conn:
-        row = conn.execute(select(users.c.username, users.c.role, users.c.agency, users.c.city,
-                                  users.c.session_epoch)
-                           .where(users.c.username == username,
-                                  users.c.username.notin_(select(disabled_users.c.username)))).first()
+        rows = conn.execute(select(memberships.c.city, memberships.c.role)
+                            .where(memberships.c.username == username)).all()
+    return {r.city: r.role for r in rows}
+
+
+def load_user(engine, username: str, city: str | None = None) -> StaffUser | None:
+    """The live account (None when unknown or disabled): Flask-Login asks on every request.
+    With ``city``: the account as it is in that city (its role there), None when it has none."""
+    live = (users.c.username == username, users.c.username.notin_(select(disabled_users.c.username)))
+    with engine.connect() as conn:
+        if city is None:
+            row = conn.execute(select(users.c.username, users.c.role, users.c.agency, users.c.city,
+                                      users.c.session_epoch).where(*live)).first()
+        else:
+            row = conn.execute(select(users.c.username, memberships.c.role, memberships.c.agency,
+                                      memberships.c.city, users.c.session_epoch)
+                               .join(memberships, memberships.c.username == users.c.username)
+                               .where(*live, memberships.c.city == city)).first()
+            if row is None:   # an account written without memberships (before 0005): its own city only
+                row = conn.execute(select(users.c.username, users.c.role, users.c.agency, users.c.city,
+                                          users.c.session_epoch)
+                                   .where(*live, users.c.city == city,
+                                          users.c.username.notin_(select(memberships.c.username)))).first()
     return StaffUser(row.username, row.role, row.agency, row.city, row.session_epoch) if row else None
 
 

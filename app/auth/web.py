@@ -16,7 +16,7 @@ from flask import (Blueprint, abort, current_app, jsonify, redirect, render_temp
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager, current_user, login_user, logout_user
 
-from app import audit
+from app import audit, web_paths
 from app.auth import permissions
 from app.auth.throttle import LoginBusy, LoginThrottled, Throttle
 from app.auth.users import AccountDisabled, authenticate, end_sessions, load_user
@@ -84,7 +84,7 @@ def routed_path(payload: dict) -> str | None:
     """The path the router is asked to render, when the callback is the router's."""
     for item in payload.get("inputs") or []:
         if isinstance(item, dict) and item.get("id") == ROUTER_LOCATION and item.get("property") == "pathname":
-            return str(item.get("value") or "")
+            return web_paths.local(str(item.get("value") or ""))   # without the city's mount
     return None
 
 
@@ -105,7 +105,7 @@ def _staff_callback(payload: dict) -> str | None:
 def _deny(status: int, message: str, wants_json: bool):
     if wants_json or status == 403:
         return jsonify({"error": message}), status
-    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    return redirect(url_for("auth.login", next=request.script_root + request.full_path.rstrip("?")))
 
 
 # Paths that never use a staff session (the Open311 API authenticates by key; health and
@@ -171,8 +171,10 @@ def login():
                     user = authenticate(services.engine, name, request.form.get("password", ""))
                 except AccountDisabled as err:
                     user, error, outcome = None, "Akun dinonaktifkan / " + str(err), "login.disabled"
-                if user is not None and user.city != services.preset.slug:
-                    user, outcome = None, "login.other_city"
+                if user is not None:   # the account as it is in this city: its role here, or nobody
+                    user = load_user(services.engine, user.username, services.preset.slug)
+                    if user is None:
+                        outcome = "login.other_city"
                 if user is not None:
                     attempt.succeeded()
         except LoginThrottled as err:
@@ -192,7 +194,7 @@ def login():
             session["agent"] = _agent()
             csrf_token()
             if not nxt:
-                nxt = {"agency_officer": "/tugas", "head": "/kinerja"}.get(user.role, "/dispatch")
+                nxt = web_paths.url({"agency_officer": "/tugas", "head": "/kinerja"}.get(user.role, "/dispatch"))
             return redirect(nxt)
         error = error or "Nama pengguna atau kata sandi salah / Wrong username or password"
     return render_template_string(_LOGIN_PAGE, error=error, csrf=csrf_token(), next=nxt), \
@@ -202,6 +204,11 @@ def login():
 def _agent() -> str:
     """A digest of the browser's User-Agent, kept in the session at sign-in."""
     return hashlib.sha256(request.headers.get("User-Agent", "").encode()).hexdigest()[:16]
+
+
+def browser_agent() -> str:
+    """The digest a session keeps of the browser that signed in (the overview checks it too)."""
+    return _agent()
 
 
 def _refused(status: int, error: str, retry_after: int, nxt: str):
@@ -256,8 +263,8 @@ def init_app(server, services) -> None:
 
     @manager.user_loader
     def _load(username):
-        user = load_user(services.engine, username)
-        if user is None or user.city != services.preset.slug:
+        user = load_user(services.engine, username, services.preset.slug)
+        if user is None:
             return None
         # A session opened before the last sign-out, new password, disable or enable is over.
         if session.get("epoch") != user.epoch:

@@ -52,6 +52,17 @@ staff_disabled = Table(
 )
 
 
+# The cities an account works in, with its role in each (revision 0005): roles stay data here.
+staff_memberships = Table(
+    "staff_memberships", metadata,
+    Column("username", String(40), primary_key=True),
+    Column("city", String(20), primary_key=True),
+    Column("role", String(20), nullable=False),
+    Column("agency", String(40)),
+    Column("added_at", UTCDateTime, nullable=False),
+)
+
+
 display_tokens = Table(
     "display_tokens", metadata,
     Column("display_id", String(16), primary_key=True),

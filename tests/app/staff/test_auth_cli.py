@@ -70,3 +70,45 @@ def test_disable_enable_and_reset_an_account_all_audited(services, monkeypatch, 
     assert main(["audit", "--subject", "dlh1", "--limit", "3"]) == 0
     printed = capsys.readouterr().out.strip().splitlines()
     assert [line.split("\t")[2] for line in printed] == ["user.enable", "login.failed", "login"]
+
+
+def test_an_account_for_another_city_and_a_second_city_from_the_command_line(services, monkeypatch, capsys):
+    from app import audit
+    from app.auth.users import cities_of
+
+    _env(monkeypatch, services)
+    assert main(["users", "create", "--username", "yanti", "--city", "kupang", "--role", "supervisor"]) == 0
+    assert "created yanti (supervisor) in kupang" in capsys.readouterr().out
+    assert load_user(services.engine, "yanti", "kupang").role == "supervisor"
+    assert load_user(services.engine, "yanti", "jakarta") is None
+    assert main(["users", "add-city", "yanti", "--city", "tarakan", "--role", "agency_officer"]) == 2
+    assert "agency" in capsys.readouterr().err
+    assert main(["users", "add-city", "yanti", "--city", "tarakan", "--role", "operator"]) == 0
+    assert cities_of(services.engine, "yanti") == {"kupang": "supervisor", "tarakan": "operator"}
+    assert main(["users", "list"]) == 0
+    assert "kupang:supervisor,tarakan:operator" in capsys.readouterr().out
+    assert main(["users", "remove-city", "yanti", "--city", "tarakan"]) == 0
+    assert main(["users", "remove-city", "yanti", "--city", "tarakan"]) == 1
+    assert main(["users", "add-city", "nobody", "--city", "tarakan", "--role", "operator"]) == 2
+    actions = [e["action"] for e in audit.recent(services.engine, 10) if e["subject"] == "yanti"]
+    assert {"user.create", "user.add_city", "user.remove_city"} <= set(actions)
+
+
+def test_an_overview_display_token_from_the_command_line(services, monkeypatch, capsys):
+    from app import overview
+    from app.auth import displays
+
+    _env(monkeypatch, services)
+    monkeypatch.setenv("PANTAU_CITIES", "jakarta,kupang")
+    assert main(["displays", "create", "--overview", "--name", "Ruang gubernur"]) == 0
+    url = capsys.readouterr().out.strip().splitlines()[-1]
+    assert "/overview?display=pwd_" in url
+    token = url.split("display=", 1)[1]
+    assert displays.display_for(services.engine, overview.OVERVIEW, token)
+    assert displays.display_for(services.engine, "jakarta", token) is None
+    assert main(["displays", "list", "--overview"]) == 0
+    display_id = capsys.readouterr().out.split("\t", 1)[0]
+    assert main(["displays", "revoke", "--overview", display_id]) == 0
+    assert displays.display_for(services.engine, overview.OVERVIEW, token) is None
+    assert main(["displays", "create", "--name", "Ruang kontrol"]) == 0
+    assert "/jakarta/wall?display=pwd_" in capsys.readouterr().out
