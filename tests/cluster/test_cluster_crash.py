@@ -56,7 +56,7 @@ def test_sigkill_over_partitions_of_two_cities_on_a_cluster_loses_and_duplicates
         phases.append(time.monotonic())
         rejected = {}
         for city, services in cities.items():
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + 240   # a loaded machine restarts killed persisters slowly
             while db.count_reports(services.engine, city) < 100 and time.monotonic() < deadline:
                 time.sleep(0.5)
             rejected[city] = reject_new(services, 60)
