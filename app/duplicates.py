@@ -41,6 +41,8 @@ from app.store import db
 from app.store.db import report_links  # links: written by the persister
 from app.store.tables import report_supporters
 from app.workflow import OPEN
+from app.workflow import OPEN_STATUSES
+from app.hexagg import cell_range
 
 WINDOW = timedelta(hours=24)
 RING = 1            # the res-9 cell and its neighbours
@@ -94,9 +96,6 @@ def likely_duplicates_of(engine, row, agency: str | None = None, limit: int = ST
     neighbourhood created within ``WINDOW`` of it (before or after), nearest in time first, each with
     its distance in metres and first photo; ``agency`` limits them to one agency's (an officer)."""
     import json
-
-    from app.hexagg import cell_range
-    from app.workflow import OPEN_STATUSES
 
     r = db.reports
     ranges = [cell_range(c, h3.get_resolution(row.h3_cell)) for c in cell_neighbourhood(row.h3_cell)]

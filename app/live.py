@@ -57,6 +57,7 @@ from app.hexagg import parse_cell_field
 from app.store.keys import Keys
 from app.store.redis_conn import sharded_pubsub
 from app.workflow import OPEN
+from app.staff import push
 
 log = logging.getLogger(__name__)
 
@@ -637,8 +638,6 @@ class SocketWatch(ChannelThread):
     def sweep_unjoined(self, now: float | None = None) -> int:
         """Close every Engine.IO connection older than ``join_s`` that is in no wall view's room (nor
         in the console's queue room, ``app.staff.push``)."""
-        from app.staff import push
-
         now = time.monotonic() if now is None else now
         eio = self.socketio.server.eio
         rooms_of_ns = self.socketio.server.manager.rooms.get(NAMESPACE, {})

@@ -20,6 +20,9 @@ from app.web_errors import CallbackInputInvalid
 from layouts import dispatch as ids
 from layouts.staff_common import current_staff, photo, sla_badge, status_badge
 from app.web_paths import url
+from layouts.tugas import flag_words
+from app.photos import thumb_ref_of
+from app.i18n import distance
 
 
 def _filter(status, category, agency, kecamatan, kelurahan, cell, sla_state, sort, q=None, date_from=None,
@@ -290,9 +293,6 @@ def console_detail(data: dict, lang: str, services) -> tuple[html.Article, html.
 
 def duplicate_item(d: dict, lang: str, preset) -> html.Li:
     """A likely duplicate by ticket: thumbnail, category, time, distance and state; opens in the panel."""
-    from app.i18n import distance
-    from app.photos import thumb_ref_of
-
     thumb = thumb_ref_of(d["photo"]) if d.get("photo") else None
     words = t("dispatch.dup_line", lang, ticket=d["ticket"], category=category_word(d["category"], lang),
               at=_moment(d["created_at"], preset, lang), distance=distance(d["distance_m"], lang),
@@ -310,7 +310,6 @@ def proof_section(flags: list[dict], lang: str, preset):
     """The proof-of-work flags of the resolution, in words (``app.proof``); nothing when there are none."""
     if not flags:
         return None
-    from layouts.tugas import flag_words
 
     return html.Div([
         html.H3(t("dispatch.proof_title", lang), className="h6 mt-2"),

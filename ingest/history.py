@@ -37,6 +37,11 @@ from app import feedback, followup, reporter_secret
 from app.store import db, rollups
 from app.workflow import InvalidTransition
 from ingest.sources.simulator import CitySimulator
+from ingest.persister import Persister
+from ingest.aggregator import Aggregator
+from ingest import events
+from app.staff.actions import _record
+from app import photos, proof
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +63,6 @@ def already_seeded(engine, city: str) -> bool:
 
 def drain(services) -> None:
     """Both stream consumers until every partition is drained (in this process, as in a test)."""
-    from ingest.aggregator import Aggregator
-    from ingest.persister import Persister
-
     settings = services.settings
     options = {"batch_size": max(settings.batch_size, 500), "block_ms": 10}
     for partition in range(max(1, services.keys.partitions)):
@@ -131,8 +133,6 @@ class _BatchingProducer:
         return getattr(self._producer, name)
 
     def emit_status(self, change: dict, retry_for_s: float = 0.0) -> None:
-        from ingest import events
-
         self._entries.append((self._producer.stream_for(change["report_id"]), events.status_fields(change)))
 
     def flush(self) -> None:
@@ -155,9 +155,6 @@ class _FollowUp:
                                       to_status=to_status, now=at, also=also, **fields)
 
     def resolve(self, row, actor: str, at: datetime, flags: list[tuple[str, dict]]) -> None:
-        from app import photos, proof
-        from app.staff.actions import _record
-
         settings = self.services.settings
         photo = photos.store_photo(settings, _photo(self.rng), "after.jpg")
         self.counts["photos"] += 1
@@ -304,6 +301,4 @@ def _persisted(services, ids: list[str], wait_s: float = 120.0) -> list:
 
 
 def _created_fields(report):
-    from ingest import events
-
     return events.created_fields(report)

@@ -24,6 +24,8 @@ from app import agency_stats, hexagg, live, queries, spikes
 from app.i18n import duration, duration_parts, number, number_symbols, percent, t
 from config.catalogue import BY_CODE
 from app.web_paths import url
+from app.auth.permissions import can_open
+from app.auth import displays
 
 PATH = "/wall"
 
@@ -86,8 +88,6 @@ def _profile(params: dict, lang: str) -> tuple[dict, list[str]]:
 def viewer() -> tuple[str, str] | None:
     """("staff", username), ("display", id) or None (no request: a layout built outside one)."""
     from flask import has_request_context
-
-    from app.auth import displays
 
     return displays.wall_viewer() if has_request_context() else None
 
@@ -277,7 +277,6 @@ def layout(services, params: dict) -> html.Div:
     p = _params(services, params, watcher)
     lang, preset = p["lang"], services.preset
     # a signed-in operator's click on a hex opens the console filtered to it; a display's does not
-    from app.auth.permissions import can_open
     clickable = bool(watcher and watcher[0] == "staff" and can_open(getattr(_current_user(), "role", None),
                                                                  "/dispatch"))
     (south, west), (north, east) = preset.bounds

@@ -16,6 +16,7 @@ import threading
 import time
 
 import redis
+from app.auth import permissions
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +101,6 @@ def install(server, socketio, services) -> QueueRelay:
     """The ``/dispatch`` namespace: a console joins the queue room; the relay starts with the first."""
     from flask_login import current_user
     from flask_socketio import ConnectionRefusedError, join_room
-
-    from app.auth import permissions
 
     relay = QueueRelay(services, socketio)
     server.extensions["pantau_queue_push"] = relay

@@ -21,6 +21,7 @@ from app.reports import BASE_RESOLUTION, PRIORITIES
 from app.store import db, search
 from app.workflow import OPEN_STATUSES, Status
 from config.catalogue import CATEGORIES
+from app.store.tables import proof_flags
 
 PAGE_SIZE = 50
 SORTS = ("work", "age", "sla_due", "newest")
@@ -140,8 +141,6 @@ def _conditions(preset, flt: QueueFilter, user, now: datetime, text_cond=None):
     if until:
         conds.append(r.c.created_at < until)
     if flt.proof == "flagged":
-        from app.proof import proof_flags
-
         conds.append(r.c.id.in_(select(proof_flags.c.report_id).where(proof_flags.c.city == preset.slug)))
     if flt.sla_state:
         conds.append(db.open_reports())

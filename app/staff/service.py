@@ -15,6 +15,7 @@ from app import photos, proof, sla
 from app.auth import permissions
 from app.staff import actions
 from app.store import approvals, db
+from app import duplicates
 
 
 def report_detail(services, user, report_id: str, now: datetime | None = None) -> dict:
@@ -38,8 +39,6 @@ def report_detail(services, user, report_id: str, now: datetime | None = None) -
 
 def likely_duplicates(services, user, row) -> list[dict]:
     """The one likely-duplicate rule (``app.duplicates``), limited to what this user may see."""
-    from app import duplicates
-
     return duplicates.likely_duplicates_of(services.engine, row, permissions.scope_agency(user.role, user.agency))
 
 

@@ -42,6 +42,7 @@ from app.store import db
 from app.store import schema as _schema  # noqa: F401  every table on the metadata before create_all
 from app.store.db import metadata
 from config.settings import Settings
+from app.store.search import FTS_TABLES
 
 FOLDER = Path(__file__).with_name("migrations")
 # Alembic says "Context impl SQLiteImpl" on every look at the revision (each process start, each
@@ -54,8 +55,6 @@ _LOCK_ID = 0x70616E746175   # "pantau": the PostgreSQL advisory lock of schema c
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:
     """What autogenerate compares: not the storage of SQLite's FTS5 word index (``app.store.search``)."""
-    from app.store.search import FTS_TABLES
-
     return not (type_ == "table" and name in FTS_TABLES)
 
 

@@ -33,6 +33,7 @@ from datetime import date
 from sqlalchemy import text
 
 from app.store import db
+from config.settings import Settings
 
 MONTHS_BACK, MONTHS_AHEAD = 24, 3
 
@@ -129,8 +130,6 @@ def ensure(engine, cities: list[str], today: date | None = None, ahead: int = MO
 
 
 def main(argv: list[str] | None = None) -> int:
-    from config.settings import Settings
-
     parser = argparse.ArgumentParser(prog="python -m app.store.partitioning", description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=["apply", "ensure", "status"])
     parser.add_argument("--cities", help="comma-separated city slugs (default: the install's city)")

@@ -23,6 +23,7 @@ from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 from sqlalchemy.types import Boolean, String
 
 from app.store import db
+from config.settings import Settings
 
 PHONE_DIGITS = 9        # the tail that identifies a number whatever its prefix (0, 62, +62)
 WORDS_MAX = 6
@@ -190,8 +191,6 @@ def text_condition(conn, words: list[str], few: int | None = None):
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m app.store.search rebuild``: refill the SQLite word index."""
-    from config.settings import Settings
-
     argv = sys.argv[1:] if argv is None else argv
     if argv != ["rebuild"]:
         print("usage: python -m app.store.search rebuild", file=sys.stderr)
