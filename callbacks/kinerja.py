@@ -155,6 +155,20 @@ def officer_table(rows: list[dict], lang: str) -> html.Div:
     return dbc.Table([head, html.Tbody(body)], size="sm", className="kinerja-table", responsive=True)
 
 
+def honesty_table(per_agency: dict, lang: str, agencies_full: dict) -> html.Div:
+    """Resolutions verified vs. flagged by the officer's proof of work, per agency, and why."""
+    if not per_agency:
+        return html.P(t("kinerja.no_data", lang), className="small")
+    cols = ["resolved", "verified", "flagged", *data.HONESTY_KINDS]
+    head = html.Thead(html.Tr([html.Th(t("kinerja.agency", lang), scope="col")]
+                              + [html.Th(t(f"kinerja.honesty.{c}", lang), scope="col") for c in cols]))
+    body = [html.Tr([html.Th(agencies_full.get(code, code or "—"), scope="row")]
+                    + [html.Td(formats.number(row[c], lang), **{"data-col": c}) for c in cols],
+                    **{"data-agency": code})
+            for code, row in sorted(per_agency.items(), key=lambda item: (-item[1]["flagged"], item[0]))]
+    return dbc.Table([head, html.Tbody(body)], size="sm", className="kinerja-table", responsive=True)
+
+
 def weekly_list(services, lang: str, agency: str | None) -> html.Div:
     listing = weekly.list_reports(services.settings.data_dir)
     if not listing:
@@ -176,7 +190,7 @@ def register(dash_app, services) -> None:
         outputs += [Output(ids.graph_id(chart), "figure"), Output(ids.drill_id(chart), "href"),
                     Output(ids.method_id(chart), "children")]
     outputs += [Output(ids.AGENCY_TABLE, "children"), Output(ids.OFFICER_TABLE, "children"),
-                Output(ids.WEEKLY, "children")]
+                Output(ids.HONESTY_TABLE, "children"), Output(ids.WEEKLY, "children")]
 
     dash_app.clientside_callback("function (lang) { document.documentElement.lang = lang; return lang; }",
                                  Output(ids.LANG_SET, "data"), Input(ids.LANG, "data"))
@@ -226,6 +240,7 @@ def register(dash_app, services) -> None:
             out += [figures[chart], drill_href(flt, chart, lang), method]
         out += [agency_table(data.agency_performance(engine, city, flt), lang, agencies_full),
                 officer_table(data.officer_performance(engine, city, flt), lang),
+                honesty_table(data.resolution_proof(engine, city, flt, preset.timezone), lang, agencies_full),
                 weekly_list(services, lang, flt.agency if user and user.role == "agency_officer" else None)]
         return out
 

@@ -25,6 +25,7 @@ RANGE = "kinerja-range"
 MESSAGE = "kinerja-message"
 AGENCY_TABLE = "kinerja-agency-table"
 OFFICER_TABLE = "kinerja-officer-table"
+HONESTY_TABLE = "kinerja-honesty-table"
 WEEKLY = "kinerja-weekly"
 CHARTS = ("daily", "backlog", "sla", "first_action", "resolve", "heatmap", "areas")
 ALL = "all"   # the "all" choice of a filter (an empty value would show as no choice)
@@ -106,7 +107,9 @@ def layout(services, params: dict) -> html.Div:
         html.P([html.Strong(t("kinerja.method", lang) + ": "), t("kinerja.method.officers", lang)],
                className="small"),
         html.H2(t("kinerja.honesty", lang), className="h5 mt-3"),
-        html.P(t("kinerja.honesty.na", lang), className="small"),
+        html.Div(id=HONESTY_TABLE),
+        html.P([html.Strong(t("kinerja.method", lang) + ": "), t("kinerja.method.honesty", lang)],
+               className="small"),
         html.H2(t("kinerja.weekly", lang), className="h5 mt-3"),
         html.Div(id=WEEKLY),
         dcc.Store(id=LANG, data=lang), dcc.Store(id=LANG_SET),

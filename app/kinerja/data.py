@@ -209,6 +209,45 @@ def officer_performance(engine, city: str, flt: Filters) -> list[dict]:
     return sorted(out, key=lambda r: (-r["resolved"], r["actor"]))
 
 
+HONESTY_KINDS = ("location_unverified", "photo_near_match", "photo_before_assignment", "self_service")
+
+
+def resolution_proof(engine, city: str, flt: Filters, tz_name: str) -> dict[str, dict]:
+    """agency -> {resolved, verified, flagged, <flag kind>: n} of the resolutions recorded in the
+    period (local days), from the proof each resolution carries (``app.proof``, kept with the
+    resolve action). A resolution is verified when its proof raised no flag."""
+    import json
+
+    from app.staff.actions import report_actions
+
+    zone = ZoneInfo(tz_name)
+    since = datetime.combine(flt.first, datetime.min.time(), zone).astimezone(timezone.utc)
+    until = datetime.combine(flt.last, datetime.max.time(), zone).astimezone(timezone.utc)
+    a, r = report_actions, db.reports
+    terms = [r.c.city == city, a.c.action == "resolve", a.c.occurred_at >= since, a.c.occurred_at <= until]
+    if flt.agency:
+        terms.append(r.c.agency == flt.agency)
+    if flt.category:
+        terms.append(r.c.category == flt.category)
+    if flt.kecamatan:
+        terms.append(r.c.kecamatan_code == flt.kecamatan)
+    query = select(r.c.agency, a.c.detail).select_from(a.join(r, r.c.id == a.c.report_id)).where(*terms)
+    out: dict[str, dict] = {}
+    with engine.connect() as conn:
+        for row in conn.execute(query):
+            try:
+                kinds = (json.loads(row.detail or "{}").get("proof") or {}).get("flags") or []
+            except (ValueError, AttributeError):
+                kinds = []
+            tally = out.setdefault(row.agency or "", {"resolved": 0, "verified": 0, "flagged": 0,
+                                                      **{k: 0 for k in HONESTY_KINDS}})
+            tally["resolved"] += 1
+            tally["flagged" if kinds else "verified"] += 1
+            for kind in set(kinds) & set(HONESTY_KINDS):
+                tally[kind] += 1
+    return out
+
+
 def most_overdue(engine, city: str, flt: Filters, now: datetime | None = None, limit: int = 15) -> list[dict]:
     """Open reports furthest past their SLA due time (ix_reports_open_due), no personal data."""
     now = now or datetime.now(timezone.utc)

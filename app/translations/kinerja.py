@@ -105,11 +105,23 @@ ENTRIES = {
         "en": "Per staff account that started or resolved reports in the period; the mean (not the median) "
               "hours from filing to its resolution."},
     "kinerja.honesty": {"id": "Sinyal kejujuran", "en": "Honesty signals"},
-    "kinerja.honesty.na": {
-        "id": "Belum tersedia: kehadiran terverifikasi, foto asli vs. ditandai, dan laporan yang dibuat dan "
-              "diselesaikan oleh petugas yang sama menunggu data dari aplikasi petugas.",
-        "en": "Not available yet: verified presence, original vs. flagged photos, and reports filed and "
-              "resolved by the same staff wait for the officer app's data."},
+    "kinerja.honesty.resolved": {"id": "Diselesaikan", "en": "Resolved"},
+    "kinerja.honesty.verified": {"id": "Terverifikasi", "en": "Verified"},
+    "kinerja.honesty.flagged": {"id": "Ditandai (belum terverifikasi)", "en": "Flagged (unverified)"},
+    "kinerja.honesty.location_unverified": {"id": "Lokasi tidak terverifikasi", "en": "Location not verified"},
+    "kinerja.honesty.photo_near_match": {"id": "Foto mirip foto lain", "en": "Photo close to another"},
+    "kinerja.honesty.photo_before_assignment": {"id": "Foto sebelum penugasan",
+                                                "en": "Photo taken before assignment"},
+    "kinerja.honesty.self_service": {"id": "Dilapor & diselesaikan sendiri", "en": "Filed & resolved by itself"},
+    "kinerja.method.honesty": {
+        "id": "Penyelesaian dalam periode menurut bukti kerja dari aplikasi petugas (/tugas): terverifikasi bila "
+              "tidak ada tanda; ditandai bila lokasi tidak terverifikasi, foto mirip foto sebelumnya, foto diambil "
+              "sebelum penugasan, atau laporan dibuat dan diselesaikan oleh akun/OPD yang sama. Peringkat publik "
+              "hanya menghitung penyelesaian terverifikasi.",
+        "en": "Resolutions in the period by the proof of work from the officer app (/tugas): verified when "
+              "nothing was flagged; flagged when the location was not verified, the photo was close to an "
+              "earlier one, taken before the assignment, or the report was filed and resolved by the same "
+              "account or agency. The public ranking counts verified resolutions only."},
     "kinerja.weekly": {"id": "Laporan mingguan", "en": "Weekly reports"},
     "kinerja.weekly.none": {"id": "Belum ada laporan mingguan.", "en": "No weekly report yet."},
     "kinerja.weekly.city": {"id": "Kota", "en": "City"},
