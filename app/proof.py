@@ -27,7 +27,7 @@ import math
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import select, union_all
+from sqlalchemy import select, text
 
 from app import photos
 from app.store import db
@@ -108,24 +108,58 @@ def index_photo(engine, city: str, report_id: str, ref: str, kind: str, phash: i
     return None
 
 
+def _candidates_sql():
+    """One fixed-shape statement (4 bands x 17 values, bound by name) so its compiled form is cached
+    and reused by every lookup; an expanding IN would be rendered again each time."""
+    parts = []
+    for i in range(BANDS):
+        names = ", ".join(f":b{i}_{k}" for k in range(BAND_BITS + 1))
+        parts.append(f"SELECT phash FROM photo_hashes WHERE city = :city AND band{i} IN ({names})")
+    return text(" UNION ALL ".join(parts))
+
+
+_CANDIDATES = _candidates_sql()
+_MATCH = text("SELECT ref, report_id, kind, phash FROM photo_hashes "
+              "WHERE city = :city AND band0 = :band0 AND phash = :phash")
+
+
+_COMPILED: dict[str, object] = {}
+
+
+def _driver_rows(conn, statement, params: dict) -> list[tuple]:
+    """The rows of a textual statement straight from the driver's cursor, in the driver's own
+    parameter style. The candidate lookup reads ~1,000 index entries; SQLAlchemy's per-row result
+    processing cost more than the index lookups themselves (bench/tugas.py)."""
+    dialect = conn.dialect
+    compiled = _COMPILED.get(dialect.name)
+    if compiled is None:
+        compiled = _COMPILED[dialect.name] = statement.compile(dialect=dialect)
+    args = [params[name] for name in compiled.positiontup] if compiled.positional else params
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(compiled.string, args)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
 def similar(engine, city: str, phash: int, max_distance: int = MAX_INDEXED_DISTANCE) -> list[dict]:
     """Every stored photo of the city within ``max_distance`` bits (at most 7), nearest first.
 
-    First the candidates' hashes only, from the covering band indexes; the rows of the few that are
-    really within the distance are then read by their hash."""
+    First the candidates' hashes only, from the covering band indexes (one statement); the rows of
+    the few that are really within the distance are then read by their hash (band0 + phash)."""
     max_distance = min(max_distance, MAX_INDEXED_DISTANCE)
-    h = photo_hashes
-    queries = []
+    params = {"city": city}
     for i, band in enumerate(bands_of(phash)):
-        values = [band] + [band ^ (1 << k) for k in range(BAND_BITS)]
-        queries.append(select(h.c.phash).where(h.c.city == city, h.c[f"band{i}"].in_(values)))
+        params[f"b{i}_0"] = band
+        for k in range(BAND_BITS):
+            params[f"b{i}_{k + 1}"] = band ^ (1 << k)
+    target = _unsigned(phash)
     with engine.connect() as conn:
-        candidates = {value for (value,) in conn.execute(union_all(*queries))}
-        close = [value for value in candidates if distance(value, phash) <= max_distance]
-        if not close:
-            return []
-        rows = conn.execute(select(h.c.ref, h.c.report_id, h.c.kind, h.c.phash).where(
-            h.c.city == city, h.c.band0.in_({bands_of(v)[0] for v in close}), h.c.phash.in_(close))).all()
+        candidates = {value for (value,) in _driver_rows(conn, _CANDIDATES, params)}
+        close = [value for value in candidates if ((value & 0xFFFFFFFFFFFFFFFF) ^ target).bit_count() <= max_distance]
+        rows = [row for value in close
+                for row in conn.execute(_MATCH, {"city": city, "band0": bands_of(value)[0], "phash": value})]
     out = [{"ref": row.ref, "report_id": row.report_id, "kind": row.kind, "distance": distance(row.phash, phash)}
            for row in rows]
     return sorted(out, key=lambda m: m["distance"])

@@ -15,6 +15,11 @@ over the reports created in the window (30 days), where
 * reopened share = reports reopened or disputed after a resolution / reports ever resolved;
 * photo share = reports ever resolved with an after photo / reports ever resolved.
 
+Only *verified* resolutions count: a resolution the officer's proof of work flagged (``app.proof``:
+location not verified, a photo near an earlier one, a photo taken before the assignment, a report
+resolved by the staff account that filed it) counts as not resolved, and is tallied apart as
+``unverified`` (the staff's figures show verified vs. flagged).
+
 Speed is one quarter of the quality term; a report that is reopened costs its resolution and
 its reopened share, and a low rating costs the rating term. An agency, kelurahan or kecamatan
 with fewer than ``MIN_REPORTS`` reports in the window (and never fewer than the public k) is
@@ -32,14 +37,16 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import and_, case, func, select
 
 from app.store import db
-from app.store.tables import report_actions, report_feedback
+from app.store.tables import proof_flags, report_actions, report_feedback
 from app.workflow import RESOLVED_STATUSES
 
 FORMULA = {
     "id": "skor = 100 × porsi selesai × (kecepatan + rating + (1 − porsi dibuka ulang) + porsi foto sesudah) / 4"
-          " · kecepatan = 24 j / (24 j + median jam) · min. {min} laporan / 30 hari",
+          " · kecepatan = 24 j / (24 j + median jam) · hanya penyelesaian terverifikasi yang dihitung"
+          " · min. {min} laporan / 30 hari",
     "en": "score = 100 × resolved share × (speed + rating + (1 − reopened share) + after-photo share) / 4"
-          " · speed = 24 h / (24 h + median hours) · min. {min} reports / 30 days",
+          " · speed = 24 h / (24 h + median hours) · only verified resolutions count"
+          " · min. {min} reports / 30 days",
 }
 MIN_REPORTS = 10
 WINDOW_DAYS = 30
@@ -59,11 +66,15 @@ class Tally:
     hours_to_resolve: list[float] = field(default_factory=list)
     rating_sum: float = 0.0      # sum of (stars - 1) / 4
     rating_count: int = 0
+    unverified: int = 0          # resolved, but its proof of work was flagged: counted as not resolved
 
     def add(self, report: dict) -> None:
         self.received += 1
-        self.resolved_now += report["status"] in RESOLVED_STATUSES
-        if report["hours_to_resolve"] is not None:
+        if report.get("unverified"):
+            self.unverified += 1
+        else:
+            self.resolved_now += report["status"] in RESOLVED_STATUSES
+        if report["hours_to_resolve"] is not None and not report.get("unverified"):
             self.ever_resolved += 1
             self.hours_to_resolve.append(report["hours_to_resolve"])
             self.reopened += report["reopened"] > 0
@@ -85,7 +96,7 @@ def score(t: Tally) -> dict:
     return {"score": round(value, 1), "reports": t.received, "resolved_share": round(resolved_share, 3),
             "median_hours": None if median_h is None else round(median_h, 1), "speed": round(speed, 3),
             "rating": round(rating, 3), "ratings": t.rating_count, "reopened_share": round(reopened_share, 3),
-            "photo_share": round(photo_share, 3)}
+            "photo_share": round(photo_share, 3), "unverified": t.unverified}
 
 
 def rank(tallies: dict[str, Tally], min_reports: int) -> tuple[list[dict], list[str]]:
@@ -104,7 +115,8 @@ def rank(tallies: dict[str, Tally], min_reports: int) -> tuple[list[dict], list[
 
 def window_reports(engine, city: str, now: datetime | None = None, days: int = WINDOW_DAYS) -> list[dict]:
     """One dict per report created in the last ``days`` days: where it is, who handles it, its state,
-    hours to its first resolution, reopen count, after photo and ratings. No contact, no text."""
+    hours to its first resolution, reopen count, after photo, ratings and whether its resolution was
+    flagged (``unverified``). No contact, no text."""
     now = now or datetime.now(timezone.utc)
     since = now - timedelta(days=days)
     r, e = db.reports, db.report_events
@@ -125,11 +137,21 @@ def window_reports(engine, city: str, now: datetime | None = None, days: int = W
         a = report_actions
         photos = conn.execute(select(a.c.report_id).distinct().select_from(a.join(r, r.c.id == a.c.report_id))
                               .where(in_window, a.c.action == "resolve", a.c.detail.like('%"after_photo"%'))).all()
+        pf = proof_flags
+        # A flag of the current resolution: raised at (or after) the last reopening, if any.
+        flagged = conn.execute(
+            select(pf.c.report_id, func.max(pf.c.occurred_at).label("at")).select_from(pf.join(r, r.c.id == pf.c.report_id))
+            .where(in_window, pf.c.action == "resolve").group_by(pf.c.report_id)).all()
+        reopened_at = dict(conn.execute(
+            select(e.c.report_id, func.max(e.c.occurred_at)).select_from(e.join(r, r.c.id == e.c.report_id))
+            .where(in_window, reopen_event).group_by(e.c.report_id)).all())
     first_resolved = {row.report_id: (_aware(row.first), int(row.reopened or 0)) for row in events}
     stars: dict[str, list[int]] = {}
     for row in ratings:
         stars.setdefault(row.report_id, []).append(int(row.rating))
     with_photo = {row.report_id for row in photos}
+    unverified = {row.report_id for row in flagged
+                  if reopened_at.get(row.report_id) is None or _aware(row.at) >= _aware(reopened_at[row.report_id])}
     out = []
     for row in rows:
         first, reopened = first_resolved.get(row.id, (None, 0))
@@ -139,7 +161,8 @@ def window_reports(engine, city: str, now: datetime | None = None, days: int = W
                     "kelurahan": (row.kelurahan_code, row.kelurahan_name),
                     "kecamatan": (row.kecamatan_code, row.kecamatan_name), "status": row.status,
                     "hours_to_resolve": None if first is None else max((first - created).total_seconds(), 0) / 3600,
-                    "reopened": reopened, "after_photo": row.id in with_photo, "ratings": stars.get(row.id, [])})
+                    "reopened": reopened, "after_photo": row.id in with_photo, "ratings": stars.get(row.id, []),
+                    "unverified": row.status in RESOLVED_STATUSES and row.id in unverified})
     return out
 
 

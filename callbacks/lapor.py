@@ -33,6 +33,14 @@ from config.catalogue import BY_CODE
 from ingest.sources import RawReport
 from layouts import lapor as ids
 
+
+def _filed_by_staff() -> dict:
+    # officer (#12): a report filed while a staff account is signed in names it (self-service check)
+    from app.auth.web import staff_filer
+
+    filer = staff_filer()
+    return {"filed_by": filer} if filer else {}
+
 log = logging.getLogger(__name__)
 
 
@@ -328,6 +336,7 @@ def register(dash_app, services) -> None:
                         description=description or "", source="web", reporter_name=name or None,
                         reporter_phone=phone or None, reporter_email=email or None,
                         photos=(photo_ref,) if photo_ref else (),
+                        attributes=_filed_by_staff(),
                         # A double tap, or a phone sending again on a bad network, gives the same report
                         # id: the same ticket back, and the consumers count it once.
                         source_ref=f"form:{visit}")

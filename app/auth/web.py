@@ -50,6 +50,18 @@ def csrf_token() -> str:
     return token
 
 
+def staff_filer() -> str | None:
+    """The username of the staff account signed in on this request, when it files a report (/lapor or
+    Open311 while signed in): kept as the report's ``attributes.filed_by`` so that a report a staff
+    account filed and then resolved itself is flagged (``app.proof.self_service``)."""
+    try:
+        if current_user.is_authenticated:
+            return current_user.username
+    except (AttributeError, RuntimeError):   # no login manager or no request
+        return None
+    return None
+
+
 def _csrf_ok(sent: str | None) -> bool:
     token = session.get("csrf")
     return bool(token and sent and hmac.compare_digest(token, sent))

@@ -124,6 +124,7 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")     # readers never block the persister
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA mmap_size=268435456")  # index pages read in place, not copied (photo-hash lookup)
             cursor.close()
 
         return engine
