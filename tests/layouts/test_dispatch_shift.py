@@ -68,7 +68,7 @@ def test_a_shift_at_the_console(live_app, browser, artifacts_dir):
     assert first.agency, "the seed reports are routed on arrival"
 
     context = browser.new_context(viewport={"width": 1440, "height": 900})
-    context.set_default_timeout(20_000)
+    context.set_default_timeout(60_000)      # a loaded machine answers callbacks late
     page = context.new_page()
     sign_in(page, base, "ani")
     page.wait_for_url(f"{base}/dispatch", timeout=180_000)        # Argon2 on a loaded machine
@@ -140,7 +140,7 @@ def test_a_shift_at_the_console(live_app, browser, artifacts_dir):
 
     # the whole screen in English
     context = browser.new_context(viewport={"width": 1440, "height": 900})
-    context.set_default_timeout(20_000)
+    context.set_default_timeout(60_000)      # a loaded machine answers callbacks late
     page = context.new_page()
     sign_in(page, base, "ani")
     page.wait_for_url(f"{base}/dispatch", timeout=180_000)        # Argon2 on a loaded machine
