@@ -145,9 +145,12 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "ensure":
             print(json.dumps({"partitions_added": ensure(engine, cities, ahead=args.months_ahead)}))
         else:
-            with engine.connect() as conn:
-                print(json.dumps({"partitioned": is_partitioned(conn),
-                                  "partitions": partitions(conn) if is_partitioned(conn) else []}))
+            if engine.dialect.name != "postgresql":
+                print(json.dumps({"partitioned": False, "partitions": []}))
+            else:
+                with engine.connect() as conn:
+                    print(json.dumps({"partitioned": is_partitioned(conn),
+                                      "partitions": partitions(conn) if is_partitioned(conn) else []}))
     except ValueError as err:
         sys.exit(f"pantau partitioning: {err}")
     finally:

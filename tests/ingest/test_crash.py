@@ -57,13 +57,16 @@ class Chaos:
             raise AssertionError(f"{slot} exited with {proc.returncode}: {proc.stderr.read().decode()[-2000:]}")
         self.start(slot)
 
-    def killing(self, rng, pause_s: tuple[float, float], stop: threading.Event) -> threading.Thread:
-        """A thread that kills a random slot every ``pause_s`` (a uniform range) until ``stop``."""
+    def killing(self, rng, pause_s: tuple[float, float], stop: threading.Event,
+                calm: threading.Event | None = None) -> threading.Thread:
+        """A thread that kills a random slot every ``pause_s`` (a uniform range) until ``stop``,
+        except while ``calm`` is set."""
         def killer():
             try:
                 while not stop.is_set():
                     time.sleep(rng.uniform(*pause_s))
-                    self.kill_and_restart(rng.choice(sorted(self.procs)))
+                    if calm is None or not calm.is_set():
+                        self.kill_and_restart(rng.choice(sorted(self.procs)))
             except AssertionError as err:
                 self.failure.append(err)
 
