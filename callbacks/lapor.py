@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from app import duplicates, lapor_intake, photos, reporter_secret
 from app.areas import place_label
+from app.auth.web import staff_filer
 from app.i18n import number, t
 from app.open311.intake import IntakeRefused, RateGate
 from app.privacy import is_sensitive
@@ -34,14 +35,13 @@ from ingest.sources import RawReport
 from layouts import lapor as ids
 
 
-def _filed_by_staff() -> dict:
-    # officer (#12): a report filed while a staff account is signed in names it (self-service check)
-    from app.auth.web import staff_filer
+log = logging.getLogger(__name__)
 
+
+def _filed_by_staff() -> dict:
+    """A report filed while a staff account is signed in names it (the self-service check, app.proof)."""
     filer = staff_filer()
     return {"filed_by": filer} if filer else {}
-
-log = logging.getLogger(__name__)
 
 
 def _point(lat: float, lng: float) -> dict:
