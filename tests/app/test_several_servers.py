@@ -13,7 +13,7 @@ import pytest
 import socketio
 
 from app.auth import displays
-from app.open311 import keys
+from app.open311 import api_keys
 from app.store.redis_conn import _free_port
 from ingest.aggregator import Aggregator
 from tests.conftest import ROOT, SHARED_DATA, make_settings
@@ -87,7 +87,7 @@ def test_a_report_accepted_by_one_server_reaches_a_wall_on_the_other(two_servers
                          wait_timeout=10, socketio_path="jakarta/socket.io",
                          headers={"Cookie": f"{displays.COOKIE}={kupang_token}"})
 
-    _, key = keys.create_key(services.engine, "several servers")
+    _, key = api_keys.create_key(services.engine, "several servers")
     body = urlencode({"api_key": key, "service_code": "garbage", "lat": KUPANG[0], "long": KUPANG[1],
                       "description": "Sampah menumpuk di depan pasar"}).encode()
     request = urllib.request.Request(f"http://127.0.0.1:{first}/kupang/open311/v2/requests.json", data=body)

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from app import overview, queries
 from app.auth import displays
 from app.auth.users import add_city, cities_of, create_user, remove_city
-from app.open311 import keys
+from app.open311 import api_keys
 from app.store import db
 from ingest.sources import RawReport
 from tests.conftest import make_settings
@@ -75,7 +75,7 @@ def test_the_root_lists_the_cities_and_each_city_lives_under_its_path(install):
 def test_an_open311_report_lands_in_its_city_and_each_jurisdiction_answers_only_its_own(install):
     root, cities = install
     client = root.test_client()
-    _, secret = keys.create_key(cities["kupang"].engine, "kupang client")
+    _, secret = api_keys.create_key(cities["kupang"].engine, "kupang client")
     posted = client.post("/kupang/open311/v2/requests.json", data={
         "api_key": secret, "jurisdiction_id": "kupang", "service_code": "garbage",
         "lat": "-10.1620", "long": "123.5950", "description": "Sampah di depan pasar Oebobo"})
