@@ -1,5 +1,7 @@
 """Settings enter once: one table of defaults, the README's table generated from it, and no other
 module reading the environment."""
+import dataclasses
+import inspect
 import re
 import subprocess
 import sys
@@ -22,7 +24,12 @@ def test_the_readme_settings_table_is_the_generated_one():
 
 
 def test_defaults_are_written_once():
-    assert settings.defaults_that_differ() == []
+    """Every field of ``Settings`` takes its default from its SETTINGS row, and every row is a field."""
+    source = inspect.getsource(settings.Settings)
+    names = [f.name for f in dataclasses.fields(settings.Settings)]
+    assert sorted(names) == sorted(s.attr for s in settings.SETTINGS)
+    for name in names:
+        assert re.search(rf"^    {name}: .*DEFAULTS\[\"{name}\"\]", source, re.M), name
     assert settings.Settings() == settings.Settings.from_env({})
 
 
