@@ -4,7 +4,9 @@ import io
 import re
 
 from PIL import Image
+from sqlalchemy import select
 
+from app.store import approvals, db
 from tests.helpers import drain
 
 PHONE = {"width": 360, "height": 800}
@@ -62,9 +64,6 @@ def test_file_a_report_and_track_it(live_app, browser, tmp_path, artifacts_dir):
 
 
 def test_support_a_likely_duplicate(live_app, browser, artifacts_dir, tmp_path):
-    from app import public
-    from app.store import db
-    from sqlalchemy import select
 
     base = live_app.config["BASE_URL"]
     services = live_app.extensions["pantau"]
@@ -86,7 +85,7 @@ def test_support_a_likely_duplicate(live_app, browser, artifacts_dir, tmp_path):
     assert page.locator(".lapor-duplicate-icon").count() == 1
     with services.engine.connect() as conn:
         first_id = conn.execute(select(db.reports.c.id).where(db.reports.c.ticket == first)).scalar()
-    public.approve(services.engine, first_id, "test-staff")
+    approvals.approve(services.engine, first_id, "test-staff")
     page.click("#lapor-submit")
     thumb = page.wait_for_selector("#lapor-duplicate-thumb", timeout=15000)
     assert page.evaluate("(img) => img.complete && img.naturalWidth > 0 && img.alt.length > 0", thumb)
@@ -105,7 +104,6 @@ def test_support_a_likely_duplicate(live_app, browser, artifacts_dir, tmp_path):
 
 def test_a_form_sent_twice_files_one_report(live_app, browser):
     """A double tap, or a phone sending the form again on a bad network: one report, one ticket."""
-    from app.store import db
 
     base = live_app.config["BASE_URL"]
     services = live_app.extensions["pantau"]
