@@ -168,6 +168,9 @@ def _register_location(dash_app, services) -> None:
                        State(ids.LOCATION, "data"), State(ids.LANGUAGE, "data"), prevent_initial_call=True)
     def open_map(ready, location, lang):
         lang = _lang(lang)
+        if updates is not None and not (isinstance(updates, list) and set(updates) <= {"yes"}):
+            raise CallbackInputInvalid("updates", "must be a list holding at most 'yes'")
+        wants_updates = bool(updates)
         location = _point_of(location)
         if ready != "ready":
             return html.Div(t("lapor.map_failed" if ready == "failed" else "lapor.map_loading", lang),
@@ -303,9 +306,9 @@ def register(dash_app, services) -> None:
         State(ids.CATEGORY_VALUE, "data"), State(ids.LOCATION, "data"), State(ids.DESCRIPTION, "value"),
         State(ids.PHOTO_REF, "data"), State(ids.NAME, "value"), State(ids.PHONE, "value"),
         State(ids.EMAIL, "value"), State(ids.LANGUAGE, "data"), State(ids.DUPLICATE_ID, "data"),
-        State(ids.FORM_TOKEN, "data"), prevent_initial_call=True)
+        State(ids.FORM_TOKEN, "data"), State(ids.UPDATES, "value"), prevent_initial_call=True)
     def submit(_submit, _anyway, _support, category, location, description, photo_ref, name, phone,
-               email, lang, duplicate, form_token):
+               email, lang, duplicate, form_token, updates=None):
         lang = _lang(lang)
         secret = settings.resolved_secret_key()
         visit = duplicates.visit_of(secret, form_token)
@@ -331,6 +334,8 @@ def register(dash_app, services) -> None:
         errors = {} if category else {"category": t("lapor.error.category", lang)}
         if not location:
             errors["location"] = t("lapor.error.location", lang)
+        if wants_updates and not email:
+            errors["email"] = t("lapor.error.updates_email", lang)
         raw = RawReport(category=category or "other", lat=(location or {}).get("lat", services.preset.center[0]),
                         lng=(location or {}).get("lng", services.preset.center[1]),
                         description=description or "", source="web", reporter_name=name or None,
@@ -372,6 +377,8 @@ def register(dash_app, services) -> None:
             if moved:
                 photos.detach(settings, photo_ref)     # not filed: the photo waits (and expires) again
             return _error(lang, t("lapor.error.busy", lang)), no_update, no_update, no_update, False
+        if wants_updates:
+            lapor_intake.subscribe_updates(services, report, lang)
         return (_ticket_block(report.ticket, lang, t("lapor.thanks", lang), tracking_secret), True, no_update, None,
                 True)
 

@@ -51,6 +51,7 @@ KEPT = "lapor-kept"               # a report kept on the phone with no signal: i
 NAME = "lapor-name"
 PHONE = "lapor-phone"
 EMAIL = "lapor-email"
+UPDATES = "lapor-updates"          # opt-in to updates by e-mail (app/citizen_mail.py)
 SUBMIT = "lapor-submit"
 SUBMIT_ANYWAY = "lapor-submit-anyway"
 SUPPORT = "lapor-support"
@@ -197,6 +198,11 @@ def layout(services, params: dict) -> html.Div:
               for name, id_, kind, limit, auto in (("name", NAME, "text", 100, "name"),
                                                     ("phone", PHONE, "tel", 30, "tel"),
                                                     ("email", EMAIL, "email", 254, "email"))],
+            # Opt-in, unticked: only with the e-mail above (the filing refuses it without one).
+            dcc.Checklist(id=UPDATES, options=[{"label": t("lapor.updates", lang), "value": "yes"}], value=[],
+                          className="form-check ps-0 mb-0", inputClassName="form-check-input me-2",
+                          labelClassName="form-check-label"),
+            html.Div(t("lapor.updates_hint", lang), className="lapor-hint small mb-2"),
             html.Div(id=DUPLICATE, hidden=True, className="lapor-duplicate", children=[
                 html.Div(id=f"{DUPLICATE}-text"),
                 html.Div([
