@@ -82,7 +82,7 @@
     var entry = {key: newKey(), lang: lang(), created: Date.now(), category: state.category,
                  lat: point.lat, lng: point.lng, description: value("lapor-description"),
                  name: value("lapor-name"), phone: value("lapor-phone"), email: value("lapor-email"),
-                 updates: !!(value("lapor-email") && document.querySelector("#lapor-updates input:checked")),
+                 updates: !!(value("lapor-email") && document.querySelector("#lapor-updates[aria-pressed=true]")),
                  photo: photo ? photo.blob || null : null, photoRef: photo ? photo.ref || null : null};
     return put(entry).then(function () {
       set("lapor-submit", {disabled: true});

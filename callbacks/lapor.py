@@ -136,6 +136,8 @@ def _place_words(services, point: dict | None, lang: str) -> tuple[str, bool]:
 
 def _register_location(dash_app, services) -> None:
     """The place: search by name, GPS on a tap (assets/lapor.js), the map once opened, nudges."""
+    dash_app.clientside_callback(ClientsideFunction("pantauLapor", "toggleUpdates"),
+                                 Output(ids.UPDATES, "aria-pressed"), Input(ids.UPDATES, "n_clicks"))
     dash_app.clientside_callback(ClientsideFunction("pantauLapor", "chooseCategory"),
                                  Output(ids.CATEGORY_VALUE, "data"),
                                  Output({"type": ids.CATEGORY_BUTTON, "code": ALL}, "aria-pressed"),
@@ -168,9 +170,6 @@ def _register_location(dash_app, services) -> None:
                        State(ids.LOCATION, "data"), State(ids.LANGUAGE, "data"), prevent_initial_call=True)
     def open_map(ready, location, lang):
         lang = _lang(lang)
-        if updates is not None and not (isinstance(updates, list) and set(updates) <= {"yes"}):
-            raise CallbackInputInvalid("updates", "must be a list holding at most 'yes'")
-        wants_updates = bool(updates)
         location = _point_of(location)
         if ready != "ready":
             return html.Div(t("lapor.map_failed" if ready == "failed" else "lapor.map_loading", lang),
@@ -306,7 +305,7 @@ def register(dash_app, services) -> None:
         State(ids.CATEGORY_VALUE, "data"), State(ids.LOCATION, "data"), State(ids.DESCRIPTION, "value"),
         State(ids.PHOTO_REF, "data"), State(ids.NAME, "value"), State(ids.PHONE, "value"),
         State(ids.EMAIL, "value"), State(ids.LANGUAGE, "data"), State(ids.DUPLICATE_ID, "data"),
-        State(ids.FORM_TOKEN, "data"), State(ids.UPDATES, "value"), prevent_initial_call=True)
+        State(ids.FORM_TOKEN, "data"), State(ids.UPDATES, "aria-pressed"), prevent_initial_call=True)
     def submit(_submit, _anyway, _support, category, location, description, photo_ref, name, phone,
                email, lang, duplicate, form_token, updates=None):
         lang = _lang(lang)
@@ -320,6 +319,9 @@ def register(dash_app, services) -> None:
         for value, field in ((category, "category"), (description, "description"), (name, "name"),
                              (phone, "phone"), (email, "email")):
             _text_or_none(value, field)
+        if updates not in (None, "true", "false"):
+            raise CallbackInputInvalid("updates", "must be 'true' or 'false'")
+        wants_updates = updates == "true"
         location = _point_of(location)
         if photo_ref is not None and not photos.is_ref(photo_ref):
             raise CallbackInputInvalid("photo", "not a photo reference this server gave")

@@ -198,11 +198,12 @@ def layout(services, params: dict) -> html.Div:
               for name, id_, kind, limit, auto in (("name", NAME, "text", 100, "name"),
                                                     ("phone", PHONE, "tel", 30, "tel"),
                                                     ("email", EMAIL, "email", 254, "email"))],
-            # Opt-in, unticked: only with the e-mail above (the filing refuses it without one).
-            dcc.Checklist(id=UPDATES, options=[{"label": t("lapor.updates", lang), "value": "yes"}], value=[],
-                          className="form-check ps-0 mb-0", inputClassName="form-check-input me-2",
-                          labelClassName="form-check-label"),
-            html.Div(t("lapor.updates_hint", lang), className="lapor-hint small mb-2"),
+            # Opt-in, off until pressed (a toggle button, like the categories); only with the e-mail
+            # above: the filing refuses it without one.
+            html.Button(t("lapor.updates", lang), id=UPDATES, type="button", n_clicks=0,
+                        className="lapor-updates-button",
+                        **{"aria-pressed": "false", "aria-describedby": f"{UPDATES}-hint"}),
+            html.Div(t("lapor.updates_hint", lang), id=f"{UPDATES}-hint", className="lapor-hint mb-2"),
             html.Div(id=DUPLICATE, hidden=True, className="lapor-duplicate", children=[
                 html.Div(id=f"{DUPLICATE}-text"),
                 html.Div([

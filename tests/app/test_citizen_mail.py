@@ -20,6 +20,7 @@ from app.services import Services
 from app.store import db
 from app.store.tables import audit_log, report_notifications, report_subscriptions
 from ingest.jobs import Jobs
+from tests.axe import axe_violations, describe
 from tests.conftest import make_settings
 from tests.helpers import drain
 
@@ -207,3 +208,46 @@ def test_updates_need_an_email_and_a_boolean(sqlite_services):
     assert client.post("/lapor/send", json={**body, "updates": "yes", "email": "a@b.id"}).status_code == 400
     with sqlite_services.engine.connect() as conn:
         assert conn.execute(select(report_subscriptions)).all() == []
+
+
+@pytest.mark.parametrize("lang", ["id", "en"])
+def test_the_form_opts_in_with_the_email_given(live_app, browser, artifacts_dir, lang):
+    """At 360x800: the opt-in is refused without an e-mail (in words, next to the field), then
+    recorded with the report, in the form's language; axe-core clean; the unsubscribe page too."""
+    base = live_app.config["BASE_URL"]
+    services = live_app.extensions["pantau"]
+    context = browser.new_context(viewport={"width": 360, "height": 800}, is_mobile=True, has_touch=True)
+    context.set_default_timeout(60000)
+    page = context.new_page()
+    page.goto(f"{base}/lapor?lang={lang}")
+    page.wait_for_selector("#lapor-submit")
+    page.locator(".lapor-category-button").nth(1).click()
+    page.fill("#lapor-place-search", "Pluit")
+    page.keyboard.press("Enter")
+    page.locator(".lapor-place-button").first.click()
+    page.wait_for_selector("#lapor-nudge-box:not([hidden])")
+    page.click("#lapor-updates")
+    page.wait_for_selector("#lapor-updates[aria-pressed=true]")
+    page.click("#lapor-submit")
+    page.wait_for_function("() => document.getElementById('lapor-error-email').textContent.length > 0")
+    assert page.text_content("#lapor-error-email") == (
+        "Isi alamat e-mail untuk menerima kabar." if lang == "id" else "Enter an e-mail address to get updates.")
+    assert not (v := axe_violations(page)), describe(v)
+    page.fill("#lapor-email", f"warga-{lang}@contoh.id")
+    page.screenshot(path=str(artifacts_dir / f"lapor-updates-{lang}.png"), full_page=True)
+    page.click("#lapor-submit")
+    ticket = page.wait_for_selector("#lapor-ticket").text_content()
+    with services.engine.connect() as conn:
+        (report_id, address, chosen), = conn.execute(select(report_subscriptions.c.report_id,
+                                                            report_subscriptions.c.email,
+                                                            report_subscriptions.c.lang)).all()
+    assert ticket_for(services.preset, report_id) == ticket and (address, chosen) == (f"warga-{lang}@contoh.id", lang)
+    token = citizen_mail.token_for(services.settings.resolved_secret_key(), report_id)
+    page.goto(f"{base}/lapor/unsubscribe/{token}")
+    assert page.get_attribute("html", "lang") == lang
+    assert not (v := axe_violations(page)), describe(v)
+    page.click("#unsub-button")
+    page.wait_for_selector("#unsub-message[role=status]")
+    assert not (v := axe_violations(page)), describe(v)
+    page.screenshot(path=str(artifacts_dir / f"unsubscribed-{lang}.png"), full_page=True)
+    context.close()
