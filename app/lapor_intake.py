@@ -14,16 +14,19 @@ too). No Flask here: the blueprint passes plain values in and sends the answer o
 from __future__ import annotations
 
 import base64
+import logging
 import re
 from dataclasses import dataclass, replace
 
 import redis
 
-from app import duplicates, photos, reporter_secret
+from app import citizen_mail, duplicates, photos, reporter_secret
 from app.i18n import t
 from app.open311.intake import IntakeRefused, RateGate
 from app.reports import ReportInvalid
 from ingest.sources import RawReport
+
+log = logging.getLogger(__name__)
 
 # The phone's idempotency key of a report kept offline: random, made once per report on the phone.
 KEY = re.compile(r"[A-Za-z0-9_-]{16,64}")
@@ -103,6 +106,17 @@ def _limited(services, scope: str, address: str, limit: int, lang: str) -> None:
         raise Refused(503, t("lapor.error.busy", lang), retry_after=5, code="busy") from None
 
 
+def subscribe_updates(services, report, lang: str) -> bool:
+    """Record the reporter's opt-in to updates by e-mail, once the report is filed. The report is
+    kept whatever happens here: a database away loses the subscription, never the report."""
+    try:
+        return citizen_mail.subscribe(services.engine, services.settings.resolved_secret_key(), report.id,
+                                      services.preset.slug, report.contact.email, lang)
+    except Exception as err:    # noqa: BLE001  the filing already succeeded
+        log.warning("updates by e-mail not recorded for %s: %s", report.id, err)
+        return False
+
+
 def new_visit(services) -> str:
     return duplicates.visit_token(services.settings.resolved_secret_key())
 
@@ -154,7 +168,8 @@ def _number(body: dict, name: str) -> float | None:
 def file_kept_report(services, body: dict, address: str, lang: str) -> dict:
     """File a report the phone kept while it had no signal. ``body``: ``token`` (a form visit),
     ``key`` (the phone's idempotency key), ``category``, ``lat``/``lng``, ``description``, ``photo``
-    (a ref from ``upload_photo``), ``name``, ``phone``, ``email``. Answers the ticket, the private
+    (a ref from ``upload_photo``), ``name``, ``phone``, ``email``, ``updates`` (true: e-mail the
+    reporter each state change, ``app.citizen_mail``; needs ``email``). Answers the ticket, the private
     tracking link and the words to show; the same key answers the same again."""
     if not isinstance(body, dict):
         raise Refused(400, "body: must be a JSON object", code="invalid")
@@ -166,6 +181,9 @@ def file_kept_report(services, body: dict, address: str, lang: str) -> dict:
     name, phone, email = _text(body, "name", 200), _text(body, "phone", 60), _text(body, "email", 400)
     photo = _text(body, "photo", 80)
     lat, lng = _number(body, "lat"), _number(body, "lng")
+    updates = body.get("updates", False)
+    if not isinstance(updates, bool):
+        raise Refused(400, "updates: must be true or false", code="invalid")
     if photo is not None and not photos.is_ref(photo):
         raise Refused(400, "photo: not a photo reference this server gave", code="invalid")
     settings, preset = services.settings, services.preset
@@ -173,6 +191,8 @@ def file_kept_report(services, body: dict, address: str, lang: str) -> dict:
     errors = {} if category else {"category": t("lapor.error.category", lang)}
     if lat is None or lng is None:
         errors["location"] = t("lapor.error.location", lang)
+    if updates and not email:
+        errors["email"] = t("lapor.error.updates_email", lang)
     raw = RawReport(category=category or "other", lat=lat if lat is not None else preset.center[0],
                     lng=lng if lng is not None else preset.center[1], description=description or "",
                     source="web", reporter_name=name, reporter_phone=phone, reporter_email=email,
@@ -200,6 +220,8 @@ def file_kept_report(services, body: dict, address: str, lang: str) -> dict:
         if moved:
             photos.detach(settings, photo)
         raise busy from None
+    if updates:
+        subscribe_updates(services, report, lang)
     return {"ticket": report.ticket, "track": f"/lacak/{report.ticket}?lang={lang}#k={secret}",
             "again": f"/lapor?lang={lang}", "heading": t("lapor.thanks", lang),
             "track_label": t("lapor.track", lang), "again_label": t("lapor.again", lang),

@@ -8,16 +8,21 @@
   ``lapor_intake.file_kept_report``); 201 with the ticket, the same again for the same ``key``.
 * ``GET /lapor-sw.js``: the form's service worker (scope ``/lapor``), ``GET /lapor/manifest.webmanifest``:
   the installable form, named in the citizen's language.
+* ``GET /lapor/unsubscribe/<token>``: the page of an update e-mail's unsubscribe link (a button,
+  so a link scanner opening it changes nothing); ``POST`` the same: unsubscribed (the button, or a
+  mail client's RFC 8058 one-click ``List-Unsubscribe=One-Click``). A bad token: 404.
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from flask import Blueprint, current_app, jsonify, request, send_file
+from flask import Blueprint, current_app, jsonify, render_template_string, request, send_file
 
-from app import lapor_intake, photos
+from app import citizen_mail, lapor_intake, photos
 from app.i18n import t
+from app.reports import ticket_for
+from app.web_paths import url
 
 blueprint = Blueprint("lapor", __name__)
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
@@ -110,4 +115,45 @@ def manifest():
     response = current_app.response_class(json.dumps(body, ensure_ascii=False),
                                           mimetype="application/manifest+json")
     response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+_UNSUBSCRIBE = """<!doctype html><html lang="{{ lang }}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>{{ title }}</title><style>
+body{font-family:system-ui,sans-serif;background:#1b1d21;color:#f1f1f1;margin:0;line-height:1.5}
+main{padding:1.5rem;max-width:32rem}a{color:#9ecbff}
+button{font:inherit;font-size:1.1rem;padding:.6rem 1.2rem;border-radius:.4rem;border:0;background:#375a7f;color:#fff}
+button:focus-visible,a:focus-visible{outline:3px solid #ffd54f;outline-offset:2px}
+</style></head><body><main><h1>{{ title }}</h1>
+{% if bad %}<p id="unsub-message" role="alert">{{ bad }}</p>
+{% elif done %}<p id="unsub-message" role="status">{{ done }}</p>
+{% else %}<p id="unsub-message">{{ ask }}</p><form method="post"><button type="submit" id="unsub-button">{{ button }}</button></form>{% endif %}
+{% if track %}<p><a href="{{ track }}" id="unsub-track">{{ track_label }}</a></p>{% endif %}
+</main></body></html>"""
+
+
+@blueprint.route("/lapor/unsubscribe/<token>", methods=["GET", "POST"])
+def unsubscribe(token):
+    lang = _lang()
+    services = _services()
+    engine = services.engine
+    if request.method == "POST":
+        row = citizen_mail.unsubscribe(engine, token, address=_address())
+    else:
+        row = citizen_mail.find(engine, token)
+    if row is not None and row["city"] != services.preset.slug:
+        row = None      # another city's link under this city's mount
+    if row is not None and request.args.get("lang") not in ("id", "en"):
+        lang = row["lang"]
+    ticket = ticket_for(services.preset, row["report_id"]) if row else None
+    done = row is not None and row["unsubscribed_at"] is not None
+    page = render_template_string(
+        _UNSUBSCRIBE, lang=lang, title=t("unsub.title", lang),
+        bad=None if row else t("unsub.bad", lang),
+        done=t("unsub.done", lang, ticket=ticket) if done else None,
+        ask=t("unsub.ask", lang, ticket=ticket) if row else None, button=t("unsub.button", lang),
+        track=url(f"/lacak/{ticket}?lang={lang}") if ticket else None, track_label=t("unsub.track", lang))
+    response = _no_store(current_app.response_class(page, mimetype="text/html"))
+    response.status_code = 200 if row else 404
+    response.headers["Referrer-Policy"] = "no-referrer"     # the token never leaves in a Referer
     return response

@@ -82,6 +82,7 @@
     var entry = {key: newKey(), lang: lang(), created: Date.now(), category: state.category,
                  lat: point.lat, lng: point.lng, description: value("lapor-description"),
                  name: value("lapor-name"), phone: value("lapor-phone"), email: value("lapor-email"),
+                 updates: !!(value("lapor-email") && document.querySelector("#lapor-updates[aria-pressed=true]")),
                  photo: photo ? photo.blob || null : null, photoRef: photo ? photo.ref || null : null};
     return put(entry).then(function () {
       set("lapor-submit", {disabled: true});
@@ -138,7 +139,7 @@
       return uploadPhoto(entry, token).then(function () {
         var body = {token: token, key: entry.key, category: entry.category, lat: entry.lat, lng: entry.lng,
                     description: entry.description, name: entry.name, phone: entry.phone, email: entry.email,
-                    photo: entry.photoRef};
+                    updates: !!entry.updates, photo: entry.photoRef};
         return json("/lapor/send?lang=" + entry.lang, {method: "POST", body: JSON.stringify(body),
                                                         headers: {"Content-Type": "application/json"}});
       });

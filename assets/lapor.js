@@ -29,6 +29,8 @@
   var state = window.pantauLaporState = window.pantauLaporState || {};
 
   var api = {
+    // The "e-mail me updates" toggle: on after an odd number of presses.
+    toggleUpdates: function (clicks) { return (clicks || 0) % 2 === 1 ? "true" : "false"; },
     // A category button pressed -> [its code, every button's aria-pressed]
     chooseCategory: function (clicks) {
       var trigger = window.dash_clientside.callback_context.triggered_id;

@@ -136,6 +136,8 @@ def _place_words(services, point: dict | None, lang: str) -> tuple[str, bool]:
 
 def _register_location(dash_app, services) -> None:
     """The place: search by name, GPS on a tap (assets/lapor.js), the map once opened, nudges."""
+    dash_app.clientside_callback(ClientsideFunction("pantauLapor", "toggleUpdates"),
+                                 Output(ids.UPDATES, "aria-pressed"), Input(ids.UPDATES, "n_clicks"))
     dash_app.clientside_callback(ClientsideFunction("pantauLapor", "chooseCategory"),
                                  Output(ids.CATEGORY_VALUE, "data"),
                                  Output({"type": ids.CATEGORY_BUTTON, "code": ALL}, "aria-pressed"),
@@ -303,9 +305,9 @@ def register(dash_app, services) -> None:
         State(ids.CATEGORY_VALUE, "data"), State(ids.LOCATION, "data"), State(ids.DESCRIPTION, "value"),
         State(ids.PHOTO_REF, "data"), State(ids.NAME, "value"), State(ids.PHONE, "value"),
         State(ids.EMAIL, "value"), State(ids.LANGUAGE, "data"), State(ids.DUPLICATE_ID, "data"),
-        State(ids.FORM_TOKEN, "data"), prevent_initial_call=True)
+        State(ids.FORM_TOKEN, "data"), State(ids.UPDATES, "aria-pressed"), prevent_initial_call=True)
     def submit(_submit, _anyway, _support, category, location, description, photo_ref, name, phone,
-               email, lang, duplicate, form_token):
+               email, lang, duplicate, form_token, updates=None):
         lang = _lang(lang)
         secret = settings.resolved_secret_key()
         visit = duplicates.visit_of(secret, form_token)
@@ -317,6 +319,9 @@ def register(dash_app, services) -> None:
         for value, field in ((category, "category"), (description, "description"), (name, "name"),
                              (phone, "phone"), (email, "email")):
             _text_or_none(value, field)
+        if updates not in (None, "true", "false"):
+            raise CallbackInputInvalid("updates", "must be 'true' or 'false'")
+        wants_updates = updates == "true"
         location = _point_of(location)
         if photo_ref is not None and not photos.is_ref(photo_ref):
             raise CallbackInputInvalid("photo", "not a photo reference this server gave")
@@ -331,6 +336,8 @@ def register(dash_app, services) -> None:
         errors = {} if category else {"category": t("lapor.error.category", lang)}
         if not location:
             errors["location"] = t("lapor.error.location", lang)
+        if wants_updates and not email:
+            errors["email"] = t("lapor.error.updates_email", lang)
         raw = RawReport(category=category or "other", lat=(location or {}).get("lat", services.preset.center[0]),
                         lng=(location or {}).get("lng", services.preset.center[1]),
                         description=description or "", source="web", reporter_name=name or None,
@@ -372,6 +379,8 @@ def register(dash_app, services) -> None:
             if moved:
                 photos.detach(settings, photo_ref)     # not filed: the photo waits (and expires) again
             return _error(lang, t("lapor.error.busy", lang)), no_update, no_update, no_update, False
+        if wants_updates:
+            lapor_intake.subscribe_updates(services, report, lang)
         return (_ticket_block(report.ticket, lang, t("lapor.thanks", lang), tracking_secret), True, no_update, None,
                 True)
 

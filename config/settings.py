@@ -325,9 +325,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PANTAU_HSTS_SECONDS", "hsts_seconds", _non_negative_int, 31536000,
             "Strict-Transport-Security max-age sent on answers to HTTPS requests. 0: never sent."),
     Setting("PANTAU_SMTP_URL", "smtp_url", _smtp_url, None,
-            "Mail server for the weekly report: smtp://[user:password@]host[:port] (smtps:// for TLS). "
+            "Mail server for the weekly report and reporters' updates: smtp://[user:password@]host[:port] (smtps:// for TLS). "
             "Unset: no mail.", secret=True),
-    Setting("PANTAU_MAIL_FROM", "mail_from", str, "pantau@localhost", "Sender address of the weekly report."),
+    Setting("PANTAU_MAIL_FROM", "mail_from", str, "pantau@localhost", "Sender address of the weekly report and reporters' updates."),
     Setting("PANTAU_PROOF_RADIUS_M", "proof_radius_m", _positive_float, 150.0,
             "A field officer's start/resolve counts as at the site within this many metres of the report "
             "(the phone's accuracy is added; an accuracy worse than the radius never verifies)."),

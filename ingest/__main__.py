@@ -1,7 +1,7 @@
 """The ingest worker's command line: ``python -m ingest COMMAND``.
 
 Commands: ``aggregate`` and ``persist`` (the two stream consumers), ``jobs``
-(the scheduled work: outbox relay, stream trimming, rollups, auto-close),
+(the scheduled work: outbox relay, stream trimming, rollups, auto-close, e-mail updates),
 ``simulate`` (a live city feed), ``replay FILE`` (Open311 JSON/NDJSON or
 LA 311 CSV), ``rebuild`` (recompute the aggregates from SQL), ``status``.
 """
@@ -176,8 +176,8 @@ def main(argv=None) -> int:
                        help="stable consumer name: a restart resumes its own pending entries")
         p.add_argument("--burst", action="store_true", help="stop once the stream is drained")
         p.set_defaults(func=func)
-    p = sub.add_parser("jobs", help="the scheduled work: outbox relay, stream trimming, rollups, auto-close")
-    p.add_argument("jobs", nargs="*", help="only these (relay, trim, rollups, autoclose); default all")
+    p = sub.add_parser("jobs", help="the scheduled work: outbox relay, stream trimming, rollups, auto-close, e-mail updates")
+    p.add_argument("jobs", nargs="*", help="only these (relay, trim, rollups, autoclose, partitions, notify); default all")
     p.add_argument("--once", action="store_true", help="run each once and print what it did")
     p.set_defaults(func=cmd_jobs)
     p = sub.add_parser("simulate", help="stream a simulated live city feed")

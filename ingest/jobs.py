@@ -11,6 +11,9 @@ reads, nor writes back what SQL already holds. What runs on a clock lives here:
   months' partitions, daily; nothing otherwise.
 * ``autoclose``: resolved reports nobody disputed in ``PANTAU_AUTOCLOSE_WORKING_DAYS`` working
   days are closed, through the one change path (``app.followup.change_report``).
+* ``notify``: each state change of a report whose reporter asked for updates becomes one e-mail,
+  sent through ``PANTAU_SMTP_URL`` and retried with backoff while the server is away
+  (``app.citizen_mail``); unset, nothing is sent.
 
 ``python -m ingest jobs`` runs them all on their schedules (``app run`` starts it);
 ``python -m ingest jobs relay trim --once`` runs the named ones once (cron).
@@ -21,13 +24,14 @@ import logging
 import threading
 import time
 
-from app import feedback, followup, ops
+from app import citizen_mail, feedback, followup, ops
 from app.store import partitioning, rollups
 
 log = logging.getLogger(__name__)
 
 # job name -> seconds between runs
-SCHEDULE = {"relay": 5.0, "trim": 5.0, "rollups": 5.0, "autoclose": 60.0, "partitions": 86400.0}
+SCHEDULE = {"relay": 5.0, "trim": 5.0, "rollups": 5.0, "autoclose": 60.0, "partitions": 86400.0,
+            "notify": 15.0}
 
 
 class Jobs:
@@ -66,6 +70,12 @@ class Jobs:
         if closed:
             log.info("closed %d resolved reports nobody disputed", closed)
         return closed
+
+    def notify(self) -> dict:
+        done = citizen_mail.notify(self.services)
+        if done["sent"] or done["waiting"]:
+            log.info("updates by e-mail: %(sent)d sent, %(waiting)d waiting", done)
+        return done
 
     # --- the schedule -----------------------------------------------------------------------
     def run_once(self) -> dict:

@@ -51,6 +51,7 @@ KEPT = "lapor-kept"               # a report kept on the phone with no signal: i
 NAME = "lapor-name"
 PHONE = "lapor-phone"
 EMAIL = "lapor-email"
+UPDATES = "lapor-updates"          # opt-in to updates by e-mail (app/citizen_mail.py)
 SUBMIT = "lapor-submit"
 SUBMIT_ANYWAY = "lapor-submit-anyway"
 SUPPORT = "lapor-support"
@@ -197,6 +198,12 @@ def layout(services, params: dict) -> html.Div:
               for name, id_, kind, limit, auto in (("name", NAME, "text", 100, "name"),
                                                     ("phone", PHONE, "tel", 30, "tel"),
                                                     ("email", EMAIL, "email", 254, "email"))],
+            # Opt-in, off until pressed (a toggle button, like the categories); only with the e-mail
+            # above: the filing refuses it without one.
+            html.Button(t("lapor.updates", lang), id=UPDATES, type="button", n_clicks=0,
+                        className="lapor-updates-button",
+                        **{"aria-pressed": "false", "aria-describedby": f"{UPDATES}-hint"}),
+            html.Div(t("lapor.updates_hint", lang), id=f"{UPDATES}-hint", className="lapor-hint mb-2"),
             html.Div(id=DUPLICATE, hidden=True, className="lapor-duplicate", children=[
                 html.Div(id=f"{DUPLICATE}-text"),
                 html.Div([

@@ -2,15 +2,13 @@
 ``PANTAU_SMTP_URL``; unset, nothing is sent. Each head gets the city's files, or their agency's."""
 from __future__ import annotations
 
-import smtplib
 from datetime import datetime, timezone
 from email.message import EmailMessage
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 from sqlalchemy import delete, select
 
-from app import audit
+from app import audit, smtp
 from app.i18n import t
 from app.kinerja import formats
 from app.store.tables import kinerja_subscribers as subscribers
@@ -47,17 +45,6 @@ def listed(engine, city: str) -> list[tuple[str, str]]:
             .order_by(subscribers.c.email))]
 
 
-def _connect(url: str, timeout: float = 30.0) -> smtplib.SMTP:
-    parsed = urlparse(url)
-    if parsed.scheme == "smtps":
-        client = smtplib.SMTP_SSL(parsed.hostname, parsed.port or 465, timeout=timeout)
-    else:
-        client = smtplib.SMTP(parsed.hostname, parsed.port or 25, timeout=timeout)
-    if parsed.username:
-        client.login(unquote(parsed.username), unquote(parsed.password or ""))
-    return client
-
-
 def send_week(services, week: str, first, last, files: list[Path], lang: str | None = None) -> int:
     """Mail each subscriber their scope's PDF and XLSX; answers how many messages went out."""
     settings = services.settings
@@ -72,7 +59,7 @@ def send_week(services, week: str, first, last, files: list[Path], lang: str | N
     if not people:
         return 0
     sent = 0
-    client = _connect(settings.smtp_url)
+    client = smtp.connect(settings.smtp_url)
     try:
         for email, scope in people:
             attachments = by_scope.get(scope, [])

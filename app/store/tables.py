@@ -169,3 +169,34 @@ report_supporters = Table(
     Column("supporter", String(64), primary_key=True),    # a hash: never who they are
     Column("created_at", UTCDateTime, nullable=False),
 )
+
+
+# E-mail updates a reporter asked for on /lapor (``app.citizen_mail``): one subscription per
+# report, with the address they gave and their language. The unsubscribe link's token is an HMAC
+# of the report's id; only its SHA-256 is kept (checked by hash, like the reporter's secret).
+report_subscriptions = Table(
+    "report_subscriptions", metadata,
+    Column("report_id", String(36), primary_key=True),
+    Column("city", String(20), nullable=False),
+    Column("email", String(254), nullable=False),
+    Column("lang", String(5), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("unsubscribed_at", UTCDateTime),
+    Index("ix_report_subscriptions_city", "city", "unsubscribed_at"),
+)
+
+# One row per status event (``report_events``) of a subscribed report: sent once, retried with
+# backoff while the SMTP server is away (state pending -> sent, or skipped / failed).
+report_notifications = Table(
+    "report_notifications", metadata,
+    Column("event_id", String(80), primary_key=True),
+    Column("report_id", String(36), nullable=False),
+    Column("city", String(20), nullable=False),
+    Column("state", String(10), nullable=False),        # pending, sent, skipped, failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_try_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),
+    Column("last_error", String(200)),
+    Index("ix_report_notifications_due", "city", "state", "next_try_at"),
+)

@@ -212,4 +212,29 @@ ENTRIES = {
     "lacak.map_label": {"id": "Peta lokasi laporan", "en": "Map of the report's place"},
     "lacak.map_area_note": {"id": "Untuk jenis laporan ini hanya wilayahnya yang ditampilkan, bukan titik persisnya.",
                             "en": "For this kind of report only its area is shown, not the exact point."},
+    # Updates by e-mail (app/citizen_mail.py, /lapor/unsubscribe)
+    "lapor.updates": {"id": "Kirimi saya kabar lewat e-mail", "en": "E-mail me updates"},
+    "lapor.updates_hint": {"id": "Satu e-mail setiap status laporan berubah; berhenti kapan saja lewat tautan di e-mail.",
+                           "en": "One e-mail each time the report's state changes; stop any time with the link in it."},
+    "lapor.error.updates_email": {"id": "Isi alamat e-mail untuk menerima kabar.",
+                                  "en": "Enter an e-mail address to get updates."},
+    "mail.update.subject": {"id": "Laporan {ticket}: {state}", "en": "Report {ticket}: {state}"},
+    "mail.update.body": {
+        "id": ("Halo,\n\nStatus laporan Anda {ticket} di {city} sekarang: {state}.\n\n"
+               "Lihat perkembangannya: {track}\n\n"
+               "Tidak ingin menerima kabar lagi? Berhenti di sini: {unsubscribe}\n\n"
+               "E-mail ini dikirim otomatis oleh Pantau; mohon tidak dibalas.\n"),
+        "en": ("Hello,\n\nThe state of your report {ticket} in {city} is now: {state}.\n\n"
+               "Follow it here: {track}\n\n"
+               "No longer want these updates? Stop them here: {unsubscribe}\n\n"
+               "This e-mail was sent automatically by Pantau; please do not reply.\n"),
+    },
+    "unsub.title": {"id": "Berhenti menerima kabar laporan", "en": "Stop report updates"},
+    "unsub.ask": {"id": "Berhenti menerima e-mail tentang laporan {ticket}?",
+                  "en": "Stop the e-mails about report {ticket}?"},
+    "unsub.button": {"id": "Ya, berhenti", "en": "Yes, stop them"},
+    "unsub.done": {"id": "Selesai. Anda tidak akan menerima e-mail lagi tentang laporan {ticket}.",
+                   "en": "Done. You will get no more e-mails about report {ticket}."},
+    "unsub.bad": {"id": "Tautan ini tidak berlaku.", "en": "This link is not valid."},
+    "unsub.track": {"id": "Lacak laporan", "en": "Track the report"},
 }
