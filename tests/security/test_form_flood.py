@@ -4,7 +4,6 @@ supporters pumped by rotating the User-Agent, support rows for made-up report id
 get: per-address limits on submits, uploads and supports (the intake's sliding-window gate);
 uploads pending until a report is filed and swept after a while; support counted once per
 server-issued visit and address, only for an open report the server offered them."""
-import base64
 import io
 import json
 import time
@@ -51,11 +50,12 @@ def _jpeg() -> bytes:
 
 
 def _upload(app, client, data, address=STRANGER):
-    contents = "data:image/jpeg;base64," + base64.b64encode(data).decode()
-    response = call(client, app, "lapor-photo-ref.data", {"lapor-photo.contents": contents,
-                    "lapor-photo.filename": "a.jpg", "lapor-language.data": "en"}, address=address)
-    assert response.status_code == 200
-    return json.loads(rendered(response))["response"]["lapor-photo-ref"]["data"], rendered(response)
+    """The form's photo as the browser sends it (multipart POST /lapor/photo): (ref or None, message)."""
+    token = lapor_visit(client, app, address)
+    response = client.post("/lapor/photo?lang=en", data={"token": token, "photo": (io.BytesIO(data), "a.jpg")},
+                           content_type="multipart/form-data", environ_base={"REMOTE_ADDR": address})
+    assert response.status_code in (200, 429), response.get_data(as_text=True)
+    return response.get_json().get("ref"), response.get_json()["message"]
 
 
 def test_a_flood_of_form_submits_from_one_address_is_limited(app, services):

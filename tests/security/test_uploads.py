@@ -3,9 +3,7 @@ workers' memory (a 38 KB PNG declaring 6300×6300) or crash them (a header decla
 100000×100000). What they get: the size is read from the header and refused before anything
 is decoded, with a 4xx naming the field and the rule on every upload path; what is decoded
 takes bounded memory; a burst past the decode slots waits or gets a 503 with Retry-After."""
-import base64
 import io
-import json
 import struct
 import subprocess
 import sys
@@ -19,7 +17,7 @@ from app.i18n import t
 from tests.app.open311.conftest import post_form
 from tests.app.staff.conftest import ACCOUNTS, PASSWORD, Staff, seed  # noqa: F401
 from tests.conftest import ROOT
-from tests.security.dash_calls import call, rendered
+from tests.security.dash_calls import lapor_visit
 
 
 def bomb_png(width: int, height: int) -> bytes:
@@ -48,9 +46,11 @@ def app(services):
 
 
 def _lapor_upload(app, data: bytes, name="bomb.png"):
-    contents = "data:image/png;base64," + base64.b64encode(data).decode()
-    return call(app.test_client(), app, "lapor-photo-ref.data",
-                {"lapor-photo.contents": contents, "lapor-photo.filename": name, "lapor-language.data": "en"})
+    """The report form's photo as the browser sends it: a multipart POST to /lapor/photo."""
+    client = app.test_client()
+    token = lapor_visit(client, app)
+    return client.post("/lapor/photo?lang=en", data={"token": token, "photo": (io.BytesIO(data), name)},
+                       content_type="multipart/form-data")
 
 
 def _staff(app, services):
@@ -67,9 +67,8 @@ def test_a_bomb_header_is_refused_before_decoding_on_every_upload_path(app, serv
     rule = "megapixels"
     # 1. The report form's upload: the citizen reads why in words (no `photo: rule` code); nothing is kept.
     answer = _lapor_upload(app, bomb)
-    assert answer.status_code == 200 and t("lapor.photo.too_many_pixels", "en") in rendered(answer)
-    assert "photo:" not in rendered(answer)
-    assert json.loads(rendered(answer))["response"]["lapor-photo-ref"]["data"] is None
+    assert answer.status_code == 400 and t("lapor.photo.too_many_pixels", "en") in answer.get_json()["message"]
+    assert "photo:" not in answer.get_json()["message"] and "ref" not in answer.get_json()
     # 2. Open311 media: a 400 naming the field.
     from app.open311 import api_keys
 
@@ -137,7 +136,8 @@ def test_a_burst_past_the_decode_slots_gets_503_with_retry_after(services):
         assert response.status_code == 503 and int(response.headers["Retry-After"]) >= 1
         assert response.get_json()[0]["description"].startswith("media:")
         answer = _lapor_upload(app, out.getvalue(), "a.jpg")
-        assert "busy" in rendered(answer) and json.loads(rendered(answer))["response"]["lapor-photo-ref"]["data"] is None
+        assert answer.status_code == 503 and int(answer.headers["Retry-After"]) >= 1
+        assert "busy" in answer.get_json()["message"] and "ref" not in answer.get_json()
     finally:
         slots.release()
     assert post_form(app.test_client(), secret, media=(io.BytesIO(out.getvalue()), "a.jpg")).status_code == 201
