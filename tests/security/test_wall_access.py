@@ -38,7 +38,8 @@ def wall_callbacks(server) -> list[dict]:
                          "inputs": [{**i, "value": 1} for i in spec["inputs"]],
                          "state": [{**s, "value": "en"} for s in spec["state"]],
                          "changedPropIds": [f"{i['id']}.{i['property']}" for i in spec["inputs"]]})
-    assert payloads
+    # Since the panels are pushed (issue 15) the wall may register no server callback at all: then
+    # the router's request for /wall is what a stranger can send, and it is checked first.
     return payloads
 
 
