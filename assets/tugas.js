@@ -251,7 +251,7 @@
   // On the very first visit the page loads before the worker controls it: the callback bodies the
   // renderer sends meanwhile are noted here and handed to the worker, which fetches and keeps them.
   var offered = "", early = [];
-  if (window.fetch && window.location.pathname.indexOf("/tugas") === 0 && "serviceWorker" in navigator &&
+  if (window.fetch && window.location.pathname.indexOf(cityRoot() + "/tugas") === 0 && "serviceWorker" in navigator &&
       !navigator.serviceWorker.controller) {
     var plainFetch = window.fetch;
     window.fetch = function (input, init) {
@@ -263,10 +263,12 @@
   }
 
   function shellUrls() {
-    var urls = [window.location.pathname, "/_dash-layout", "/_dash-dependencies"];
+    var root = cityRoot();
+    var urls = [window.location.pathname, root + "/_dash-layout", root + "/_dash-dependencies"];
     (performance.getEntriesByType ? performance.getEntriesByType("resource") : []).forEach(function (e) {
-      var u = new URL(e.name);
-      if (u.origin === window.location.origin && /^\/(_dash-component-suites|assets|photos)\//.test(u.pathname)) {
+      var u = new URL(e.name), path = u.pathname.slice(root.length);
+      if (u.origin === window.location.origin && u.pathname.indexOf(root) === 0 &&
+          /^\/(_dash-component-suites|assets|photos)\//.test(path)) {
         urls.push(u.pathname + u.search);
       }
     });
@@ -275,7 +277,7 @@
   function registerWorker() {
     if (!("serviceWorker" in navigator) || registerWorker.done) return;
     registerWorker.done = true;
-    navigator.serviceWorker.register("/tugas/sw.js", {scope: "/tugas"}).catch(function () { /* not kept */ });
+    navigator.serviceWorker.register(cityRoot() + "/tugas/sw.js", {scope: cityRoot() + "/tugas"}).catch(function () { /* not kept */ });
     navigator.serviceWorker.ready.then(function (registration) {
       // Whatever the page fetched before the worker controlled it: kept now (what is kept is skipped).
       if (registration.active) registration.active.postMessage({type: "shell", urls: shellUrls(), bodies: early});
