@@ -11,8 +11,8 @@ from flask import Flask
 from flask_socketio import SocketIO
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import (headers, live, public, pwa, web_assets, web_errors, web_feedback, web_install, web_kinerja, web_lapor, web_ops,
-                 web_photos)
+from app import (headers, live, public, pwa, web_assets, web_errors, web_feedback, web_install, web_kinerja, web_lapor,
+                 web_ops, web_photos)
 from app.auth import displays, web as auth_web
 from app.open311 import api as open311_api
 from app.services import Services

@@ -64,10 +64,11 @@ def manifest(screen: str):
     spec = _screen(path)
     lang = request.args.get("lang") if request.args.get("lang") in ("id", "en") else "id"
     body = {"name": t(spec["name"], lang), "short_name": t(spec["short"], lang), "lang": lang,
-            "start_url": web_paths.url(path), "scope": web_paths.url(path), "display": "standalone", "orientation": "portrait",
+            "start_url": web_paths.url(path), "scope": web_paths.url(path), "display": "standalone",
+            "orientation": "portrait",
             "theme_color": spec["colour"], "background_color": spec["background"],
-            "icons": [{"src": web_paths.url(f"/assets/{spec['icon']}-{size}.png"), "sizes": f"{size}x{size}", "type": "image/png",
-                       "purpose": "any maskable"} for size in (192, 512)]}
+            "icons": [{"src": web_paths.url(f"/assets/{spec['icon']}-{size}.png"), "sizes": f"{size}x{size}",
+                       "type": "image/png", "purpose": "any maskable"} for size in (192, 512)]}
     response = Response(json.dumps(body, ensure_ascii=False), mimetype="application/manifest+json")
     response.headers["Cache-Control"] = "no-cache"
     return response

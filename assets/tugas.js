@@ -277,7 +277,8 @@
   function registerWorker() {
     if (!("serviceWorker" in navigator) || registerWorker.done) return;
     registerWorker.done = true;
-    navigator.serviceWorker.register(cityRoot() + "/tugas/sw.js", {scope: cityRoot() + "/tugas"}).catch(function () { /* not kept */ });
+    navigator.serviceWorker.register(cityRoot() + "/tugas/sw.js", {scope: cityRoot() + "/tugas"})
+      .catch(function () { /* not kept */ });
     navigator.serviceWorker.ready.then(function (registration) {
       // Whatever the page fetched before the worker controlled it: kept now (what is kept is skipped).
       if (registration.active) registration.active.postMessage({type: "shell", urls: shellUrls(), bodies: early});
