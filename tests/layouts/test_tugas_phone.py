@@ -204,6 +204,11 @@ def test_officer_phone_works_offline_after_a_reload(live_app, browser, artifacts
     assert not v, describe(v)
     page.screenshot(path=str(artifacts_dir / "10-offline-task-queued-id.png"), full_page=True)
     assert _status(services, target.id) == "dispatched"
+    # The task's own page reloaded with no signal: drawn from the phone, the queued action still waiting.
+    page.reload()
+    page.wait_for_selector("#tugas-photo")
+    page.wait_for_selector(f".tugas-pending[data-count='1']:has-text('{target.ticket}')")
+    assert page.locator("#tugas-ticket").inner_text() == target.ticket
 
     context.set_offline(False)
     page.wait_for_selector(".tugas-pending[data-count='0']", state="attached")
