@@ -287,6 +287,10 @@
       var main = document.querySelector("main.tugas");
       if (!e.data) return;
       if (e.data.type === "kept" && main) main.dataset.offlineKept = String(e.data.n);
+      if (e.data.type === "kept" && e.data.n < e.data.of) {    // some not kept yet (no router answer): again soon
+        offered = "";
+        window.setTimeout(offerTasks, 3000);
+      }
       if (e.data.type === "shell-kept") {
         document.documentElement.dataset.offlineShell = e.data.missed && e.data.missed.length ? "partly" : "kept";
         if (e.data.missed && e.data.missed.length && window.console) console.warn("not kept offline", e.data.missed);

@@ -182,6 +182,7 @@ def test_officer_phone_works_offline_after_a_reload(live_app, browser, artifacts
           .map(u => cache.match(u.pathname + u.search)))).then(hits => hits.length > 0 && hits.every(Boolean))""",
                            polling=1000)
 
+    page.wait_for_selector("html[data-offline-shell]", state="attached")   # the first visit's answers kept
     context.set_offline(True)
     page.reload()
     page.wait_for_selector(".tugas-card")
