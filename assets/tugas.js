@@ -309,6 +309,13 @@
       if (list === offered || !registration.active) return;
       offered = list;
       registration.active.postMessage({type: "tasks", urls: urls});
+      window.setTimeout(function () {      // no answer from the worker (stopped meanwhile): offered again
+        var main = document.querySelector("main.tugas");
+        if (offered === list && main && main.dataset.offlineKept !== String(urls.length)) {
+          offered = "";
+          offerTasks();
+        }
+      }, 10000);
     });
   }
 
