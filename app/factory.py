@@ -11,8 +11,8 @@ from flask import Flask
 from flask_socketio import SocketIO
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import (headers, live, public, web_assets, web_errors, web_feedback, web_install, web_kinerja, web_lapor, web_ops,
-                 web_photos)
+from app import (headers, live, public, pwa, web_assets, web_errors, web_feedback, web_install, web_kinerja, web_lapor,
+                 web_ops, web_photos)
 from app.auth import displays, web as auth_web
 from app.open311 import api as open311_api
 from app.services import Services
@@ -54,12 +54,13 @@ def create_city_app(settings: Settings, services: Services, mount: str = "") -> 
     server.register_blueprint(public.blueprint)
     server.register_blueprint(web_kinerja.blueprint)
     server.register_blueprint(web_lapor.blueprint)
+    server.register_blueprint(pwa.blueprint)     # the officer's phone: /tugas/sw.js, manifest
 
     web_assets.install(server, web_assets.compressed_dir(settings))
     dash_app = web_assets.PantauDash(
         __name__, server=server, title="Pantau", update_title=None,
         assets_folder=str(ROOT / "assets"), suppress_callback_exceptions=True,
-        # A service worker is served at its own URL (app/web_lapor.py), never run as a page's script.
+        # A service worker is served at its own URL (app/web_lapor.py, app/pwa.py), never run as a page's script.
         assets_ignore=r".*-sw\.js$",
         requests_pathname_prefix=mount + "/", routes_pathname_prefix="/",
         # Bootstrap (Bootswatch Darkly 5.3.8, MIT) is served from assets/: operations rooms are closed networks.

@@ -38,6 +38,7 @@ import dash
 from flask import Flask, g, request
 from flask_compress import Compress
 
+from app import pwa
 from config.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,11 @@ class PantauDash(dash.Dash):
             # The form can be installed on the phone's home screen (app/web_lapor.py: the manifest).
             html = html.replace("</head>", f'<link rel="manifest" href="/lapor/manifest.webmanifest?lang={lang}">'
                                 '<meta name="theme-color" content="#375a7f"></head>', 1)
-        return html
+        try:
+            links = pwa.head_links(request.path)      # the officer's phone (/tugas): its manifest
+        except RuntimeError:
+            links = ""
+        return html.replace("</head>", links + "</head>", 1) if links else html
 
     def _light(self) -> bool:
         try:

@@ -247,8 +247,90 @@
     if (button && !button.disabled) act(button);
   });
 
+  // -- the service worker (assets/tugas-sw.js): the shell and the listed tasks kept on the phone.
+  // On the very first visit the page loads before the worker controls it: the callback bodies the
+  // renderer sends meanwhile are noted here and handed to the worker, which fetches and keeps them.
+  var offered = "", early = [];
+  if (window.fetch && window.location.pathname.indexOf(cityRoot() + "/tugas") === 0 && "serviceWorker" in navigator &&
+      !navigator.serviceWorker.controller) {
+    var plainFetch = window.fetch;
+    window.fetch = function (input, init) {
+      var url = typeof input === "string" ? input : (input && input.url) || "";
+      if (init && init.method === "POST" && typeof init.body === "string" && /\/_dash-update-component$/.test(url) &&
+          !navigator.serviceWorker.controller && early.length < 20) early.push(init.body);
+      return plainFetch.apply(this, arguments);
+    };
+  }
+
+  function shellUrls() {
+    var root = cityRoot();
+    var urls = [window.location.pathname, root + "/_dash-layout", root + "/_dash-dependencies"];
+    (performance.getEntriesByType ? performance.getEntriesByType("resource") : []).forEach(function (e) {
+      var u = new URL(e.name), path = u.pathname.slice(root.length);
+      if (u.origin === window.location.origin && u.pathname.indexOf(root) === 0 &&
+          /^\/(_dash-component-suites|assets|photos)\//.test(path)) {
+        urls.push(u.pathname + u.search);
+      }
+    });
+    return urls;
+  }
+  function registerWorker() {
+    if (!("serviceWorker" in navigator) || registerWorker.done) return;
+    registerWorker.done = true;
+    navigator.serviceWorker.register(cityRoot() + "/tugas/sw.js", {scope: cityRoot() + "/tugas"})
+      .catch(function () { /* not kept */ });
+    navigator.serviceWorker.ready.then(function (registration) {
+      // Whatever the page fetched before the worker controlled it: kept now (what is kept is skipped).
+      if (registration.active) registration.active.postMessage({type: "shell", urls: shellUrls(), bodies: early});
+    });
+    navigator.serviceWorker.addEventListener("message", function (e) {
+      var main = document.querySelector("main.tugas");
+      if (!e.data) return;
+      if (e.data.type === "kept" && main) main.dataset.offlineKept = String(e.data.n);
+      if (e.data.type === "kept" && e.data.n < e.data.of) {    // some not kept yet (no router answer): again soon
+        offered = "";
+        window.setTimeout(offerTasks, 3000);
+      }
+      if (e.data.type === "shell-kept") {
+        document.documentElement.dataset.offlineShell = e.data.missed && e.data.missed.length ? "partly" : "kept";
+        if (e.data.missed && e.data.missed.length && window.console) console.warn("not kept offline", e.data.missed);
+      }
+    });
+  }
+
+  function offerTasks() {
+    if (!("serviceWorker" in navigator)) return;
+    var urls = Array.prototype.map.call(document.querySelectorAll("a.tugas-card[href]"), function (a) {
+      return new URL(a.href, window.location.href).pathname;
+    });
+    var list = urls.join(" ");
+    if (!urls.length || list === offered) return;
+    navigator.serviceWorker.ready.then(function (registration) {
+      if (list === offered || !registration.active) return;
+      offered = list;
+      registration.active.postMessage({type: "tasks", urls: urls});
+      window.setTimeout(function () {      // no answer from the worker (stopped meanwhile): offered again
+        var main = document.querySelector("main.tugas");
+        if (offered === list && main && main.dataset.offlineKept !== String(urls.length)) {
+          offered = "";
+          offerTasks();
+        }
+      }, 10000);
+    });
+  }
+
+  document.addEventListener("submit", function (e) {     // signing out forgets the kept tasks
+    var form = e.target;
+    if (form && form.action && /\/logout$/.test(form.action) && navigator.serviceWorker &&
+        navigator.serviceWorker.controller) {
+      navigator.serviceWorker.controller.postMessage({type: "forget"});
+    }
+  }, true);
+
   function scan() {
     if (window.location.pathname.indexOf(cityRoot() + "/tugas") !== 0) return;   // other screens: nothing to do
+    registerWorker();
+    if (document.querySelector("a.tugas-card")) offerTasks();
     var main = document.querySelector("main.tugas");    // Dash's page has no lang of its own
     if (main && document.documentElement.lang !== main.getAttribute("lang")) {
       document.documentElement.lang = main.getAttribute("lang");

@@ -16,7 +16,7 @@ from flask import (Blueprint, abort, current_app, jsonify, redirect, render_temp
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager, current_user, login_user, logout_user
 
-from app import audit, web_paths
+from app import audit, pwa, web_paths
 from app.auth import permissions
 from app.auth.throttle import LoginBusy, LoginThrottled, Throttle
 from app.auth.users import AccountDisabled, authenticate, end_sessions, load_user
@@ -129,8 +129,8 @@ def guard():
     """before_request: staff paths and staff Dash callbacks need a live session, the role,
     and for a state change a valid CSRF token (own token for the API, same-origin JSON for Dash)."""
     path = request.path
-    if path.startswith(SESSIONLESS):
-        return None   # keyed or public machine APIs: no session is read, none is refreshed
+    if path.startswith(SESSIONLESS) or path in pwa.PUBLIC_PATHS:
+        return None   # keyed or public machine APIs (and data-free worker/manifest files): no session
     if current_user.is_authenticated:
         seen = session.get("seen", 0)
         if time.time() - seen > current_app.permanent_session_lifetime.total_seconds():

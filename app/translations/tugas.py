@@ -1,6 +1,10 @@
 """Texts of the field officer's phone screen (/tugas, /tugas/<ticket>) and of the proof of work."""
 ENTRIES = {
     "tugas.title": {"id": "Tugas lapangan", "en": "Field tasks"},
+    "tugas.app_name": {"id": "Pantau — Tugas lapangan", "en": "Pantau — Field tasks"},
+    "tugas.app_short": {"id": "Tugas", "en": "Tasks"},
+    "tugas.offline_ready": {"id": "Tersimpan di ponsel untuk dibuka tanpa sinyal: {n} tugas",
+                            "en": "Kept on the phone for use with no signal: {n} tasks"},
     "tugas.search": {"id": "Cari tiket, kelurahan atau isi laporan", "en": "Search ticket, kelurahan or text"},
     "tugas.search_label": {"id": "Cari", "en": "Search"},
     "tugas.filter.overdue": {"id": "Terlambat", "en": "Overdue"},
