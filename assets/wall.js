@@ -474,7 +474,7 @@
       });
     });
     if (html !== S.placesHtml) { layer.innerHTML = html; S.placesHtml = html; }
-    S.placed = placed; S.placeLevel = level;
+    S.placed = placed; S.placeLevel = level; S.placedView = viewKey(); S.placePending = false;
     publishState();
   }
 
@@ -496,8 +496,15 @@
     return cache[text];
   }
 
+  // the view the names were last placed for: the map's centre, zoom and size, and the rings
+  function viewKey() {
+    var c = S.map.getCenter(), z = S.map.getSize();
+    return [c.lat.toFixed(6), c.lng.toFixed(6), S.map.getZoom(), z.x, z.y, S.spikePolys.length].join("|");
+  }
+
   var placeTimer = null;
   function placeNamesSoon() {
+    S.placePending = true;
     clearTimeout(placeTimer);
     placeTimer = setTimeout(placeNames, 200);
   }
@@ -779,6 +786,8 @@
     }
     placeSpikes();
     W.state = function () { return S; };
+    // true once the names stand where the map now is (no placement waiting, nothing moved since)
+    W.placesSettled = function () { return !S.placePending && S.placedView === viewKey(); };
     W.countAt = function (lat, lng) {
       return S.counts[window.h3.latLngToCell(lat, lng, S.res)] || 0;
     };

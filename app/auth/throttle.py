@@ -49,7 +49,14 @@ redis.call('PEXPIRE', KEYS[2], window)
 local free = tonumber(ARGV[3])
 local delay = 0
 if n + 1 >= free then delay = math.min(tonumber(ARGV[5]), tonumber(ARGV[4]) * 2 ^ (n + 1 - free)) end
-redis.call('HSET', KEYS[1], 'n', n + 1, 'next', now + delay)
+-- 'next' moves only when this try makes the next one wait: parallel tries read the clock in an
+-- order that is not the order they reach Redis, so a try stamped a millisecond earlier than the
+-- one before it must not find itself 'waiting' for that millisecond.
+if delay > 0 then
+  redis.call('HSET', KEYS[1], 'n', n + 1, 'next', now + delay)
+else
+  redis.call('HSET', KEYS[1], 'n', n + 1)
+end
 redis.call('EXPIRE', KEYS[1], ARGV[8])
 return {'ok', tostring(n), tostring(nxt)}
 """

@@ -66,7 +66,7 @@ def test_two_workers_accept_push_revoke_and_stop(production_server):
 
     _record, token = display_tokens.create_display(services.engine, services.preset.slug, "server test")
     received, displays = [], []
-    while len(displays) < 12 and not all(held_by(worker) for worker in workers):
+    while len(displays) < 40 and not all(held_by(worker) for worker in workers):
         i = len(displays)
         received.append([])
         display = socketio.Client(reconnection=False)

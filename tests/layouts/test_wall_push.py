@@ -84,7 +84,7 @@ def test_place_names_on_the_map_busiest_first_never_overlapping(wall_app, browse
             open_wall(page, wall_app, lang=lang, kiosk="1")
             page.wait_for_function("() => Number(document.getElementById('wall-hexstate').dataset.places) > 0",
                                    timeout=10000)
-            page.wait_for_timeout(500)
+            page.wait_for_function("() => pantauWall.placesSettled()", timeout=10000)
             names = page.evaluate("() => [...document.querySelectorAll('.wall-places .wall-place')]"
                                   ".map(n => { const r = n.getBoundingClientRect();"
                                   " return [n.innerText, r.left, r.top, r.right, r.bottom]; })")
