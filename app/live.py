@@ -28,8 +28,11 @@ one process, see ``app/server.py``).
 Who may connect, and how many (``SocketGate``, in front of Engine.IO, before a
 WebSocket exists): only from the page's own origin (or ``PANTAU_SOCKET_ORIGINS``),
 only with a staff session or a display token (``app.auth.displays``), over
-WebSocket only, at most ``PANTAU_SOCKETS_PER_ADDRESS`` per client address and
-``resolved_sockets_per_process()`` per process (always below the thread count:
+WebSocket only, at most ``PANTAU_SOCKETS_PER_DISPLAY`` per display token and
+``PANTAU_SOCKETS_PER_ACCOUNT`` per staff account (a room of a hundred screens behind
+one address is a hundred credentials, not one address; ``PANTAU_SOCKETS_PER_ADDRESS``
+adds a cap by address where wanted), and ``resolved_sockets_per_process()`` per
+process (always below the thread count:
 each WebSocket holds a gunicorn thread for its whole life, so HTTP keeps the
 rest). ``SocketWatch`` closes a connection that joined no view within
 ``PANTAU_SOCKET_JOIN_S`` and one whose display token was revoked or whose
@@ -527,7 +530,8 @@ class SocketGate:
     With gunicorn's ``gthread`` worker a WebSocket holds its thread until it closes (the Engine.IO
     call below returns only then), so counting calls in flight counts open sockets exactly.
     Refusals are plain HTTP answers before any WebSocket exists: 403 for a foreign origin, 401 with
-    no staff session or display token, 429 past the per-address cap, 503 past the per-process cap.
+    no staff session or display token, 429 past the per-credential (or per-address) cap, 503 past
+    the per-process cap.
     """
 
     def __init__(self, app, flask_app, settings, watch: "SocketWatch | None" = None, path: str = "/socket.io"):
@@ -538,9 +542,11 @@ class SocketGate:
         self.path = path
         self.per_process = settings.resolved_sockets_per_process()
         self.per_address = settings.sockets_per_address
+        self.per_viewer = {"display": settings.sockets_per_display, "staff": settings.sockets_per_account}
         self.lock = threading.Lock()
         self.open = 0
         self.by_address: Counter = Counter()
+        self.by_viewer: Counter = Counter()     # (kind, display id or username) -> open sockets
 
     @staticmethod
     def _refuse(start_response, status: str, message: str, retry_after: int | None = None):
@@ -564,17 +570,25 @@ class SocketGate:
             return self._refuse(start_response, "401 UNAUTHORIZED",
                                 "login required: a staff session or a display token")
         address = environ.get("REMOTE_ADDR") or "-"
+        viewer = tuple(viewer)
         with self.lock:
             if self.open >= self.per_process:
                 refusal = ("503 SERVICE UNAVAILABLE", "push connections: this process is full "
                            f"({self.per_process}, PANTAU_SOCKETS_PER_PROCESS)")
-            elif self.by_address[address] >= self.per_address:
+            elif self.per_address and self.by_address[address] >= self.per_address:
                 refusal = ("429 TOO MANY REQUESTS", "push connections: too many from this address "
                            f"({self.per_address}, PANTAU_SOCKETS_PER_ADDRESS)")
+            elif self.by_viewer[viewer] >= self.per_viewer.get(viewer[0], 1):
+                refusal = ("429 TOO MANY REQUESTS",
+                           f"push connections: too many for this display ({self.per_viewer['display']}, "
+                           "PANTAU_SOCKETS_PER_DISPLAY)" if viewer[0] == "display" else
+                           f"push connections: too many for this account ({self.per_viewer['staff']}, "
+                           "PANTAU_SOCKETS_PER_ACCOUNT)")
             else:
                 refusal = None
                 self.open += 1
                 self.by_address[address] += 1
+                self.by_viewer[viewer] += 1
         if refusal:
             return self._refuse(start_response, *refusal, retry_after=5)
         if self.watch is not None:
@@ -587,6 +601,9 @@ class SocketGate:
                 self.by_address[address] -= 1
                 if self.by_address[address] <= 0:
                     del self.by_address[address]
+                self.by_viewer[viewer] -= 1
+                if self.by_viewer[viewer] <= 0:
+                    del self.by_viewer[viewer]
 
 
 class SocketWatch(ChannelThread):

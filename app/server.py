@@ -15,8 +15,8 @@ Several processes and Socket.IO agree because
 * sessions are signed cookies with one secret, made before the workers start.
 
 A WebSocket holds its thread for its whole life, so push connections are capped per process
-below the thread count (``PANTAU_SOCKETS_PER_PROCESS``, default half the threads) and per client
-address (``app.live.SocketGate``): idle sockets cannot take the threads HTTP needs.
+below the thread count (``PANTAU_SOCKETS_PER_PROCESS``, default half the threads) and per display
+token or staff account (``app.live.SocketGate``): idle sockets cannot take the threads HTTP needs.
 
 Each worker builds its own app after the fork (no ``preload_app``): Redis and
 SQL connections and the relay thread are never shared across a fork.

@@ -103,10 +103,9 @@ def web_env(folder: Path, redis_url: str, port: int) -> dict:
     env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": settings.database_url,
            "PANTAU_DATA_DIR": str(folder), "PANTAU_PORT": str(port), "PANTAU_SIM_RATE": "0",
            "SECRET_KEY": "bench", "PANTAU_TILE_URL": settings.tile_url, "PANTAU_LOG_LEVEL": "WARNING",
-           "PANTAU_BATCH_SIZE": "1000", "PANTAU_BLOCK_MS": "20",
-           # a wall room of DISPLAYS screens behind one address (the operations room's NAT): each push
-           # connection holds a thread, so the threads and the caps are sized for the room
-           "PANTAU_WEB_THREADS": "160", "PANTAU_SOCKETS_PER_PROCESS": "120", "PANTAU_SOCKETS_PER_ADDRESS": "250"}
+           "PANTAU_BATCH_SIZE": "1000", "PANTAU_BLOCK_MS": "20"}
+    # a wall room of DISPLAYS screens behind one address (the operations room's NAT), each with its
+    # own display token, on the default socket settings: nothing sized for the bench
     if settings.boundaries:
         env["PANTAU_BOUNDARIES"] = str(settings.boundaries)
     return env
@@ -180,16 +179,19 @@ class Load:
             self.stop.wait(tick)
 
 
-def socket_displays(base_url: str, count: int, res: int, token: str) -> None:
+def socket_displays(base_url: str, count: int, res: int, tokens: str) -> None:
     """``count`` displays over WebSocket (as assets/wall.js connects), in their own process, each
-    signed in with the display token ``token`` (``python -m app.auth displays create``).
+    signed in with its own display token (``tokens``: comma-separated, as ``python -m app.auth
+    displays create`` makes them; one token holds at most PANTAU_SOCKETS_PER_DISPLAY sockets).
 
     Prints "ready"; on "reset" on stdin zeroes the byte counts; on "report" prints them as JSON.
     """
     import socketio
 
     clients, received = [], [0] * count
+    tokens = tokens.split(",")
     for i in range(count):
+        token = tokens[i]
         client = socketio.Client(reconnection=False)
 
         def on_any(event, data, i=i):
@@ -220,15 +222,15 @@ def main() -> None:
     parser.add_argument("--displays", type=int, default=100)
     parser.add_argument("--hexes", type=int, default=HEXES)
     parser.add_argument("--serve-baseline", nargs=3, metavar=("FOLDER", "REDIS", "PORT"))
-    parser.add_argument("--socket-displays", nargs=4, metavar=("URL", "COUNT", "RES", "TOKEN"))
+    parser.add_argument("--socket-displays", nargs=4, metavar=("URL", "COUNT", "RES", "TOKENS"))
     args = parser.parse_args()
     if args.serve_baseline:
         folder, redis_url, baseline_port = args.serve_baseline
         serve_baseline(Path(folder), redis_url, int(baseline_port))
         return
     if args.socket_displays:
-        url, count, res, token = args.socket_displays
-        socket_displays(url, int(count), int(res), token)
+        url, count, res, tokens = args.socket_displays
+        socket_displays(url, int(count), int(res), tokens)
         return
 
     import psutil
@@ -321,8 +323,11 @@ def main() -> None:
                     (msg.new || []).forEach(r => window.__lat.push(now - Date.parse(r.created_at))); }; }""")
 
             # -- push, under load: the other displays and the aggregator run as their own processes
+            screen_tokens = ",".join(display_tokens.create_display(services.engine, services.preset.slug,
+                                                                   f"bench screen {n + 2}")[1]
+                                     for n in range(args.displays - 1))
             displays = subprocess.Popen([sys.executable, __file__, "--socket-displays", base,
-                                         str(args.displays - 1), str(push_res), token],
+                                         str(args.displays - 1), str(push_res), screen_tokens],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
             children.append(displays)
             assert displays.stdout.readline().strip() == "ready"

@@ -232,7 +232,7 @@ SETTINGS: tuple[Setting, ...] = (
             "(per-address rate limits need the client's own address). 0: trust none."),
     Setting("PANTAU_WEB_WORKERS", "web_workers", _non_negative_int, 0,
             "Web server processes (gunicorn workers). 0: one per CPU core, at most 8."),
-    Setting("PANTAU_WEB_THREADS", "web_threads", _positive_int, 64,
+    Setting("PANTAU_WEB_THREADS", "web_threads", _positive_int, 160,
             "Threads per web process; each connected wall display holds one for its push connection (at most PANTAU_SOCKETS_PER_PROCESS of them)."),
     Setting("PANTAU_REDIS_CLUSTER", "redis_cluster", _on_off, False,
             "REDIS_URL names one node of a Redis Cluster (any node: the others are discovered); "
@@ -297,8 +297,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PANTAU_SOCKETS_PER_PROCESS", "sockets_per_process", _non_negative_int, 0,
             "Push connections (walls) one web process holds at once; more are refused, so HTTP keeps "
             "threads. 0: half of PANTAU_WEB_THREADS. Must be below PANTAU_WEB_THREADS."),
-    Setting("PANTAU_SOCKETS_PER_ADDRESS", "sockets_per_address", _positive_int, 20,
-            "Push connections one client address may hold at once in one web process."),
+    Setting("PANTAU_SOCKETS_PER_ADDRESS", "sockets_per_address", _non_negative_int, 0,
+            "Push connections one client address may hold at once in one web process, whatever their "
+            "credentials. 0: no cap by address (a room of screens behind one address is counted per "
+            "screen: see the two caps below)."),
+    Setting("PANTAU_SOCKETS_PER_DISPLAY", "sockets_per_display", _positive_int, 2,
+            "Push connections one display token may hold at once in one web process (a reloading "
+            "screen briefly holds two): a copied token cannot fill a process."),
+    Setting("PANTAU_SOCKETS_PER_ACCOUNT", "sockets_per_account", _positive_int, 8,
+            "Push connections one staff account may hold at once in one web process (walls and "
+            "consoles in several tabs)."),
     Setting("PANTAU_SOCKET_JOIN_S", "socket_join_s", _positive_float, 10.0,
             "A push connection that joined no wall view within this many seconds is closed."),
     Setting("PANTAU_DISPLAY_CHECK_S", "display_check_s", _positive_float, 30.0,
@@ -407,6 +415,8 @@ class Settings:
     socket_origins: tuple[str, ...] = DEFAULTS["socket_origins"]
     sockets_per_process: int = DEFAULTS["sockets_per_process"]
     sockets_per_address: int = DEFAULTS["sockets_per_address"]
+    sockets_per_display: int = DEFAULTS["sockets_per_display"]
+    sockets_per_account: int = DEFAULTS["sockets_per_account"]
     socket_join_s: float = DEFAULTS["socket_join_s"]
     display_check_s: float = DEFAULTS["display_check_s"]
     login_free_attempts: int = DEFAULTS["login_free_attempts"]

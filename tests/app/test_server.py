@@ -64,11 +64,11 @@ def test_two_workers_accept_push_revoke_and_stop(production_server):
     # each screen signed in with a display token (python -m app.auth displays create).
     from app.auth import displays as display_tokens
 
-    _record, token = display_tokens.create_display(services.engine, services.preset.slug, "server test")
     received, displays = [], []
     while len(displays) < 40 and not all(held_by(worker) for worker in workers):
         i = len(displays)
         received.append([])
+        token = display_tokens.create_display(services.engine, services.preset.slug, f"server test {i}")[1]
         display = socketio.Client(reconnection=False)
         display.on("wall_cells", lambda data, i=i: received[i].append(data), namespace="/wall")
         display.connect(base, namespaces=["/wall"], transports=["websocket"], wait_timeout=10,

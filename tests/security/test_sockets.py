@@ -87,16 +87,33 @@ def test_a_page_on_another_site_cannot_open_the_push(gunicorn):
 
 
 def test_one_address_gets_its_cap_and_no_more(gunicorn):
+    """PANTAU_SOCKETS_PER_ADDRESS set (3 here): a cap by address whatever the credentials."""
     base, services = gunicorn
-    _id, token = display_token(services)
-    held = [_display(base, token, "203.0.113.7") for _ in range(PER_ADDRESS)]
-    assert _status(base, token=token, address="203.0.113.7") == 429      # the N+1th from that address
-    assert _status(base, token=token, address="203.0.113.8") == 101      # another address still gets in
+    tokens = [display_token(services, f"Layar {n}")[1] for n in range(PER_ADDRESS + 1)]
+    held = [_display(base, token, "203.0.113.7") for token in tokens[:PER_ADDRESS]]
+    assert _status(base, token=tokens[-1], address="203.0.113.7") == 429   # the N+1th from that address
+    assert _status(base, token=tokens[-1], address="203.0.113.8") == 101   # another address still gets in
     held.pop().disconnect()
     time.sleep(0.3)
-    assert _status(base, token=token, address="203.0.113.7") == 101      # a freed place can be used again
+    assert _status(base, token=tokens[-1], address="203.0.113.7") == 101   # a freed place can be used again
     for client in held:
         client.disconnect()
+
+
+def test_one_display_token_holds_two_sockets_and_no_more(gunicorn):
+    """A copied display token cannot fill a process: two sockets (a reloading screen briefly holds
+    two), the third refused with words saying why, from any address."""
+    base, services = gunicorn
+    _id, token = display_token(services)
+    held = [_display(base, token, f"198.51.100.{n}") for n in (10, 11)]
+    with pytest.raises(websocket.WebSocketBadStatusException) as third:
+        _raw(base, token=token, address="198.51.100.12")
+    assert third.value.status_code == 429
+    assert b"too many for this display" in third.value.resp_body and b"PANTAU_SOCKETS_PER_DISPLAY" in third.value.resp_body
+    held.pop().disconnect()
+    time.sleep(0.3)
+    assert _status(base, token=token, address="198.51.100.12") == 101    # its place is free again
+    held[0].disconnect()
 
 
 def test_a_socket_that_joins_no_view_is_closed(gunicorn):
@@ -126,7 +143,7 @@ def test_idle_sockets_cannot_starve_ordinary_requests(gunicorn):
     base, services = gunicorn
     _id, token = display_token(services)
     # The process's push places filled by displays from several addresses (a real wall of screens)...
-    walls = [_display(base, token, f"192.0.2.{n}") for n in range(PER_PROCESS)]
+    walls = [_display(base, display_token(services, f"Layar {n}")[1], f"192.0.2.{n}") for n in range(PER_PROCESS)]
     assert _status(base, token=token, address="192.0.2.200") == 503      # ...and one more refused
     # ...while a stranger opens 125 idle sockets at once: anonymous, and with a display token.
     outcomes: list = []
@@ -176,3 +193,38 @@ def test_socket_settings_refuse_a_cap_that_would_starve_http():
     assert settings.socket_origins == ("https://wall.example", "http://10.0.0.5:8050")
     assert Settings.from_env({"PANTAU_WEB_THREADS": "64"}).resolved_sockets_per_process() == 32
     assert Settings.from_env({"PANTAU_WEB_THREADS": "1"}).resolved_sockets_per_process() == 1
+
+
+@pytest.fixture
+def room_server(tmp_path, redis_url, sqlite_url):
+    """The production server on its default socket settings (one worker, so one process's caps)."""
+    from app.services import Services
+
+    services = Services.open(make_settings(tmp_path, redis_url, sqlite_url))
+    base, _, child = start_web_server({
+        "REDIS_URL": redis_url, "DATABASE_URL": sqlite_url, "SECRET_KEY": "test-secret",
+        "PANTAU_WEB_WORKERS": "1", "PANTAU_SOCKET_JOIN_S": "60"}, tmp_path / "var")
+    yield base, services
+    stop_web_server(child)
+    services.close()
+
+
+def test_a_room_of_screens_behind_one_address_all_connect_on_the_defaults(room_server):
+    """A control room's 60 screens behind one NAT address (each its own display token): on the
+    default settings every one connects to a single process; HTTP still answers beside them."""
+    from config.settings import Settings
+
+    base, services = room_server
+    per_process = Settings.from_env({}).resolved_sockets_per_process()
+    assert per_process >= 60
+    screens = []
+    try:
+        for n in range(60):
+            screens.append(_raw(base, token=display_token(services, f"Layar {n + 1}")[1], timeout=10))
+        answers: list = []
+        _timed_get(base, "/healthz", answers)
+        assert answers[0][0] == 200 and answers[0][1] < 2.0
+    finally:
+        for sock in screens:
+            sock.close()
+    assert len(screens) == 60
