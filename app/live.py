@@ -639,11 +639,25 @@ class SocketWatch(ChannelThread):
             self.viewers.pop(sid, None)
             self.epochs.pop(sid, None)
 
+    def _close_eio(self, eio_sid: str) -> None:
+        """Close one Engine.IO connection without waiting for its send queue to drain.
+
+        ``engineio.Server.disconnect`` closes with ``wait=True``: it joins the socket's send queue,
+        and that join never returns when the client went first (the writer stops on a failed send
+        and leaves the queue's last item unfinished). Seen on a loaded machine: the watch thread
+        hung there and closed nothing more. The close packet is still queued and sent; the
+        socket's own threads end when the WebSocket does."""
+        eio = self.socketio.server.eio
+        sock = eio.sockets.get(eio_sid)
+        if sock is not None:
+            sock.close(wait=False, reason=eio.reason.SERVER_DISCONNECT)
+            eio.sockets.pop(eio_sid, None)
+
     def _close_sid(self, sid: str) -> None:
         eio_sid = self.socketio.server.manager.eio_sid_from_sid(sid, NAMESPACE)
         self.gone(sid)
         if eio_sid is not None:
-            self.socketio.server.eio.disconnect(eio_sid)
+            self._close_eio(eio_sid)
 
     def close_display(self, display_id: str) -> int:
         with self.lock:
@@ -668,7 +682,7 @@ class SocketWatch(ChannelThread):
         for eio_sid in current:
             first = self.first_seen.setdefault(eio_sid, now)
             if eio_sid not in joined and now - first >= self.join_s:
-                eio.disconnect(eio_sid)
+                self._close_eio(eio_sid)
                 closed += 1
         for eio_sid in set(self.first_seen) - current:
             del self.first_seen[eio_sid]
