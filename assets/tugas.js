@@ -248,17 +248,41 @@
   });
 
   // -- the service worker (assets/tugas-sw.js): the shell and the listed tasks kept on the phone.
-  // On the very first visit the page loads before the worker controls it: the callback bodies the
-  // renderer sends meanwhile are noted here and handed to the worker, which fetches and keeps them.
-  var offered = "", early = [];
+  // On the very first visit the page loads before the worker controls it: the callback answers the
+  // renderer gets meanwhile are copied here ({body, answer}) and handed to the worker, which keeps
+  // them as they are (no second request). The page says it is kept (html[data-offline-shell]) only
+  // once the worker controls it, has kept the shell and every such answer, and none is still on its
+  // way: from then on every answer passes through the worker, which keeps it before the page has it.
+  var offered = "", early = [], inFlight = 0, handed = false, unacked = {}, shellKept = null, answerNo = 0;
+  function handOver(item) {       // an answer that came back after the shell was handed over
+    var worker = navigator.serviceWorker.controller;
+    if (!worker) return;
+    var id = ++answerNo;
+    unacked[id] = true;
+    worker.postMessage({type: "answer", id: id, body: item.body, answer: item.answer});
+  }
+  function reportKept() {
+    if (shellKept === null || inFlight || Object.keys(unacked).length || !navigator.serviceWorker.controller) return;
+    document.documentElement.dataset.offlineShell = shellKept;
+  }
   if (window.fetch && window.location.pathname.indexOf(cityRoot() + "/tugas") === 0 && "serviceWorker" in navigator &&
       !navigator.serviceWorker.controller) {
     var plainFetch = window.fetch;
     window.fetch = function (input, init) {
       var url = typeof input === "string" ? input : (input && input.url) || "";
-      if (init && init.method === "POST" && typeof init.body === "string" && /\/_dash-update-component$/.test(url) &&
-          !navigator.serviceWorker.controller && early.length < 20) early.push(init.body);
-      return plainFetch.apply(this, arguments);
+      var answer = plainFetch.apply(this, arguments);
+      if (init && init.method === "POST" && typeof init.body === "string" && /\/_dash-update-component(\?|$)/.test(url) &&
+          !navigator.serviceWorker.controller && early.length < 50) {
+        var body = init.body;
+        inFlight += 1;
+        answer.then(function (r) {
+          return r.ok ? r.clone().text().then(function (text) {
+            var item = {body: body, answer: text};
+            if (handed) handOver(item); else early.push(item);
+          }) : null;
+        }).catch(function () { /* not kept */ }).then(function () { inFlight -= 1; reportKept(); });
+      }
+      return answer;
     };
   }
 
@@ -279,10 +303,17 @@
     registerWorker.done = true;
     navigator.serviceWorker.register(cityRoot() + "/tugas/sw.js", {scope: cityRoot() + "/tugas"})
       .catch(function () { /* not kept */ });
-    navigator.serviceWorker.ready.then(function (registration) {
+    function handShell() {
       // Whatever the page fetched before the worker controlled it: kept now (what is kept is skipped).
-      if (registration.active) registration.active.postMessage({type: "shell", urls: shellUrls(), bodies: early});
-    });
+      var worker = navigator.serviceWorker.controller;
+      if (!worker || handed) return;
+      handed = true;
+      worker.postMessage({type: "shell", urls: shellUrls(), answers: early});
+      early = [];
+    }
+    // The worker claims the page when it activates; only then does every later answer pass through it.
+    if (navigator.serviceWorker.controller) handShell();
+    navigator.serviceWorker.addEventListener("controllerchange", handShell);
     navigator.serviceWorker.addEventListener("message", function (e) {
       var main = document.querySelector("main.tugas");
       if (!e.data) return;
@@ -292,8 +323,13 @@
         window.setTimeout(offerTasks, 3000);
       }
       if (e.data.type === "shell-kept") {
-        document.documentElement.dataset.offlineShell = e.data.missed && e.data.missed.length ? "partly" : "kept";
+        shellKept = e.data.missed && e.data.missed.length ? "partly" : "kept";
         if (e.data.missed && e.data.missed.length && window.console) console.warn("not kept offline", e.data.missed);
+        reportKept();
+      }
+      if (e.data.type === "answer-kept") {
+        delete unacked[e.data.id];
+        reportKept();
       }
     });
   }

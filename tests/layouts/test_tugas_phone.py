@@ -1,7 +1,6 @@
 """The field officer's phone at 360x800 with location granted: find a task, start, resolve at the site
 (verified), resolve another from 2 km away (flagged), try the first report's photo again (refused, in
 Indonesian); a second report's form is always empty; no sideways scroll; axe finds nothing serious."""
-import pytest
 
 from app.auth.users import create_user
 from app.staff import actions
@@ -141,8 +140,6 @@ def test_officer_phone_start_resolve_with_proof(live_app, browser, artifacts_dir
     context.close()
 
 
-@pytest.mark.xfail(reason="flaky (tugassw, #12): passes most runs; sometimes the offline reload draws the shell "
-                          "without the cards (see /work/notes/tugassw.md)", strict=False)
 def test_officer_phone_works_offline_after_a_reload(live_app, browser, artifacts_dir, tmp_path):
     """The service worker keeps the shell and the officer's tasks (with their before photos): loaded
     once online, the list and a task's page open again with no signal; a resolution made offline is
