@@ -23,6 +23,9 @@ var VERSION = "v2";
 var CACHE = "pantau-tugas-" + VERSION;
 var ROOT = self.location.pathname.replace(/\/tugas\/sw\.js$/, "");   // "" or the city's mount ("/kupang")
 var SCREEN = ROOT + "/tugas";
+// A task's page (/tugas/<ticket>) is one more Dash page, the same for every ticket: the list's page
+// without the map library, a task's with it (app/web_assets.py). Both are kept.
+var TASK_SHELL = SCREEN + "/-";
 var CALLBACK = ROOT + "/_dash-update-component";
 var KEY_PREFIX = ROOT + "/__pantau-tugas/callback/";
 var ROUTER_KEY = ROOT + "/__pantau-tugas/router";
@@ -36,23 +39,29 @@ var routerBody = null;      // the list page's router request body (the template
 // The shell, kept before the worker is installed: the page (the same for every task), Dash's layout
 // and callback list, and every script and style the page names. The page hands over what it loaded
 // too (message "shell"): whatever is kept already is skipped.
+function keepPage(cache, path) {     // the page and what it names: [urls to keep]
+  return fetch(path, {credentials: "same-origin"}).then(function (page) {
+    var type = page.headers.get("Content-Type") || "";
+    if (!page.ok || page.redirected || type.indexOf("text/html") !== 0) return [];   // signed out: nothing
+    return page.clone().text().then(function (html) {
+      var found = [], tag = /<(?:script|link)\b[^>]*?\b(?:src|href)="([^"]+)"/g, m;
+      while ((m = tag.exec(html))) {
+        var u = new URL(m[1].replace(/&amp;/g, "&"), self.location.href);
+        if (u.origin === self.location.origin && /\/(_dash-component-suites|assets)\//.test(u.pathname)) {
+          found.push(u.pathname + u.search);
+        }
+      }
+      return cache.put(path, page).then(function () { return found; });
+    });
+  });
+}
+
 function precacheShell() {
   return caches.open(CACHE).then(function (cache) {
-    return fetch(SCREEN, {credentials: "same-origin"}).then(function (page) {
-      var type = page.headers.get("Content-Type") || "";
-      if (!page.ok || page.redirected || type.indexOf("text/html") !== 0) return [];   // signed out: nothing
-      return page.clone().text().then(function (html) {
-        var found = [ROOT + "/_dash-layout", ROOT + "/_dash-dependencies"].concat(CHUNKS.map(function (u) { return ROOT + u; }));
-        var tag = /<(?:script|link)\b[^>]*?\b(?:src|href)="([^"]+)"/g, m;
-        while ((m = tag.exec(html))) {
-          var u = new URL(m[1].replace(/&amp;/g, "&"), self.location.href);
-          if (u.origin === self.location.origin && /\/(_dash-component-suites|assets)\//.test(u.pathname)) {
-            found.push(u.pathname + u.search);
-          }
-        }
-        return cache.put(SCREEN, page).then(function () { return found; });
-      });
-    }).then(function (urls) {
+    return Promise.all([keepPage(cache, SCREEN), keepPage(cache, TASK_SHELL)]).then(function (named) {
+      var urls = [ROOT + "/_dash-layout", ROOT + "/_dash-dependencies"].concat(CHUNKS.map(function (u) { return ROOT + u; }),
+                                                                              named[0], named[1]);
+      urls = urls.filter(function (u, i) { return urls.indexOf(u) === i; });
       return Promise.all(urls.map(function (u) { return within(30000, keepUrl(cache, u)); }));
     });
   }).catch(function () { return []; });     // never a reason not to install: the page hands it over again
@@ -210,8 +219,9 @@ self.addEventListener("fetch", function (event) {
   }
   if (request.method !== "GET" || under(url.pathname, "/socket.io")) return;
   if (request.mode === "navigate") {
-    if (url.pathname === SCREEN || url.pathname.indexOf(SCREEN + "/") === 0) {
-      event.respondWith(networkFirst(request, SCREEN));         // Dash's page is the same for every task
+    if (url.pathname === SCREEN) event.respondWith(networkFirst(request, SCREEN));
+    else if (url.pathname.indexOf(SCREEN + "/") === 0) {
+      event.respondWith(networkFirst(request, TASK_SHELL));     // Dash's page is the same for every task
     }
     return;
   }

@@ -10,15 +10,14 @@ import json
 from datetime import datetime, timezone
 from urllib.parse import quote
 
-import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from app import photos
 from app.auth import permissions
 from app.auth.web import csrf_token
-from app.i18n import distance, local_time, span, t
+from app.i18n import distance, local_time, number, span, t
 from app.staff.service import report_detail
-from app.staff.tasks import TASK_STATES, by_ticket
+from app.staff.tasks import TASK_STATES, TaskFilter, by_ticket, task_page
 from app.workflow import TRANSITIONS, Status
 from config.catalogue import CATEGORIES
 from layouts.dispatch import report_map
@@ -101,13 +100,16 @@ def layout(services, params: dict) -> html.Div:
     path = params.get("path") or PATH
     if path.rstrip("/") != PATH:
         return task_layout(services, user, lang, path[len(PATH) + 1:].strip("/"))
+    search = (params.get("q") or "")[:100]
+    # The first page drawn with the screen (no callback round trip before the officer sees a task).
+    cards, counts, label, first, last = list_parts(services, user, TaskFilter(search=search), 0, lang)
     return html.Main([
         _top(user, lang, services, PATH),
         html.H1(t("tugas.title", lang) + (f" — {user.agency}" if user.agency else ""), className="tugas-h1"),
         html.Div([
             html.Label(t("tugas.search_label", lang), htmlFor=SEARCH, className="visually-hidden"),
             dcc.Input(id=SEARCH, type="search", debounce=True, placeholder=t("tugas.search", lang),
-                      className="form-control tugas-search", value=params.get("q", "")),
+                      className="form-control tugas-search", value=search),
         ]),
         html.Div([
             html.Div([html.Button(t(f"tugas.filter.{name}", lang), id=f"tugas-{name}", n_clicks=0, type="button",
@@ -121,16 +123,36 @@ def layout(services, params: dict) -> html.Div:
                       for s in ("",) + TASK_STATES], role="group",
                      **{"aria-label": t("tugas.filter.state", lang)}, className="mb-1"),
         ], className="tugas-filters"),
-        html.Div(id=COUNTS, className="tugas-counts small", role="status"),
-        html.Div(id=LIST, className="tugas-list"),
-        html.Nav([html.Button(t("tugas.prev", lang), id=PREV, className="btn btn-outline-light btn-sm", n_clicks=0),
-                  html.Span(id=PAGE_LABEL, className="mx-2 small"),
-                  html.Button(t("tugas.next", lang), id=NEXT, className="btn btn-outline-light btn-sm", n_clicks=0)],
+        html.Div(counts, id=COUNTS, className="tugas-counts small", role="status"),
+        html.Div(cards, id=LIST, className="tugas-list"),
+        html.Nav([html.Button(t("tugas.prev", lang), id=PREV, className="btn btn-outline-light btn-sm", n_clicks=0,
+                              disabled=first),
+                  html.Span(label, id=PAGE_LABEL, className="mx-2 small"),
+                  html.Button(t("tugas.next", lang), id=NEXT, className="btn btn-outline-light btn-sm", n_clicks=0,
+                              disabled=last)],
                  className="tugas-pager", **{"aria-label": t("tugas.page", lang, page="", pages="")}),
         dcc.Store(id=PAGE, data=0), dcc.Store(id=STATE, data=""), dcc.Store(id=FLAGS, data=[]),
         dcc.Interval(id=TICK, interval=30_000),
         dcc.Store(id=LANG_CODE, data=lang),
     ], className="tugas tugas-home container-fluid", lang=lang)
+
+
+def list_parts(services, user, flt: TaskFilter, page_no: int, lang: str) -> tuple:
+    """The list's cards, counts, page label and whether it is on its first / last page (what the
+    screen draws at first and what ``callbacks.tugas`` redraws)."""
+    result = task_page(services.engine, services.preset, user, flt, page_no)
+    suffix = lang_query(lang, services)
+    cards = [card(item, lang, suffix) for item in result["items"]] or \
+        [html.P(t("tugas.none", lang), className="text-muted")]
+    counts = [html.Strong(t("tugas.count", lang, n=number(result["total"], lang)), className="me-2")] + \
+        [html.Span(t("tugas.count_state", lang, state=status_word(s, lang), n=number(n, lang)),
+                   className="me-2 tugas-count", **{"data-state": s})
+         for s, n in result["counts"].items() if n] + \
+        [html.Span(t("tugas.count_state", lang, state=t("tugas.filter.overdue", lang),
+                     n=number(result["overdue"], lang)), className="tugas-count text-warning",
+                   **{"data-state": "overdue"})] * bool(result["overdue"])
+    label = t("tugas.page", lang, page=number(result["page"] + 1, lang), pages=number(result["pages"], lang))
+    return cards, counts, label, result["page"] == 0, result["page"] >= result["pages"] - 1
 
 
 def card(item: dict, lang: str, suffix: str) -> html.A:
