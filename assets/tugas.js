@@ -59,25 +59,39 @@
     });
   }
 
+  // The browser's own file input says "Choose File / No file chosen" in the browser's language, not
+  // the screen's: it is kept (focusable, for the keyboard and the camera) under a button of our own.
   function buildPhotoInput(slot) {
     if (slot.querySelector("input")) return;
-    var label = document.createElement("label");
-    label.className = "form-label small";
-    label.htmlFor = "tugas-photo";
-    label.textContent = slot.dataset.label;
+    var title = document.createElement("div");
+    title.className = "form-label small";
+    title.id = "tugas-photo-title";
+    title.textContent = slot.dataset.label;
     var input = document.createElement("input");
     input.type = "file";
     input.id = "tugas-photo";
     input.name = "photo";
     input.accept = "image/*";
     input.setAttribute("capture", "environment");
-    input.className = "form-control";
-    input.setAttribute("aria-describedby", "tugas-photo-hint");
+    input.className = "tugas-file";
+    input.setAttribute("aria-labelledby", "tugas-photo-title");
+    input.setAttribute("aria-describedby", "tugas-photo-chosen tugas-photo-hint");
+    var pick = document.createElement("label");
+    pick.htmlFor = "tugas-photo";
+    pick.className = "btn btn-outline-light tugas-pick";
+    pick.textContent = slot.dataset.pick || slot.dataset.label;
+    var chosen = document.createElement("div");
+    chosen.id = "tugas-photo-chosen";
+    chosen.className = "tugas-chosen small";
+    chosen.textContent = slot.dataset.none || "";
+    input.addEventListener("change", function () {
+      chosen.textContent = input.files && input.files.length ? input.files[0].name : (slot.dataset.none || "");
+    });
     var hint = document.createElement("div");
     hint.id = "tugas-photo-hint";
     hint.className = "form-text";
     hint.textContent = slot.dataset.hint;
-    slot.append(label, input, hint);
+    slot.append(title, input, pick, chosen, hint);
   }
 
   function newKey() {

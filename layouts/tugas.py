@@ -21,7 +21,7 @@ from app.staff.tasks import TASK_STATES, TaskFilter, by_ticket, task_page
 from app.workflow import TRANSITIONS, Status
 from config.catalogue import CATEGORIES
 from layouts.dispatch import report_map
-from layouts.staff_common import current_staff, not_allowed, signed_in_bar
+from layouts.staff_common import current_staff, not_allowed
 from app.web_paths import url
 
 PATH = "/tugas"
@@ -80,11 +80,22 @@ def deadline_badge(remaining_s: float | None, lang: str) -> html.Span:
                      **{"data-due": state})
 
 
+def _signed_in(user, lang: str) -> html.Div:
+    """Who is signed in, the role in words (never its code), and the sign-out button."""
+    role = t(f"dispatch.role.{user.role}", lang) + (f" · {user.agency}" if user.agency else "")
+    return html.Div([
+        html.Span(t("staff.signed_in", lang, user=user.username, role=role), className="me-3"),
+        html.Form([dcc.Input(type="hidden", name="csrf_token", value=csrf_token()),
+                   html.Button(t("staff.logout", lang), type="submit", className="btn btn-sm btn-outline-light")],
+                  method="POST", action=url("/logout"), style={"display": "inline"}),
+    ], className="small my-2 tugas-who")
+
+
 def _top(user, lang: str, services, path: str) -> html.Div:
     other = "en" if lang == "id" else "id"
     href = url(path + ("" if other == services.settings.language else f"?lang={other}"))
     return html.Div([
-        signed_in_bar(user, lang, csrf_token()),
+        _signed_in(user, lang),
         html.A(t("tugas.lang", lang), href=href, id=LANG, lang=other, className="tugas-lang small"),
         # What waits on the phone to be sent (filled by assets/tugas.js from its IndexedDB queue).
         html.Div(className="tugas-pending alert alert-warning py-2 w-100", hidden=True, role="status",
@@ -107,9 +118,9 @@ def layout(services, params: dict) -> html.Div:
         _top(user, lang, services, PATH),
         html.H1(t("tugas.title", lang) + (f" — {user.agency}" if user.agency else ""), className="tugas-h1"),
         html.Div([
-            html.Label(t("tugas.search_label", lang), htmlFor=SEARCH, className="visually-hidden"),
-            dcc.Input(id=SEARCH, type="search", debounce=True, placeholder=t("tugas.search", lang),
-                      className="form-control tugas-search", value=search),
+            # A visible label: a placeholder this long is cut off at 360 px.
+            html.Label(t("tugas.search", lang), htmlFor=SEARCH, className="form-label small mb-1"),
+            dcc.Input(id=SEARCH, type="search", debounce=True, className="form-control tugas-search", value=search),
         ]),
         html.Div([
             html.Div([html.Button(t(f"tugas.filter.{name}", lang), id=f"tugas-{name}", n_clicks=0, type="button",
@@ -256,7 +267,9 @@ def task_layout(services, user, lang: str, ticket: str) -> html.Main:
         ]) if "resolve" in actions else None,
         # The file input is made by assets/tugas.js (Dash has no file input with `capture`).
         html.Div(className="tugas-photo-slot mb-2", **{"data-label": t("tugas.photo", lang),
-                                                       "data-hint": t("tugas.photo_hint", lang)})
+                                                       "data-hint": t("tugas.photo_hint", lang),
+                                                       "data-pick": t("tugas.photo_pick", lang),
+                                                       "data-none": t("tugas.photo_none", lang)})
         if "resolve" in actions else None,
         html.Div(html.Div(className="progress-bar", style={"width": "0%"}), className="progress tugas-progress mb-2",
                  role="progressbar", hidden=True, **{"aria-label": t("tugas.sending", lang), "aria-valuemin": 0,

@@ -40,6 +40,8 @@ ENTRIES = {
     "tugas.photo": {"id": "Foto sesudah dikerjakan (kamera)", "en": "After photo (camera)"},
     "tugas.photo_hint": {"id": "Ambil dari tempat yang sama dengan foto sebelum.",
                          "en": "Take it from the same spot as the before photo."},
+    "tugas.photo_pick": {"id": "📷 Ambil atau pilih foto", "en": "📷 Take or choose a photo"},
+    "tugas.photo_none": {"id": "Belum ada foto dipilih.", "en": "No photo chosen yet."},
     "tugas.start": {"id": "Mulai kerjakan", "en": "Start work"},
     "tugas.resolve": {"id": "Selesaikan", "en": "Resolve"},
     "tugas.add_note": {"id": "Tambah catatan", "en": "Add note"},
