@@ -4,7 +4,11 @@
  * styles, layout and callback list), the answers of the screen's own callbacks (the task list, each
  * task's page) and every listed task's before photo. Online, everything comes from the network
  * first and refreshes what is kept (a new deploy is never hidden behind a stale shell); with no
- * signal, the kept copy answers.
+ * signal, the kept copy answers. The shell is kept when the worker installs (both Dash pages: the
+ * list's and a task's, which also loads the map library); whatever the network answers is put in the
+ * cache before the page gets it, so what the page has drawn, a reload with no signal draws again.
+ * On the first visit the page loads before the worker controls it: assets/tugas.js hands over the
+ * callback answers it got meanwhile ({type: "shell", urls, answers}; later ones {type: "answer"}).
  *
  * A callback answer (a POST to _dash-update-component) is kept under a key made from its request
  * body normalised: the output and the inputs' and states' ids, properties and values, leaving out
