@@ -256,7 +256,7 @@ def task_layout(services, user, lang: str, ticket: str) -> html.Main:
     geo = f"geo:{row.lat:.6f},{row.lng:.6f}?q={row.lat:.6f},{row.lng:.6f}({quote(row.ticket)})"
     texts = {k: t(f"tugas.{k}", lang, ticket=row.ticket) for k in
              ("confirm.start", "confirm.resolve", "sending", "locating", "err.network", "err.photo_missing",
-              "presence.ok", "presence.no", "queued")}
+              "presence.ok", "presence.no", "queued", "shrinking")}
     texts.update({f"done.{a}": t(f"tugas.done.{a}", lang, ticket=row.ticket, presence="{presence}")
                   for a in ("start", "resolve")})
     form = html.Section([
@@ -269,7 +269,10 @@ def task_layout(services, user, lang: str, ticket: str) -> html.Main:
         html.Div(className="tugas-photo-slot mb-2", **{"data-label": t("tugas.photo", lang),
                                                        "data-hint": t("tugas.photo_hint", lang),
                                                        "data-pick": t("tugas.photo_pick", lang),
-                                                       "data-none": t("tugas.photo_none", lang)})
+                                                       "data-none": t("tugas.photo_none", lang),
+                                                       "data-shrinking": t("tugas.shrinking", lang),
+                                                       "data-shrunk": t("tugas.shrunk", lang, before="{before}",
+                                                                        after="{after}")})
         if "resolve" in actions else None,
         html.Div(html.Div(className="progress-bar", style={"width": "0%"}), className="progress tugas-progress mb-2",
                  role="progressbar", hidden=True, **{"aria-label": t("tugas.sending", lang), "aria-valuemin": 0,
