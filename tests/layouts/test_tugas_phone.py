@@ -291,9 +291,17 @@ def test_after_photo_is_shrunk_on_the_phone_keeping_its_capture_time(live_app, b
     page.goto(f"{base}/tugas/{first.ticket}")
     page.wait_for_selector("#tugas-photo")
 
+    # What cannot be decoded goes as taken; a large PNG is shrunk too (a JPEG, nothing to carry).
+    (tmp_path / "rusak.jpg").write_bytes(b"\xff\xd8\xff\xe1" + bytes(range(256)) * 8000)
+    page.set_input_files("#tugas-photo", str(tmp_path / "rusak.jpg"))
+    page.wait_for_selector("#tugas-photo-chosen[data-shrink='as-taken']:has-text('rusak.jpg')")
+    Image.effect_noise((2400, 1800), 30).convert("RGB").save(tmp_path / "layar.png")
+    page.set_input_files("#tugas-photo", str(tmp_path / "layar.png"))
+    page.wait_for_selector("#tugas-photo-chosen[data-shrink='shrunk']:has-text('layar.png')")
+
     page.set_input_files("#tugas-photo", str(tmp_path / "IMG_1.jpg"))
     page.screenshot(path=str(artifacts_dir / "1-shrinking-id.png"), full_page=True)
-    page.wait_for_selector("#tugas-photo-chosen[data-shrink='shrunk']")
+    page.wait_for_selector("#tugas-photo-chosen[data-shrink='shrunk']:has-text('IMG_1.jpg')")
     words = page.inner_text("#tugas-photo-chosen")
     before = f"{round(len(originals[1]) / 1024 / 1024, 1):.1f}".replace(".", ",")     # Indonesian numbers
     assert re.fullmatch(rf"IMG_1\.jpg · Foto diperkecil dari {before} MB menjadi [\d.]+ KB\.", words), words
