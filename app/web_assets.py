@@ -54,6 +54,13 @@ LEFT_OUT_ON = {"/lapor": re.compile(r"/assets/lacak[^/]*\.js$"), "/lacak": re.co
 # Fetched by the page itself when needed: {namespace: URL pattern}.
 LAZY = {"dash_leaflet": re.compile(r"/dash_leaflet/")}
 LIGHT_NAMESPACES = ("dash_html_components", "dash_core_components")
+# The officer's phone (/tugas, layouts/tugas.py), opened over 3G too: only what its screens draw. The
+# list has no map (dash-leaflet only on a task's own page, /tugas/<ticket>); neither uses Bootstrap's
+# components, the data table, the polyfill nor the other screens' files.
+OFFICER_PATH = "/tugas"
+OFFICER_LEFT_OUT = re.compile(r"/dash_table/|/dash_bootstrap_components/|/deps/polyfill@"
+                              r"|/assets/(wall|kiosk|dispatch|lapor|lacak|citizen)[^/]*$|/assets/vendor/")
+OFFICER_LIST_LEFT_OUT = re.compile(r"/dash_leaflet/")
 STATIC_PREFIXES = ("/_dash-component-suites/", "/assets/")
 YEAR = 31536000
 
@@ -108,6 +115,13 @@ class PantauDash(dash.Dash):
         # Every resource is still registered (so it can be served, also lazily); the light pages
         # only leave some out of their HTML.
         srcs = super()._collect_and_register_resources(resources, include_async, url_attr)
+        try:
+            path = request.path
+        except RuntimeError:
+            path = ""
+        if is_light_under(path, OFFICER_PATH):
+            return [src for src in srcs if not OFFICER_LEFT_OUT.search(_url_of(src).split("?", 1)[0])
+                    and not (path == OFFICER_PATH and OFFICER_LIST_LEFT_OUT.search(_url_of(src).split("?", 1)[0]))]
         if not self._light():
             return [src for src in srcs if not CITIZEN_ONLY.search(_url_of(src).split("?", 1)[0])]
         kept = []

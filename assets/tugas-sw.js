@@ -4,7 +4,11 @@
  * styles, layout and callback list), the answers of the screen's own callbacks (the task list, each
  * task's page) and every listed task's before photo. Online, everything comes from the network
  * first and refreshes what is kept (a new deploy is never hidden behind a stale shell); with no
- * signal, the kept copy answers.
+ * signal, the kept copy answers. The shell is kept when the worker installs (both Dash pages: the
+ * list's and a task's, which also loads the map library); whatever the network answers is put in the
+ * cache before the page gets it, so what the page has drawn, a reload with no signal draws again.
+ * On the first visit the page loads before the worker controls it: assets/tugas.js hands over the
+ * callback answers it got meanwhile ({type: "shell", urls, answers}; later ones {type: "answer"}).
  *
  * A callback answer (a POST to _dash-update-component) is kept under a key made from its request
  * body normalised: the output and the inputs' and states' ids, properties and values, leaving out
@@ -23,6 +27,9 @@ var VERSION = "v2";
 var CACHE = "pantau-tugas-" + VERSION;
 var ROOT = self.location.pathname.replace(/\/tugas\/sw\.js$/, "");   // "" or the city's mount ("/kupang")
 var SCREEN = ROOT + "/tugas";
+// A task's page (/tugas/<ticket>) is one more Dash page, the same for every ticket: the list's page
+// without the map library, a task's with it (app/web_assets.py). Both are kept.
+var TASK_SHELL = SCREEN + "/-";
 var CALLBACK = ROOT + "/_dash-update-component";
 var KEY_PREFIX = ROOT + "/__pantau-tugas/callback/";
 var ROUTER_KEY = ROOT + "/__pantau-tugas/router";
@@ -33,8 +40,39 @@ var VOLATILE = {n_intervals: true, n_intervals_last: true, timestamp: true};
 var CHUNKS = ["/_dash-component-suites/dash_leaflet/async-GeoJSON.js"];
 var routerBody = null;      // the list page's router request body (the template for task pages)
 
+// The shell, kept before the worker is installed: the page (the same for every task), Dash's layout
+// and callback list, and every script and style the page names. The page hands over what it loaded
+// too (message "shell"): whatever is kept already is skipped.
+function keepPage(cache, path) {     // the page and what it names: [urls to keep]
+  return fetch(path, {credentials: "same-origin"}).then(function (page) {
+    var type = page.headers.get("Content-Type") || "";
+    if (!page.ok || page.redirected || type.indexOf("text/html") !== 0) return [];   // signed out: nothing
+    return page.clone().text().then(function (html) {
+      var found = [], tag = /<(?:script|link)\b[^>]*?\b(?:src|href)="([^"]+)"/g, m;
+      while ((m = tag.exec(html))) {
+        var u = new URL(m[1].replace(/&amp;/g, "&"), self.location.href);
+        if (u.origin === self.location.origin && /\/(_dash-component-suites|assets)\//.test(u.pathname)) {
+          found.push(u.pathname + u.search);
+        }
+      }
+      return cache.put(path, page).then(function () { return found; });
+    });
+  });
+}
+
+function precacheShell() {
+  return caches.open(CACHE).then(function (cache) {
+    return Promise.all([keepPage(cache, SCREEN), keepPage(cache, TASK_SHELL)]).then(function (named) {
+      var urls = [ROOT + "/_dash-layout", ROOT + "/_dash-dependencies"].concat(CHUNKS.map(function (u) { return ROOT + u; }),
+                                                                              named[0], named[1]);
+      urls = urls.filter(function (u, i) { return urls.indexOf(u) === i; });
+      return Promise.all(urls.map(function (u) { return within(30000, keepUrl(cache, u)); }));
+    });
+  }).catch(function () { return []; });     // never a reason not to install: the page hands it over again
+}
+
 self.addEventListener("install", function (event) {
-  event.waitUntil(self.skipWaiting());     // the shell is kept by the page once loaded (message "shell")
+  event.waitUntil(within(60000, precacheShell()).then(function () { return self.skipWaiting(); }));
 });
 
 self.addEventListener("activate", function (event) {
@@ -93,9 +131,10 @@ function isListRouter(text) {
 }
 
 function noteRouter(text) {    // kept in the cache too: a worker is stopped when idle, losing its globals
-  if (typeof text !== "string" || !isListRouter(text)) return;
+  if (typeof text !== "string" || !isListRouter(text)) return Promise.resolve();
   routerBody = text;
-  caches.open(CACHE).then(function (cache) { cache.put(ROUTER_KEY, new Response(text)); });
+  return caches.open(CACHE).then(function (cache) { return cache.put(ROUTER_KEY, new Response(text)); })
+    .catch(function () { /* kept in memory only */ });
 }
 
 function router() {
@@ -123,13 +162,15 @@ function offline() {
   return new Response(JSON.stringify({error: "offline"}), {status: 503, headers: {"Content-Type": "application/json"}});
 }
 
+// Online, the answer is kept before the page gets it: whatever the page has drawn, a reload with no
+// signal draws again (a page that reloads as soon as it has its answer must not beat the cache).
 function answerCallback(request) {
   return request.clone().text().then(function (text) {
-    noteRouter(text);
-    return keysOf(text).then(function (keys) {
+    return Promise.all([noteRouter(text), keysOf(text)]).then(function (noted) {
+      var keys = noted[1];
       return fetch(request).then(function (response) {
-        keepAnswer(keys, response.clone());
-        return response;
+        if (!keys || !response.ok) return response;
+        return keepAnswer(keys, response.clone()).then(function () { return response; });
       }, function () {
         return keptAnswer(keys).then(function (hit) { return hit || offline(); });
       });
@@ -137,18 +178,26 @@ function answerCallback(request) {
   });
 }
 
+// An answer the page got before this worker controlled it, handed over as text.
+function keepAnswerText(body, answer) {
+  if (typeof body !== "string" || typeof answer !== "string") return Promise.resolve(false);
+  return Promise.all([noteRouter(body), keysOf(body)]).then(function (noted) {
+    return keepAnswer(noted[1], new Response(answer, {headers: {"Content-Type": "application/json"}}));
+  });
+}
+
 // -- GETs -------------------------------------------------------------------------------------------
+// Kept before it is answered (as callback answers are): what the page has, a reload offline has.
 function keep(request, response) {
-  if (response && response.ok && response.type === "basic") {
-    var copy = response.clone();
-    caches.open(CACHE).then(function (cache) { cache.put(request, copy); });
-  }
-  return response;
+  if (!(response && response.ok && response.type === "basic")) return Promise.resolve(response);
+  var copy = response.clone();
+  return caches.open(CACHE).then(function (cache) { return cache.put(request, copy); })
+    .then(function () { return response; }, function () { return response; });
 }
 
 function networkFirst(request, fallbackUrl) {
   return fetch(request).then(function (response) {
-    return response.ok ? keep(request, response) : response;
+    return keep(request, response);
   }, function () {
     return caches.open(CACHE).then(function (cache) {
       return cache.match(request, {ignoreVary: true}).then(function (hit) {
@@ -174,8 +223,9 @@ self.addEventListener("fetch", function (event) {
   }
   if (request.method !== "GET" || under(url.pathname, "/socket.io")) return;
   if (request.mode === "navigate") {
-    if (url.pathname === SCREEN || url.pathname.indexOf(SCREEN + "/") === 0) {
-      event.respondWith(networkFirst(request, SCREEN));         // Dash's page is the same for every task
+    if (url.pathname === SCREEN) event.respondWith(networkFirst(request, SCREEN));
+    else if (url.pathname.indexOf(SCREEN + "/") === 0) {
+      event.respondWith(networkFirst(request, TASK_SHELL));     // Dash's page is the same for every task
     }
     return;
   }
@@ -238,36 +288,42 @@ function within(ms, promise) {   // a fetch that never settles must not hold the
   })]);
 }
 
-// What the page loaded before this worker controlled it (its first visit): kept now.
-function keepShell(urls, bodies) {
+function keepUrl(cache, u) {     // true, or why not
+  return cache.match(u).then(function (hit) {
+    return hit ? true : fetch(u, {credentials: "same-origin"}).then(function (r) {
+      return r.ok ? cache.put(u, r).then(function () { return true; }) : "status " + r.status + " " + u;
+    });
+  }).catch(function (err) { return String(err) + " " + u; });
+}
+
+// What the page loaded before this worker controlled it (its first visit): the files fetched again
+// (from the browser's cache, mostly), the callback answers as the page got them ({body, answer}).
+function keepShell(urls, answers) {
   return caches.open(CACHE).then(function (cache) {
     var gets = urls.filter(function (u) { return typeof u === "string" && u.charAt(0) === "/"; }).map(function (u) {
-      return cache.match(u).then(function (hit) {
-        return hit || fetch(u, {credentials: "same-origin"}).then(function (r) {
-          return r.ok ? cache.put(u, r).then(function () { return true; }) : "status " + r.status + " " + u;
-        });
-      }).catch(function (err) { return String(err) + " " + u; });
+      return keepUrl(cache, u);
     });
-    var posts = bodies.filter(function (b) { return typeof b === "string"; }).map(function (body) {
-      return keysOf(body).then(function (keys) {
-        return post(body).then(function (r) {
-          return r.ok ? keepAnswer(keys, r).then(function () { return true; }) : "status " + r.status;
-        });
-      }).catch(function (err) { return String(err); });
+    var kept = answers.filter(function (a) { return a && typeof a.body === "string"; }).map(function (a) {
+      return keepAnswerText(a.body, a.answer).then(function (ok) { return ok || "answer not kept"; },
+                                                   function (err) { return String(err); });
     });
-    return Promise.all(gets.concat(posts).map(function (p) { return within(30000, p); }));
+    return Promise.all(gets.concat(kept).map(function (p) { return within(30000, p); }));
   });
 }
 
 self.addEventListener("message", function (event) {
   var data = event.data || {};
-  if (data.type === "shell" && Array.isArray(data.urls) && Array.isArray(data.bodies)) {
-    data.bodies.forEach(noteRouter);        // now, before any task is asked for
+  if (data.type === "shell" && Array.isArray(data.urls) && Array.isArray(data.answers)) {
     var asker = event.source;
     var urls = data.urls.slice(0, 200).concat(CHUNKS.map(function (u) { return ROOT + u; }));
-    event.waitUntil(keepShell(urls, data.bodies.slice(0, 20)).then(function (done) {
+    event.waitUntil(keepShell(urls, data.answers.slice(0, 50)).then(function (done) {
       var missed = done.filter(function (d) { return d !== true; });
       if (asker) asker.postMessage({type: "shell-kept", missed: missed});
+    }));
+  } else if (data.type === "answer") {        // one the page got after it handed the shell over
+    var from = event.source;
+    event.waitUntil(keepAnswerText(data.body, data.answer).catch(function () { return false; }).then(function (ok) {
+      if (from) from.postMessage({type: "answer-kept", id: data.id, ok: ok});
     }));
   } else if (data.type === "tasks" && Array.isArray(data.urls)) {
     var paths = data.urls.filter(function (u) { return typeof u === "string" && u.indexOf(SCREEN + "/") === 0; });

@@ -2,8 +2,12 @@
  *
  * Start and resolve are plain multipart POSTs to the staff API (/staff/api/reports/<id>/<action>)
  * with the phone's position and its accuracy (the server decides whether that proves presence),
- * a progress bar, and an idempotency key. The after photo is sent as taken: resizing it here would
- * drop the EXIF capture time the server's proof checks read before stripping the metadata.
+ * a progress bar, and an idempotency key. The after photo is shrunk on the phone as soon as it is
+ * chosen (at most 1600 px on its long side, JPEG): a photo as taken is 3-5 MB, a minute of upload on
+ * 3G. Drawing it on a canvas drops its EXIF, so the original's EXIF segment is copied into the new JPEG
+ * (Orientation set to 1, the pixels being upright): the server's proof checks still read the capture
+ * time before they strip the metadata. What failed to shrink is sent as taken; the offline queue keeps
+ * the photo as it will be sent.
  * Everything the form holds belongs to the report whose page drew it: the page is rebuilt for every
  * task (its own URL), and nothing is kept between two of them.
  */
@@ -59,25 +63,183 @@
     });
   }
 
+  // -- the after photo made small on the phone: a 4000x3000 photo is 3-5 MB, a minute on 3G. A JPEG
+  // longer than MAX_SIDE (or heavier than MAX_BYTES) is decoded upright, drawn at most MAX_SIDE px on
+  // its long side and encoded as a JPEG again; the original's EXIF segment (APP1) is carried into the
+  // new file right after its SOI, so the server still reads the capture time (its proof of time) before
+  // it strips the metadata, with the Orientation tag set to 1 (the pixels are upright now). Other
+  // types are shrunk too, with no EXIF to carry. Anything failing (an old browser, a decode error):
+  // the photo goes as taken. The segment copy is a few lines of byte copying written here: the npm
+  // libraries that write EXIF (piexifjs and the like) are unmaintained, and the kept-up ones are
+  // bundles with their own resize pipeline, far more than this needs.
+  var MAX_SIDE = 1600, MAX_BYTES = 1.5 * 1024 * 1024, QUALITY = 0.85, MAX_EXIF = 64 * 1024,
+      HEAD = 512 * 1024;   // the JPEG's headers (EXIF, frame size) are read from its first bytes only
+
+  function jpegHead(bytes) {   // {exif: the APP1 "Exif" segment or null, width, height} of a JPEG, or null
+    if (bytes[0] !== 0xFF || bytes[1] !== 0xD8) return null;
+    var out = {exif: null, width: 0, height: 0}, i = 2;
+    while (i + 4 <= bytes.length && bytes[i] === 0xFF) {
+      var marker = bytes[i + 1];
+      if (marker === 0xFF) { i += 1; continue; }                       // fill byte
+      if (marker === 0xD9 || marker === 0xDA) break;                    // end, or the picture itself
+      if ((marker >= 0xD0 && marker <= 0xD7) || marker === 0x01) { i += 2; continue; }   // no length
+      var length = (bytes[i + 2] << 8) | bytes[i + 3];
+      if (length < 2 || i + 2 + length > bytes.length) break;
+      if (marker === 0xE1 && !out.exif && length >= 16 && bytes[i + 4] === 0x45 && bytes[i + 5] === 0x78 &&
+          bytes[i + 6] === 0x69 && bytes[i + 7] === 0x66 && bytes[i + 8] === 0 && bytes[i + 9] === 0) {
+        out.exif = bytes.slice(i, i + 2 + length);                      // FF E1, length, "Exif\0\0", TIFF
+      }
+      if (marker >= 0xC0 && marker <= 0xCF && marker !== 0xC4 && marker !== 0xC8 && marker !== 0xCC &&
+          !out.width && length >= 7) {                                  // a frame header (SOFn)
+        out.height = (bytes[i + 5] << 8) | bytes[i + 6];
+        out.width = (bytes[i + 7] << 8) | bytes[i + 8];
+      }
+      i += 2 + length;
+    }
+    return out;
+  }
+
+  // The IFD0 Orientation tag (0x0112) of an APP1 segment: its value (1 when absent or unreadable); with
+  // `to`, rewritten in place in the TIFF header's byte order.
+  function orientation(segment, to) {
+    var t = 10, little = segment[t] === 0x49 && segment[t + 1] === 0x49;
+    if (!little && !(segment[t] === 0x4D && segment[t + 1] === 0x4D)) return 1;
+    function u16(p) { return little ? segment[p] | (segment[p + 1] << 8) : (segment[p] << 8) | segment[p + 1]; }
+    function u32(p) { return little ? (u16(p + 2) * 65536 + u16(p)) : (u16(p) * 65536 + u16(p + 2)); }
+    if (t + 8 > segment.length || u16(t + 2) !== 42) return 1;
+    var ifd = t + u32(t + 4);
+    if (ifd + 2 > segment.length) return 1;
+    for (var k = 0, n = u16(ifd); k < n; k++) {
+      var entry = ifd + 2 + 12 * k;
+      if (entry + 12 > segment.length) return 1;
+      if (u16(entry) !== 0x0112) continue;
+      var value = u16(entry + 8);                  // a SHORT: the first two bytes of the value field
+      if (to !== undefined) {
+        segment[entry + 8] = little ? to & 0xFF : to >> 8;
+        segment[entry + 9] = little ? to >> 8 : to & 0xFF;
+      }
+      return value;
+    }
+    return 1;
+  }
+
+  function decodeUpright(file) {   // {source, width, height, bitmap, close} with the camera's orientation applied
+    function viaImg() {
+      return new Promise(function (resolve, reject) {
+        var link = URL.createObjectURL(file), img = new Image();
+        img.onload = function () {
+          resolve({source: img, width: img.naturalWidth, height: img.naturalHeight, bitmap: false,
+                   close: function () { URL.revokeObjectURL(link); }});
+        };
+        img.onerror = function () { URL.revokeObjectURL(link); reject(new Error("decode")); };
+        img.src = link;
+      });
+    }
+    if (!window.createImageBitmap) return viaImg();
+    var made;
+    try { made = createImageBitmap(file, {imageOrientation: "from-image"}); } catch (e) { return viaImg(); }
+    return made.then(function (b) {
+      return {source: b, width: b.width, height: b.height, bitmap: true, close: function () { b.close(); }};
+    }, viaImg);
+  }
+
+  function shrink(file) {   // resolves {blob, name, shrunk}: what to send (the photo as taken if nothing gained)
+    var asTaken = {blob: file, name: file.name || "photo.jpg", shrunk: false};
+    if (!window.Blob || !Blob.prototype.arrayBuffer || !HTMLCanvasElement.prototype.toBlob) {
+      return Promise.resolve(asTaken);
+    }
+    var isJpeg = file.type === "image/jpeg" || (!file.type && /\.jpe?g$/i.test(file.name || ""));
+    return file.slice(0, HEAD).arrayBuffer().then(function (buffer) {
+      var head = isJpeg ? jpegHead(new Uint8Array(buffer)) : null;
+      if (head && head.width && Math.max(head.width, head.height) <= MAX_SIDE && file.size <= MAX_BYTES) return asTaken;
+      return decodeUpright(file).then(function (img) {
+        var long = Math.max(img.width, img.height);
+        if (!long || (long <= MAX_SIDE && file.size <= MAX_BYTES)) { img.close(); return asTaken; }
+        var scale = Math.min(1, MAX_SIDE / long), canvas = document.createElement("canvas");
+        canvas.width = Math.max(1, Math.round(img.width * scale));
+        canvas.height = Math.max(1, Math.round(img.height * scale));
+        var ctx = canvas.getContext("2d");
+        ctx.fillStyle = "#fff";                      // a transparent PNG: white, not black, in the JPEG
+        ctx.fillRect(0, 0, canvas.width, canvas.height);
+        ctx.imageSmoothingQuality = "high";
+        ctx.drawImage(img.source, 0, 0, canvas.width, canvas.height);
+        img.close();
+        var exif = head && head.exif && head.exif.length <= MAX_EXIF ? head.exif : null;
+        if (exif) {
+          var was = orientation(exif);
+          // Upright now? A quarter turn (5-8) shows in the size; a flip (2-4) is trusted to the decoder.
+          var upright = was >= 5 ? (img.width === head.height && img.height === head.width) :
+            (img.bitmap || (window.CSS && CSS.supports && CSS.supports("image-orientation", "from-image")));
+          if (was !== 1 && upright) orientation(exif, 1);   // else the pixels are as stored: the tag stays true
+        }
+        return new Promise(function (resolve) { canvas.toBlob(resolve, "image/jpeg", QUALITY); }).then(function (drawn) {
+          if (!drawn || drawn.type !== "image/jpeg") return asTaken;
+          var blob = exif ? new Blob([drawn.slice(0, 2), exif, drawn.slice(2)], {type: "image/jpeg"}) : drawn;
+          if (blob.size >= file.size) return asTaken;
+          return {blob: blob, name: (file.name || "photo").replace(/\.[^.]*$/, "") + ".jpg", shrunk: true};
+        });
+      });
+    }).catch(function () { return asTaken; });
+  }
+
+  function sizeText(bytes) {
+    var fmt = new Intl.NumberFormat(lang() === "en" ? "en-GB" : "id-ID", {maximumFractionDigits: 1});
+    return bytes < 1024 * 1024 ? fmt.format(Math.max(1, Math.round(bytes / 1024))) + " KB" :
+      fmt.format(Math.round(bytes / 1024 / 1024 * 10) / 10) + " MB";
+  }
+
+  // The photo to send, prepared as soon as it is chosen (while the note is typed): one per chosen file.
+  function prepared(input) {
+    var file = input.files && input.files[0];
+    if (!file) return null;
+    if (!input.prepared || input.prepared.file !== file) input.prepared = {file: file, ready: shrink(file)};
+    return input.prepared.ready;
+  }
+
+  // The browser's own file input says "Choose File / No file chosen" in the browser's language, not
+  // the screen's: it is kept (focusable, for the keyboard and the camera) under a button of our own.
   function buildPhotoInput(slot) {
     if (slot.querySelector("input")) return;
-    var label = document.createElement("label");
-    label.className = "form-label small";
-    label.htmlFor = "tugas-photo";
-    label.textContent = slot.dataset.label;
+    var title = document.createElement("div");
+    title.className = "form-label small";
+    title.id = "tugas-photo-title";
+    title.textContent = slot.dataset.label;
     var input = document.createElement("input");
     input.type = "file";
     input.id = "tugas-photo";
     input.name = "photo";
     input.accept = "image/*";
     input.setAttribute("capture", "environment");
-    input.className = "form-control";
-    input.setAttribute("aria-describedby", "tugas-photo-hint");
+    input.className = "tugas-file";
+    input.setAttribute("aria-labelledby", "tugas-photo-title");
+    input.setAttribute("aria-describedby", "tugas-photo-chosen tugas-photo-hint");
+    var pick = document.createElement("label");
+    pick.htmlFor = "tugas-photo";
+    pick.className = "btn btn-outline-light tugas-pick";
+    pick.textContent = slot.dataset.pick || slot.dataset.label;
+    var chosen = document.createElement("div");
+    chosen.id = "tugas-photo-chosen";
+    chosen.className = "tugas-chosen small";
+    chosen.setAttribute("aria-live", "polite");
+    chosen.textContent = slot.dataset.none || "";
+    input.addEventListener("change", function () {
+      var ready = prepared(input);
+      if (!ready) { chosen.textContent = slot.dataset.none || ""; return; }
+      var file = input.files[0];
+      chosen.textContent = file.name + " · " + (slot.dataset.shrinking || "");
+      chosen.dataset.shrink = "working";
+      ready.then(function (photo) {
+        if (input.files[0] !== file) return;          // another photo chosen meanwhile
+        chosen.textContent = photo.shrunk ? file.name + " · " + (slot.dataset.shrunk || "")
+          .replace("{before}", sizeText(file.size)).replace("{after}", sizeText(photo.blob.size)) : file.name;
+        chosen.dataset.shrink = photo.shrunk ? "shrunk" : "as-taken";
+      });
+    });
     var hint = document.createElement("div");
     hint.id = "tugas-photo-hint";
     hint.className = "form-text";
     hint.textContent = slot.dataset.hint;
-    slot.append(label, input, hint);
+    slot.append(title, input, pick, chosen, hint);
   }
 
   function newKey() {
@@ -202,14 +364,20 @@
     if (!window.confirm(texts["confirm." + action])) return;
     var buttons = form.querySelectorAll(".tugas-act");
     buttons.forEach(function (b) { b.disabled = true; });
-    say(form, texts.locating, "info");
-    locate().then(function (coords) {
+    var photo = null;
+    // The photo as it will be sent (shrunk on the phone): the same one goes to the offline queue.
+    var ready = action === "resolve" ? prepared(input) : null;
+    if (ready) say(form, texts.shrinking, "info");
+    Promise.resolve(ready).then(function (chosen) {
+      photo = chosen;
+      say(form, texts.locating, "info");
+      return locate();
+    }).then(function (coords) {
       var p = {key: form.dataset.key || (form.dataset.key = newKey()), report: form.dataset.report,
                ticket: form.dataset.ticket, action: action, version: form.dataset.version, lang: form.dataset.lang,
                note: note ? note.value : "", lat: coords ? coords.latitude : null,
                lng: coords ? coords.longitude : null, accuracy: coords ? coords.accuracy : null,
-               photo: action === "resolve" ? input.files[0] : null,
-               photoName: action === "resolve" ? input.files[0].name : null};
+               photo: photo ? photo.blob : null, photoName: photo ? photo.name : null};
       function enqueue() {
         progress(form, null);
         if (!window.indexedDB) {
@@ -248,17 +416,41 @@
   });
 
   // -- the service worker (assets/tugas-sw.js): the shell and the listed tasks kept on the phone.
-  // On the very first visit the page loads before the worker controls it: the callback bodies the
-  // renderer sends meanwhile are noted here and handed to the worker, which fetches and keeps them.
-  var offered = "", early = [];
+  // On the very first visit the page loads before the worker controls it: the callback answers the
+  // renderer gets meanwhile are copied here ({body, answer}) and handed to the worker, which keeps
+  // them as they are (no second request). The page says it is kept (html[data-offline-shell]) only
+  // once the worker controls it, has kept the shell and every such answer, and none is still on its
+  // way: from then on every answer passes through the worker, which keeps it before the page has it.
+  var offered = "", early = [], inFlight = 0, handed = false, unacked = {}, shellKept = null, answerNo = 0;
+  function handOver(item) {       // an answer that came back after the shell was handed over
+    var worker = navigator.serviceWorker.controller;
+    if (!worker) return;
+    var id = ++answerNo;
+    unacked[id] = true;
+    worker.postMessage({type: "answer", id: id, body: item.body, answer: item.answer});
+  }
+  function reportKept() {
+    if (shellKept === null || inFlight || Object.keys(unacked).length || !navigator.serviceWorker.controller) return;
+    document.documentElement.dataset.offlineShell = shellKept;
+  }
   if (window.fetch && window.location.pathname.indexOf(cityRoot() + "/tugas") === 0 && "serviceWorker" in navigator &&
       !navigator.serviceWorker.controller) {
     var plainFetch = window.fetch;
     window.fetch = function (input, init) {
       var url = typeof input === "string" ? input : (input && input.url) || "";
-      if (init && init.method === "POST" && typeof init.body === "string" && /\/_dash-update-component$/.test(url) &&
-          !navigator.serviceWorker.controller && early.length < 20) early.push(init.body);
-      return plainFetch.apply(this, arguments);
+      var answer = plainFetch.apply(this, arguments);
+      if (init && init.method === "POST" && typeof init.body === "string" && /\/_dash-update-component(\?|$)/.test(url) &&
+          !navigator.serviceWorker.controller && early.length < 50) {
+        var body = init.body;
+        inFlight += 1;
+        answer.then(function (r) {
+          return r.ok ? r.clone().text().then(function (text) {
+            var item = {body: body, answer: text};
+            if (handed) handOver(item); else early.push(item);
+          }) : null;
+        }).catch(function () { /* not kept */ }).then(function () { inFlight -= 1; reportKept(); });
+      }
+      return answer;
     };
   }
 
@@ -279,10 +471,17 @@
     registerWorker.done = true;
     navigator.serviceWorker.register(cityRoot() + "/tugas/sw.js", {scope: cityRoot() + "/tugas"})
       .catch(function () { /* not kept */ });
-    navigator.serviceWorker.ready.then(function (registration) {
+    function handShell() {
       // Whatever the page fetched before the worker controlled it: kept now (what is kept is skipped).
-      if (registration.active) registration.active.postMessage({type: "shell", urls: shellUrls(), bodies: early});
-    });
+      var worker = navigator.serviceWorker.controller;
+      if (!worker || handed) return;
+      handed = true;
+      worker.postMessage({type: "shell", urls: shellUrls(), answers: early});
+      early = [];
+    }
+    // The worker claims the page when it activates; only then does every later answer pass through it.
+    if (navigator.serviceWorker.controller) handShell();
+    navigator.serviceWorker.addEventListener("controllerchange", handShell);
     navigator.serviceWorker.addEventListener("message", function (e) {
       var main = document.querySelector("main.tugas");
       if (!e.data) return;
@@ -292,8 +491,13 @@
         window.setTimeout(offerTasks, 3000);
       }
       if (e.data.type === "shell-kept") {
-        document.documentElement.dataset.offlineShell = e.data.missed && e.data.missed.length ? "partly" : "kept";
+        shellKept = e.data.missed && e.data.missed.length ? "partly" : "kept";
         if (e.data.missed && e.data.missed.length && window.console) console.warn("not kept offline", e.data.missed);
+        reportKept();
+      }
+      if (e.data.type === "answer-kept") {
+        delete unacked[e.data.id];
+        reportKept();
       }
     });
   }

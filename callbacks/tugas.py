@@ -2,10 +2,9 @@
 Dash callbacks: ``assets/tugas.js`` posts them to the staff API from the task's own page."""
 from __future__ import annotations
 
-from dash import Input, Output, State, ctx, html, no_update
+from dash import Input, Output, State, ctx, no_update
 
-from app.i18n import number, t
-from app.staff.tasks import TASK_STATES, TaskFilter, task_page
+from app.staff.tasks import TASK_STATES, TaskFilter
 from layouts import tugas as ids
 from layouts.staff_common import current_staff
 
@@ -22,10 +21,11 @@ def register(app, services) -> None:
 
     @app.callback(Output(ids.FLAGS, "data"), Output("tugas-overdue", "aria-pressed"),
                   Output("tugas-mine", "aria-pressed"),
-                  Input("tugas-overdue", "n_clicks"), Input("tugas-mine", "n_clicks"))
+                  Input("tugas-overdue", "n_clicks"), Input("tugas-mine", "n_clicks"), prevent_initial_call=True)
     def toggle(overdue, mine):
         on = [name for name, n in (("overdue", overdue), ("mine", mine)) if (n or 0) % 2]
         return on, str("overdue" in on).lower(), str("mine" in on).lower()
+
     @app.callback(Output(ids.PAGE, "data"),
                   Input(ids.PREV, "n_clicks"), Input(ids.NEXT, "n_clicks"),
                   Input(ids.SEARCH, "value"), Input(ids.FLAGS, "data"), Input(ids.STATE, "data"),
@@ -37,11 +37,13 @@ def register(app, services) -> None:
             return (page or 0) + 1
         return 0           # a new search or filter starts at the first page
 
+    # Drawn with the screen (layouts.tugas.list_parts): redrawn on a new page, search or filter and
+    # every half minute, never on the screen's first load (no round trip before the first task shows).
     @app.callback(Output(ids.LIST, "children"), Output(ids.COUNTS, "children"), Output(ids.PAGE_LABEL, "children"),
                   Output(ids.PREV, "disabled"), Output(ids.NEXT, "disabled"),
                   Input(ids.PAGE, "data"), Input(ids.TICK, "n_intervals"),
                   State(ids.SEARCH, "value"), State(ids.FLAGS, "data"), State(ids.STATE, "data"),
-                  State(ids.LANG_CODE, "data"))
+                  State(ids.LANG_CODE, "data"), prevent_initial_call=True)
     def refresh(page, _tick, search, flags, state, lang):
         user = current_staff()
         if user is None:
@@ -50,16 +52,4 @@ def register(app, services) -> None:
         flags = flags or []
         flt = TaskFilter(search=(search or "")[:100], overdue="overdue" in flags, mine="mine" in flags,
                          state=state if state in TASK_STATES else None)
-        result = task_page(services.engine, services.preset, user, flt, page or 0)
-        suffix = ids.lang_query(lang, services)
-        cards = [ids.card(item, lang, suffix) for item in result["items"]] or \
-            [html.P(t("tugas.none", lang), className="text-muted")]
-        counts = [html.Strong(t("tugas.count", lang, n=number(result["total"], lang)), className="me-2")] + \
-            [html.Span(t("tugas.count_state", lang, state=ids.status_word(s, lang), n=number(n, lang)),
-                       className="me-2 tugas-count", **{"data-state": s})
-             for s, n in result["counts"].items() if n] + \
-            [html.Span(t("tugas.count_state", lang, state=t("tugas.filter.overdue", lang),
-                         n=number(result["overdue"], lang)), className="tugas-count text-warning",
-                       **{"data-state": "overdue"})] * bool(result["overdue"])
-        label = t("tugas.page", lang, page=number(result["page"] + 1, lang), pages=number(result["pages"], lang))
-        return cards, counts, label, result["page"] == 0, result["page"] >= result["pages"] - 1
+        return ids.list_parts(services, user, flt, page or 0, lang)

@@ -10,19 +10,18 @@ import json
 from datetime import datetime, timezone
 from urllib.parse import quote
 
-import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from app import photos
 from app.auth import permissions
 from app.auth.web import csrf_token
-from app.i18n import distance, local_time, span, t
+from app.i18n import distance, local_time, number, span, t
 from app.staff.service import report_detail
-from app.staff.tasks import TASK_STATES, by_ticket
+from app.staff.tasks import TASK_STATES, TaskFilter, by_ticket, task_page
 from app.workflow import TRANSITIONS, Status
 from config.catalogue import CATEGORIES
 from layouts.dispatch import report_map
-from layouts.staff_common import current_staff, not_allowed, signed_in_bar
+from layouts.staff_common import current_staff, not_allowed
 from app.web_paths import url
 
 PATH = "/tugas"
@@ -81,11 +80,22 @@ def deadline_badge(remaining_s: float | None, lang: str) -> html.Span:
                      **{"data-due": state})
 
 
+def _signed_in(user, lang: str) -> html.Div:
+    """Who is signed in, the role in words (never its code), and the sign-out button."""
+    role = t(f"dispatch.role.{user.role}", lang) + (f" · {user.agency}" if user.agency else "")
+    return html.Div([
+        html.Span(t("staff.signed_in", lang, user=user.username, role=role), className="me-3"),
+        html.Form([dcc.Input(type="hidden", name="csrf_token", value=csrf_token()),
+                   html.Button(t("staff.logout", lang), type="submit", className="btn btn-sm btn-outline-light")],
+                  method="POST", action=url("/logout"), style={"display": "inline"}),
+    ], className="small my-2 tugas-who")
+
+
 def _top(user, lang: str, services, path: str) -> html.Div:
     other = "en" if lang == "id" else "id"
     href = url(path + ("" if other == services.settings.language else f"?lang={other}"))
     return html.Div([
-        signed_in_bar(user, lang, csrf_token()),
+        _signed_in(user, lang),
         html.A(t("tugas.lang", lang), href=href, id=LANG, lang=other, className="tugas-lang small"),
         # What waits on the phone to be sent (filled by assets/tugas.js from its IndexedDB queue).
         html.Div(className="tugas-pending alert alert-warning py-2 w-100", hidden=True, role="status",
@@ -101,13 +111,16 @@ def layout(services, params: dict) -> html.Div:
     path = params.get("path") or PATH
     if path.rstrip("/") != PATH:
         return task_layout(services, user, lang, path[len(PATH) + 1:].strip("/"))
+    search = (params.get("q") or "")[:100]
+    # The first page drawn with the screen (no callback round trip before the officer sees a task).
+    cards, counts, label, first, last = list_parts(services, user, TaskFilter(search=search), 0, lang)
     return html.Main([
         _top(user, lang, services, PATH),
         html.H1(t("tugas.title", lang) + (f" — {user.agency}" if user.agency else ""), className="tugas-h1"),
         html.Div([
-            html.Label(t("tugas.search_label", lang), htmlFor=SEARCH, className="visually-hidden"),
-            dcc.Input(id=SEARCH, type="search", debounce=True, placeholder=t("tugas.search", lang),
-                      className="form-control tugas-search", value=params.get("q", "")),
+            # A visible label: a placeholder this long is cut off at 360 px.
+            html.Label(t("tugas.search", lang), htmlFor=SEARCH, className="form-label small mb-1"),
+            dcc.Input(id=SEARCH, type="search", debounce=True, className="form-control tugas-search", value=search),
         ]),
         html.Div([
             html.Div([html.Button(t(f"tugas.filter.{name}", lang), id=f"tugas-{name}", n_clicks=0, type="button",
@@ -121,16 +134,36 @@ def layout(services, params: dict) -> html.Div:
                       for s in ("",) + TASK_STATES], role="group",
                      **{"aria-label": t("tugas.filter.state", lang)}, className="mb-1"),
         ], className="tugas-filters"),
-        html.Div(id=COUNTS, className="tugas-counts small", role="status"),
-        html.Div(id=LIST, className="tugas-list"),
-        html.Nav([html.Button(t("tugas.prev", lang), id=PREV, className="btn btn-outline-light btn-sm", n_clicks=0),
-                  html.Span(id=PAGE_LABEL, className="mx-2 small"),
-                  html.Button(t("tugas.next", lang), id=NEXT, className="btn btn-outline-light btn-sm", n_clicks=0)],
+        html.Div(counts, id=COUNTS, className="tugas-counts small", role="status"),
+        html.Div(cards, id=LIST, className="tugas-list"),
+        html.Nav([html.Button(t("tugas.prev", lang), id=PREV, className="btn btn-outline-light btn-sm", n_clicks=0,
+                              disabled=first),
+                  html.Span(label, id=PAGE_LABEL, className="mx-2 small"),
+                  html.Button(t("tugas.next", lang), id=NEXT, className="btn btn-outline-light btn-sm", n_clicks=0,
+                              disabled=last)],
                  className="tugas-pager", **{"aria-label": t("tugas.page", lang, page="", pages="")}),
         dcc.Store(id=PAGE, data=0), dcc.Store(id=STATE, data=""), dcc.Store(id=FLAGS, data=[]),
         dcc.Interval(id=TICK, interval=30_000),
         dcc.Store(id=LANG_CODE, data=lang),
     ], className="tugas tugas-home container-fluid", lang=lang)
+
+
+def list_parts(services, user, flt: TaskFilter, page_no: int, lang: str) -> tuple:
+    """The list's cards, counts, page label and whether it is on its first / last page (what the
+    screen draws at first and what ``callbacks.tugas`` redraws)."""
+    result = task_page(services.engine, services.preset, user, flt, page_no)
+    suffix = lang_query(lang, services)
+    cards = [card(item, lang, suffix) for item in result["items"]] or \
+        [html.P(t("tugas.none", lang), className="text-muted")]
+    counts = [html.Strong(t("tugas.count", lang, n=number(result["total"], lang)), className="me-2")] + \
+        [html.Span(t("tugas.count_state", lang, state=status_word(s, lang), n=number(n, lang)),
+                   className="me-2 tugas-count", **{"data-state": s})
+         for s, n in result["counts"].items() if n] + \
+        [html.Span(t("tugas.count_state", lang, state=t("tugas.filter.overdue", lang),
+                     n=number(result["overdue"], lang)), className="tugas-count text-warning",
+                   **{"data-state": "overdue"})] * bool(result["overdue"])
+    label = t("tugas.page", lang, page=number(result["page"] + 1, lang), pages=number(result["pages"], lang))
+    return cards, counts, label, result["page"] == 0, result["page"] >= result["pages"] - 1
 
 
 def card(item: dict, lang: str, suffix: str) -> html.A:
@@ -223,7 +256,7 @@ def task_layout(services, user, lang: str, ticket: str) -> html.Main:
     geo = f"geo:{row.lat:.6f},{row.lng:.6f}?q={row.lat:.6f},{row.lng:.6f}({quote(row.ticket)})"
     texts = {k: t(f"tugas.{k}", lang, ticket=row.ticket) for k in
              ("confirm.start", "confirm.resolve", "sending", "locating", "err.network", "err.photo_missing",
-              "presence.ok", "presence.no", "queued")}
+              "presence.ok", "presence.no", "queued", "shrinking")}
     texts.update({f"done.{a}": t(f"tugas.done.{a}", lang, ticket=row.ticket, presence="{presence}")
                   for a in ("start", "resolve")})
     form = html.Section([
@@ -234,7 +267,12 @@ def task_layout(services, user, lang: str, ticket: str) -> html.Main:
         ]) if "resolve" in actions else None,
         # The file input is made by assets/tugas.js (Dash has no file input with `capture`).
         html.Div(className="tugas-photo-slot mb-2", **{"data-label": t("tugas.photo", lang),
-                                                       "data-hint": t("tugas.photo_hint", lang)})
+                                                       "data-hint": t("tugas.photo_hint", lang),
+                                                       "data-pick": t("tugas.photo_pick", lang),
+                                                       "data-none": t("tugas.photo_none", lang),
+                                                       "data-shrinking": t("tugas.shrinking", lang),
+                                                       "data-shrunk": t("tugas.shrunk", lang, before="{before}",
+                                                                        after="{after}")})
         if "resolve" in actions else None,
         html.Div(html.Div(className="progress-bar", style={"width": "0%"}), className="progress tugas-progress mb-2",
                  role="progressbar", hidden=True, **{"aria-label": t("tugas.sending", lang), "aria-valuemin": 0,
