@@ -245,7 +245,8 @@ def register(dash_app, services) -> None:
         # an agency-bound account (a kepala OPD) sees its own agency only, whatever the callback body says
         scope = permissions.scope_agency(user.role, user.agency) if user is not None else None
         flt = flt.scoped(scope)
-        engine, city, k = services.engine, preset.slug, services.settings.public_k
+        # heavy reads: the read replica when DATABASE_REPLICA_URL is set (nothing here writes)
+        engine, city, k = services.read_engine or services.engine, preset.slug, services.settings.public_k
         agencies, cats = _names(services, lang)
         agencies_full = {a.code: f"{a.code} — {a.name(lang)}" for a in preset.agencies}
         agencies_full[""] = agencies[""]
