@@ -7,10 +7,16 @@ week that just ended; then mailed to the subscribed heads (``app.kinerja.mail``)
 """
 from __future__ import annotations
 
+import os
 import re
+import secrets
+import socket
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 
 from app import kinerja
 from app.i18n import t
@@ -23,6 +29,55 @@ MIN_RESOLVED = 5
 _NAME = re.compile(r"^pantau-(\d{4}-W\d{2})-([A-Za-z0-9_]+)\.(pdf|xlsx)$")
 KPIS = ("received", "resolved", "sla_share", "median_first_action_h", "median_resolve_h", "reopened_share",
         "rating", "disputes", "open_end")
+
+
+# A build claimed this long ago and not finished belongs to a builder that died: taken over.
+STALE_S = 1800.0
+
+
+def claim(engine, city: str, week: str, force: bool = False, now: datetime | None = None) -> str | None:
+    """Become the one builder of a city's week (``kinerja_weekly_builds``: one row per city and
+    week); answers the owner token to pass to ``finished``/``release``, or None when another
+    process has the week: being built (claimed within ``STALE_S``), or built already (unless
+    ``force``, the on-demand rebuild). Two processes claiming at once: the row's key lets one in."""
+    now = now or datetime.now(timezone.utc)
+    owner = f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
+    b = rollups.weekly_builds
+    try:
+        with engine.begin() as conn:
+            conn.execute(b.insert().values(city=city, week=week, owner=owner, claimed_at=now))
+        return owner
+    except IntegrityError:
+        pass
+    with engine.connect() as conn:
+        row = conn.execute(select(b.c.owner, b.c.claimed_at, b.c.finished_at)
+                           .where(b.c.city == city, b.c.week == week)).first()
+    if row is None:                     # released meanwhile: try once more
+        return claim(engine, city, week, force=force, now=now) if not force else None
+    claimed_at = rollups._aware(row.claimed_at)
+    if row.finished_at is None and (now - claimed_at).total_seconds() < STALE_S:
+        return None                     # someone is building it now
+    if row.finished_at is not None and not force:
+        return None                     # built already
+    with engine.begin() as conn:        # take it over, only if nobody else did meanwhile
+        moved = conn.execute(update(b).where(b.c.city == city, b.c.week == week, b.c.owner == row.owner)
+                             .values(owner=owner, claimed_at=now, finished_at=None, files=None)).rowcount
+    return owner if moved == 1 else None
+
+
+def finished(engine, city: str, week: str, owner: str, files: int) -> None:
+    b = rollups.weekly_builds
+    with engine.begin() as conn:
+        conn.execute(update(b).where(b.c.city == city, b.c.week == week, b.c.owner == owner)
+                     .values(finished_at=datetime.now(timezone.utc), files=files))
+
+
+def release(engine, city: str, week: str, owner: str) -> None:
+    """A build that failed: the week is free again (the scheduler tries next minute)."""
+    b = rollups.weekly_builds
+    with engine.begin() as conn:
+        conn.execute(delete(b).where(b.c.city == city, b.c.week == week, b.c.owner == owner,
+                                     b.c.finished_at.is_(None)))
 
 
 def folder(data_dir: Path, week: str | None = None) -> Path:

@@ -130,3 +130,57 @@ def test_weekly_download_needs_the_role(staff_app, services, as_user):
     tricked = as_user("super1").get(f"/kinerja/weekly/{week}/..%2F..%2F..%2Fpantau.sqlite3")
     assert not tricked.data.startswith(b"SQLite")   # the screens' page, never the file
     assert staff_app.test_client().get(url).status_code in (302, 401)
+
+
+def test_weekly_report_is_built_and_mailed_once_by_racing_builders(services):
+    """Two schedulers due at the same minute (two processes, a restart, the command meanwhile):
+    the week's row in kinerja_weekly_builds lets one build and mail; the other leaves it alone,
+    and so does every later round. A builder that died is taken over; the command rebuilds."""
+    import threading
+
+    from app.store import rollups
+
+    make_history(services, count=40, days=12)
+    monday = weekly.last_full_week(datetime.now(ZoneInfo(services.preset.timezone)).date())
+    week, city = kinerja.iso_week(monday), services.preset.slug
+    inbox, port = Inbox(), _free_port()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=port)
+    smtp.start()
+    results, gate = [], threading.Barrier(2)
+
+    def scheduler():
+        gate.wait()
+        results.append(run_week(services, monday, force=False))
+    try:
+        services.settings = replace(services.settings, smtp_url=f"smtp://127.0.0.1:{port}", mail_from="pantau@kota.test")
+        mail.subscribe(services.engine, services.preset, "gubernur@kota.test")
+        threads = [threading.Thread(target=scheduler) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=300)
+        assert sorted(len(files) for files in results) == [0, 2 * (1 + len(services.preset.agencies))]
+        assert run_week(services, monday, force=False) == []          # the next minute's round
+        assert len(inbox.messages) == 1
+    finally:
+        smtp.stop()
+    b = rollups.weekly_builds
+    with services.engine.connect() as conn:
+        row = conn.execute(select(b).where(b.c.city == city, b.c.week == week)).one()
+    assert row.finished_at is not None and row.files == 2 * (1 + len(services.preset.agencies))
+
+    # a build claimed and never finished: left alone while fresh, taken over once stale
+    other = "2020-W01"
+    owner = weekly.claim(services.engine, city, other)
+    assert owner and weekly.claim(services.engine, city, other) is None
+    later = datetime.now(ZoneInfo("UTC")) + timedelta(seconds=weekly.STALE_S + 1)
+    taker = weekly.claim(services.engine, city, other, now=later)
+    assert taker and taker != owner
+    weekly.finished(services.engine, city, other, owner, 3)            # the dead one's late word: ignored
+    with services.engine.connect() as conn:
+        assert conn.execute(select(b.c.finished_at).where(b.c.week == other)).scalar() is None
+    weekly.release(services.engine, city, other, taker)
+    assert weekly.claim(services.engine, city, other) is not None     # released: free again
+    # the command (force) rebuilds a finished week
+    assert weekly.claim(services.engine, city, week) is None
+    assert weekly.claim(services.engine, city, week, force=True) is not None
