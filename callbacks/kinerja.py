@@ -231,7 +231,7 @@ def honesty_table(signals: dict, lang: str, agencies_full: dict) -> html.Div:
 
 
 def weekly_list(services, lang: str, agency: str | None) -> html.Div:
-    listing = weekly.list_reports(services.settings.data_dir)
+    listing = weekly.list_reports(services.settings)
     if not listing:
         return html.P(t("kinerja.weekly.none", lang), className="small")
     items = []

@@ -43,13 +43,13 @@ def run_week(services, monday, lang=None, send=True, force=True) -> list:
     return files
 
 
-def due_week(now_local: datetime, data_dir) -> "datetime.date | None":
+def due_week(now_local: datetime, settings) -> "datetime.date | None":
     """The week to build now: after Monday 07.00, last week's, unless its city PDF exists."""
     monday = kinerja.week_start(now_local.date())
     if now_local < datetime.combine(monday, datetime.min.time(), now_local.tzinfo).replace(hour=SEND_AT_HOUR):
         return None
     last = monday - timedelta(days=7)
-    done = weekly.folder(data_dir, kinerja.iso_week(last)) / f"pantau-{kinerja.iso_week(last)}-city.pdf"
+    done = weekly.folder(settings, kinerja.iso_week(last)) / f"pantau-{kinerja.iso_week(last)}-city.pdf"
     return None if done.exists() else last
 
 
@@ -58,7 +58,7 @@ def schedule(services, every_s: float = 60.0) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
     zone = ZoneInfo(services.preset.timezone)
     while not stopping:
-        monday = due_week(datetime.now(zone), services.settings.data_dir)
+        monday = due_week(datetime.now(zone), services.settings)
         if monday is not None:
             try:
                 run_week(services, monday, force=False)

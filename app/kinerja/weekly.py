@@ -1,5 +1,6 @@
 """The weekly performance report: one PDF (reportlab, charts drawn by its own graphics) and one XLSX
-(openpyxl) for the city and for each agency, kept under ``PANTAU_DATA_DIR/reports/weekly/<week>/``.
+(openpyxl) for the city and for each agency, kept under ``PANTAU_DATA_DIR/reports/weekly/<city>/<week>/``
+(one folder per city: the cities of one install, PANTAU_CITIES, share the data folder).
 
 Built on demand (``python -m app.kinerja weekly --week 2026-W48``) and every Monday at 07.00 in
 the city's zone by ``python -m app.kinerja schedule`` (started by ``python -m app run``), for the
@@ -80,14 +81,15 @@ def release(engine, city: str, week: str, owner: str) -> None:
                                      b.c.finished_at.is_(None)))
 
 
-def folder(data_dir: Path, week: str | None = None) -> Path:
-    base = Path(data_dir).joinpath(*FOLDER)
+def folder(settings, week: str | None = None) -> Path:
+    """The city's folder of weekly reports (``settings``: its data folder and city)."""
+    base = Path(settings.data_dir).joinpath(*FOLDER, settings.city)
     return base / week if week else base
 
 
-def list_reports(data_dir: Path) -> list[tuple[str, list[tuple[str, str, str]]]]:
+def list_reports(settings) -> list[tuple[str, list[tuple[str, str, str]]]]:
     """[(week, [(scope, ext, file name)])], newest week first; scope is 'city' or an agency code."""
-    base = folder(data_dir)
+    base = folder(settings)
     if not base.is_dir():
         return []
     out = []
@@ -103,12 +105,12 @@ def list_reports(data_dir: Path) -> list[tuple[str, list[tuple[str, str, str]]]]
     return out
 
 
-def report_path(data_dir: Path, week: str, name: str) -> Path | None:
+def report_path(settings, week: str, name: str) -> Path | None:
     """The file a download asks for, only when it is one of ours (no path tricks)."""
     match = _NAME.match(name or "")
     if not match or match.group(1) != week:
         return None
-    path = folder(data_dir, week) / name
+    path = folder(settings, week) / name
     return path if path.is_file() else None
 
 
@@ -346,7 +348,7 @@ def build(services, monday: date, lang: str | None = None, now: datetime | None 
     preset = services.preset
     rollups.refresh_dirty(services.engine, preset.slug, preset.timezone)
     week = kinerja.iso_week(monday)
-    out_dir = folder(services.settings.data_dir, week)
+    out_dir = folder(services.settings, week)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for agency in [None] + [a.code for a in preset.agencies]:

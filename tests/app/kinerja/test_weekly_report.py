@@ -72,7 +72,7 @@ def test_weekly_pdf_xlsx_totals_local_times_and_mail(services, tmp_path):
     received, resolved = _week_counts(services.engine, services.preset.slug, zone, monday)
     prev_received, _ = _week_counts(services.engine, services.preset.slug, zone, monday - timedelta(days=7))
     assert received > 0 and resolved > 0
-    city_pdf = weekly.folder(services.settings.data_dir, week) / f"pantau-{week}-city.pdf"
+    city_pdf = weekly.folder(services.settings, week) / f"pantau-{week}-city.pdf"
     reader = PdfReader(city_pdf)
     assert len(reader.pages) >= 2
     text = "\n".join(page.extract_text() for page in reader.pages)
@@ -88,7 +88,7 @@ def test_weekly_pdf_xlsx_totals_local_times_and_mail(services, tmp_path):
     assert first["ticket"] in text and formats.moment(first["created_at"], services.preset, "id") in text
     assert " WIB" in text and "UTC" not in text
 
-    book = load_workbook(weekly.folder(services.settings.data_dir, week) / f"pantau-{week}-city.xlsx")
+    book = load_workbook(weekly.folder(services.settings, week) / f"pantau-{week}-city.xlsx")
     kpi = {row[0]: row[1:] for row in book["KPI"].iter_rows(min_row=7, values_only=True)}
     assert kpi["Masuk"] == (received, prev_received)
     assert kpi["Selesai"][0] == resolved
@@ -98,7 +98,7 @@ def test_weekly_pdf_xlsx_totals_local_times_and_mail(services, tmp_path):
     officer_rows = [row for row in flagged if isinstance(row[1], int) and "(" in row[0]]
     assert sum(row[1] for row in officer_rows) == resolved     # every resolution of the week, by its officer
     assert "Penyelesaian yang ditandai" in text and "Hadir terverifikasi" in text
-    dlh = load_workbook(weekly.folder(services.settings.data_dir, week) / f"pantau-{week}-DLH.xlsx")
+    dlh = load_workbook(weekly.folder(services.settings, week) / f"pantau-{week}-DLH.xlsx")
     dlh_kpi = {row[0]: row[1:] for row in dlh["KPI"].iter_rows(min_row=7, values_only=True)}
     assert dlh_kpi["Masuk"][0] == _week_counts(services.engine, services.preset.slug, zone, monday, "DLH")[0]
 
@@ -112,9 +112,9 @@ def test_weekly_pdf_xlsx_totals_local_times_and_mail(services, tmp_path):
     # The schedule: before Monday 07.00 nothing is due; after it, last week unless already built.
     this_monday = kinerja.week_start(today)
     early = datetime.combine(this_monday, datetime.min.time(), zone).replace(hour=6, minute=59)
-    assert due_week(early, services.settings.data_dir) is None
-    assert due_week(early.replace(hour=7, minute=0), services.settings.data_dir) is None   # already built
-    assert due_week(early.replace(hour=7) + timedelta(days=7), services.settings.data_dir) == this_monday
+    assert due_week(early, services.settings) is None
+    assert due_week(early.replace(hour=7, minute=0), services.settings) is None   # already built
+    assert due_week(early.replace(hour=7) + timedelta(days=7), services.settings) == this_monday
 
 
 def test_weekly_download_needs_the_role(staff_app, services, as_user):
@@ -184,3 +184,16 @@ def test_weekly_report_is_built_and_mailed_once_by_racing_builders(services):
     # the command (force) rebuilds a finished week
     assert weekly.claim(services.engine, city, week) is None
     assert weekly.claim(services.engine, city, week, force=True) is not None
+
+
+def test_each_city_keeps_its_own_weekly_reports(services):
+    """Cities of one install share the data folder: each city's reports go to a folder of its own,
+    so Kupang's city report never replaces Jakarta's (nor is taken for it by the schedule)."""
+    jakarta, kupang = services.settings, services.settings.for_city("kupang")
+    assert weekly.folder(jakarta, "2026-W48") != weekly.folder(kupang, "2026-W48")
+    made = weekly.folder(kupang, "2026-W48")
+    made.mkdir(parents=True)
+    (made / "pantau-2026-W48-city.pdf").write_bytes(b"%PDF-1.4 kupang")
+    assert weekly.list_reports(kupang) and not weekly.list_reports(jakarta)
+    assert weekly.report_path(jakarta, "2026-W48", "pantau-2026-W48-city.pdf") is None
+    assert weekly.report_path(kupang, "2026-W48", "pantau-2026-W48-city.pdf") == made / "pantau-2026-W48-city.pdf"
