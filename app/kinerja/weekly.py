@@ -36,7 +36,8 @@ KPIS = ("received", "resolved", "sla_share", "median_first_action_h", "median_re
 STALE_S = 1800.0
 
 
-def claim(engine, city: str, week: str, force: bool = False, now: datetime | None = None) -> str | None:
+def claim(engine, city: str, week: str, force: bool = False, now: datetime | None = None,
+          _again: bool = True) -> str | None:
     """Become the one builder of a city's week (``kinerja_weekly_builds``: one row per city and
     week); answers the owner token to pass to ``finished``/``release``, or None when another
     process has the week: being built (claimed within ``STALE_S``), or built already (unless
@@ -54,7 +55,7 @@ def claim(engine, city: str, week: str, force: bool = False, now: datetime | Non
         row = conn.execute(select(b.c.owner, b.c.claimed_at, b.c.finished_at)
                            .where(b.c.city == city, b.c.week == week)).first()
     if row is None:                     # released meanwhile: try once more
-        return claim(engine, city, week, force=force, now=now) if not force else None
+        return claim(engine, city, week, force=force, now=now, _again=False) if _again else None
     claimed_at = rollups._aware(row.claimed_at)
     if row.finished_at is None and (now - claimed_at).total_seconds() < STALE_S:
         return None                     # someone is building it now
