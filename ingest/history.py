@@ -161,7 +161,9 @@ class _Photos:
 
     def __init__(self, settings, seed: int):
         self.settings, self.rng = settings, random.Random(seed * 7919 + 1)
-        self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="history-photo")
+        # never more threads than the process's decode slots (PANTAU_PHOTO_DECODES): none waits for one
+        self.pool = ThreadPoolExecutor(max_workers=max(1, min(2, int(settings.photo_decodes))),
+                                       thread_name_prefix="history-photo")
         self.waiting: deque = deque()
 
     def _top_up(self) -> None:
