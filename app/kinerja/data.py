@@ -168,17 +168,25 @@ def hour_of_week(engine, city: str, flt: Filters, tz_name: str) -> list[list[int
     if flt.kecamatan:
         zone = ZoneInfo(tz_name)
         r = db.reports.c
+        if engine.dialect.name == "postgresql":
+            # counted in SQL by local weekday and hour (the zone's own rules): 168 rows at most
+            local = func.timezone(tz_name, r.created_at)
+            weekday, hour = func.extract("isodow", local), func.extract("hour", local)
+            with engine.connect() as conn:
+                for row in conn.execute(select(weekday.label("d"), hour.label("h"), func.count().label("n"))
+                                        .where(*_report_terms(city, flt, tz_name)).group_by(weekday, hour)):
+                    grid[int(row.d) - 1][int(row.h)] += int(row.n)
+            return grid
         if _whole_hour_zone(zone, flt):
             # counted per UTC hour in SQL (at most 24 rows a day), each hour then placed in the city's
             # zone: no row per report, however many the kecamatan has
-            if engine.dialect.name == "postgresql":
-                bucket = func.to_char(func.timezone("UTC", r.created_at), "YYYY-MM-DD HH24")
-            else:
-                bucket = func.substr(r.created_at, 1, 13)     # stored as UTC text, 'YYYY-MM-DD HH:...'
+            bucket = func.substr(r.created_at, 1, 13)     # stored as UTC text, 'YYYY-MM-DD HH:...'
             with engine.connect() as conn:
                 for row in conn.execute(select(bucket.label("hour"), func.count().label("n"))
                                         .where(*_report_terms(city, flt, tz_name)).group_by(bucket)):
-                    local = datetime.strptime(row.hour, "%Y-%m-%d %H").replace(tzinfo=timezone.utc).astimezone(zone)
+                    text = row.hour
+                    local = datetime(int(text[:4]), int(text[5:7]), int(text[8:10]), int(text[11:13]),
+                                     tzinfo=timezone.utc).astimezone(zone)
                     grid[local.weekday()][local.hour] += int(row.n)
             return grid
         with engine.connect() as conn:
