@@ -71,12 +71,13 @@ def run(args) -> int:
     if settings.sim_rate > 0:
         per_city["simulator"] = [python, "-m", "ingest", "simulate"]
     # A new city is not an empty one: the history is seeded once, with the consumers and the web
-    # already running (the screens fill in as it goes); the live feed starts when it is done.
+    # already running (the screens fill in as it goes); the live feed starts when it is done, and
+    # so does the weekly report's schedule (last week's report is not built from half a history).
     # Its own check leaves a city with reports alone, so a restart seeds nothing twice.
     once = {}
     if settings.seed_history_days > 0:
         once["history"] = [python, "-m", "ingest", "simulate", "--history", f"{settings.seed_history_days}d"]
-    after_once_names = [name for name in ("simulator",) if name in per_city and once]
+    after_once_names = [name for name in ("simulator", "kinerja-weekly") if name in per_city and once]
     per_city.update(once)
     # name -> (command, environment). Several cities (PANTAU_CITIES): each city's workers, one web server.
     commands = {"web": ([python, "-m", "app", "serve"], env)}

@@ -15,7 +15,7 @@ MIME = {"pdf": "application/pdf", "xlsx": "application/vnd.openxmlformats-office
 @blueprint.get("/kinerja/weekly/<week>/<name>")
 def download(week: str, name: str):
     services = current_app.extensions["pantau"]
-    path = weekly.report_path(services.settings.data_dir, week, name)
+    path = weekly.report_path(services.settings, week, name)
     if path is None:
         abort(404)
     scope = permissions.scope_agency(current_user.role, current_user.agency)

@@ -2,6 +2,7 @@
 and the tables, all from the rollups (``app.kinerja.data``)."""
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -22,7 +23,28 @@ from layouts import kinerja as ids
 from layouts.staff_common import current_staff
 from app.web_paths import url
 
-PALETTE = qualitative.Safe + qualitative.Pastel
+CARD = "#303030"
+
+
+def _luminance(colour: str) -> float:
+    """Relative luminance (WCAG) of ``#rrggbb`` or ``rgb(r, g, b)``."""
+    if colour.startswith("#"):
+        parts = [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
+    else:
+        parts = [int(x) for x in re.findall(r"\d+", colour)[:3]]
+    linear = [(c / 255) / 12.92 if c / 255 <= 0.03928 else ((c / 255 + 0.055) / 1.055) ** 2.4 for c in parts]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def _contrast(a: str, b: str) -> float:
+    high, low = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+# Series colours that stand out from the card (3:1 at least, WCAG's figure for graphics): the
+# colour-blind-safe set first, then vivid and pastel ones; none repeats before 16 categories.
+PALETTE = list(dict.fromkeys(c for c in qualitative.Safe + qualitative.Vivid + qualitative.Pastel
+                             if _contrast(c, CARD) >= 3.0))
 TEXT = "#f0f0f0"
 GRID = "#444"
 # What each chart's drill-down adds to the filter, as the dispatch console's URL parameters.
@@ -30,11 +52,19 @@ DRILL_EXTRA = {"backlog": {"status": ",".join(OPEN_STATUSES)}, "sla": {"sla": "b
                "first_action": {"status": "dispatched"}, "resolve": {"status": "dispatched,in_progress"}}
 
 
+# Many series (16 categories, 13 agencies): the legend in a column on the right, so the plot keeps
+# the card's height and its axis title stays whole.
+SIDE_LEGEND = {"legend": {"orientation": "v", "x": 1.01, "y": 1, "yanchor": "top", "font": {"size": 10},
+                          "tracegroupgap": 0},
+               "margin": {"l": 55, "r": 10, "t": 10, "b": 40}}
+
+
 def _layout(fig: go.Figure, lang: str, **extra) -> go.Figure:
     extra.setdefault("margin", {"l": 50, "r": 10, "t": 30, "b": 40})
-    fig.update_layout(template="plotly_dark", paper_bgcolor="#303030", plot_bgcolor="#303030",
+    fig.update_layout(template="plotly_dark", paper_bgcolor=CARD, plot_bgcolor=CARD,
                       font={"color": TEXT, "size": 12},
-                      separators=formats.PLOTLY_SEPARATORS[lang], legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0},
+                      separators=formats.PLOTLY_SEPARATORS[lang],
+                      legend=extra.pop("legend", {"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0}),
                       **extra)
     fig.update_xaxes(gridcolor=GRID)
     fig.update_yaxes(gridcolor=GRID)
@@ -55,7 +85,7 @@ def fig_daily(per_category: dict, days: list[date], lang: str, cats: dict) -> go
     for i, code in enumerate(order):
         fig.add_bar(name=cats.get(code, code), x=labels, y=[per_category[code].get(d.isoformat(), 0) for d in days],
                     marker_color=PALETTE[i % len(PALETTE)], meta=code)
-    return _layout(fig, lang, barmode="stack", yaxis_title=t("kinerja.reports", lang))
+    return _layout(fig, lang, barmode="stack", yaxis_title=t("kinerja.reports", lang), **SIDE_LEGEND)
 
 
 def fig_backlog(series: dict, days: list[date], lang: str) -> go.Figure:
@@ -75,7 +105,7 @@ def fig_sla(per_agency: dict, lang: str, agencies: dict) -> go.Figure:
                         marker_color=PALETTE[i % len(PALETTE)],
                         hovertemplate="%{y:.1f}% (%{customdata})<extra>" + agencies.get(code, code) + "</extra>")
     return _layout(fig, lang, yaxis={"title": t("kinerja.sla_pct", lang), "range": [0, 105]},
-                   xaxis_title=t("kinerja.week", lang))
+                   xaxis_title=t("kinerja.week", lang), **SIDE_LEGEND)
 
 
 def fig_durations(per_agency: dict, lang: str, agencies: dict) -> go.Figure:
@@ -90,7 +120,7 @@ def fig_durations(per_agency: dict, lang: str, agencies: dict) -> go.Figure:
         fig.add_bar(name=agencies.get(code, code), x=labels, y=[bins.get(b, 0) for b in range(kinerja.HOUR_BINS)],
                     marker_color=PALETTE[i % len(PALETTE)], meta=code)
     return _layout(fig, lang, barmode="group", xaxis_title=t("kinerja.hours", lang),
-                   yaxis_title=t("kinerja.reports", lang))
+                   yaxis_title=t("kinerja.reports", lang), **SIDE_LEGEND)
 
 
 def fig_heatmap(grid: list[list[int]], lang: str) -> go.Figure:
@@ -201,7 +231,7 @@ def honesty_table(signals: dict, lang: str, agencies_full: dict) -> html.Div:
 
 
 def weekly_list(services, lang: str, agency: str | None) -> html.Div:
-    listing = weekly.list_reports(services.settings.data_dir)
+    listing = weekly.list_reports(services.settings)
     if not listing:
         return html.P(t("kinerja.weekly.none", lang), className="small")
     items = []
@@ -245,7 +275,8 @@ def register(dash_app, services) -> None:
         # an agency-bound account (a kepala OPD) sees its own agency only, whatever the callback body says
         scope = permissions.scope_agency(user.role, user.agency) if user is not None else None
         flt = flt.scoped(scope)
-        engine, city, k = services.engine, preset.slug, services.settings.public_k
+        # heavy reads: the read replica when DATABASE_REPLICA_URL is set (nothing here writes)
+        engine, city, k = services.read_engine or services.engine, preset.slug, services.settings.public_k
         agencies, cats = _names(services, lang)
         agencies_full = {a.code: f"{a.code} — {a.name(lang)}" for a in preset.agencies}
         agencies_full[""] = agencies[""]

@@ -2,6 +2,7 @@
 method and a drill-down to /dispatch, the per-agency and per-officer tables, the weekly reports."""
 from __future__ import annotations
 
+from types import SimpleNamespace
 from urllib.parse import urlencode
 
 import dash_bootstrap_components as dbc
@@ -95,7 +96,9 @@ def layout(services, params: dict) -> html.Div:
         html.A(t("kinerja.drill", lang), id=drill_id(chart), href=url("/dispatch"), className="small", hidden=not drills),
     ]), className="h-100 kinerja-card"), lg=6, className="mb-3") for chart in CHARTS]
     return html.Div(dbc.Container([
-        signed_in_bar(user, lang, csrf_token()),
+        # the role in words (a kepala OPD reads "kepala OPD · DLH", not the role's code)
+        signed_in_bar(SimpleNamespace(username=user.username, role=t(f"dispatch.role.{user.role}", lang),
+                                      agency=user.agency), lang, csrf_token()),
         html.Div([html.H1(t("kinerja.title", lang), className="h3 me-3 mb-0"),
                   html.A(t("kinerja.language", lang), href=url(f"{PATH}?{urlencode({**switch, 'lang': other})}"),
                          lang=other, className="small")], className="d-flex align-items-baseline"),

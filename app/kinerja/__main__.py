@@ -22,21 +22,34 @@ log = logging.getLogger("pantau.kinerja")
 SEND_AT_HOUR = 7   # Monday 07.00 local time
 
 
-def run_week(services, monday, lang=None, send=True) -> list:
-    files = weekly.build(services, monday, lang=lang)
+def run_week(services, monday, lang=None, send=True, force=True) -> list:
+    """Build (and mail) one week's reports, once: the week is claimed first (``weekly.claim``),
+    so a second scheduler, a restart or the command at the same moment neither builds nor mails
+    it again. ``force`` (the command): rebuild a week built already, not one being built."""
     week = kinerja.iso_week(monday)
-    sent = mail.send_week(services, week, monday, monday + timedelta(days=6), files, lang=lang) if send else 0
+    city = services.preset.slug
+    owner = weekly.claim(services.engine, city, week, force=force)
+    if owner is None:
+        log.info("weekly report %s: built or being built by another process; left alone", week)
+        return []
+    try:
+        files = weekly.build(services, monday, lang=lang)
+        sent = mail.send_week(services, week, monday, monday + timedelta(days=6), files, lang=lang) if send else 0
+    except BaseException:
+        weekly.release(services.engine, city, week, owner)
+        raise
+    weekly.finished(services.engine, city, week, owner, len(files))
     log.info("weekly report %s: %d files, %d e-mails", week, len(files), sent)
     return files
 
 
-def due_week(now_local: datetime, data_dir) -> "datetime.date | None":
+def due_week(now_local: datetime, settings) -> "datetime.date | None":
     """The week to build now: after Monday 07.00, last week's, unless its city PDF exists."""
     monday = kinerja.week_start(now_local.date())
     if now_local < datetime.combine(monday, datetime.min.time(), now_local.tzinfo).replace(hour=SEND_AT_HOUR):
         return None
     last = monday - timedelta(days=7)
-    done = weekly.folder(data_dir, kinerja.iso_week(last)) / f"pantau-{kinerja.iso_week(last)}-city.pdf"
+    done = weekly.folder(settings, kinerja.iso_week(last)) / f"pantau-{kinerja.iso_week(last)}-city.pdf"
     return None if done.exists() else last
 
 
@@ -45,10 +58,10 @@ def schedule(services, every_s: float = 60.0) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
     zone = ZoneInfo(services.preset.timezone)
     while not stopping:
-        monday = due_week(datetime.now(zone), services.settings.data_dir)
+        monday = due_week(datetime.now(zone), services.settings)
         if monday is not None:
             try:
-                run_week(services, monday)
+                run_week(services, monday, force=False)
             except Exception:   # noqa: BLE001  logged; tried again next minute, the stack keeps running
                 log.exception("weekly report failed")
         for _ in range(int(every_s * 2)):
@@ -88,7 +101,11 @@ def main(argv=None) -> int:
                 monday = kinerja.parse_iso_week(args.week) if args.week else weekly.last_full_week(today)
             except kinerja.FilterInvalid as err:
                 raise SystemExit(f"pantau: {err}") from None
-            for path in run_week(services, monday, lang=args.lang, send=not args.no_mail):
+            files = run_week(services, monday, lang=args.lang, send=not args.no_mail)
+            if not files:
+                raise SystemExit(f"pantau: the report of {kinerja.iso_week(monday)} is being built by "
+                                 "another process; try again when it is done")
+            for path in files:
                 print(path)
         elif args.command == "schedule":
             schedule(services)

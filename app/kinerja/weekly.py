@@ -1,5 +1,6 @@
 """The weekly performance report: one PDF (reportlab, charts drawn by its own graphics) and one XLSX
-(openpyxl) for the city and for each agency, kept under ``PANTAU_DATA_DIR/reports/weekly/<week>/``.
+(openpyxl) for the city and for each agency, kept under ``PANTAU_DATA_DIR/reports/weekly/<city>/<week>/``
+(one folder per city: the cities of one install, PANTAU_CITIES, share the data folder).
 
 Built on demand (``python -m app.kinerja weekly --week 2026-W48``) and every Monday at 07.00 in
 the city's zone by ``python -m app.kinerja schedule`` (started by ``python -m app run``), for the
@@ -7,10 +8,16 @@ week that just ended; then mailed to the subscribed heads (``app.kinerja.mail``)
 """
 from __future__ import annotations
 
+import os
 import re
+import secrets
+import socket
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 
 from app import kinerja
 from app.i18n import t
@@ -25,14 +32,65 @@ KPIS = ("received", "resolved", "sla_share", "median_first_action_h", "median_re
         "rating", "disputes", "open_end")
 
 
-def folder(data_dir: Path, week: str | None = None) -> Path:
-    base = Path(data_dir).joinpath(*FOLDER)
+# A build claimed this long ago and not finished belongs to a builder that died: taken over.
+STALE_S = 1800.0
+
+
+def claim(engine, city: str, week: str, force: bool = False, now: datetime | None = None,
+          _again: bool = True) -> str | None:
+    """Become the one builder of a city's week (``kinerja_weekly_builds``: one row per city and
+    week); answers the owner token to pass to ``finished``/``release``, or None when another
+    process has the week: being built (claimed within ``STALE_S``), or built already (unless
+    ``force``, the on-demand rebuild). Two processes claiming at once: the row's key lets one in."""
+    now = now or datetime.now(timezone.utc)
+    owner = f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
+    b = rollups.weekly_builds
+    try:
+        with engine.begin() as conn:
+            conn.execute(b.insert().values(city=city, week=week, owner=owner, claimed_at=now))
+        return owner
+    except IntegrityError:
+        pass
+    with engine.connect() as conn:
+        row = conn.execute(select(b.c.owner, b.c.claimed_at, b.c.finished_at)
+                           .where(b.c.city == city, b.c.week == week)).first()
+    if row is None:                     # released meanwhile: try once more
+        return claim(engine, city, week, force=force, now=now, _again=False) if _again else None
+    claimed_at = rollups._aware(row.claimed_at)
+    if row.finished_at is None and (now - claimed_at).total_seconds() < STALE_S:
+        return None                     # someone is building it now
+    if row.finished_at is not None and not force:
+        return None                     # built already
+    with engine.begin() as conn:        # take it over, only if nobody else did meanwhile
+        moved = conn.execute(update(b).where(b.c.city == city, b.c.week == week, b.c.owner == row.owner)
+                             .values(owner=owner, claimed_at=now, finished_at=None, files=None)).rowcount
+    return owner if moved == 1 else None
+
+
+def finished(engine, city: str, week: str, owner: str, files: int) -> None:
+    b = rollups.weekly_builds
+    with engine.begin() as conn:
+        conn.execute(update(b).where(b.c.city == city, b.c.week == week, b.c.owner == owner)
+                     .values(finished_at=datetime.now(timezone.utc), files=files))
+
+
+def release(engine, city: str, week: str, owner: str) -> None:
+    """A build that failed: the week is free again (the scheduler tries next minute)."""
+    b = rollups.weekly_builds
+    with engine.begin() as conn:
+        conn.execute(delete(b).where(b.c.city == city, b.c.week == week, b.c.owner == owner,
+                                     b.c.finished_at.is_(None)))
+
+
+def folder(settings, week: str | None = None) -> Path:
+    """The city's folder of weekly reports (``settings``: its data folder and city)."""
+    base = Path(settings.data_dir).joinpath(*FOLDER, settings.city)
     return base / week if week else base
 
 
-def list_reports(data_dir: Path) -> list[tuple[str, list[tuple[str, str, str]]]]:
+def list_reports(settings) -> list[tuple[str, list[tuple[str, str, str]]]]:
     """[(week, [(scope, ext, file name)])], newest week first; scope is 'city' or an agency code."""
-    base = folder(data_dir)
+    base = folder(settings)
     if not base.is_dir():
         return []
     out = []
@@ -48,12 +106,12 @@ def list_reports(data_dir: Path) -> list[tuple[str, list[tuple[str, str, str]]]]
     return out
 
 
-def report_path(data_dir: Path, week: str, name: str) -> Path | None:
+def report_path(settings, week: str, name: str) -> Path | None:
     """The file a download asks for, only when it is one of ours (no path tricks)."""
     match = _NAME.match(name or "")
     if not match or match.group(1) != week:
         return None
-    path = folder(data_dir, week) / name
+    path = folder(settings, week) / name
     return path if path.is_file() else None
 
 
@@ -291,7 +349,7 @@ def build(services, monday: date, lang: str | None = None, now: datetime | None 
     preset = services.preset
     rollups.refresh_dirty(services.engine, preset.slug, preset.timezone)
     week = kinerja.iso_week(monday)
-    out_dir = folder(services.settings.data_dir, week)
+    out_dir = folder(services.settings, week)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for agency in [None] + [a.code for a in preset.agencies]:

@@ -132,6 +132,20 @@ dirty = Table(
 
 TABLES = (daily, hourly, durations, officers, honesty)
 
+# One row per city and week of the weekly report: whoever inserts it builds (and mails) that week;
+# every other process (a second scheduler, a restart, the command at the same moment) finds the
+# row and leaves the week alone (``app.kinerja.weekly.claim``). ``finished_at`` empty: being built
+# (taken over when ``claimed_at`` is older than weekly.STALE_S, a builder that died).
+weekly_builds = Table(
+    "kinerja_weekly_builds", metadata,
+    Column("city", String(20), primary_key=True),
+    Column("week", String(8), primary_key=True),             # ISO week, 2026-W48
+    Column("owner", String(80), nullable=False),             # host:pid:random of the builder
+    Column("claimed_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+    Column("files", Integer),
+)
+
 
 def _aware(value):
     if isinstance(value, str):

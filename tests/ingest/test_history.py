@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from app import kinerja, public, queries
+from app.photos import PENDING
 from app.feedback import report_feedback
 from app.kinerja import data
 from app.proof import proof_flags
@@ -78,6 +79,9 @@ def test_seeded_history_fills_every_screen_once_and_honesty_equals_sql(sqlite_se
     assert seeded["reports"] > 100
     for step in ("verified", "rejected", "dispatched", "resolved", "late", "flagged", "rated", "disputed"):
         assert seeded[step] > 0, (step, seeded)
+    # the first minute: every report filed first, then the newest day followed up, then the rest
+    assert 0 < seeded["filed_s"] <= seeded["first_day_s"] <= seeded["seconds"]
+    assert not [p for p in (services.settings.data_dir / "photos" / PENDING).rglob("*") if p.is_file()]
     with engine.connect() as conn:
         count = conn.execute(select(func.count()).select_from(db.reports)).scalar()
         created = [_aware(x) for x in conn.execute(select(db.reports.c.created_at)).scalars()]

@@ -71,7 +71,7 @@ def test_head_downloads_only_their_agency_weekly_files(services, staff_app, as_u
     monday = datetime.now(ZoneInfo(services.preset.timezone)).date()
     monday -= timedelta(days=monday.weekday() + 7)
     assert weekly.build(services, monday)
-    week, files = weekly.list_reports(services.settings.data_dir)[0]
+    week, files = weekly.list_reports(services.settings)[0]
     assert {scope for scope, _, _ in files} >= {"city", "DLH", "DSDA"}
     head = as_user("kepala_dlh")
     for scope, ext, name in files:

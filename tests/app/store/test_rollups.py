@@ -1,6 +1,7 @@
 """The /kinerja rollups kept by the persister agree with SQL counts over the same reports, count a
 redelivered batch once, and equal a rebuild from scratch — on SQLite and PostgreSQL."""
 from collections import Counter
+from dataclasses import replace
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
@@ -48,6 +49,15 @@ def test_rollups_agree_with_sql_and_count_once(services):
     assert min(series.values()) >= 0 and series[flt.first.isoformat()] == 0   # nothing before the history
     grid = data.hour_of_week(engine, city, flt, services.preset.timezone)
     assert sum(map(sum, grid)) == len(created)
+    # one kecamatan chosen: counted per hour in SQL, the same cells as each report placed by itself
+    with engine.connect() as conn:
+        kecamatan = Counter(conn.execute(select(r.kecamatan_code).where(r.city == city)).scalars()).most_common(1)[0][0]
+        mine = [rollups._aware(t).astimezone(zone) for (t,) in conn.execute(
+            select(r.created_at).where(r.city == city, r.kecamatan_code == kecamatan))]
+    expected = [[0] * 24 for _ in range(7)]
+    for local in mine:
+        expected[local.weekday()][local.hour] += 1
+    assert data.hour_of_week(engine, city, replace(flt, kecamatan=kecamatan), services.preset.timezone) == expected
 
     before = _dump(engine)
     # A redelivered batch (the persister crashed before its acknowledgement) marks days again:
