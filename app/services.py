@@ -78,7 +78,7 @@ class Services:
         producer = Producer(self.redis, preset, areas, partitions=settings.stream_partitions,
                             wait_replicas=settings.redis_wait_replicas)
         return Services(settings, preset, areas, self.redis, self.redis_url, self.engine, producer,
-                        shared=True)
+                        read_engine=self.read_engine, shared=True)
 
     def close(self) -> None:
         if self.shared:

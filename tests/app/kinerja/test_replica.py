@@ -72,3 +72,21 @@ def test_kinerja_reads_the_replica_and_writes_the_primary(replicated):
     # writes never go to the replica: the account and its session are on the primary alone
     assert _rows(services.engine, staff_users) == 1
     assert _rows(replica, staff_users) == 0
+
+
+def test_another_city_of_the_install_reads_the_same_replica(replicated):
+    """A several-city install (Services.for_city): each city's /kinerja reads the replica too, and
+    its writes go to the one primary."""
+    services, replica = replicated
+    kupang = services.for_city("kupang")
+    assert kupang.read_engine is services.read_engine and kupang.read_engine is not kupang.engine
+    with kupang.read_engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(rollups.daily_city)).scalar_one() == 0
+    with replica.begin() as conn:
+        conn.execute(rollups.daily_city.insert(), [{"city": "kupang", "day": "2026-12-01", "category": "garbage",
+                                                   "agency": "DLH", **{n: 0 for n in kinerja.DAILY_COUNTS},
+                                                   "rating_sum": 0.0, "received": 3}])
+    with kupang.read_engine.connect() as conn:
+        assert conn.execute(select(func.sum(rollups.daily_city.c.received))
+                            .where(rollups.daily_city.c.city == "kupang")).scalar_one() == 3
+    assert _rows(kupang.engine, rollups.daily_city) == 0
