@@ -95,7 +95,8 @@ def main() -> None:
         token = displays.create_display(services.engine, services.preset.slug, "bench")[1]
         result: dict = {"web_workers": settings.resolved_web_workers(), "threads": settings.web_threads,
                         "sockets_per_process": settings.resolved_sockets_per_process(),
-                        "sockets_per_address": settings.sockets_per_address, "stranger_sockets": args.sockets}
+                        "sockets_per_address": settings.sockets_per_address,
+                        "sockets_per_display": settings.sockets_per_display, "stranger_sockets": args.sockets}
         for path in PATHS:   # warm every page once
             _get(base, path)
         result["quiet"] = _measure(base, args.requests)
@@ -104,9 +105,10 @@ def main() -> None:
         walls = 0
         for n in range(settings.resolved_sockets_per_process() * result["web_workers"] + 4):
             client = socketio.Client(reconnection=False)
+            screen = displays.create_display(services.engine, services.preset.slug, f"bench screen {n}")[1]
             try:
                 client.connect(base, namespaces=["/wall"], transports=["websocket"], wait_timeout=10,
-                               headers={"Cookie": f"{displays.COOKIE}={token}", "X-Forwarded-For": f"192.0.2.{n}"})
+                               headers={"Cookie": f"{displays.COOKIE}={screen}", "X-Forwarded-For": f"192.0.2.{n}"})
                 client.call("wall_join", {"metric": "reports", "window": "today", "res": 8}, namespace="/wall")
                 held.append(client)
                 walls += 1

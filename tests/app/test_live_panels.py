@@ -42,11 +42,11 @@ def test_twenty_walls_share_one_render_per_language_and_get_panels_and_beats(wal
     services = wall_app.extensions["pantau"]
     services.producer.submit_many(raw_reports(30, seed=8, spread_s=300))
     drain(services)
-    token = wall_display_token(wall_app)
     relay = wall_app.extensions["pantau_live"]
     clients, events, answers, lock = [], [], [], threading.Lock()
     try:
         for i in range(20):
+            token = wall_display_token(wall_app, f"Layar {i + 1}")    # a room: each screen its own token
             client = socketio.Client(reconnection=False)
             client.on("*", lambda event, data, i=i: (lock.acquire(), events.append((i, event, data)), lock.release()),
                       namespace=live.NAMESPACE)
