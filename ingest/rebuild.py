@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import time
 
+from sqlalchemy import text
+
 from app import hexagg
 from app.hexagg import Effects, Record
 from app.store import db
@@ -26,16 +28,49 @@ def compute_parts(engine, preset, now: int | None = None) -> list[Effects]:
     parts = keys.parts()
     now = int(now if now is not None else time.time())
     effects = [Effects.empty() for _ in parts]
-    for row in db.iter_aggregate_rows(engine, preset.slug):
-        record = Record(
-            cell=row.h3_cell, category=row.category, created_ts=int(row.created_at.timestamp()),
-            state=aggregate_state(row.status), version=row.version,
-            resolved_ts=int(row.resolved_at.timestamp()) if row.resolved_at else 0,
-            due_ts=int(row.sla_due_at.timestamp()) if row.sla_due_at else 0)
-        index = keys.partition_of(row.id)
-        hexagg.apply_created(effects[index], parts[index], row.id, None, record, now, preset.timezone)
-        effects[index].records[row.id] = record.encode()
+    states: dict[str, str] = {}
+    partition_of, tz, apply_created = keys.partition_of, preset.timezone, hexagg.apply_created
+    for rid, cell, category, created_ts, status, version, resolved_ts, due_ts in _aggregate_rows(engine, preset.slug):
+        state = states.get(status)
+        if state is None:
+            state = states[status] = aggregate_state(status)
+        record = Record(cell=cell, category=category, created_ts=created_ts, state=state, version=version,
+                        resolved_ts=resolved_ts or 0, due_ts=due_ts or 0)
+        part = effects[partition_of(rid)]
+        apply_created(part, parts[partition_of(rid)], rid, None, record, now, tz)
+        part.records[rid] = record.encode()
+        if len(part.transitions) > 10_000:   # for live screens: a rebuild publishes none
+            part.transitions.clear()
     return effects
+
+
+# Seconds since the epoch computed by the database (the same whole seconds as ``int(datetime.timestamp())``
+# for any moment after 1970): no datetime is built per row, the rows come as the driver gives them.
+_EPOCH = {
+    # SQLite keeps "YYYY-MM-DD HH:MM:SS.ffffff" (UTC); its date functions round to the millisecond, so
+    # the fraction is cut off first (…:18.9996 is second 18, as in Python, not 19).
+    "sqlite": "CAST(strftime('%s', substr({c}, 1, 19)) AS INTEGER)",
+    "postgresql": "CAST(FLOOR(EXTRACT(EPOCH FROM {c})) AS BIGINT)",
+}
+
+
+def _aggregate_rows(engine, city: str, chunk: int = 50_000):
+    """(id, h3_cell, category, created_ts, status, version, resolved_ts, due_ts) of every report of
+    the city, in no particular order (a report counts on its own: the order changes nothing)."""
+    epoch = _EPOCH.get(engine.dialect.name)
+    if epoch is None:      # another database: through SQLAlchemy's types
+        for row in db.iter_aggregate_rows(engine, city, chunk):
+            yield (row.id, row.h3_cell, row.category, int(row.created_at.timestamp()), row.status, row.version,
+                   int(row.resolved_at.timestamp()) if row.resolved_at else 0,
+                   int(row.sla_due_at.timestamp()) if row.sla_due_at else 0)
+        return
+    query = text(f"SELECT id, h3_cell, category, {epoch.format(c='created_at')}, status, version, "
+                 f"{epoch.format(c='resolved_at')}, {epoch.format(c='sla_due_at')} "
+                 f"FROM {db.reports.name} WHERE city = :city")
+    with engine.connect() as conn:
+        result = conn.execution_options(stream_results=True, yield_per=chunk).execute(query, {"city": city})
+        for rows in result.tuples().partitions(chunk):
+            yield from rows
 
 
 def rebuild(client, engine, preset, now: int | None = None, chunk: int = 5000) -> dict:
