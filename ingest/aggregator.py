@@ -28,11 +28,8 @@ RECENT_MAX = 200
 # meanwhile, nothing is applied and the batch is recomputed.
 APPLY_LUA = """
 -- KEYS: 1 records, 2 SLA set, 3 ticker, 4 live sequence, 5 stream, then every counter, index and
--- expiring key, named by position: a script declares each key it touches (a cluster refuses
--- others), and all of one call share the partition's hash tag (one slot).
--- ARGV[1]: the small parts as JSON (with ng, ns, ni: how many values follow for each long list);
--- then, flat, the guards (id, stored record, ...), the records to set (id, record, ...) and the
--- increments (key position, field, delta, ...): no JSON for the long lists on either side.
+-- expiring key, named in ARGV by position: a script declares each key it touches (a cluster
+-- refuses others), and all of one call share the partition's hash tag (one slot).
 -- Commands that take many members get them in chunks of CHUNK (a Lua stack holds ~8000 values).
 local CHUNK = 500
 local p = cjson.decode(ARGV[1])
@@ -43,24 +40,20 @@ local function chunked(command, key, list, step, first)
     else redis.call(command, key, unpack(list, i, last)) end
   end
 end
-local gs = 2
-local ss = gs + p.ng
-local is = ss + p.ns
-local ie = is + p.ni - 1
-for i = gs, ss - 1, CHUNK * 2 do
+local g = p.guards            -- id, stored record, id, stored record...
+for i = 1, #g, CHUNK * 2 do
   local ids = {}
-  for j = i, math.min(i + CHUNK * 2 - 1, ss - 1), 2 do ids[#ids + 1] = ARGV[j] end
+  for j = i, math.min(i + CHUNK * 2 - 1, #g), 2 do ids[#ids + 1] = g[j] end
   local cur = redis.call('HMGET', KEYS[1], unpack(ids))
   for k = 1, #ids do
-    if (cur[k] or '') ~= ARGV[i + 2 * (k - 1) + 1] then return -1 end
+    if (cur[k] or '') ~= g[i + 2 * (k - 1) + 1] then return -1 end
   end
 end
-for i = ss, is - 1, CHUNK * 2 do
-  redis.call('HSET', KEYS[1], unpack(ARGV, i, math.min(i + CHUNK * 2 - 1, is - 1)))
-end
-for i = is, ie, 3 do
-  local v = redis.call('HINCRBY', KEYS[tonumber(ARGV[i])], ARGV[i + 1], ARGV[i + 2])
-  if v == 0 and string.byte(ARGV[i + 2], 1) == 45 then redis.call('HDEL', KEYS[tonumber(ARGV[i])], ARGV[i + 1]) end
+if #p.set > 0 then chunked('HSET', KEYS[1], p.set, 2) end
+local c = p.incr              -- key position, field, delta, ... (flat)
+for i = 1, #c, 3 do
+  local v = redis.call('HINCRBY', KEYS[c[i]], c[i + 1], c[i + 2])
+  if c[i + 2] < 0 and v == 0 then redis.call('HDEL', KEYS[c[i]], c[i + 1]) end
 end
 for _, d in ipairs(p.dup_rem) do chunked('ZREM', KEYS[d[1]], d[2], 1) end
 for _, d in ipairs(p.dup) do
@@ -105,12 +98,7 @@ class Aggregator(StreamConsumer):
         for attempt in range(5):
             payload = self.plan(batch, ack)
             script_keys = payload.pop("keys")
-            flat = [payload.pop("guards"), payload.pop("set"), payload.pop("incr")]
-            payload.update(ng=len(flat[0]), ns=len(flat[1]), ni=len(flat[2]))
-            args = [json.dumps(payload, separators=(",", ":"))]
-            for part in flat:
-                args += part
-            if self._apply(keys=script_keys, args=args) != -1:
+            if self._apply(keys=script_keys, args=[json.dumps(payload, separators=(",", ":"))]) != -1:
                 return
             log.info("%s: records moved under the batch, recomputing (attempt %d)", self.name, attempt + 1)
         raise RuntimeError("aggregate records kept changing under the batch")
@@ -125,10 +113,12 @@ class Aggregator(StreamConsumer):
         for event in batch:
             existing = current.get(event.report_id)
             if event.kind == events.CREATED:
-                updated = hexagg.apply_created(effects, self.keys, event.report_id, existing,
-                                               hexagg.record_from_dict(event.data), now, self.tz)
+                record = Record.decode(event.record) if event.record else hexagg.record_from_dict(event.data)
+                updated = hexagg.apply_created(effects, self.keys, event.report_id, existing, record, now,
+                                               self.tz)
                 if updated is not None:
-                    summaries.append(public_summary_of(event.data))
+                    summaries.append(event.summary or json.dumps(public_summary_of(event.data),
+                                                                 separators=(",", ":")))
             else:
                 change = event.change
                 due = change.get("sla_due_at")
@@ -142,8 +132,9 @@ class Aggregator(StreamConsumer):
             if updated is not None:
                 current[event.report_id] = updated
                 effects.records[event.report_id] = updated.encode()
-        # Each new report's public summary is encoded once: the ticker's entries and the delta's "new".
-        encoded = [json.dumps(summary, separators=(",", ":")) for summary in summaries]
+        # Each new report's public summary is encoded once (by the producer): the ticker's entries and
+        # the delta's "new".
+        encoded = summaries
         delta = ""
         if effects.transitions:
             head = json.dumps({"ts": now, "city": self.preset.slug,
