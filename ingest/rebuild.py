@@ -83,28 +83,73 @@ def rebuild(client, engine, preset, now: int | None = None, chunk: int = 5000) -
     return summary
 
 
+STAGE = ":rebuild:"   # where a rebuild writes before the swap: the same hash tag (slot), outside ``agg:*``
+PIPELINE = 200_000     # members sent at once while staging (one MULTI of everything would pass Redis's
+                       # 1 GB query buffer at a million reports, and the server drops the client)
+
+
+SWAP_LUA = """
+-- KEYS: the old keys to drop, the staged keys, their real names, the keys to expire;
+-- ARGV: how many of each of the first three groups, then each expiry's time.
+local gone, staged, expiring = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+for i = 1, gone do redis.call('DEL', KEYS[i]) end
+for i = 1, staged do redis.call('RENAME', KEYS[gone + i], KEYS[gone + staged + i]) end
+for i = 1, expiring do redis.call('EXPIREAT', KEYS[gone + 2 * staged + i], ARGV[3 + i]) end
+return staged
+"""
+
+
+def _staged(key: str) -> str:
+    return key.replace(":agg:", STAGE, 1)
+
+
 def _replace(client, keys: Keys, effects: Effects, chunk: int) -> dict:
-    # The recent-reports ticker is a log of what arrived, not a count: it is kept.
-    old_keys = [k for k in client.scan_iter(match=keys.agg_pattern(), count=1000) if k != keys.recent]
-    pipe = client.pipeline(transaction=True)
-    if old_keys:
-        pipe.delete(*old_keys)
+    """Write the new aggregates under staging names in as many pipelines as they need, then swap
+    them in with one transaction (the old keys deleted, each staged key renamed, the expiries set):
+    readers see the old aggregates or the new ones, never a mix. A rebuild that died while staging
+    leaves staged keys only, dropped by the next one."""
+    for stale in client.scan_iter(match=_staged(keys.agg_pattern()), count=1000):
+        client.delete(stale)
+    written: set[str] = set()
+    pipe, queued = client.pipeline(transaction=False), 0
+
+    def send(command, key, members: dict) -> None:
+        nonlocal pipe, queued
+        if command == "hset":
+            pipe.hset(_staged(key), mapping=members)
+        else:
+            pipe.zadd(_staged(key), members)
+        written.add(key)
+        queued += len(members)
+        if queued >= PIPELINE:
+            pipe.execute()
+            pipe, queued = client.pipeline(transaction=False), 0
+
     records = list(effects.records.items())
     for start in range(0, len(records), chunk):
-        pipe.hset(keys.agg_records, mapping=dict(records[start:start + chunk]))
+        send("hset", keys.agg_records, dict(records[start:start + chunk]))
     by_key: dict[str, dict[str, int]] = {}
     for key, field, delta in effects.nonzero_incr():     # one HSET per key, not one per counter
         by_key.setdefault(key, {})[field] = delta
     for key, fields in by_key.items():
         items = list(fields.items())
         for start in range(0, len(items), chunk):
-            pipe.hset(key, mapping=dict(items[start:start + chunk]))
+            send("hset", key, dict(items[start:start + chunk]))
     for key, members in effects.dup_add.items():
-        if members:
-            pipe.zadd(key, members)
-    for key, expires_at in effects.expire.items():
-        pipe.expireat(key, expires_at)
-    if effects.sla_add:
-        pipe.zadd(keys.sla_open, effects.sla_add)
+        items = list(members.items())
+        for start in range(0, len(items), chunk):
+            send("zadd", key, dict(items[start:start + chunk]))
+    sla = list(effects.sla_add.items())
+    for start in range(0, len(sla), chunk):
+        send("zadd", keys.sla_open, dict(sla[start:start + chunk]))
     pipe.execute()
+    # The swap. The recent-reports ticker is a log of what arrived, not a count: it is kept.
+    old_keys = [k for k in client.scan_iter(match=keys.agg_pattern(), count=1000) if k != keys.recent]
+    gone = [k for k in old_keys if k not in written]
+    staged = sorted(written)
+    expiring = list(effects.expire.items())
+    # One script, every key declared (a cluster pipeline refuses RENAME; a script is atomic anyway).
+    client.register_script(SWAP_LUA)(
+        keys=[*gone, *(_staged(k) for k in staged), *staged, *(k for k, _ in expiring)],
+        args=[len(gone), len(staged), len(expiring), *(ts for _, ts in expiring)])
     return {"reports": len(records), "counters": len(effects.incr), "keys_replaced": len(old_keys)}
