@@ -31,7 +31,8 @@ from sqlalchemy import select, text
 
 from app import photos
 from app.store import db
-from app.store.tables import PHASH_BANDS as BANDS, photo_hashes, proof_flags, staff_users
+from app.store.tables import (PHASH_BANDS as BANDS, photo_hashes, proof_flags, staff_memberships,
+                              staff_users)
 
 BAND_BITS = 16
 MAX_INDEXED_DISTANCE = 7      # what the band lookup guarantees to find (see the module's text)
@@ -247,16 +248,30 @@ def _filed_by(engine, report) -> str | None:
         return None
 
 
+def _agency_in(engine, username: str, city: str) -> str | None:
+    """The account's agency in ``city`` (its membership there: an account works in several cities,
+    with an agency in each); an account written before memberships (0005) has its own city only."""
+    m = staff_memberships
+    with engine.connect() as conn:
+        row = conn.execute(select(m.c.agency).where(m.c.username == username, m.c.city == city)).first()
+        if row is not None:
+            return row.agency
+        return conn.execute(select(staff_users.c.agency).where(
+            staff_users.c.username == username, staff_users.c.city == city,
+            staff_users.c.username.notin_(select(m.c.username)))).scalar()
+
+
 def self_service(engine, report, user) -> dict | None:
+    """The report was filed by this person, or by someone of the agency this person works for in the
+    report's city (both agencies read from the memberships of the report's city, never the city an
+    account was first made in)."""
     filer = _filed_by(engine, report)
     if not filer:
         return None
     if filer == user.username:
         return {"filed_by": filer, "same": "person"}
-    with engine.connect() as conn:
-        agency = conn.execute(select(staff_users.c.agency).where(staff_users.c.username == filer,
-                                                                 staff_users.c.city == report.city)).scalar()
-    if agency and agency == user.agency:
+    agency = _agency_in(engine, filer, report.city)
+    if agency and agency == user.agency and user.city == report.city:
         return {"filed_by": filer, "same": "agency"}
     return None
 

@@ -25,7 +25,7 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 import h3
 
-from app import headers, overview, queries
+from app import headers, overview, queries, web_hosts
 from app.auth import displays
 from app.auth.users import load_user
 from app.auth.web import browser_agent
@@ -70,6 +70,8 @@ def create_install_app(settings, services, create_city_app) -> Flask:
         "Content-Type": "text/javascript; charset=utf-8", "Cache-Control": "public, max-age=3600"}))
     headers.install(root, settings, ())
     root.wsgi_app = DispatcherMiddleware(root.wsgi_app, {f"/{slug}": app for slug, app in apps.items()})
+    if settings.city_hosts:   # a host per city: its paths without a city are that city's (app.web_hosts)
+        root.wsgi_app = web_hosts.CityHosts(root.wsgi_app, settings.city_hosts, settings.cities)
     if settings.proxies:
         from werkzeug.middleware.proxy_fix import ProxyFix
 

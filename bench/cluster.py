@@ -40,7 +40,8 @@ from tests.helpers import raw_reports  # noqa: E402
 from tests.redis_cluster import LocalCluster  # noqa: E402
 
 COUNT = 8_000
-BATCH = 1000
+BATCH = 2000      # entries a consumer reads per batch here (PANTAU_BATCH_SIZE; its default is 500)
+PRODUCE_BATCH = 1000
 
 
 def _drain(services, kind) -> float:
@@ -78,8 +79,8 @@ def run(label: str, folder: Path, url: str, cluster: bool, partitions: int) -> d
         for raw in raw_reports(500, seed=12, spread_s=86400):   # warm the area index and caches first
             services.producer.validate(raw)
         started = time.perf_counter()
-        for i in range(0, COUNT, BATCH):
-            services.producer.submit_many(raws[i:i + BATCH])
+        for i in range(0, COUNT, PRODUCE_BATCH):
+            services.producer.submit_many(raws[i:i + PRODUCE_BATCH])
         produce_s = time.perf_counter() - started
         aggregate_s = _drain(services, Aggregator)
         persist_s = _drain(services, Persister)
@@ -163,6 +164,9 @@ def rebuild_seconds(folder: Path, url: str, count: int) -> dict:
         now = datetime.now(timezone.utc)
         categories = [c for c in ("flood", "garbage", "road_damage", "street_light", "fallen_tree")]
         statuses = list(OPEN_STATUSES) + ["resolved", "closed", "rejected"]
+        # A pool of 50,000 cells over the city (an H3 index per row would take longer than the rebuild).
+        cells = [h3.latlng_to_cell(-6.2 + rng.uniform(-0.1, 0.1), 106.8 + rng.uniform(-0.1, 0.1), 12)
+                 for _ in range(50_000)]
         started = time.perf_counter()
         with services.engine.begin() as conn:
             for start in range(0, count, 50_000):
@@ -174,8 +178,7 @@ def rebuild_seconds(folder: Path, url: str, count: int) -> dict:
                     rows.append({
                         "id": rid, "ticket": f"B-{i}", "city": services.preset.slug,
                         "category": rng.choice(categories), "description": "", "lat": 0.0, "lng": 0.0,
-                        "h3_cell": h3.latlng_to_cell(-6.2 + rng.uniform(-0.1, 0.1),
-                                                     106.8 + rng.uniform(-0.1, 0.1), 12),
+                        "h3_cell": rng.choice(cells),
                         "source": "bench", "photos": "[]", "attributes": "{}", "status": status,
                         "priority": "normal", "created_at": created, "updated_at": created,
                         "sla_due_at": created + timedelta(days=3),
@@ -193,13 +196,14 @@ def rebuild_seconds(folder: Path, url: str, count: int) -> dict:
 
 
 def main() -> None:
-    global COUNT
+    global COUNT, BATCH
     parser = argparse.ArgumentParser()
     parser.add_argument("--rebuild", type=int, default=1_000_000, help="reports for the rebuild figure")
     parser.add_argument("--reports", type=int, default=COUNT, help="reports per end-to-end run")
+    parser.add_argument("--batch", type=int, default=BATCH, help="entries a consumer reads per batch")
     parser.add_argument("--latency-s", type=float, default=8.0, help="seconds at 1,000 reports/s")
     args = parser.parse_args()
-    COUNT = args.reports
+    COUNT, BATCH = args.reports, args.batch
     folder = Path(tempfile.mkdtemp(prefix="pantau-bench-cluster-"))
     load_before = os.getloadavg()
     results = []
@@ -223,6 +227,7 @@ def main() -> None:
     by = {row["setup"]: row for row in results}
     figures = {
         "reports": COUNT,
+        "consumer_batch": BATCH,
         "embedded_per_s": by["embedded"]["end_to_end_per_s"],
         "cluster_1_shard_per_s": by["cluster-1-shard"]["end_to_end_per_s"],
         "cluster_3_shard_per_s": by["cluster-3-shard"]["end_to_end_per_s"],

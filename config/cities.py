@@ -1,6 +1,7 @@
 """City presets: data plus a few named hooks, never ``if city == ...`` elsewhere."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from config.catalogue import CATEGORIES
@@ -388,3 +389,27 @@ def resolve_category(preset: CityPreset, raw: str | None) -> str | None:
         if wanted in (_normalise(c.name_en), _normalise(c.name_id)):
             return c.code
     return None
+
+
+_HOSTNAME_LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
+
+
+def parse_city_hosts(raw: str) -> tuple[tuple[str, str], ...]:
+    """``PANTAU_CITY_HOSTS``: comma-separated ``hostname=city`` pairs (``kupang.pantau.example=kupang``);
+    a host names one city, a city may have several hosts. Hostnames lower-case, without a port."""
+    pairs: list[tuple[str, str]] = []
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        host, sep, city = (s.strip() for s in part.partition("="))
+        host = host.lower().rstrip(".")
+        if not sep or not host or not city:
+            raise ValueError(f"{part!r}: write hostname=city, e.g. kupang.pantau.example=kupang")
+        if not re.fullmatch(rf"{_HOSTNAME_LABEL}(\.{_HOSTNAME_LABEL})*", host):
+            raise ValueError(f"{host!r} is not a hostname (no scheme, port or path)")
+        if city not in PRESETS:
+            raise ValueError(f"unknown city preset {city!r}; choose one of {', '.join(sorted(PRESETS))}")
+        if any(host == known for known, _ in pairs):
+            raise ValueError(f"the host {host!r} is listed twice")
+        pairs.append((host, city))
+    return tuple(pairs)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Callable, Mapping
 
-from config.cities import PRESETS
+from config.cities import PRESETS, parse_city_hosts
 
 
 class SettingsError(ValueError):
@@ -211,6 +211,11 @@ SETTINGS: tuple[Setting, ...] = (
             "Several cities on one install, e.g. jakarta,kupang: each city's screens under /<city>/ "
             "(/kupang/wall, /kupang/lapor), the list of cities at / and every city on one map at "
             "/overview. Unset: the one city of PANTAU_CITY at /.", default_text="*(unset: one city)*"),
+    Setting("PANTAU_CITY_HOSTS", "city_hosts", parse_city_hosts, (),
+            "A host per city on a several-city install: hostname=city pairs, comma-separated "
+            "(kupang.pantau.example=kupang). On a city's host a path without a city is that city's "
+            "(/wall is /kupang/wall); any other host gets the list of cities at /.",
+            default_text="*(unset: cities by path only)*"),
     Setting("PANTAU_BOUNDARIES", "boundaries", _optional_existing_path, None,
             "Folder (or single file) with the preset's boundary GeoJSON. Unset: no areas, bounds box only."),
     Setting("SECRET_KEY", "secret_key", str, None,
@@ -374,6 +379,7 @@ class Settings:
     database_replica_url: str | None = DEFAULTS["database_replica_url"]
     city: str = DEFAULTS["city"]
     cities: tuple[str, ...] = DEFAULTS["cities"]
+    city_hosts: tuple[tuple[str, str], ...] = DEFAULTS["city_hosts"]
     boundaries: Path | None = DEFAULTS["boundaries"]
     secret_key: str | None = field(default=DEFAULTS["secret_key"], repr=False)
     language: str = DEFAULTS["language"]

@@ -113,10 +113,12 @@ class Aggregator(StreamConsumer):
         for event in batch:
             existing = current.get(event.report_id)
             if event.kind == events.CREATED:
-                updated = hexagg.apply_created(effects, self.keys, event.report_id, existing,
-                                               hexagg.record_from_dict(event.data), now, self.tz)
+                record = Record.decode(event.record) if event.record else hexagg.record_from_dict(event.data)
+                updated = hexagg.apply_created(effects, self.keys, event.report_id, existing, record, now,
+                                               self.tz)
                 if updated is not None:
-                    summaries.append(public_summary_of(event.data))
+                    summaries.append(event.summary or json.dumps(public_summary_of(event.data),
+                                                                 separators=(",", ":")))
             else:
                 change = event.change
                 due = change.get("sla_due_at")
@@ -130,12 +132,15 @@ class Aggregator(StreamConsumer):
             if updated is not None:
                 current[event.report_id] = updated
                 effects.records[event.report_id] = updated.encode()
+        # Each new report's public summary is encoded once (by the producer): the ticker's entries and
+        # the delta's "new".
+        encoded = summaries
         delta = ""
         if effects.transitions:
-            delta = json.dumps({"ts": now, "city": self.preset.slug,
-                                **({"part": self.partition} if self.keys.partitions > 1 else {}),
-                                "transitions": effects.transitions,
-                                "new": summaries}, separators=(",", ":"))
+            head = json.dumps({"ts": now, "city": self.preset.slug,
+                               **({"part": self.partition} if self.keys.partitions > 1 else {}),
+                               "transitions": effects.transitions}, separators=(",", ":"))
+            delta = head[:-1] + ',"new":[' + ",".join(encoded) + "]}"
         script_keys = [self.keys.agg_records, self.keys.sla_open, self.keys.recent, self.keys.live_seq,
                        self.stream]
         position: dict[str, int] = {}
@@ -146,11 +151,16 @@ class Aggregator(StreamConsumer):
                 position[key] = len(script_keys)
             return position[key]
 
+        incr: list = []
+        for (key, field_name), change in effects.incr.items():
+            if change:
+                where = position.get(key) or at(key)
+                incr += (where, field_name, change)
         return {
             "keys": script_keys,
             "guards": [x for rid in ids for x in (rid, stored.get(rid) or "")],
             "set": [x for rid, rec in effects.records.items() for x in (rid, rec)],
-            "incr": [x for k, f, d in effects.nonzero_incr() for x in (at(k), f, d)],
+            "incr": incr,
             "expire": [[at(k), ts] for k, ts in effects.expire.items()],
             "zadd": [x for rid, due in effects.sla_add.items() for x in (due, rid)],
             "zrem": sorted(effects.sla_remove),
@@ -160,7 +170,7 @@ class Aggregator(StreamConsumer):
             "dup_rem": [[at(key), sorted(ids)] for key, ids in effects.dup_remove.items() if ids],
             "dup_since": now - hexagg.DAY,
             "recent_max": RECENT_MAX,
-            "recent": [json.dumps(s, separators=(",", ":")) for s in summaries[-RECENT_MAX:]],
+            "recent": encoded[-RECENT_MAX:],
             "channel": self.keys.live_shard_channel if self.sharded else self.keys.live_channel,
             "delta": delta, "publish": self.publish_command,
             "group": self.group, "ack": ack,

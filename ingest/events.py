@@ -11,7 +11,8 @@ import json
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from app.reports import Report
+from app import hexagg
+from app.reports import Report, public_summary_of
 
 CREATED, STATUS = "created", "status"
 
@@ -25,11 +26,19 @@ class Event:
     report: Report | None = None     # created
     change: dict | None = None       # status
     data: dict | None = None         # created, read without building the report (``full=False``)
+    record: str | None = None        # created: the aggregate record (``hexagg.Record.encode``), when written
+    summary: str | None = None       # created: the public summary as JSON, when written
 
 
 def created_fields(report: Report) -> dict:
+    """The whole report (``data``), and what the aggregator reads of it ready made: its aggregate
+    record (``agg``) and public summary (``summary``), computed once here from the same dict, so the
+    aggregator decodes no report JSON (an entry without them, written before, is read from ``data``)."""
+    data = report.to_dict()
     return {"kind": CREATED, "event_id": f"{report.id}:created", "report_id": report.id,
-            "data": json.dumps(report.to_dict(), separators=(",", ":"))}
+            "data": json.dumps(data, separators=(",", ":")),
+            "agg": hexagg.record_from_dict(data).encode(),
+            "summary": json.dumps(public_summary_of(data), separators=(",", ":"))}
 
 
 def status_fields(change: dict) -> dict:
@@ -45,7 +54,14 @@ def decode(entry_id: str, fields: dict, full: bool = True) -> Event:
     few fields of it, and building the whole ``Report`` is most of its decoding time.
     """
     try:
-        kind, data = fields["kind"], json.loads(fields["data"])
+        kind = fields["kind"]
+        if kind == CREATED and not full and fields.get("agg") and fields.get("summary"):
+            record = fields["agg"]
+            if record.count("|") != 6 or not isinstance(fields.get("report_id"), str):
+                raise ValueError("agg malformed")
+            return Event(entry_id, kind, fields["event_id"], fields["report_id"], record=record,
+                         summary=fields["summary"])
+        data = json.loads(fields["data"])
         if kind == CREATED and not full:
             for key in ("id", "h3_cell", "category", "created_at", "status", "ticket"):
                 if not isinstance(data.get(key), str):

@@ -1,6 +1,11 @@
 """The web edge of staff auth: Flask-Login, the login/logout pages, the guard in front of every
 staff path and staff Dash callback, CSRF tokens, the idle-session timeout, sign-in throttling
-(``app.auth.throttle``) and the session epoch (``app.auth.users``) checked on every request."""
+(``app.auth.throttle``) and the session epoch (``app.auth.users``) checked on every request.
+
+On a several-city install the session is the install's (one cookie, path ``/``): a sign-in holds in
+every city the account works in, with its role there, and ``/logout`` in any city ends it in all of
+them (the epoch is the account's, not a city's): whoever signs out of one city on a shared PC expects
+the account to be closed there. To take one city from an account: ``users remove-city``."""
 from __future__ import annotations
 
 import hashlib

@@ -218,8 +218,16 @@ def bulk_insert_ignore(conn, table: Table, rows: list[dict]) -> None:
     names = ", ".join(f'"{c}"' for c in columns)
     keys = ", ".join(f'"{c.name}"' for c in table.primary_key)
     marks = ", ".join("?" for _ in columns)
+    # Only the date/time and boolean columns need converting: the others go to the driver as they are.
+    kinds = [getattr(table.c[c].type, "impl", table.c[c].type) if c in table.c else None for c in columns]
+    convert = [i for i, kind in enumerate(kinds) if kind is None or isinstance(kind, (DateTime, Boolean))]
+    values = [[row.get(c) for c in columns] for row in rows]
+    for i in convert:
+        for value in values:
+            if value[i] is not None:
+                value[i] = _sqlite_value(value[i])
     conn.exec_driver_sql(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks}) ON CONFLICT ({keys}) DO NOTHING',
-                         [tuple(_sqlite_value(row.get(c)) for c in columns) for row in rows])
+                         [tuple(value) for value in values])
 
 
 def _insert_reports(conn, report_rows: list[dict], event_rows: list[dict]) -> None:
