@@ -139,6 +139,11 @@ def test_wall_shows_live_reports_without_reload_and_flags_a_stale_feed(wall_app,
 
 def test_a_flood_burst_raises_the_spike_banner(wall_app, browser, artifacts_dir):
     services = wall_app.extensions["pantau"]
+    # The city's ordinary reports of the last three hours, all over it: the simulator's own pace
+    # follows the hour (a fifth of it at night), and a city with reports in two hexes only has no
+    # "usual" to stand out from, so without these the test passed by day and failed by night.
+    services.producer.submit_many(raw_reports(150, seed=11, spread_s=3 * 3600))
+    drain(services)
     page = open_wall(browser, wall_app, "?kiosk=1")
     assert page.locator("#wall-controls").count() == 0
     assert not page.is_visible("#wall-spike-banner")
