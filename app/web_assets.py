@@ -35,6 +35,7 @@ from pathlib import Path
 
 import brotli
 import dash
+from dash._utils import to_json
 from flask import Flask, g, request
 from flask_compress import Compress
 
@@ -126,14 +127,39 @@ class PantauDash(dash.Dash):
             kept.append(src)
         return kept
 
+    # Set by the router (callbacks/router.py): ``first_page(pathname, search)`` is the whole layout
+    # with that screen drawn ahead.
+    first_page = None
+
     def _generate_scripts_html(self) -> str:
         html = super()._generate_scripts_html()
         if self._light():
             # Before the renderer and the screens' scripts: where to fetch a library left out.
-            lazy = json.dumps(g.get("pantau_lazy", {})).replace("</", "<\\/")
+            lazy = _data_block(json.dumps(g.get("pantau_lazy", {})))
             # Data, not script: the Content-Security-Policy runs no inline script but Dash's own.
             html = f'<script type="application/json" id="pantau-lazy">{lazy}</script>\n' + html
+            html += self._first_load_blocks()
         return html
+
+    def _first_load_blocks(self) -> str:
+        """The screen's layout (drawn ahead) and the callbacks, as Dash would fetch them at start
+        (``_dash-layout``, ``_dash-dependencies``): the screen's script hands them to the renderer,
+        which then needs no round trip before the screen is usable (about 0.7 s on 3G)."""
+        if self.first_page is None:
+            return ""
+        query = request.query_string.decode("latin-1")
+        layout = self.first_page(request.script_root + request.path, f"?{query}" if query else "")
+        if self._extra_components:      # as Dash's own get_layout() does
+            layout = dash.html.Div(children=[layout] + self._extra_components)
+        for hook in self._hooks.get_hooks("layout"):
+            layout = hook(layout)
+        return "".join(f'<script type="application/json" id="pantau-first-{name}">{_data_block(to_json(value))}</script>\n'
+                       for name, value in (("layout", layout), ("dependencies", self._callback_list)))
+
+
+def _data_block(text: str) -> str:
+    """JSON safe inside a ``<script>`` element (``</`` could end it)."""
+    return text.replace("</", "<\\/")
 
 
 class _StaticCache:
