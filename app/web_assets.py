@@ -127,8 +127,8 @@ class PantauDash(dash.Dash):
             kept.append(src)
         return kept
 
-    # Set by the router (callbacks/router.py): ``first_page(pathname, search)`` is the whole layout
-    # with that screen drawn ahead.
+    # Set by the router (callbacks/router.py): ``first_page(pathname, search)`` answers the whole
+    # layout with that screen drawn ahead, and the callbacks that page needs.
     first_page = None
 
     def _generate_scripts_html(self) -> str:
@@ -148,13 +148,13 @@ class PantauDash(dash.Dash):
         if self.first_page is None:
             return ""
         query = request.query_string.decode("latin-1")
-        layout = self.first_page(request.script_root + request.path, f"?{query}" if query else "")
+        layout, callbacks = self.first_page(request.script_root + request.path, f"?{query}" if query else "")
         if self._extra_components:      # as Dash's own get_layout() does
             layout = dash.html.Div(children=[layout] + self._extra_components)
         for hook in self._hooks.get_hooks("layout"):
             layout = hook(layout)
         return "".join(f'<script type="application/json" id="pantau-first-{name}">{_data_block(to_json(value))}</script>\n'
-                       for name, value in (("layout", layout), ("dependencies", self._callback_list)))
+                       for name, value in (("layout", layout), ("dependencies", callbacks)))
 
 
 def _data_block(text: str) -> str:

@@ -62,8 +62,13 @@ def register(dash_app, services, screens: dict) -> None:
     dash_app.clientside_callback(TAKE_FRAGMENT, Output(shell.LOCATION, "hash"), Input(shell.LOCATION, "href"),
                                  State(shell.LOCATION, "hash"))
 
-    def first_page(pathname: str, search: str):
-        """The shell with the screen of ``pathname`` drawn ahead (no fragment: the server never has it)."""
-        return shell.layout(render(services, screens, pathname, search, None), pathname, search)
+    def first_page(pathname: str, search: str) -> tuple:
+        """The shell with the screen of ``pathname`` drawn ahead (no fragment: the server never has
+        it), and the callbacks that page needs: the screen's own and the shell's."""
+        screen = screen_for(screens, web_paths.local(pathname or "/"))
+        layout = shell.layout(render(services, screens, pathname, search, None), pathname, search)
+        owners = dash_app.server.extensions["pantau_screen_ids"].by_output
+        own = paths_of(screen)[0] if screen is not None else None
+        return layout, [item for item in dash_app._callback_list if owners.get(item["output"]) in (None, own)]
 
     dash_app.first_page = first_page
