@@ -7,6 +7,10 @@ the data table, Bootstrap's components (the citizen screens use Bootstrap's CSS 
 elements, from the theme's share they use: ``app/citizen_css.py``) and the core-js polyfill (every browser the form supports has what it fills in).
 The map library (dash-leaflet) is fetched only when the citizen opens the map
 (``window.pantauLazy``, ``assets/lapor.js``).
+Their page also carries the screen's first layout, drawn ahead, and the page's own callbacks
+(``pantau-first-layout``, ``pantau-first-dependencies``; ``callbacks/router.py`` draws them): Dash's
+renderer gets them from the page's script instead of two requests, and the router need not run,
+so nothing waits on a round trip between the bundles and a usable screen.
 
 A citizen screen therefore must not render a component of a library left out here: the tests
 (``tests/layouts/test_lapor_phone.py``) check the layouts' namespaces.
