@@ -61,14 +61,9 @@ class PantauServer(BaseApplication):
             self.cfg.set(name, value)
 
     def load(self):
-        from app import web_assets
         from app.factory import create_app
 
         app = create_app(self.settings)
-        # One worker (a lock file decides) makes the static files' missing Brotli 11 copies in a
-        # low-priority thread (about 15 s of CPU the first time, nothing once made; the compressor
-        # releases the GIL); until a copy is ready, that file is sent at level 5.
-        web_assets.precompress_in_background(web_assets.compressed_dir(self.settings))
         # The app's ~150,000 long-lived objects (Dash layouts, boundaries, catalogues) leave the
         # garbage collector's view: otherwise each full collection walks them all and stalls every
         # request of the worker for 50-90 ms (measured), the worst of the intake's p99.
@@ -79,5 +74,16 @@ class PantauServer(BaseApplication):
 
 def serve(settings: Settings, **options) -> None:
     """Run the web server until SIGTERM/SIGINT (gunicorn stops its workers gracefully)."""
+    from app import web_assets
+
     settings.resolved_secret_key()   # made once here, read by every worker
-    PantauServer(settings, **options).run()
+    # The static files' missing Brotli 11 copies (about 15 s of CPU the first time, nothing once
+    # made) are made beside the workers by a process at idle priority (a lock file keeps it one per
+    # folder); until a copy is ready, that file is sent at level 5. Not a thread of a worker: when
+    # it held the worker's GIL on a busy CPU, every request of that worker waited for it.
+    compressor = web_assets.precompress_in_background(web_assets.compressed_dir(settings))
+    try:
+        PantauServer(settings, **options).run()
+    finally:
+        if compressor is not None and compressor.poll() is None:
+            compressor.terminate()

@@ -22,7 +22,7 @@ first loads then get what a fresh server sends while its copies are still being 
 ``--baseline ROOT`` serves another checkout (e.g. the commit before this work) on the same data in
 the same run, for a before/after.
 
-Usage: ``python bench/lapor.py [--runs 1] [--baseline /path/to/old/checkout]``;
+Usage: ``python bench/lapor.py [--runs 1] [--baseline /path/to/old/checkout] [--timeline]``;
 the last line printed is one JSON object.
 """
 from __future__ import annotations
@@ -102,8 +102,9 @@ def start_server(root: Path, folder: Path, redis_url: str) -> tuple[subprocess.P
         time.sleep(0.3)
 
 
-def load(browser, url: str, ready: str, profile: dict) -> dict:
-    """One first load of ``url`` in a fresh context under ``profile``."""
+def load(browser, url: str, ready: str, profile: dict, timeline: bool = False) -> dict:
+    """One first load of ``url`` in a fresh context under ``profile``; ``timeline``: print each
+    request's start and end (ms after the first request) under the throttle."""
     context = browser.new_context(viewport={"width": 360, "height": 800}, device_scale_factor=2,
                                   is_mobile=True, has_touch=True, locale="id-ID")
     page = context.new_page()
@@ -118,14 +119,34 @@ def load(browser, url: str, ready: str, profile: dict) -> dict:
     urls: dict[str, str] = {}
     sizes: dict[str, int] = {}
     host = urlsplit(url).netloc
-    cdp.on("Network.requestWillBeSent", lambda e: urls.__setitem__(e["requestId"], e["request"]["url"]))
-    cdp.on("Network.loadingFinished", lambda e: sizes.__setitem__(e["requestId"], int(e["encodedDataLength"])))
+    starts: dict[str, float] = {}
+    ends: dict[str, float] = {}
+    methods: dict[str, str] = {}
+
+    def sent(e):
+        urls[e["requestId"]] = e["request"]["url"]
+        methods[e["requestId"]] = e["request"]["method"]
+        starts.setdefault(e["requestId"], e["timestamp"])
+
+    def finished(e):
+        sizes[e["requestId"]] = int(e["encodedDataLength"])
+        ends[e["requestId"]] = e["timestamp"]
+
+    cdp.on("Network.requestWillBeSent", sent)
+    cdp.on("Network.loadingFinished", finished)
     page.goto(url, wait_until="commit")
     page.wait_for_selector(ready, state="visible", timeout=120_000)
     # Usable: the control is on screen and the page answers (a frame after it appeared).
     usable_ms = page.evaluate("() => new Promise(r => requestAnimationFrame(() => r(performance.now())))")
     page.wait_for_load_state("networkidle", timeout=120_000)
     ours = {rid: size for rid, size in sizes.items() if urlsplit(urls.get(rid, "")).netloc == host}
+    if timeline and starts:
+        zero = min(starts.values())
+        print(f"    timeline of {urlsplit(url).path} (usable at {usable_ms:.0f} ms after navigation start):")
+        for rid in sorted(starts, key=starts.get):
+            end = ends.get(rid)
+            print(f"    {1000 * (starts[rid] - zero):7.0f} -> {1000 * (end - zero) if end else float('nan'):7.0f} ms "
+                  f"{methods.get(rid, '?'):4} {sizes.get(rid, 0):7d} B  {urlsplit(urls[rid]).path[-70:]}")
     tiles = {rid: size for rid, size in sizes.items() if rid not in ours}
     result = {"bytes": sum(ours.values()), "requests": len(ours), "usable_s": round(usable_ms / 1000.0, 2),
               "third_party_requests": len(tiles),
@@ -135,11 +156,12 @@ def load(browser, url: str, ready: str, profile: dict) -> dict:
     return result
 
 
-def measure(browser, base: str, ticket: str, runs: int) -> dict:
+def measure(browser, base: str, ticket: str, runs: int, timeline: bool = False) -> dict:
     out = {}
     for name, profile in PROFILES.items():
         for screen, path in (("lapor", "/lapor"), ("lacak", f"/lacak/{ticket}")):
-            loads = [load(browser, base + path, READY[screen], profile) for _ in range(runs)]
+            loads = [load(browser, base + path, READY[screen], profile, timeline and name == "3g")
+                     for _ in range(runs)]
             best = min(loads, key=lambda r: r["usable_s"])
             out[f"{screen}_{name}"] = {**best, "usable_s_all": [r["usable_s"] for r in loads]}
             print(f"  {screen:5} {name}: {best['bytes'] / 1024:7.1f} KB in {best['requests']:2} requests, "
@@ -153,6 +175,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1, help="loads per screen and profile (the fastest is kept)")
     parser.add_argument("--baseline", type=Path, help="another checkout to measure on the same data")
     parser.add_argument("--cold", action="store_true", help="no static copies compressed ahead of time")
+    parser.add_argument("--timeline", action="store_true",
+                        help="print each request's start and end under the 3G throttle")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -177,7 +201,7 @@ def main() -> None:
                 child, port = start_server(root, folder, redis_server.url)
                 try:
                     print(f"{label} ({root}):")
-                    results[label] = measure(browser, f"http://127.0.0.1:{port}", ticket, args.runs)
+                    results[label] = measure(browser, f"http://127.0.0.1:{port}", ticket, args.runs, args.timeline)
                 finally:
                     child.terminate()
                     child.wait(timeout=30)

@@ -136,3 +136,32 @@ def test_the_small_map_shows_the_point_or_only_the_area_of_a_sensitive_report(li
     assert page.query_selector(".lacak-map-point") is None
     assert page.text_content("#lacak-map-note").startswith("Untuk jenis" if lang == "id" else "For this kind")
     page.close()
+
+
+def test_the_citizen_screens_need_no_callback_before_they_are_usable(live_app, browser):
+    """The first load carries the screen drawn ahead and its callbacks (no _dash-layout,
+    _dash-dependencies or router round trip on 3G); a reporter's link routes once, for the
+    holder's view, which the server could not draw without the fragment."""
+    services = live_app.extensions["pantau"]
+    (row, secret), = _filed(services)
+    base = live_app.config["BASE_URL"]
+    for path, ready in ((f"/lacak/{row.ticket}", "#lacak-status"), ("/lapor?lang=en", "#lapor-submit"),
+                        (f"/lacak/{row.ticket}#k={secret}", "#lacak-holder")):
+        page = browser.new_page(viewport=PHONE)
+        asked = []
+        page.on("request", lambda r: asked.append((r.url.split("?")[0].rsplit("/", 1)[-1], r.post_data or ""))
+                if "/_dash-" in r.url else None)
+        page.goto(base + path)
+        page.wait_for_selector(ready)
+        page.wait_for_load_state("networkidle")
+        routed = [body for name, body in asked if name == "_dash-update-component" and "shell-page" in body]
+        assert [name for name, _ in asked if name in ("_dash-layout", "_dash-dependencies")] == []
+        assert len(routed) == (1 if "#k=" in path else 0), routed
+        if "#k=" in path:
+            assert secret in routed[0]       # in the callback's body, never in a URL
+        page.close()
+    # The page's callbacks only: none of a staff screen's.
+    html = live_app.test_client().get(f"/lacak/{row.ticket}").get_data(as_text=True)
+    callbacks = re.search(r'id="pantau-first-dependencies">(.*?)</script>', html, re.S).group(1)
+    assert "shell-page.children" in callbacks and "lacak-map-box.children" in callbacks
+    assert "dispatch-" not in callbacks and "wall-" not in callbacks
