@@ -256,8 +256,9 @@ def _capped_count(conn, preset, flt: QueueFilter, user, now: datetime, text_cond
 
 
 def page(engine, preset, flt: QueueFilter, user, page_no: int = 0, now: datetime | None = None,
-         count_limit: int = 10_000) -> dict:
-    """One page of 50 with an SLA view per row; ``total`` counts up to ``count_limit`` (shown '10000+')."""
+         count_limit: int = 10_000, with_total: bool = True) -> dict:
+    """One page of 50 with an SLA view per row; ``total`` counts up to ``count_limit`` (shown '10000+');
+    ``with_total=False``: the page alone (a push keeps its count by ``counts_of``), total None."""
     now = now or datetime.now(timezone.utc)
     r = db.reports
     with engine.connect() as conn:
@@ -274,7 +275,7 @@ def page(engine, preset, flt: QueueFilter, user, page_no: int = 0, now: datetime
             rows = _work_rows(conn, preset, flt, user, now, max(page_no, 0) * PAGE_SIZE, PAGE_SIZE, text_cond)
         else:
             rows = conn.execute(query).all()
-        total = _capped_count(conn, preset, flt, user, now, text_cond, count_limit + 1)
+        total = _capped_count(conn, preset, flt, user, now, text_cond, count_limit + 1) if with_total else None
     items = []
     for row in rows:
         view = sla.assess(row, preset, now)
@@ -285,6 +286,8 @@ def page(engine, preset, flt: QueueFilter, user, page_no: int = 0, now: datetime
                     expected_datetime=view["expected_datetime"].isoformat(),
                     countdown=sla.countdown(view["remaining_s"]), remaining_s=view["remaining_s"])
         items.append(item)
+    if total is None:
+        return {"items": items, "page": page_no, "page_size": PAGE_SIZE, "total": None, "total_capped": None}
     return {"items": items, "page": page_no, "page_size": PAGE_SIZE, "total": min(total, count_limit),
             "total_capped": total > count_limit}
 
@@ -299,6 +302,25 @@ def state_counts(engine, preset, flt: QueueFilter, user, now: datetime | None = 
     with engine.connect() as conn:
         rows = conn.execute(select(r.c.status, func.count()).where(*conds).group_by(r.c.status)).all()
     return {status: n for status, n in rows}
+
+
+def counts_of(engine, preset, flt: QueueFilter, user, report_ids: list[str],
+              now: datetime | None = None) -> tuple[dict[str, int], int]:
+    """What the given reports add to the console's counts: per state (the state filter left out, as
+    ``state_counts``) and how many match the whole filter (the page's total). One read by key."""
+    from dataclasses import replace
+
+    now = now or datetime.now(timezone.utc)
+    r = db.reports
+    if not report_ids:
+        return {}, 0
+    conds = _conditions(preset, replace(flt, statuses=()), user, now)
+    with engine.connect() as conn:
+        rows = conn.execute(select(r.c.status, func.count()).where(*conds, r.c.id.in_(report_ids))
+                            .group_by(r.c.status)).all()
+    per_state = {status: n for status, n in rows}
+    matching = sum(n for status, n in per_state.items() if not flt.statuses or status in flt.statuses)
+    return per_state, matching
 
 
 def count(engine, preset, flt: QueueFilter, user, now: datetime | None = None) -> int:
