@@ -325,7 +325,7 @@ def console_detail(data: dict, lang: str, services) -> tuple[html.Article, html.
         html.P(t("dispatch.meta", lang, at=_moment(data["created_at"], preset, lang),
                  priority=t(f"dispatch.priority.{data['priority']}", lang),
                  agency=data.get("agency") or t("dispatch.no_agency", lang), team=data.get("team") or "—")
-               + f" · v{data['version']} ·", className="small mb-1"),
+               + " · " + t("dispatch.version", lang, n=number(data["version"], lang)), className="small mb-1"),
         html.Blockquote(data["description"] or "—", className="dispatch-description"),
         html.Div(photos, className="d-flex"),
     ]), html.Div([
