@@ -62,6 +62,17 @@
   });
 })();
 
+/* A ticket clicked in the queue opens its report: one listener for every row (a callback on each
+   row's button would run for every row a push inserts). */
+document.addEventListener('click', function (event) {
+  var button = event.target.closest && event.target.closest('.dispatch-table .dispatch-ticket');
+  var row = button && button.closest('tr[data-report]');
+  var dc = window.dash_clientside;
+  if (row && dc && dc.set_props) {
+    dc.set_props('dispatch-row-click', {data: {id: row.getAttribute('data-report'), at: Date.now()}});
+  }
+});
+
 /* The queue by push (app.staff.push): the server names the reports that came or changed, at most
    every 250 ms; the page sends them to the queue's own callback, which answers with only the rows to
    insert or remove (filters, page, ticked rows, the open row and scroll stay). One update at a time:

@@ -287,6 +287,22 @@ def count_chips(counts: dict, lang: str) -> list:
     return chips
 
 
+def chips_patch(before: dict, after: dict, lang: str) -> Patch:
+    """The count chips moved to ``after`` in place: only their numbers (a redrawn chip would be a new
+    button, and Dash would run its click callback, which the queue then waits for)."""
+    states = ["work", *[s.value for s in queue_states()]]
+
+    def n(counts, state):
+        return sum(counts.get(s, 0) for s in ids.WORK_STATES) if state == "work" else counts.get(state, 0)
+
+    chips = Patch()
+    for index, state in enumerate(states):
+        if n(before, state) != n(after, state):
+            chips[index]["props"]["children"][2]["props"]["children"] = number(n(after, state), lang)
+            chips[index]["props"]["data-count"] = n(after, state)
+    return chips
+
+
 def _shown(value) -> dict:
     """The queue's own store as the browser sent it back; a tampered one reads as nothing shown."""
     if not isinstance(value, dict):
@@ -454,16 +470,9 @@ def register(app, services) -> None:
             return window.dash_clientside.no_update;
         }""", Output(ids.DETAIL, "className"), Input(ids.SELECTED, "data"))
 
-    # A row's ticket clicked, told apart in the browser from rows a push inserts (their n_clicks
-    # arrive as 0): only a click reaches the server, so a push never waits on the detail's reload.
-    app.clientside_callback(
-        """function (clicks) {
-            var dc = window.dash_clientside, fired = dc.callback_context.triggered || [];
-            if (fired.length !== 1 || !(fired[0].value > 0)) { return dc.no_update; }
-            var prop = fired[0].prop_id;
-            return {id: JSON.parse(prop.slice(0, prop.lastIndexOf('.'))).id, at: Date.now()};
-        }""", Output(ids.ROW_CLICK, "data"), Input({"type": ids.ROW, "id": ALL}, "n_clicks"),
-        prevent_initial_call=True)
+    # A row's ticket clicked reaches the server through ROW_CLICK, set by assets/dispatch.js (one
+    # listener on the page, no callback on the rows): rows a push inserts fire nothing, so the
+    # queue's next update never waits on the detail's reload.
 
     @app.callback(Output(ids.PAGE, "data"), Input(ids.PREV, "n_clicks"), Input(ids.NEXT, "n_clicks"),
                   *filters, State(ids.PAGE, "data"), prevent_initial_call=True)
@@ -535,7 +544,7 @@ def register(app, services) -> None:
                 same_counts = counts == shown["counts"] and total == shown["total"]
                 return (rows_patch(delta, result["items"], lang, picked, open_id) if moved else no_update,
                         no_update if same_counts else _page_words(page, total, capped, lang),
-                        no_update if same_counts else count_chips(counts, lang), *[no_update] * 3,
+                        no_update if same_counts else chips_patch(shown["counts"], counts, lang), *[no_update] * 3,
                         {"sig": sig, "rows": after, "counts": counts, "total": total, "capped": capped,
                          "counted": counted}, ack,
                         time.time() if open_id in {rid for _, rid in delta[1]} else no_update)

@@ -87,7 +87,7 @@ TICK = "dispatch-tick"
 PUSH = "dispatch-push"          # set by assets/dispatch.js when the queue changed (app.staff.push)
 PUSH_ACK = "dispatch-push-ack"  # the last push the queue applied (assets/dispatch.js sends the next then)
 SHOWN = "dispatch-shown"        # the rows on screen, their counts and filters (what a push is applied to)
-ROW_CLICK = "dispatch-row-click"  # {id}: the ticket clicked in the queue (a clientside callback)
+ROW_CLICK = "dispatch-row-click"  # {id}: the ticket clicked in the queue (set by assets/dispatch.js)
 RELOAD = "dispatch-reload"      # set when the queue was redrawn: the open report is read again
 ROW_PREFIX = "dispatch-row-"    # each queue row's id: its report id after this
 
