@@ -62,28 +62,66 @@
   });
 })();
 
-/* The queue by push (app/staff/push.py): the server says the queue changed; the page re-reads it
-   through its own callback (filters, page, ticked rows and scroll stay). Announcements are
-   coalesced: one re-read at a time, the next as soon as the queue has been redrawn. */
-(function () {
-  var socket = null, inflight = false, pending = null, started = 0;
-  function redrawn() {
-    inflight = false;
-    if (pending) { var next = pending; pending = null; poke(next); }
+/* A ticket clicked in the queue opens its report: one listener for every row (a callback on each
+   row's button would run for every row a push inserts). */
+document.addEventListener('click', function (event) {
+  var button = event.target.closest && event.target.closest('.dispatch-table .dispatch-ticket');
+  var row = button && button.closest('tr[data-report]');
+  var dc = window.dash_clientside;
+  if (row && dc && dc.set_props) {
+    dc.set_props('dispatch-row-click', {data: {id: row.getAttribute('data-report'), at: Date.now()}});
   }
-  function poke(msg) {
+});
+
+/* The queue by push (app.staff.push): the server names the reports that came or changed, at most
+   every 250 ms; the page sends them to the queue's own callback, which answers with only the rows to
+   insert or remove (filters, page, ticked rows, the open row and scroll stay). One update at a time:
+   what arrives meanwhile is merged and sent as soon as the last one is applied (its ack). */
+(function () {
+  var socket = null, inflight = false, pending = null, started = 0, recountTimer = null, stuck = null;
+  function many(x) { return Array.isArray(x) ? x.length : (x || 0); }
+  function merge(a, b) {
+    if (!a) { return {new: (b.new || []).slice(), changed: many(b.changed), since: b.since || 0,
+                      overflow: !!b.overflow, recount: !!b.recount}; }
+    a.new = a.new.concat(b.new || []);
+    a.changed += many(b.changed);
+    a.since = Math.min(a.since || b.since || 0, b.since || a.since || 0);
+    a.overflow = a.overflow || !!b.overflow || a.new.length > 500;
+    a.recount = a.recount || !!b.recount;
+    return a;
+  }
+  function applied() {
+    inflight = false;
+    if (stuck) { clearTimeout(stuck); stuck = null; }
+    flush();
+  }
+  function flush() {
     var dc = window.dash_clientside;
-    if (!dc || !dc.set_props) { return; }
-    if (inflight && Date.now() - started < 5000) { pending = msg; return; }
+    if (!pending || !dc || !dc.set_props) { return; }
+    if (inflight && Date.now() - started < 5000) { return; }
+    var msg = pending;
+    pending = null;
     inflight = true;
     started = Date.now();
-    dc.set_props('dispatch-push', {data: {ts: Date.now(), n: (msg && msg.new) || 0}});
+    stuck = setTimeout(applied, 5000);           // an update that never came back (a lost reply)
+    dc.set_props('dispatch-push', {data: {ts: Date.now() + Math.random(), new: msg.overflow ? [] : msg.new,
+                                          changed: msg.changed, since: msg.since, overflow: msg.overflow,
+                                          recount: msg.recount}});
   }
-  function watchQueue() {
-    var queue = document.getElementById('dispatch-queue');
-    if (queue && !queue.dataset.pushWatched) {
-      queue.dataset.pushWatched = '1';
-      new MutationObserver(redrawn).observe(queue, {childList: true, subtree: true});
+  function poke(msg) {
+    msg = msg || {};
+    pending = merge(pending, msg);
+    // another console's change moves the counts: recount once things settle
+    if (many(msg.changed) > 0 && !recountTimer) {
+      recountTimer = setTimeout(function () { recountTimer = null; poke({recount: true}); }, 3500);
+    }
+    flush();
+  }
+  function watch() {
+    var ack = document.getElementById('dispatch-push-ack');
+    if (ack && !ack.dataset.pushWatched) {
+      ack.dataset.pushWatched = '1';
+      new MutationObserver(applied).observe(ack, {childList: true, subtree: true, characterData: true});
     }
   }
   function connect() {
@@ -93,7 +131,7 @@
       socket.on('queue_changed', poke);
       socket.on('connect', function () {
         document.documentElement.setAttribute('data-dispatch-push', 'on');
-        if (socket.recovered === false && socket.pushSeen) { poke({}); }   // missed while away
+        if (socket.recovered === false && socket.pushSeen) { poke({overflow: true}); }   // missed while away
         socket.pushSeen = true;
       });
       socket.on('disconnect', function () { document.documentElement.setAttribute('data-dispatch-push', 'off'); });
@@ -101,7 +139,7 @@
       socket.close();
       socket = null;
     }
-    if (page) { watchQueue(); }
+    if (page) { watch(); }
   }
   new MutationObserver(connect).observe(document.documentElement, {childList: true, subtree: true});
   connect();

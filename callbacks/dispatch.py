@@ -1,16 +1,18 @@
 """The dispatch console's reactions: refresh the queue from the filters, open a report, act on it."""
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
 from urllib.parse import urlencode
 
 import dash_bootstrap_components as dbc
-from dash import ALL, Input, Output, State, ctx, html, no_update
+from dash import ALL, Input, Output, Patch, State, ctx, html, no_update
 
 from app import audit, followup, spikes
 from app.i18n import local_time, number, t
 from app.kinerja import formats
 from app.staff import actions, queue
+from app.staff import push as push_relay
 from app.staff.actions import error_kind
 from app.staff.service import report_detail
 from app.store import db
@@ -228,28 +230,96 @@ def error_words(err: Exception, lang: str, ticket: str = "") -> str:
 
 # ---- the queue and the detail ------------------------------------------------------------------
 
+def console_row(i: dict, lang: str, picked: dict, open_id: str | None) -> html.Tr:
+    """One report of the queue (keyed by its id, so a push inserts it without redrawing the others)."""
+    mine = i["id"] == open_id
+    return html.Tr([
+        html.Td(dbc.Checkbox(id={"type": ids.PICK, "id": i["id"], "v": i["version"]}, value=i["id"] in picked,
+                             label=html.Span(t("dispatch.pick", lang, ticket=i["ticket"]),
+                                             className="visually-hidden"))),
+        html.Td(html.Button(i["ticket"], id={"type": ids.ROW, "id": i["id"]}, n_clicks=0,
+                            className="btn btn-link btn-sm p-0 dispatch-ticket",
+                            **{"aria-label": t("dispatch.open", lang, ticket=i["ticket"])})),
+        html.Td(state_badge(i["status"], lang)), html.Td(category_word(i["category"], lang)),
+        html.Td(i["agency"] or "—"), html.Td(i["kelurahan_name"] or "—"),
+        html.Td(deadline_badge(i["sla_state"], i.get("remaining_s"), lang)),
+    ], id=f"{ids.ROW_PREFIX}{i['id']}", className="dispatch-open" if mine else None,
+        **{"data-report": i["id"], "data-ticket": i["ticket"], "aria-current": "true" if mine else "false"})
+
+
 def console_table(items: list[dict], lang: str, picked: dict, open_id: str | None) -> html.Table:
     cols = ("pick", "ticket", "status", "category", "agency", "kelurahan_name", "deadline")
     head = html.Thead(html.Tr([html.Th(t(f"dispatch.col.{c}", lang) if c != "pick" else
                                        html.Span(t("dispatch.col.pick", lang), className="visually-hidden"),
                                        scope="col") for c in cols]))
-    rows = []
-    for i in items:
-        mine = i["id"] == open_id
-        rows.append(html.Tr([
-            html.Td(dbc.Checkbox(id={"type": ids.PICK, "id": i["id"], "v": i["version"]}, value=i["id"] in picked,
-                                 label=html.Span(t("dispatch.pick", lang, ticket=i["ticket"]),
-                                                 className="visually-hidden"))),
-            html.Td(html.Button(i["ticket"], id={"type": ids.ROW, "id": i["id"]}, n_clicks=0,
-                                className="btn btn-link btn-sm p-0 dispatch-ticket",
-                                **{"aria-label": t("dispatch.open", lang, ticket=i["ticket"])})),
-            html.Td(state_badge(i["status"], lang)), html.Td(category_word(i["category"], lang)),
-            html.Td(i["agency"] or "—"), html.Td(i["kelurahan_name"] or "—"),
-            html.Td(deadline_badge(i["sla_state"], i.get("remaining_s"), lang)),
-        ], className="dispatch-open" if mine else None, **{"data-report": i["id"], "data-ticket": i["ticket"],
-                                                          "aria-current": "true" if mine else "false"}))
+    rows = [console_row(i, lang, picked, open_id) for i in items]
+    # the rows stay the table's third child: a push patches ["props"]["children"][2]["props"]["children"]
     return dbc.Table([html.Caption(t("dispatch.queue_caption", lang), className="visually-hidden"), head,
                       html.Tbody(rows)], size="sm", hover=True, className="queue-table dispatch-table")
+
+
+def rows_patch(delta, items: list[dict], lang: str, picked: dict, open_id: str | None) -> Patch:
+    """The queue's table moved from the rows on screen to ``items`` (``push.row_delta``)."""
+    deletes, inserts = delta
+    table = Patch()
+    body = table["props"]["children"][2]["props"]["children"]
+    for index in deletes:
+        del body[index]
+    by_id = {i["id"]: i for i in items}
+    for index, report_id in inserts:
+        body.insert(index, console_row(by_id[report_id], lang, picked, open_id))
+    return table
+
+
+def count_chips(counts: dict, lang: str) -> list:
+    """The per-state counts above the queue (each a button filtering to its state)."""
+    work = sum(counts.get(s, 0) for s in ids.WORK_STATES)
+
+    def chip(state, label, n=None, primary=False):
+        count = [" ", html.Span(number(n, lang), className="badge dispatch-count-n")] if n is not None else []
+        return html.Button([label, *count], id={"type": ids.COUNT, "state": state}, n_clicks=0, type="button",
+                           className="btn btn-sm me-2 mb-1 " + ("btn-warning" if primary else "btn-outline-light"),
+                           **{"data-state": state, "data-count": n if n is not None else ""})
+
+    chips = [chip("work", t("dispatch.work", lang), work, primary=True)]
+    chips += [chip(s.value, state_word(s.value, lang), counts.get(s.value, 0)) for s in queue_states()]
+    chips.append(chip("open", t("dispatch.all_open", lang)))
+    return chips
+
+
+def chips_patch(before: dict, after: dict, lang: str) -> Patch:
+    """The count chips moved to ``after`` in place: only their numbers (a redrawn chip would be a new
+    button, and Dash would run its click callback, which the queue then waits for)."""
+    states = ["work", *[s.value for s in queue_states()]]
+
+    def n(counts, state):
+        return sum(counts.get(s, 0) for s in ids.WORK_STATES) if state == "work" else counts.get(state, 0)
+
+    chips = Patch()
+    for index, state in enumerate(states):
+        if n(before, state) != n(after, state):
+            chips[index]["props"]["children"][2]["props"]["children"] = number(n(after, state), lang)
+            chips[index]["props"]["data-count"] = n(after, state)
+    return chips
+
+
+def _shown(value) -> dict:
+    """The queue's own store as the browser sent it back; a tampered one reads as nothing shown."""
+    if not isinstance(value, dict):
+        return {}
+    rows, counts = value.get("rows"), value.get("counts")
+    ok = (isinstance(rows, list) and all(isinstance(r, list) and len(r) == 2 and isinstance(r[0], str)
+                                         and isinstance(r[1], int) for r in rows)
+          and isinstance(counts, dict) and all(isinstance(k, str) and isinstance(v, int) for k, v in counts.items())
+          and isinstance(value.get("total"), int) and isinstance(value.get("counted"), (int, float)))
+    return value if ok else {}
+
+
+def _pushed_ids(push: dict) -> list[str]:
+    new = push.get("new")
+    if not (isinstance(new, list) and len(new) <= push_relay.MAX_IDS and all(isinstance(i, str) for i in new)):
+        raise CallbackInputInvalid("push", "must name reports")
+    return [i[:64] for i in new]
 
 
 def console_detail(data: dict, lang: str, services) -> tuple[html.Article, html.Div]:
@@ -271,7 +341,7 @@ def console_detail(data: dict, lang: str, services) -> tuple[html.Article, html.
         html.P(t("dispatch.meta", lang, at=_moment(data["created_at"], preset, lang),
                  priority=t(f"dispatch.priority.{data['priority']}", lang),
                  agency=data.get("agency") or t("dispatch.no_agency", lang), team=data.get("team") or "—")
-               + f" · v{data['version']} ·", className="small mb-1"),
+               + " · " + t("dispatch.version", lang, n=number(data["version"], lang)), className="small mb-1"),
         html.Blockquote(data["description"] or "—", className="dispatch-description"),
         html.Div(photos, className="d-flex"),
     ]), html.Div([
@@ -318,6 +388,11 @@ def proof_section(flags: list[dict], lang: str, preset):
     ], className="dispatch-proof")
 
 
+def _page_words(page, total: int, capped: bool, lang: str) -> str:
+    return t("dispatch.page", lang, page=number((page or 0) + 1, lang),
+             total=f"{number(total, lang)}{'+' if capped else ''}")
+
+
 def _ticket_id(services, user, ticket: str) -> str:
     """The report id behind a ticket the user typed (merge by ticket)."""
     from sqlalchemy import select
@@ -353,6 +428,9 @@ def _check_filters(status, page=None, **texts) -> None:
         raise CallbackInputInvalid("status", "must be a list of statuses")
     if page is not None and (not isinstance(page, int) or isinstance(page, bool) or page < 0):
         raise CallbackInputInvalid("page", "must be a page number")
+
+
+COUNT_EVERY_S = 3.0    # between pushes the counts move by the new reports; recounted in full this often
 
 
 def register(app, services) -> None:
@@ -392,6 +470,10 @@ def register(app, services) -> None:
             return window.dash_clientside.no_update;
         }""", Output(ids.DETAIL, "className"), Input(ids.SELECTED, "data"))
 
+    # A row's ticket clicked reaches the server through ROW_CLICK, set by assets/dispatch.js (one
+    # listener on the page, no callback on the rows): rows a push inserts fire nothing, so the
+    # queue's next update never waits on the detail's reload.
+
     @app.callback(Output(ids.PAGE, "data"), Input(ids.PREV, "n_clicks"), Input(ids.NEXT, "n_clicks"),
                   *filters, State(ids.PAGE, "data"), prevent_initial_call=True)
     def turn_page(_prev, _next, *rest):
@@ -412,38 +494,67 @@ def register(app, services) -> None:
 
     @app.callback(Output(ids.QUEUE, "children"), Output(ids.PAGE_LABEL, "children"), Output(ids.COUNTS, "children"),
                   *[Output(ident, "href") for ident in ids.EXPORTS.values()],
+                  Output(ids.SHOWN, "data"), Output(ids.PUSH_ACK, "children"), Output(ids.RELOAD, "data"),
                   *filters, Input(ids.PAGE, "data"), Input(ids.MESSAGE, "children"), Input(ids.TICK, "n_intervals"),
                   Input(ids.PUSH, "data"), State(ids.PICKED, "data"), State(ids.SELECTED, "data"),
-                  State(ids.LANG, "data"))
+                  State(ids.LANG, "data"), State(ids.SHOWN, "data"))
     def refresh(status, category, agency, kecamatan, kelurahan, cell, sla_state, sort, q, date_from, date_to, proof,
-                page, _msg, _tick, _push, picked, selected, lang):
+                page, _msg, _tick, push, picked, selected, lang, shown):
+        """The queue drawn in full (filters, page, an action, the minute tick), or moved by a push:
+        only the rows that came, went or changed are sent, the counts moved by the new reports
+        (recounted in full at most every ``COUNT_EVERY_S``, or when the push asks)."""
         user = current_staff()
         _check_filters(status, category=category, agency=agency, kecamatan=kecamatan, kelurahan=kelurahan,
                        h3=cell, sla=sla_state, sort=sort, page=page, q=q, date_from=date_from, date_to=date_to)
         if proof is not None and not (isinstance(proof, list) and all(p == "flagged" for p in proof)):
             raise CallbackInputInvalid("proof", "must be the flagged choice")
-        lang, picked, selected = _lang(lang), _dict(picked), _dict(selected)
+        if push is not None and not isinstance(push, dict):
+            raise CallbackInputInvalid("push", "must be the push's summary")
+        lang, picked, selected, push = _lang(lang), _dict(picked), _dict(selected), push or {}
+        ack = str(push.get("ts", ""))[:32]
         try:
             flt = _filter(status, category, agency, kecamatan, kelurahan, cell, sla_state, sort, q, date_from,
                           date_to, bool(proof))
         except ValueError as err:
-            return dbc.Alert(error_words(err, lang), color="warning"), "", no_update, *["#"] * 3
+            return dbc.Alert(error_words(err, lang), color="warning"), "", no_update, *["#"] * 3, {}, ack, no_update
+        sig = [status, category, agency, kecamatan, kelurahan, cell, sla_state, sort, q, date_from, date_to,
+               bool(proof), page or 0, lang]
+        shown = _shown(shown)
+        open_id = (selected or {}).get("id")
+        pushed = set(ctx.triggered_prop_ids) == {f"{ids.PUSH}.data"}
+        if pushed and shown.get("sig") == sig and not push.get("overflow"):
+            new_ids = _pushed_ids(push)
+            since = push.get("since") if isinstance(push.get("since"), (int, float)) else 0
+            recount = (bool(push.get("recount")) or bool(flt.q) or time.time() - shown["counted"] >= COUNT_EVERY_S
+                       or shown["counted"] >= since)       # a full count may already hold these reports
+            result = queue.page(services.engine, preset, flt, user, page or 0, with_total=recount)
+            after = [[i["id"], i["version"]] for i in result["items"]]
+            delta = push_relay.row_delta(shown["rows"], after)
+            if delta is not None:
+                if recount:
+                    counts = queue.state_counts(services.engine, preset, flt, user)
+                    total, capped, counted = result["total"], result["total_capped"], time.time()
+                else:
+                    more, matching = queue.counts_of(services.engine, preset, flt, user, new_ids)
+                    counts = dict(shown["counts"])
+                    for state, n in more.items():
+                        counts[state] = counts.get(state, 0) + n
+                    total, capped, counted = shown["total"] + matching, bool(shown.get("capped")), shown["counted"]
+                moved = delta[0] or delta[1]
+                same_counts = counts == shown["counts"] and total == shown["total"]
+                return (rows_patch(delta, result["items"], lang, picked, open_id) if moved else no_update,
+                        no_update if same_counts else _page_words(page, total, capped, lang),
+                        no_update if same_counts else chips_patch(shown["counts"], counts, lang), *[no_update] * 3,
+                        {"sig": sig, "rows": after, "counts": counts, "total": total, "capped": capped,
+                         "counted": counted}, ack,
+                        time.time() if open_id in {rid for _, rid in delta[1]} else no_update)
         result = queue.page(services.engine, preset, flt, user, page or 0)
         counts = queue.state_counts(services.engine, preset, flt, user)
-        total = f"{number(result['total'], lang)}{'+' if result['total_capped'] else ''}"
-        work = sum(counts.get(s, 0) for s in ids.WORK_STATES)
-        def chip(state, label, n=None, primary=False):
-            count = [" ", html.Span(number(n, lang), className="badge dispatch-count-n")] if n is not None else []
-            return html.Button([label, *count], id={"type": ids.COUNT, "state": state}, n_clicks=0, type="button",
-                               className="btn btn-sm me-2 mb-1 " + ("btn-warning" if primary else "btn-outline-light"),
-                               **{"data-state": state, "data-count": n if n is not None else ""})
-
-        chips = [chip("work", t("dispatch.work", lang), work, primary=True)]
-        chips += [chip(s.value, state_word(s.value, lang), counts.get(s.value, 0)) for s in queue_states()]
-        chips.append(chip("open", t("dispatch.all_open", lang)))
-        return (console_table(result["items"], lang, picked or {}, (selected or {}).get("id")),
-                t("dispatch.page", lang, page=number((page or 0) + 1, lang), total=total), chips,
-                *[_export_href(flt, fmt, lang) for fmt in ids.EXPORTS])
+        shown = {"sig": sig, "rows": [[i["id"], i["version"]] for i in result["items"]], "counts": counts,
+                 "total": result["total"], "capped": result["total_capped"], "counted": time.time()}
+        return (console_table(result["items"], lang, picked, open_id),
+                _page_words(page, result["total"], result["total_capped"], lang), count_chips(counts, lang),
+                *[_export_href(flt, fmt, lang) for fmt in ids.EXPORTS], shown, ack, time.time())
 
     # The ticked reports {id: version}, kept in the browser (no round trip: quick ticks never race).
     # A person's tick syncs the visible boxes; a re-rendered queue only refreshes the versions.
@@ -485,19 +596,22 @@ def register(app, services) -> None:
                   *single_outputs,
                   Output(ids.button_id("verify_route"), "children"), Output(ids.TARGET_AGENCY, "value"),
                   Output(ids.SUGGESTED, "children"),
-                  Input({"type": ids.ROW, "id": ALL}, "n_clicks"), Input({"type": ids.DUPLICATE, "id": ALL}, "n_clicks"),
-                  Input(ids.MESSAGE, "children"), State(ids.SELECTED, "data"), State(ids.LANG, "data"),
-                  prevent_initial_call=True)
-    def open_report(clicks, dupe_clicks, _msg, selected, lang):
+                  Input(ids.ROW_CLICK, "data"), Input({"type": ids.DUPLICATE, "id": ALL}, "n_clicks"),
+                  Input(ids.MESSAGE, "children"), Input(ids.RELOAD, "data"), State(ids.SELECTED, "data"),
+                  State(ids.LANG, "data"), prevent_initial_call=True)
+    def open_report(row_click, dupe_clicks, _msg, _reload, selected, lang):
         selected, lang = _dict(selected), _lang(lang)
         if selected and not isinstance(selected.get("id"), str):
             raise CallbackInputInvalid("selected", "must name a report")
         trigger = ctx.triggered_id
-        clicked = isinstance(trigger, dict) and ctx.triggered and (ctx.triggered[0].get("value") or 0) > 0
-        rerendered = isinstance(trigger, dict) and not clicked
+        if trigger == ids.ROW_CLICK and not (isinstance(row_click, dict) and isinstance(row_click.get("id"), str)):
+            raise CallbackInputInvalid("row", "must name a report")
+        clicked = trigger == ids.ROW_CLICK or (
+            isinstance(trigger, dict) and ctx.triggered and (ctx.triggered[0].get("value") or 0) > 0)
+        rerendered = not clicked and trigger != ids.MESSAGE
         keep = (no_update,) * (len(ids.SINGLE) + 6)
         if clicked:
-            report_id = trigger["id"]
+            report_id = row_click["id"][:64] if trigger == ids.ROW_CLICK else trigger["id"]
         elif selected:
             report_id = selected["id"]
         else:

@@ -85,6 +85,11 @@ MESSAGE = "dispatch-message"
 EXPORTS = {fmt: f"dispatch-export-{fmt}" for fmt in ("csv", "xlsx", "geojson")}
 TICK = "dispatch-tick"
 PUSH = "dispatch-push"          # set by assets/dispatch.js when the queue changed (app.staff.push)
+PUSH_ACK = "dispatch-push-ack"  # the last push the queue applied (assets/dispatch.js sends the next then)
+SHOWN = "dispatch-shown"        # the rows on screen, their counts and filters (what a push is applied to)
+ROW_CLICK = "dispatch-row-click"  # {id}: the ticket clicked in the queue (set by assets/dispatch.js)
+RELOAD = "dispatch-reload"      # set when the queue was redrawn: the open report is read again
+ROW_PREFIX = "dispatch-row-"    # each queue row's id: its report id after this
 
 
 REPORT_MAP_CLASS = "staff-report-map"
@@ -313,6 +318,6 @@ def layout(services, params: dict) -> html.Div:
         ]),
         dcc.Store(id=PAGE, data=0), dcc.Store(id=SELECTED), dcc.Store(id=PICKED, data={}),
         dcc.Store(id=LANG, data=lang), dcc.Store(id=LANG_SET), dcc.Store(id=CELL, data=cell),
-        dcc.Store(id=PUSH),
+        dcc.Store(id=PUSH), dcc.Store(id=SHOWN), dcc.Store(id=ROW_CLICK), dcc.Store(id=RELOAD), html.Span(id=PUSH_ACK, hidden=True),
         dcc.Interval(id=TICK, interval=60_000),     # deadlines and incidents; new reports come by push
     ], fluid=True), className="dispatch", lang=lang)

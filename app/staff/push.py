@@ -1,12 +1,15 @@
-"""The console's queue by push: reports written to SQL are announced, open consoles refresh at once.
+"""The console's queue by push: reports written to SQL are announced, open consoles update at once.
 
 The persister announces each batch after its commit (``announce``: report ids and the time each was
 accepted, never their content) on ``Keys.queue_channel``; every web process relays the channel to the
 consoles connected to it on the ``/dispatch`` Socket.IO namespace (``QueueRelay``, started by the
-first console). The browser coalesces announcements and re-reads its page through the usual Dash
-callback, so the queue shows what SQL holds, with the viewer's own filters, page, ticked rows and
-scroll left as they were. Only a signed-in account that may open /dispatch connects; what it receives
-says only that something changed (the refresh itself checks the session again).
+first console), at most one message per ``COALESCE_S`` (the first of a quiet spell at once), each
+naming the new and changed reports of its window. The browser sends one update at a time through the
+queue's Dash callback, which reads the viewer's own page (filters, page, scope) and sends back only
+the rows that came, went or changed (``row_delta``, applied as a ``dash.Patch``), with the counts
+moved by the new reports alone; the ticked rows, the open row and the scroll stay as they were.
+Only a signed-in account that may open /dispatch connects; a message names report ids (opaque, of
+the city's channel), never their content, and the update itself checks the session again.
 """
 from __future__ import annotations
 
@@ -23,7 +26,9 @@ log = logging.getLogger(__name__)
 NAMESPACE = "/dispatch"
 ROOM = "queue"
 EVENT = "queue_changed"
-FLUSH_S = 0.05        # announcements within this are sent as one message
+FLUSH_S = 0.02        # announcements this close are one message, even the first of a quiet spell
+COALESCE_S = 0.25     # at most one message per console this often
+MAX_IDS = 500         # more new reports in one window: the message says "overflow" (a full re-read)
 
 
 def announce(client, keys, created: list, changes: list[dict]) -> None:
@@ -81,20 +86,48 @@ class QueueRelay:
                         pass
 
     def _loop(self, pubsub) -> None:
+        last = 0.0
         while not self.stopping.is_set():
             message = pubsub.get_message(timeout=1.0)
             if not message or message["type"] != "message":
                 continue
             batch = [json.loads(message["data"])]
-            deadline = time.monotonic() + FLUSH_S
+            # the first of a quiet spell goes at once (after FLUSH_S); then at most one per COALESCE_S
+            deadline = max(time.monotonic() + FLUSH_S, last + COALESCE_S)
             while time.monotonic() < deadline:
                 more = pubsub.get_message(timeout=max(0.0, deadline - time.monotonic()))
                 if more and more["type"] == "message":
                     batch.append(json.loads(more["data"]))
-            self.socketio.emit(EVENT, {"new": sum(len(b.get("new", [])) for b in batch),
-                                       "changed": sum(len(b.get("changed", [])) for b in batch),
-                                       "accepted": [a for b in batch for a in b.get("accepted", [])][-50:],
-                                       "ts": time.time()}, to=ROOM, namespace=NAMESPACE, ignore_queue=True)
+            last = time.monotonic()
+            self.socketio.emit(EVENT, summary(batch), to=ROOM, namespace=NAMESPACE, ignore_queue=True)
+
+
+def summary(batch: list[dict]) -> dict:
+    """One message for the announcements of a window: the new and changed report ids (new ones
+    first seen at ``since``, the earliest announcement's time), ``overflow`` past ``MAX_IDS``."""
+    new = [i for b in batch for i in b.get("new", [])]
+    changed = list(dict.fromkeys(i for b in batch for i in b.get("changed", [])))
+    out = {"new": new[:MAX_IDS], "changed": changed[:MAX_IDS], "since": min(b.get("ts", 0) for b in batch),
+           "accepted": [a for b in batch for a in b.get("accepted", [])][-50:], "ts": time.time()}
+    if len(new) > MAX_IDS or len(changed) > MAX_IDS:
+        out["overflow"] = True
+    return out
+
+
+def row_delta(before: list, after: list):
+    """How the rows on screen (``before``: [id, version] in order) become ``after``: the indexes to
+    delete (highest first), then the (index, id) to insert in that order — new rows and rows whose
+    version changed. None when rows that stay changed their order (then the page is drawn anew)."""
+    before = [tuple(r) for r in before]
+    after = [tuple(r) for r in after]
+    wanted = set(after)
+    kept = [r for r in before if r in wanted]
+    staying = set(kept)
+    if kept != [r for r in after if r in staying]:
+        return None
+    deletes = [i for i in range(len(before) - 1, -1, -1) if before[i] not in staying]
+    inserts = [(j, r[0]) for j, r in enumerate(after) if r not in staying]
+    return deletes, inserts
 
 
 def install(server, socketio, services) -> QueueRelay:

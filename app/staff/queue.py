@@ -11,7 +11,10 @@ from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import h3
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, literal, literal_column, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ColumnElement
+from sqlalchemy.types import Boolean
 
 from app import sla
 from app.auth import permissions
@@ -28,7 +31,7 @@ SORTS = ("work", "age", "sla_due", "newest")
 # "work": what needs a supervisor first: new and reopened reports, then the overdue, then by deadline
 WORK_FIRST = ("new", "reopened")
 SEARCH_MAX = 100
-SEARCH_COUNT_MAX = 1000     # a search matching more is counted "1000+" (counting all would scan them)
+SEARCH_COUNT_MAX = 500      # a text search matching more is counted "500+" (counting all would read them)
 SLA_STATES = ("breached", "due_soon", "ok")
 QUEUE_COLUMNS = ("id", "ticket", "category", "status", "priority", "agency", "team", "kecamatan_name",
                  "kelurahan_name", "created_at", "sla_due_at", "version", "lat", "lng", "h3_cell",
@@ -183,7 +186,7 @@ def _search(q: str, preset, user, text_cond=None):
         return search.phone_tail(r.c.reporter_phone) == value
     if not value:
         return false()
-    return text_cond if text_cond is not None else search.text_match(value)
+    return text_cond if text_cond is not None else words_match(value)
 
 
 def _order(flt: QueueFilter, now: datetime | None = None):
@@ -203,11 +206,12 @@ def _order(flt: QueueFilter, now: datetime | None = None):
 
 
 def _work_rows(conn, preset, flt: QueueFilter, user, now: datetime, offset: int, limit: int,
-               text_cond=None) -> list:
+               text_cond=None, fetch=None) -> list:
     """The "work" order without sorting every open report: one short index-ordered read per state
     (and, for the states in progress, one for the overdue and one for the rest), each at most
     ``offset + limit`` rows on the (city, status, sla_due_at / created_at) indexes, merged here.
-    Same order as ``_order(flt)`` for ``work``: new and reopened, then overdue, then by deadline."""
+    Same order as ``_order(flt)`` for ``work``: new and reopened, then overdue, then by deadline.
+    ``fetch(conds, order, need)`` reads one of them (default: in SQL; a text search walks, ``_walk``)."""
     from dataclasses import replace
 
     from sqlalchemy import or_
@@ -216,6 +220,9 @@ def _work_rows(conn, preset, flt: QueueFilter, user, now: datetime, offset: int,
     base = _conditions(preset, replace(flt, statuses=()), user, now, text_cond)
     need = offset + limit
     columns = [r.c[name] for name in QUEUE_COLUMNS]
+    if fetch is None:
+        def fetch(conds, order, need):
+            return conn.execute(select(*columns).where(*conds).order_by(*order).limit(need)).all()
     found = []
     for status in flt.statuses or tuple(s.value for s in Status):
         here = [*base, r.c.status == status]
@@ -228,11 +235,211 @@ def _work_rows(conn, preset, flt: QueueFilter, user, now: datetime, offset: int,
             reads = [(3, here)]
         for rank, conds in reads:
             order = (r.c.created_at, r.c.id) if rank == 3 else (r.c.sla_due_at, r.c.created_at, r.c.id)
-            for row in conn.execute(select(*columns).where(*conds).order_by(*order).limit(need)):
-                due = None if rank == 3 else row.sla_due_at
-                found.append((rank, due is None, due or row.created_at, row.created_at, row.id, row))
-    found.sort(key=lambda item: item[:-1])
+            for row in fetch(conds, order, need):
+                found.append((_work_key(rank, row), row))
+    found.sort(key=lambda item: item[0])
     return [item[-1] for item in found[offset:offset + limit]]
+
+
+def _work_key(rank: int, row) -> tuple:
+    due = None if rank == 3 else row.sla_due_at
+    return (rank, due is None, due or row.created_at, row.created_at, row.id)
+
+
+def _sort_key(flt: QueueFilter, now: datetime):
+    """``_order(flt)`` in Python, for a search's few matches read at once (missing deadlines last)."""
+    far = datetime.max.replace(tzinfo=timezone.utc)
+
+    def aware(value):
+        return value if value is None or value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+    if flt.sort == "work":
+        def key(row):
+            due, created = aware(row.sla_due_at), aware(row.created_at)
+            if row.status in WORK_FIRST:
+                rank = 0
+            elif row.status in OPEN_STATUSES:
+                rank = 1 if due is not None and due < now else 2
+            else:
+                rank, due = 3, None
+            return (rank, due is None, due or created, created, row.id)
+        return key
+    if flt.sort == "sla_due":
+        return lambda row: (aware(row.sla_due_at) or far, row.id)
+    if flt.sort == "newest":
+        return lambda row: (-aware(row.created_at).timestamp(), row.id)
+    return lambda row: (aware(row.created_at), row.id)
+
+
+WALK_FIRST = 500        # a text search with many matches walks the queue's order in windows from this
+WALK_MAX = 64_000       # rows; past this the matches are too sparse along it: the word index decides
+
+
+class _TooSparse(Exception):
+    pass
+
+
+class WordTest:
+    """The search's rule tested on a row's own text (``word_query``): every word a word of the
+    description or the address, the last also the start of one, case and accents folded (as FTS5
+    ``unicode61 remove_diacritics`` and PostgreSQL's ``simple`` parser read them)."""
+
+    def __init__(self, words: list[str]):
+        alnum = r"[^\W_]"
+        self.patterns = [re.compile(f"(?<!{alnum})" + re.escape(_fold(w)) + ("" if last else f"(?!{alnum})"))
+                         for last, w in ((i == len(words) - 1, w) for i, w in enumerate(words))]
+
+    def __call__(self, description, address) -> bool:
+        text = _fold(f"{description or ''} {address or ''}")
+        return all(p.search(text) for p in self.patterns)
+
+
+def _fold(text: str) -> str:
+    import unicodedata
+
+    if text.isascii():
+        return text.lower()
+    return "".join(c for c in unicodedata.normalize("NFKD", text.lower()) if not unicodedata.combining(c))
+
+
+def word_query(words: list[str], dialect: str) -> str:
+    """The word index's query: every word whole, the last also as the start of one ("pohon tum"
+    finds "pohon tumbang"). Whole words keep a common one cheap: a prefix of a word in every
+    report would make the index merge the lists of every word it starts."""
+    if dialect == "sqlite":
+        return " ".join(f'"{w}"' for w in words[:-1]) + (" " if len(words) > 1 else "") + f'"{words[-1]}"*'
+    return " & ".join([*words[:-1], f"{words[-1]}:*"])
+
+
+def _walk(conn, columns, conds, order, need: int, test) -> list:
+    """Rows along ``order`` whose text passes ``test``, until ``need`` are found or the rows end:
+    windows of growing size read by the order's own index (never a sort of every match), each row
+    read as its key and its text only; the rows found are then read whole by key."""
+    r = db.reports
+    key = literal_column("reports.rowid").label("_k") if conn.dialect.name == "sqlite" else r.c.id.label("_k")
+    found, offset, window = [], 0, WALK_FIRST
+    while len(found) < need:
+        rows = conn.execute(select(key, r.c.description, r.c.address).where(*conds).order_by(*order)
+                            .limit(window).offset(offset)).all()
+        found += [row[0] for row in rows if test(row[1], row[2])]
+        if len(rows) < window:
+            break
+        offset += window
+        window *= 2
+        if offset >= WALK_MAX and len(found) < need:
+            raise _TooSparse
+    found = found[:need]
+    if not found:
+        return []
+    whole = {row._k: row for row in conn.execute(select(*columns, key).where(key.in_(found)))}
+    return [whole[k] for k in found if k in whole]
+
+
+def _text_keys(conn, words: list[str], few: int):
+    """The keys of a text search's matches when they are at most ``few`` (else None), by the word
+    index alone: SQLite's FTS5 stops at ``few + 1``. PostgreSQL's GIN index cannot stop early, so
+    its planner's estimate tells a common word (None) from a rarer one ("read": the page's read
+    then takes the index and checks the number itself)."""
+    if conn.dialect.name == "sqlite":
+        keys = [row[0] for row in conn.exec_driver_sql(
+            "SELECT rowid FROM reports_fts WHERE reports_fts MATCH ? LIMIT ?", (word_query(words, "sqlite"), few + 1))]
+        return keys if len(keys) <= few else None
+    match = f"{search._TEXT_SQL} @@ to_tsquery('simple', %(q)s)"
+    plan = conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM reports WHERE {match}",
+                                {"q": word_query(words, "postgresql")}).scalar()
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+    return None if plan[0]["Plan"]["Plan Rows"] > few else "read"
+
+
+def _count_walk(conn, conds, cap: int, test) -> int:
+    """How many rows of ``conds`` pass ``test``, counting at most ``cap``: the rows streamed in the
+    table's own order (no sort) and the read stopped there."""
+    r = db.reports
+    n = seen = 0
+    result = conn.execution_options(stream_results=True, yield_per=2000).execute(
+        select(r.c.description, r.c.address).where(*conds))
+    try:
+        for row in result:
+            seen += 1
+            if test(row.description, row.address):
+                n += 1
+                if n >= cap:
+                    break
+            if seen >= WALK_MAX * 4 and n < cap:
+                raise _TooSparse
+    finally:
+        result.close()
+    return n
+
+
+class words_match(ColumnElement):
+    """Every match of a text search by the word index (``word_query``): the fallback of a sparse
+    walk, and the condition of the counts and exports."""
+    type = Boolean()
+    inherit_cache = False
+
+    def __init__(self, words: list[str]):
+        self.words = list(words)
+
+
+@compiles(words_match, "sqlite")
+def _words_match_sqlite(element, compiler, **kw):
+    bound = compiler.process(literal(word_query(element.words, "sqlite")), **kw)
+    return f"reports.rowid IN (SELECT rowid FROM reports_fts WHERE reports_fts MATCH {bound})"
+
+
+@compiles(words_match)
+def _words_match_postgresql(element, compiler, **kw):
+    bound = compiler.process(literal(word_query(element.words, "postgresql")), **kw)
+    return f"{search._TEXT_SQL} @@ to_tsquery('simple', {bound})"
+
+
+def text_condition(conn, words: list[str]):
+    return words_match(words)
+
+
+def _text_page(conn, preset, flt: QueueFilter, user, now: datetime, words: list[str], offset: int,
+               count_cap: int | None):
+    """A text search's page and count (at most ``count_cap``; None: no count). Few matches (at most
+    ``search.FEW``): their keys from the word index, then one read of them with the other filters,
+    ordered here. Many: the queue's own ordered reads walked, each row's text tested
+    (``WordTest``), so a common word never collects every match. Answers (rows, total, few)."""
+    from dataclasses import replace
+
+    r = db.reports
+    columns = [r.c[name] for name in QUEUE_COLUMNS]
+    few = search.FEW
+    keys = _text_keys(conn, words, few)
+    plain = replace(flt, q=None)
+    found = None
+    if keys == "read":
+        found = conn.execute(select(*columns).where(*_conditions(preset, plain, user, now), words_match(words))
+                             .limit(few + 1)).all()
+        found = found if len(found) <= few else None
+    elif keys is not None:
+        found = conn.execute(select(*columns).where(*_conditions(preset, plain, user, now),
+                                                    literal_column("reports.rowid").in_(keys))).all() if keys else []
+    if found is not None:
+        found.sort(key=_sort_key(flt, now))
+        return found[offset:offset + PAGE_SIZE], len(found), True
+    test = WordTest(words)
+
+    def fetch(conds, order, need):
+        return _walk(conn, columns, conds, order, need, test)
+
+    if flt.sort == "work":
+        rows = _work_rows(conn, preset, plain, user, now, offset, PAGE_SIZE, fetch=fetch)
+    else:
+        rows = fetch(_conditions(preset, plain, user, now), _order(flt, now), offset + PAGE_SIZE)[offset:]
+    total = None
+    if count_cap is not None:       # state by state, as _capped_count
+        total = 0
+        for status in (plain.statuses or (None,)):
+            here = replace(plain, statuses=(status,)) if status else plain
+            total += _count_walk(conn, _conditions(preset, here, user, now), count_cap - total, test)
+            if total >= count_cap:
+                break
+    return rows, total, False
 
 
 def _capped_count(conn, preset, flt: QueueFilter, user, now: datetime, text_cond, cap: int) -> int:
@@ -241,7 +448,10 @@ def _capped_count(conn, preset, flt: QueueFilter, user, now: datetime, text_cond
     from dataclasses import replace
 
     r = db.reports
-    if len(flt.statuses) < 2:
+    # SQLite, a category among open states: one read of the open reports' (city, category) index beats
+    # a range per state that must look up each row's category (PostgreSQL's planner does worse with it)
+    if len(flt.statuses) < 2 or (flt.category and set(flt.statuses) <= set(OPEN_STATUSES)
+                                 and conn.dialect.name == "sqlite"):
         conds = _conditions(preset, flt, user, now, text_cond)
         return conn.execute(select(func.count()).select_from(
             select(r.c.city).where(*conds).limit(cap).subquery())).scalar_one()
@@ -255,26 +465,39 @@ def _capped_count(conn, preset, flt: QueueFilter, user, now: datetime, text_cond
     return total
 
 
+def _page_rows(conn, preset, flt: QueueFilter, user, now: datetime, offset: int, text_cond, count_cap):
+    r = db.reports
+    if flt.sort == "work":
+        rows = _work_rows(conn, preset, flt, user, now, offset, PAGE_SIZE, text_cond)
+    else:
+        conds = _conditions(preset, flt, user, now, text_cond)
+        rows = conn.execute(select(*[r.c[name] for name in QUEUE_COLUMNS]).where(*conds)
+                            .order_by(*_order(flt, now)).limit(PAGE_SIZE).offset(offset)).all()
+    total = _capped_count(conn, preset, flt, user, now, text_cond, count_cap) if count_cap is not None else None
+    return rows, total
+
+
 def page(engine, preset, flt: QueueFilter, user, page_no: int = 0, now: datetime | None = None,
-         count_limit: int = 10_000) -> dict:
-    """One page of 50 with an SLA view per row; ``total`` counts up to ``count_limit`` (shown '10000+')."""
+         count_limit: int = 10_000, with_total: bool = True) -> dict:
+    """One page of 50 with an SLA view per row; ``total`` counts up to ``count_limit`` (shown '10000+');
+    ``with_total=False``: the page alone (a push keeps its count by ``counts_of``), total None."""
     now = now or datetime.now(timezone.utc)
     r = db.reports
+    offset = max(page_no, 0) * PAGE_SIZE
+    kind, words = search_kind(flt.q, preset) if flt.q else (None, None)
     with engine.connect() as conn:
-        text_cond = None
-        if flt.q:
-            kind, words = search_kind(flt.q, preset)
-            if kind == "text" and words:
-                text_cond, few = search.text_condition(conn, words)
+        if kind == "text" and words:
+            try:
+                rows, total, few = _text_page(conn, preset, flt, user, now, words, offset,
+                                              min(count_limit, SEARCH_COUNT_MAX) + 1 if with_total else None)
                 count_limit = count_limit if few else min(count_limit, SEARCH_COUNT_MAX)
-        conds = _conditions(preset, flt, user, now, text_cond)
-        query = (select(*[r.c[name] for name in QUEUE_COLUMNS]).where(*conds).order_by(*_order(flt, now))
-                 .limit(PAGE_SIZE).offset(max(page_no, 0) * PAGE_SIZE))
-        if flt.sort == "work":
-            rows = _work_rows(conn, preset, flt, user, now, max(page_no, 0) * PAGE_SIZE, PAGE_SIZE, text_cond)
+            except _TooSparse:      # a common word, rare along this order: the word index collects them
+                rows, total = _page_rows(conn, preset, flt, user, now, offset, text_condition(conn, words),
+                                         min(count_limit, SEARCH_COUNT_MAX) + 1 if with_total else None)
+                count_limit = min(count_limit, SEARCH_COUNT_MAX)
         else:
-            rows = conn.execute(query).all()
-        total = _capped_count(conn, preset, flt, user, now, text_cond, count_limit + 1)
+            rows, total = _page_rows(conn, preset, flt, user, now, offset, None,
+                                     count_limit + 1 if with_total else None)
     items = []
     for row in rows:
         view = sla.assess(row, preset, now)
@@ -285,6 +508,8 @@ def page(engine, preset, flt: QueueFilter, user, page_no: int = 0, now: datetime
                     expected_datetime=view["expected_datetime"].isoformat(),
                     countdown=sla.countdown(view["remaining_s"]), remaining_s=view["remaining_s"])
         items.append(item)
+    if total is None:
+        return {"items": items, "page": page_no, "page_size": PAGE_SIZE, "total": None, "total_capped": None}
     return {"items": items, "page": page_no, "page_size": PAGE_SIZE, "total": min(total, count_limit),
             "total_capped": total > count_limit}
 
@@ -299,6 +524,25 @@ def state_counts(engine, preset, flt: QueueFilter, user, now: datetime | None = 
     with engine.connect() as conn:
         rows = conn.execute(select(r.c.status, func.count()).where(*conds).group_by(r.c.status)).all()
     return {status: n for status, n in rows}
+
+
+def counts_of(engine, preset, flt: QueueFilter, user, report_ids: list[str],
+              now: datetime | None = None) -> tuple[dict[str, int], int]:
+    """What the given reports add to the console's counts: per state (the state filter left out, as
+    ``state_counts``) and how many match the whole filter (the page's total). One read by key."""
+    from dataclasses import replace
+
+    now = now or datetime.now(timezone.utc)
+    r = db.reports
+    if not report_ids:
+        return {}, 0
+    conds = _conditions(preset, replace(flt, statuses=()), user, now)
+    with engine.connect() as conn:
+        rows = conn.execute(select(r.c.status, func.count()).where(*conds, r.c.id.in_(report_ids))
+                            .group_by(r.c.status)).all()
+    per_state = {status: n for status, n in rows}
+    matching = sum(n for status, n in per_state.items() if not flt.statuses or status in flt.statuses)
+    return per_state, matching
 
 
 def count(engine, preset, flt: QueueFilter, user, now: datetime | None = None) -> int:

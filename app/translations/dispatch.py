@@ -134,6 +134,7 @@ ENTRIES = {
     "dispatch.meta": {"id": "Diterima {at} · prioritas {priority} · OPD {agency} · tim {team}",
                       "en": "Received {at} · priority {priority} · agency {agency} · team {team}"},
     "dispatch.queue_caption": {"id": "Antrean laporan", "en": "Report queue"},
+    "dispatch.version": {"id": "versi {n}", "en": "version {n}"},
     # messages
     "dispatch.done.verify": {"id": "{ticket} diverifikasi", "en": "{ticket} verified"},
     "dispatch.done.reject": {"id": "{ticket} ditolak", "en": "{ticket} rejected"},

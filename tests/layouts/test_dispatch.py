@@ -61,13 +61,13 @@ def test_supervisor_assigns_officer_resolves_with_photo(live_app, browser, artif
     page.click(f".dispatch-ticket:has-text('{target.ticket}')")
     page.wait_for_selector("#dispatch-detail-ticket")
     page.click("#dispatch-verify")
-    page.wait_for_selector("#dispatch-detail:has-text('· v2 ·')")
+    page.wait_for_selector("#dispatch-detail:has-text('· versi 2')")
     # The queue re-renders after the change too; let it settle before opening a menu.
     page.wait_for_selector(f"[data-report='{target.id}'] [data-status='verified']")
     pick_option(page, "#dispatch-target-agency", "DLH")
     page.fill("#dispatch-team", "Regu Kebersihan 3")
     page.click("#dispatch-assign")
-    page.wait_for_selector("#dispatch-detail:has-text('· v3 ·')")
+    page.wait_for_selector("#dispatch-detail:has-text('· versi 3')")
     assert page.locator(f"[data-report='{target.id}'] [data-status='dispatched']").count() == 1
     page.screenshot(path=str(artifacts_dir / "2-assigned.png"))
     context.close()

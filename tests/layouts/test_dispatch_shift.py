@@ -87,7 +87,7 @@ def test_a_shift_at_the_console(live_app, browser, artifacts_dir):
     button.click()                                                                 # click 2
     page.wait_for_selector(f"#dispatch-message:has-text('{first.ticket}')")
     assert "didisposisikan ke " + first.agency in page.inner_text("#dispatch-message")
-    page.wait_for_selector("#dispatch-detail:has-text('· v3 ·')")
+    page.wait_for_selector("#dispatch-detail:has-text('· versi 3')")
     done = next(r for r in _rows(services) if r.id == first.id)
     assert (done.status, done.agency) == ("dispatched", first.agency)
     page.screenshot(path=str(artifacts_dir / "2-verified-routed-id.png"))
