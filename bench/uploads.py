@@ -128,7 +128,8 @@ def main() -> int:
                 time.sleep(0.5)
         # One small request first so the worker has loaded everything it keeps.
         post(port, upload_body(flat_png(64)))
-        worker = psutil.Process(server.pid).children()[0].pid
+        worker = [p for p in psutil.Process(server.pid).children()
+                  if "app.web_assets" not in " ".join(p.cmdline())][0].pid   # a worker, not the static copies' maker
         rss0, _, cpu0 = proc_figures(worker)
         answers = []
         body = upload_body(data)

@@ -277,7 +277,7 @@ def main() -> None:
         result["initial_payload_gzip_bytes"] = len(gzip.compress(snapshot.content))
         result["initial_cells"] = len(snapshot.json()["cells"])
         server_process = psutil.Process(web.pid)
-        result["web_workers"] = len(server_process.children())
+        result["web_workers"] = len([p for p in server_process.children() if "app.web_assets" not in " ".join(p.cmdline())])
 
         def server_cpu() -> float:
             return sum(p.cpu_times().user + p.cpu_times().system
