@@ -3,8 +3,9 @@
 * **Words** of the description and the address: SQLite FTS5 (``reports_fts``, external content on
   the reports' rowid, three triggers keep it), PostgreSQL a GIN index on
   ``to_tsvector('simple', description || ' ' || address)`` (an expression index: no trigger needed).
-  Every word searched must occur, as a word or the start of one ("tumbang" finds "tumbang",
-  "pohon tum" finds "pohon tumbang").
+  The console (``app.staff.queue``) asks for every word whole but the last, which may be the
+  start of one ("pohon tum" finds "pohon tumbang"): a prefix of a word in every report ("jalan*")
+  made FTS5 merge a million postings. ``text_match`` below still takes each word as a prefix.
 * **The reporter's phone** by its last nine digits (``0812 3456 7890``, ``+62 812-3456-7890`` and
   ``6281234567890`` all end ``234567890``): an expression index on (city, the digits' tail), the
   same expression in the query, so a lookup is one index probe. Staff only (``app.staff.queue``).
