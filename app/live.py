@@ -528,7 +528,8 @@ class SocketGate:
     """WSGI middleware in front of Engine.IO: who may open a push connection, and how many.
 
     With gunicorn's ``gthread`` worker a WebSocket holds its thread until it closes (the Engine.IO
-    call below returns only then), so counting calls in flight counts open sockets exactly.
+    call below returns only then), so counting calls in flight counts open sockets exactly; on the
+    production server that thread is handed over to the socket and another answers HTTP.
     Refusals are plain HTTP answers before any WebSocket exists: 403 for a foreign origin, 401 with
     no staff session or display token, 429 past the per-credential (or per-address) cap, 503 past
     the per-process cap.
@@ -593,6 +594,11 @@ class SocketGate:
             return self._refuse(start_response, *refusal, retry_after=5)
         if self.watch is not None:
             self.watch.start()   # closes it if it joins no view in time
+        # The production server's HTTP threads stay as many: another takes this one's place
+        # (app.server.HttpPool). Other servers' threads have no such method.
+        hand_over = getattr(threading.current_thread(), "hand_over", None)
+        if hand_over is not None:
+            hand_over()
         try:
             return self.app(environ, start_response)
         finally:

@@ -14,9 +14,13 @@ Several processes and Socket.IO agree because
   pushes to its own displays (``app.live``);
 * sessions are signed cookies with one secret, made before the workers start.
 
-A WebSocket holds its thread for its whole life, so push connections are capped per process
-below the thread count (``PANTAU_SOCKETS_PER_PROCESS``, default half the threads) and per display
-token or staff account (``app.live.SocketGate``): idle sockets cannot take the threads HTTP needs.
+A WebSocket holds its thread for its whole life, so a push connection is handed a thread of its
+own (``HttpPool``): the ``PANTAU_WEB_THREADS`` answering HTTP stay as many whatever the walls hold,
+and push connections are capped per process (``PANTAU_SOCKETS_PER_PROCESS``, independent of the
+HTTP threads) and per display token or staff account (``app.live.SocketGate``). The HTTP threads
+are few on purpose: each thread more running requests at once is one more waiting for the
+process's GIL, and the intake measured ~15 % fewer POSTs a second with 25 at once than with 16
+(bench/api.py); a queued request waits for a thread instead, at no cost.
 
 Each worker builds its own app after the fork (no ``preload_app``): Redis and
 SQL connections and the relay thread are never shared across a fork.
@@ -25,12 +29,76 @@ from __future__ import annotations
 
 import gc
 import logging
+import queue
+import threading
+from concurrent.futures import Future
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.workers.gthread import ThreadWorker
 
 from config.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+class _PoolThread(threading.Thread):
+    def __init__(self, pool: "HttpPool"):
+        super().__init__(name="pantau-http", daemon=True)
+        self.pool = pool
+        self.handed_over = False
+
+    def hand_over(self) -> None:
+        """This thread now holds a long-lived connection (a WebSocket): a new thread takes its place
+        among the HTTP threads, and this one ends with the connection (``app.live.SocketGate``)."""
+        if not self.handed_over:
+            self.handed_over = True
+            self.pool.spawn()
+
+    def run(self) -> None:
+        while True:
+            item = self.pool.work.get()
+            if item is None:              # shut down: pass it on to the next thread
+                self.pool.work.put(None)
+                return
+            future, fn, args = item
+            if future.set_running_or_notify_cancel():
+                try:
+                    result = fn(*args)
+                except BaseException as err:  # noqa: BLE001  handed to gunicorn's callback, as an executor does
+                    future.set_exception(err)
+                else:
+                    future.set_result(result)
+            del item, future
+            if self.handed_over:
+                return
+
+
+class HttpPool:
+    """gunicorn's thread pool (``submit``/``shutdown``) with ``threads`` threads for HTTP, plus one
+    more for each push connection while it is open."""
+
+    def __init__(self, threads: int):
+        self.work: queue.SimpleQueue = queue.SimpleQueue()
+        for _ in range(threads):
+            self.spawn()
+
+    def spawn(self) -> None:
+        _PoolThread(self).start()
+
+    def submit(self, fn, *args) -> Future:
+        future: Future = Future()
+        self.work.put((future, fn, args))
+        return future
+
+    def shutdown(self, wait: bool = True) -> None:
+        self.work.put(None)
+
+
+class PantauThreadWorker(ThreadWorker):
+    """gunicorn's ``gthread`` worker on ``HttpPool``."""
+
+    def get_thread_pool(self):
+        return HttpPool(self.cfg.threads)
 
 
 class PantauServer(BaseApplication):
@@ -41,7 +109,7 @@ class PantauServer(BaseApplication):
             "bind": bind or f"{settings.host}:{settings.port}",
             "workers": workers or settings.resolved_web_workers(),
             "threads": threads or settings.web_threads,
-            "worker_class": "gthread",
+            "worker_class": PantauThreadWorker,
             # A worker that stops answering its master for this long is replaced.
             "timeout": 60,
             # On stop, requests in flight get this long; the walls' push connections would hold a

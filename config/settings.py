@@ -237,8 +237,8 @@ SETTINGS: tuple[Setting, ...] = (
             "(per-address rate limits need the client's own address). 0: trust none."),
     Setting("PANTAU_WEB_WORKERS", "web_workers", _non_negative_int, 0,
             "Web server processes (gunicorn workers). 0: one per CPU core, at most 8."),
-    Setting("PANTAU_WEB_THREADS", "web_threads", _positive_int, 160,
-            "Threads per web process; each connected wall display holds one for its push connection (at most PANTAU_SOCKETS_PER_PROCESS of them)."),
+    Setting("PANTAU_WEB_THREADS", "web_threads", _positive_int, 16,
+            "Threads per web process answering HTTP requests. A push connection (wall display) gets a thread of its own on top of these (at most PANTAU_SOCKETS_PER_PROCESS of them)."),
     Setting("PANTAU_REDIS_CLUSTER", "redis_cluster", _on_off, False,
             "REDIS_URL names one node of a Redis Cluster (any node: the others are discovered); "
             "a city's partitions are spread over its shards."),
@@ -299,9 +299,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PANTAU_SOCKET_ORIGINS", "socket_origins", _origins, (),
             "Web origins besides the page's own allowed to open the wall's push connection "
             "(comma-separated https://host[:port]). Empty: the page's own origin only."),
-    Setting("PANTAU_SOCKETS_PER_PROCESS", "sockets_per_process", _non_negative_int, 0,
-            "Push connections (walls) one web process holds at once; more are refused, so HTTP keeps "
-            "threads. 0: half of PANTAU_WEB_THREADS. Must be below PANTAU_WEB_THREADS."),
+    Setting("PANTAU_SOCKETS_PER_PROCESS", "sockets_per_process", _positive_int, 80,
+            "Push connections (walls) one web process holds at once, each on its own thread beside "
+            "the PANTAU_WEB_THREADS that answer HTTP; more are refused."),
     Setting("PANTAU_SOCKETS_PER_ADDRESS", "sockets_per_address", _non_negative_int, 0,
             "Push connections one client address may hold at once in one web process, whatever their "
             "credentials. 0: no cap by address (a room of screens behind one address is counted per "
@@ -459,10 +459,6 @@ class Settings:
             except ValueError as err:
                 shown = "<hidden>" if setting.secret else repr(raw)
                 raise SettingsError(setting.env, f"{err} (got {shown})") from None
-        if values["sockets_per_process"] and values["sockets_per_process"] >= values["web_threads"]:
-            raise SettingsError("PANTAU_SOCKETS_PER_PROCESS",
-                                f"must be below PANTAU_WEB_THREADS ({values['web_threads']}): each push "
-                                f"connection holds a thread (got {values['sockets_per_process']!r})")
         return cls(**values)
 
 
@@ -524,9 +520,8 @@ class Settings:
         return self.web_workers or max(1, min(os.cpu_count() or 1, 8))
 
     def resolved_sockets_per_process(self) -> int:
-        """Push connections a process holds at once: below its thread count (one thread: one socket)."""
-        limit = self.sockets_per_process or self.web_threads // 2
-        return max(1, min(limit, self.web_threads - 1))
+        """Push connections a process holds at once, each on a thread beside the HTTP threads."""
+        return self.sockets_per_process
 
     def describe(self) -> list[str]:
         """One line per setting, secrets hidden: for start-up logs."""
