@@ -583,12 +583,21 @@ def register(app, services) -> None:
         Input(ids.CLEAR, "n_clicks"), Input(ids.PICK_PAGE, "n_clicks"), State(ids.PICKED, "data"),
         prevent_initial_call=True)
 
-    @app.callback(Output(ids.PICKED_LABEL, "children"), Output({"type": ids.PICK, "id": ALL, "v": ALL}, "value"),
-                  Input(ids.PICKED, "data"), State({"type": ids.PICK, "id": ALL, "v": ALL}, "id"),
-                  State(ids.LANG, "data"))
-    def show_picked(picked, boxes, lang):
+    # The boxes follow the selection in the browser, in the same turn as the tick: a server round trip
+    # here answered a tick with the selection as it was before the next one, and unticked the box
+    # a quick supervisor (or a test) had just ticked.
+    app.clientside_callback(
+        """function (picked, boxes) {
+            picked = picked || {};
+            return (boxes || []).map(function (b) { return b.id in picked; });
+        }""",
+        Output({"type": ids.PICK, "id": ALL, "v": ALL}, "value"),
+        Input(ids.PICKED, "data"), State({"type": ids.PICK, "id": ALL, "v": ALL}, "id"))
+
+    @app.callback(Output(ids.PICKED_LABEL, "children"), Input(ids.PICKED, "data"), State(ids.LANG, "data"))
+    def show_picked(picked, lang):
         picked, lang = _dict(picked), _lang(lang)
-        return t("dispatch.picked", lang, n=number(len(picked), lang)), [b["id"] in picked for b in boxes]
+        return t("dispatch.picked", lang, n=number(len(picked), lang))
 
     single_outputs = [Output(ids.button_id(a), "disabled") for a in ids.SINGLE]
 
