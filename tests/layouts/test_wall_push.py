@@ -86,18 +86,24 @@ def test_place_names_on_the_map_busiest_first_never_overlapping(wall_app, browse
             open_wall(page, wall_app, lang=lang, kiosk="1")
             page.wait_for_function("() => Number(document.getElementById('wall-hexstate').dataset.places) > 0",
                                    timeout=10000)
-            page.wait_for_function("() => pantauWall.placesSettled()", timeout=10000)
-            names = page.evaluate("() => [...document.querySelectorAll('.wall-places .wall-place')]"
-                                  ".map(n => { const r = n.getBoundingClientRect();"
-                                  " return [n.innerText, r.left, r.top, r.right, r.bottom]; })")
+            # names and rings read in one turn of the page, once the names are placed for the rings
+            # as they are: read apart, a push that moved the rings between the two reads made a
+            # name look misplaced for the 200 ms before it moved
+            snap = page.wait_for_function(
+                "() => { if (!pantauWall.placesSettled()) return null;"
+                " const S = pantauWall.state(), r = S.map.getContainer().getBoundingClientRect();"
+                " const names = [...document.querySelectorAll('.wall-places .wall-place')]"
+                ".map(n => { const b = n.getBoundingClientRect();"
+                " return [n.innerText, b.left, b.top, b.right, b.bottom]; });"
+                " const rings = S.spikePolys.map(p => { const b = p.ring.getBounds(),"
+                " a = S.map.latLngToContainerPoint(b.getNorthWest()),"
+                " z = S.map.latLngToContainerPoint(b.getSouthEast());"
+                " return [r.left + a.x, r.top + a.y, r.left + z.x, r.top + z.y]; });"
+                " return {names, rings}; }", timeout=10000).json_value()
+            names, rings = snap["names"], snap["rings"]
             assert hexstate(page)["data-place-level"] == "district"
             assert 4 <= len(names) and {n[0] for n in names} <= district_names, names
             # the busiest places are named first, and no name covers the spike's rings
-            rings = page.evaluate("() => { const S = pantauWall.state(), r = S.map.getContainer()"
-                                  ".getBoundingClientRect(); return S.spikePolys.map(p => { const b = p.ring"
-                                  ".getBounds(), a = S.map.latLngToContainerPoint(b.getNorthWest()),"
-                                  " z = S.map.latLngToContainerPoint(b.getSouthEast());"
-                                  " return [r.left + a.x, r.top + a.y, r.left + z.x, r.top + z.y]; }); }")
             assert rings
             for n in names:
                 for ring in rings:
