@@ -52,8 +52,9 @@ LIGHT_PATHS = ("/lapor", "/lacak")
 LEFT_OUT = re.compile(r"/dash_table/|/dash_bootstrap_components/|/dash_leaflet/|/deps/polyfill@"
                       r"|/assets/(wall|kiosk|dispatch|tugas)[^/]*$|/assets/vendor/"
                       r"|/assets/00-bootstrap-darkly")   # the theme's share they use instead: citizen-bootstrap
-# The citizen screens' share of the theme (app/citizen_css.py), left out of every other page.
-CITIZEN_ONLY = re.compile(r"/assets/citizen-bootstrap")
+# The citizen screens' own files, left out of every other page: their share of the theme
+# (app/citizen_css.py) and their first-load handover (assets/citizen-first-load.js).
+CITIZEN_ONLY = re.compile(r"/assets/citizen-(bootstrap|first-load)")
 # Each citizen screen leaves out the other's scripts.
 LEFT_OUT_ON = {"/lapor": re.compile(r"/assets/lacak[^/]*\.js$"), "/lacak": re.compile(r"/assets/lapor[^/]*\.js$")}
 # Fetched by the page itself when needed: {namespace: URL pattern}.

@@ -3,25 +3,6 @@
  */
 (function () {
   "use strict";
-  // The screen's first layout and the callbacks came in the page (app/web_assets.py, "pantau-first-*"):
-  // handed to Dash's renderer when it asks, once each, with no round trip (0.3 s or more each on 3G).
-  // The same lines are in assets/lapor.js and assets/lacak.js (each page loads only its own script).
-  (function firstLoad() {
-    var network = window.fetch;
-    if (!network || !window.Response) { return; }
-    var handed = {};
-    window.fetch = function (input, init) {
-      var url = typeof input === "string" ? input : (input && input.url) || "";
-      var match = /\/_dash-(layout|dependencies)$/.exec(url.split("?")[0]);
-      var node = match && !handed[match[1]] && !(init && init.method && init.method !== "GET")
-        && document.getElementById("pantau-first-" + match[1]);
-      if (node) {
-        handed[match[1]] = true;
-        return Promise.resolve(new Response(node.textContent, {status: 200, headers: {"Content-Type": "application/json"}}));
-      }
-      return network.apply(this, arguments);
-    };
-  })();
   var FIELDS = ["category", "location", "description", "photo", "name", "phone", "email"];
   var FOCUS = {category: "#lapor-category button", location: "#lapor-place-search", description: "#lapor-description",
                photo: "#lapor-photo", name: "#lapor-name", phone: "#lapor-phone", email: "#lapor-email"};
