@@ -60,11 +60,16 @@ def dump_aggregates(client, keys: Keys, now: float | None = None) -> dict:
     probe never reads them, and they go with the next write to their cell or the key's expiry,
     so an index kept incrementally holds some that a rebuild a moment later does not. Dumps that
     are compared must pass the same ``now`` (a moment after both), or a report crossing the
-    one-day line between them makes them differ.
+    one-day line between them makes them differ. For the same reason a key that Redis drops by
+    ``now`` (a bucket at the edge of its retention: its expiry is before that moment) is left out:
+    a rebuild a moment later no longer writes it, while the live copy is still there until then.
     """
     now = time.time() if now is None else now
     out = {}
     for key in sorted(client.scan_iter(match=keys.agg_pattern(), count=1000)):
+        ttl = client.ttl(key)
+        if ttl >= 0 and time.time() + ttl <= now:
+            continue
         kind = client.type(key)
         if kind == "hash":
             out[key] = {f: int(v) if v.lstrip("-").isdigit() else v for f, v in client.hgetall(key).items()}
