@@ -474,6 +474,18 @@
       });
     });
     if (html !== S.placesHtml) { layer.innerHTML = html; S.placesHtml = html; }
+    // the names as rendered, not only as measured: one whose box as drawn reaches a spike's rings
+    // (a glyph from a fallback font, a rounding) is taken off rather than left over the alert
+    Array.prototype.slice.call(layer.children).forEach(function (n) {
+      var r = n.getBoundingClientRect(), l = r.left - mapBox.left, t = r.top - mapBox.top,
+          rr = r.right - mapBox.left, bb = r.bottom - mapBox.top;
+      var hit = rings.some(function (q) { return l < q.r && rr > q.l && t < q.b && bb > q.t; });
+      if (hit) {
+        placed.splice(placed.indexOf(n.textContent), 1);
+        layer.removeChild(n);
+        S.placesHtml = layer.innerHTML;
+      }
+    });
     S.placed = placed; S.placeLevel = level; S.placedView = viewKey(); S.placePending = false;
     publishState();
   }

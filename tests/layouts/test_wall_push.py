@@ -65,8 +65,6 @@ def test_panels_arrive_by_push_and_no_wall_polls(wall_app, browser, artifacts_di
     page.close()
 
 
-@pytest.mark.xfail(strict=False, reason="stop 21: at 22-23 WIB a kecamatan name overlaps a spike ring by 2-3 px in "
-                   "about half the runs (the rendered label vs the placement's box); under study, see the closing note")
 def test_place_names_on_the_map_busiest_first_never_overlapping(wall_app, browser, artifacts_dir):
     services = wall_app.extensions["pantau"]
     quiet_week_then_now(services)
