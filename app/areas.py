@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import h3
 import numpy as np
 import shapely
 from shapely.geometry import mapping, shape
@@ -30,6 +31,11 @@ _OUTLINE_TOLERANCE_M = 20.0
 _OUTLINE_DECIMALS = 5
 # The H3 resolution of the cells listed with each place name: about a kecamatan's tenth, a kelurahan's third.
 LABEL_CELL_RES = {"district": 7, "area": 8}
+# Point lookups first look up the point's H3 cell of this resolution (~0.015 km2) among the cells that
+# lie wholly inside one area and touch no other: most reports then cost a cell index and a dict lookup
+# instead of a point-in-polygon test. The map of those cells is built once, on the first lookup.
+_LOOKUP_CELL_RES = 10
+_NOT_WHOLE = -1
 
 
 @dataclass(frozen=True)
@@ -100,6 +106,7 @@ class AreaIndex:
         self._tree = STRtree(self._geometries) if areas else None
         self._districts = districts
         self._outlines: dict[str, dict[str, Any]] = {}
+        self._cell_area: dict[str, int] | None = None
 
     @classmethod
     def load(cls, preset: CityPreset, boundaries: Path | str | None) -> AreaIndex:
@@ -134,11 +141,40 @@ class AreaIndex:
         """The area containing the point, else the nearest one within the tolerance, else None."""
         if self._tree is None:
             return None
+        whole = self._whole_cells().get(h3.latlng_to_cell(lat, lng, _LOOKUP_CELL_RES), _NOT_WHOLE)
+        if whole != _NOT_WHOLE:
+            return self._areas[whole]
         point = shapely.Point(lng, lat)
         for i in self._tree.query(point):
             if shapely.intersects_xy(self._geometries[i], lng, lat):
                 return self._areas[i]
         return self._nearest_within_tolerance(lat, lng, point)
+
+    def _whole_cells(self) -> dict[str, int]:
+        """Every H3 cell (``_LOOKUP_CELL_RES``) wholly inside one area and touching no other, with the
+        index of its area. A cell's centre inside the area shrunk by the cell's circumradius (and
+        outside its neighbours grown by it) puts the whole cell there: each point of it is in that
+        area and no other, so ``locate`` answers it as the point-in-polygon test would."""
+        if self._cell_area is None:
+            (south, _), (north, _) = self.bounds
+            middle = h3.latlng_to_cell((south + north) / 2, sum(b[1] for b in self.bounds) / 2, _LOOKUP_CELL_RES)
+            centre = h3.cell_to_latlng(middle)
+            radius_m = max(h3.great_circle_distance(centre, corner, unit="m") for corner in h3.cell_to_boundary(middle))
+            # a degree of longitude is shortest at the latitude farthest from the equator
+            widest = max(abs(south), abs(north))
+            margin = (radius_m * 1.25 + 2) / (_METRES_PER_DEGREE * math.cos(math.radians(widest)))
+            cells: dict[str, int] = {}
+            for i, geometry in enumerate(self._geometries):
+                inner = geometry.buffer(-margin)
+                others = [self._geometries[j] for j in self._tree.query(geometry.buffer(margin)) if j != i]
+                if others and not inner.is_empty:
+                    inner = inner.difference(shapely.union_all(others).buffer(margin))
+                if inner.is_empty:
+                    continue
+                for cell in h3.geo_to_cells(inner, _LOOKUP_CELL_RES):
+                    cells[cell] = i if cell not in cells else _NOT_WHOLE
+            self._cell_area = cells
+        return self._cell_area
 
     def in_city(self, lat: float, lng: float) -> bool:
         """Inside the preset's bounds and, when areas are required and loaded, inside one."""
@@ -172,8 +208,6 @@ class AreaIndex:
         its largest part (the spot farthest inside, so a name sits in its area), largest areas first;
         ``inside_m`` the distance from the point to the area's edge; ``cells`` the H3 cells (resolution ``LABEL_CELL_RES[level]``) whose centres lie inside it, so a
         map can tell how busy the area is from its hex counts; ``district`` the kecamatan it is in."""
-        import h3
-
         if level not in ("district", "area"):
             raise ValueError(f"level must be 'district' or 'area', not {level!r}")
         cache = self.__dict__.setdefault("_labels", {})

@@ -4,6 +4,7 @@ import dataclasses
 import json
 from pathlib import Path
 
+import h3
 import pytest
 from shapely.geometry import shape
 
@@ -177,3 +178,36 @@ def test_place_names_sit_inside_their_own_area_with_the_cells_that_tell_how_busy
     assert AreaIndex.load(JAKARTA, None).label_points("area") == []
     with pytest.raises(ValueError):
         index.label_points("province")
+
+
+@pytest.mark.parametrize("preset", [JAKARTA, KUPANG, TARAKAN, KARO, LA], ids=lambda p: p.slug)
+def test_remembered_cells_answer_as_the_point_in_polygon_test_does(preset):
+    """``locate`` remembers, per H3 cell, the one area a whole cell lies in; 20,000 points over the
+    city's bounds (each asked twice) and points by the polygons' vertices get the same
+    area as a fresh point-in-polygon test over every polygon, edges and gaps between areas included."""
+    import random
+
+    import shapely
+
+    index = AreaIndex.load(preset, DATA)
+    (south, west), (north, east) = preset.bounds
+    rng = random.Random(7)
+    points = [(rng.uniform(south, north), rng.uniform(west, east)) for _ in range(20_000)]
+    # and points near edges: the vertices of the polygons, nudged a few metres
+    for geometry in index._geometries[:60]:
+        for x, y in list(shapely.get_coordinates(geometry))[::25]:
+            points.append((y + rng.uniform(-5e-5, 5e-5), x + rng.uniform(-5e-5, 5e-5)))
+
+    def by_polygons(lat, lng):
+        for i in index._tree.query(shapely.Point(lng, lat)):
+            if shapely.intersects_xy(index._geometries[i], lng, lat):
+                return index.areas()[i]
+        return index._nearest_within_tolerance(lat, lng, shapely.Point(lng, lat))
+
+    expected = [by_polygons(lat, lng) for lat, lng in points]
+    for _ in range(2):
+        assert [index.locate(lat, lng) for lat, lng in points] == expected
+    # the memory does serve: most points inside an area are answered from their cell
+    inside = [(lat, lng) for (lat, lng), area in zip(points, expected) if area is not None]
+    served = sum(1 for lat, lng in inside if index._cell_area.get(h3.latlng_to_cell(lat, lng, 10), -1) >= 0)
+    assert served > 0.6 * len(inside), (served, len(inside))
