@@ -33,7 +33,7 @@ _OUTLINE_DECIMALS = 5
 LABEL_CELL_RES = {"district": 7, "area": 8}
 # Point lookups first look up the point's H3 cell of this resolution (~0.015 km2) among the cells that
 # lie wholly inside one area and touch no other: most reports then cost a cell index and a dict lookup
-# instead of a point-in-polygon test. The map of those cells is built once, on the first lookup.
+# instead of a point-in-polygon test. The map of those cells is built once, as the boundaries load.
 _LOOKUP_CELL_RES = 10
 _NOT_WHOLE = -1
 
@@ -352,7 +352,9 @@ def _load_cached(
                      _required(props, layout.area_name, district_file), geometry)
             for props, geometry in _features(district_file, layout)
         ]
-    return AreaIndex(bounds, require_area, tolerance_m, areas, geometries, districts)
+    index = AreaIndex(bounds, require_area, tolerance_m, areas, geometries, districts)
+    index._whole_cells()     # built with the index, not in the middle of the first report's request
+    return index
 
 
 def _features(path: Path, layout: BoundaryLayout) -> list[tuple[dict[str, Any], BaseGeometry]]:

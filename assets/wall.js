@@ -481,7 +481,8 @@
           rr = r.right - mapBox.left, bb = r.bottom - mapBox.top;
       var hit = rings.some(function (q) { return l < q.r && rr > q.l && t < q.b && bb > q.t; });
       if (hit) {
-        placed.splice(placed.indexOf(n.textContent), 1);
+        var at = placed.indexOf(n.textContent);
+        if (at >= 0) placed.splice(at, 1);
         layer.removeChild(n);
         S.placesHtml = layer.innerHTML;
       }

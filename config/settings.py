@@ -237,8 +237,9 @@ SETTINGS: tuple[Setting, ...] = (
             "(per-address rate limits need the client's own address). 0: trust none."),
     Setting("PANTAU_WEB_WORKERS", "web_workers", _non_negative_int, 0,
             "Web server processes (gunicorn workers). 0: one per CPU core, at most 8."),
-    Setting("PANTAU_WEB_THREADS", "web_threads", _positive_int, 16,
-            "Threads per web process answering HTTP requests. A push connection (wall display) gets a thread of its own on top of these (at most PANTAU_SOCKETS_PER_PROCESS of them)."),
+    Setting("PANTAU_WEB_THREADS", "web_threads", _positive_int, 8,
+            "Threads per web process answering HTTP requests. A push connection (wall display) gets a thread of its own on top of these (at most PANTAU_SOCKETS_PER_PROCESS of them). "
+            "Behind the TLS proxy, which buffers request bodies, a thread is busy only while it computes: more threads than this contend for the process's one running Python thread (bench/api.py: p99 68-91 ms at 8, 85-115 ms at 16)."),
     Setting("PANTAU_REDIS_CLUSTER", "redis_cluster", _on_off, False,
             "REDIS_URL names one node of a Redis Cluster (any node: the others are discovered); "
             "a city's partitions are spread over its shards."),
