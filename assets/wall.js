@@ -135,6 +135,7 @@
     node.setAttribute("data-view", S.view.join(":"));
     node.setAttribute("data-connected", S.socket && S.socket.connected ? "1" : "0");
     node.setAttribute("data-spikes", String(S.spikePolys.length));
+    node.setAttribute("data-spike-marks", String(S.spikeMarks.length));
     node.setAttribute("data-incidents", String(S.incidents.length));
     node.setAttribute("data-blinking", String(S.incidents.filter(function (i) { return !i.ack; }).length));
     node.setAttribute("data-breaks", S.breaks.join(","));
@@ -331,16 +332,45 @@
 
   // -- spikes -----------------------------------------------------------------
   // incidents: [{id, cells, ack}]; each hex of an incident gets a cyan ring (a dark halo under it
-  // so it reads over any class); unacknowledged ones pulse, acknowledged ones stay steady.
+  // so it reads over any class), and the incident a cyan circle around all its hexes, never smaller
+  // than the room's type size (1u): at the city's scale an incident's hexes are a few pixels, and
+  // the circle (the legend's mark) is what the operator sees from the desk. Unacknowledged ones
+  // pulse, acknowledged ones stay steady.
   W.setSpikes = function (incidents) {
     if (!S) { W._spikes = incidents; return; }
     S.incidents = (incidents || []).filter(function (i) { return i && i.cells; });
     placeSpikes();
   };
 
+  var MARK_MIN_U = 1.0, MARK_GAP_U = 0.35, MARK_SIDES = 48;
+
+  // the circle around an incident's hexes, as a polygon of MARK_SIDES corners a fixed number of
+  // pixels from their centre (redrawn at each zoom, so it keeps its size on the screen)
+  function markRing(cells) {
+    var pts = [], corners = [];
+    cells.forEach(function (cell) {
+      window.h3.cellToBoundary(cell).forEach(function (ll) {
+        var p = S.map.latLngToContainerPoint(ll);
+        corners.push(p); pts.push(p);
+      });
+    });
+    var cx = 0, cy = 0;
+    corners.forEach(function (p) { cx += p.x; cy += p.y; });
+    cx /= corners.length; cy /= corners.length;
+    var reach = 0;
+    corners.forEach(function (p) { reach = Math.max(reach, Math.hypot(p.x - cx, p.y - cy)); });
+    var r = Math.max(MARK_MIN_U * S.prof.unitPx, reach + MARK_GAP_U * S.prof.unitPx), ring = [];
+    for (var k = 0; k < MARK_SIDES; k++) {
+      var a = 2 * Math.PI * k / MARK_SIDES, ll = S.map.containerPointToLatLng([cx + r * Math.cos(a), cy + r * Math.sin(a)]);
+      ring.push([ll.lat, ll.lng]);
+    }
+    return ring;
+  }
+
   function placeSpikes() {
     S.spikePolys.forEach(function (p) { S.map.removeLayer(p.halo); S.map.removeLayer(p.ring); });
-    S.spikePolys = [];
+    S.spikeMarks.forEach(function (p) { S.map.removeLayer(p.halo); S.map.removeLayer(p.ring); });
+    S.spikePolys = []; S.spikeMarks = [];
     if (S.timelapsing) { publishState(); return; }  // live alerts are not drawn over replayed hours
     S.incidents.forEach(function (incident) {
       incident.cells.forEach(function (cell) {
@@ -349,6 +379,11 @@
           halo: new S.Poly(ring, {color: "#000000", weight: 9, opacity: 0.9, fill: false, interactive: false}).addTo(S.map),
           ring: new S.Poly(ring, {color: SPIKE, weight: 5, opacity: 1, fill: false, interactive: false}).addTo(S.map)});
       });
+      if (!incident.cells.length) return;
+      var mark = markRing(incident.cells);
+      S.spikeMarks.push({ack: incident.ack,
+        halo: new S.Poly(mark, {color: "#000000", weight: 10, opacity: 0.9, fill: false, interactive: false}).addTo(S.map),
+        ring: new S.Poly(mark, {color: SPIKE, weight: 6, opacity: 1, fill: false, interactive: false}).addTo(S.map)});
     });
     placeNamesSoon();  // names move off the rings
     publishState();
@@ -358,6 +393,9 @@
     S.pulseOn = !S.pulseOn;
     S.spikePolys.forEach(function (p) {
       if (!p.ack) p.ring.setStyle({opacity: S.pulseOn ? 1 : 0.25, weight: S.pulseOn ? 6 : 4});
+    });
+    S.spikeMarks.forEach(function (p) {
+      if (!p.ack) p.ring.setStyle({opacity: S.pulseOn ? 1 : 0.35, weight: S.pulseOn ? 7 : 5});
     });
   }
 
@@ -416,7 +454,9 @@
     });
     // a name never covers a spike's rings (tier 1); it keeps off the busiest class of hexes (tier 2)
     // by moving within its area if it can, and is written over them if it cannot
-    var rings = S.spikePolys.map(function (p) { var b = boxOf(p.ring); b.tier = 1; taken.push(b); return b; });
+    var rings = S.spikePolys.concat(S.spikeMarks).map(function (p) {
+      var b = boxOf(p.ring); b.tier = 1; taken.push(b); return b;
+    });
     var top = S.breaks.length - 1;
     for (var c in S.polys) {
       if (classOf(S.counts[c]) === top) { var hb = boxOf(S.polys[c]); hb.tier = 2; taken.push(hb); }
@@ -617,6 +657,7 @@
   }
 
   function onZoom() {
+    if (S.spikeMarks.length) placeSpikes();   // the incidents' circles keep their size on the screen
     var res = resForZoom(S.map.getZoom());
     if (res === S.res || S.timelapsing) return;
     S.res = res;
@@ -719,7 +760,7 @@
     S = {map: map, Poly: anchor.constructor, cfg: cfg, prof: prof, view: [cfg.metric, cfg.window],
          res: 8, counts: {}, polys: {}, breaks: [1, 2, 5, 10, 20], seq: -1, baseSeq: 0,
          loading: false, loadToken: 0, pendingCells: [], pendingTicks: [], lastUpdate: Date.now(),
-         ticker: [], incidents: [], spikePolys: [], pulseOn: false, timers: [], updates: 0,
+         ticker: [], incidents: [], spikePolys: [], spikeMarks: [], pulseOn: false, timers: [], updates: 0,
          snapshots: 0, lastTickerRender: Date.now(), timelapsing: false, replayTs: null,
          replayFrame: null, stale: false, rotor: {section: 0, page: 0, pages: 1, at: Date.now()},
          panelPushes: 0, beats: 0, lastBeat: 0, panelsJoined: false, placed: [], placeLevel: "",

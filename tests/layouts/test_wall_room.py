@@ -184,6 +184,30 @@ def test_a_quiet_week_raises_no_spike_and_a_flood_raises_one_incident_that_an_op
         assert "wall-blink" in page.get_attribute("#wall-spike-banner", "class")
         page.wait_for_function("() => document.getElementById('wall-hexstate').dataset.blinking === '1'")
     assert int(hexstate(first)["data-spikes"]) == len(incident.cells)
+    # at the city's scale the incident's hexes are a few pixels; its circle (the legend's mark) is at
+    # least the room's type size across, around all of them, and keeps that size when the map zooms
+    assert int(hexstate(first)["data-spike-marks"]) == 1
+
+    def mark(page):
+        return page.evaluate(
+            "() => { const S = pantauWall.state(), m = S.spikeMarks[0].ring, b = m.getBounds(),"
+            " a = S.map.latLngToContainerPoint(b.getNorthWest()), z = S.map.latLngToContainerPoint(b.getSouthEast());"
+            " const cells = S.spikePolys.map(p => { const q = p.ring.getBounds(),"
+            " n = S.map.latLngToContainerPoint(q.getNorthWest()), s = S.map.latLngToContainerPoint(q.getSouthEast());"
+            " return [n.x, n.y, s.x, s.y]; });"
+            " return {box: [a.x, a.y, z.x, z.y], cells, unit: S.prof.unitPx}; }")
+
+    city = mark(first)
+    box, unit = city["box"], city["unit"]
+    assert box[2] - box[0] >= 2 * unit - 2 and box[3] - box[1] >= 2 * unit - 2, city
+    for cell in city["cells"]:
+        assert box[0] <= cell[0] and cell[2] <= box[2] and box[1] <= cell[1] and cell[3] <= box[3], (cell, box)
+    first.evaluate("() => pantauWall.state().map.setZoom(pantauWall.state().map.getZoom() + 1, {animate: false})")
+    first.wait_for_timeout(400)
+    closer = mark(first)["box"]
+    assert abs((closer[2] - closer[0]) - (box[2] - box[0])) <= 0.1 * (box[2] - box[0]) + 2, (box, closer)
+    first.evaluate("() => pantauWall.state().map.setZoom(pantauWall.state().map.getZoom() - 1, {animate: false})")
+    first.wait_for_timeout(400)
     first.screenshot(path=str(artifacts_dir / "wall-flood-1920x1080.png"))
 
     # an operator acknowledges it from the staff API (audited); the other wall stops blinking
