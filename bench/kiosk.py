@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 import psutil  # noqa: E402
 
+from app import web_assets  # noqa: E402
 from app.store.redis_conn import EmbeddedRedis  # noqa: E402
 from config.settings import Settings  # noqa: E402
 
@@ -135,6 +136,9 @@ def main() -> None:
 
         port = _free_port()
         env = web_env(folder, redis_server.url, port)
+        # the static files' compressed copies made first, as a deployment's build step does (``make
+        # precompress``): a first start would otherwise compress them in a child of the server meanwhile
+        web_assets.precompress(web_assets.compressed_dir(argparse.Namespace(data_dir=folder)))
         child = subprocess.Popen([sys.executable, "-m", "app", "serve"], cwd=ROOT, env=env)
         deadline = time.monotonic() + 60
         while True:
@@ -160,7 +164,14 @@ def main() -> None:
         web = [psutil.Process(child.pid), *psutil.Process(child.pid).children()]
 
         def web_cpu() -> float:
-            return sum(p.cpu_times().user + p.cpu_times().system for p in web)
+            total = 0.0
+            for p in web:
+                try:
+                    times = p.cpu_times()
+                except psutil.NoSuchProcess:     # a short-lived helper of the server, gone since
+                    continue
+                total += times.user + times.system
+            return total
 
         cpu_before, wall_before = web_cpu(), time.monotonic()
         latencies: list[float] = []
