@@ -7,6 +7,11 @@ through partition claims as the workers run them. The figure is reports / (produ
 persist) seconds, each step on its own so the table shows where the time goes. The embedded single
 Redis with one partition is the baseline.
 
+Also on the embedded Redis, the three steps at once as production runs them (``pipelined``): the
+aggregator and the persister in processes of their own (``python -m ingest aggregate`` /
+``persist``) while this process validates and appends ``--pipelined-reports`` reports; reports /
+seconds until both groups have acknowledged everything, the rows in SQL checked against the count.
+
 Also, on the embedded Redis: the p99 delay from a report's acceptance (``submit_many`` returned)
 to the live delta carrying it (received by a subscriber) with the aggregator running, at a steady
 1,000 reports/s; and the seconds ``ingest.rebuild`` takes to recompute the aggregates of
@@ -19,6 +24,7 @@ import argparse
 import json
 import os
 import random
+import subprocess
 import sys
 import tempfile
 import threading
@@ -30,7 +36,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import redis  # noqa: E402
+
 from app.services import Services  # noqa: E402
+from app.store import db  # noqa: E402
+from app.store.keys import AGGREGATOR, PERSISTER  # noqa: E402
 from app.store.redis_conn import EmbeddedRedis  # noqa: E402
 from config.settings import Settings  # noqa: E402
 from ingest.aggregator import Aggregator  # noqa: E402
@@ -90,6 +100,77 @@ def run(label: str, folder: Path, url: str, cluster: bool, partitions: int) -> d
                 "persist_sqlite_per_s": round(COUNT / persist_s)}
     finally:
         services.close()
+
+
+def pipelined(folder: Path, url: str, count: int) -> dict:
+    """End to end with the three steps at once, as production runs them: the aggregator and the
+    persister in processes of their own (``python -m ingest aggregate`` / ``persist``, batch
+    ``BATCH``) while this process validates and appends ``count`` reports as fast as it can; the
+    figure is ``count`` / seconds from the first append to the moment both groups have processed and
+    acknowledged every entry (no lag, nothing pending), checked against the rows in SQL."""
+    shared = (ROOT / ".." / "shared" / "data").resolve()
+    settings = _settings(folder, "pipelined", url)
+    env = {**os.environ, "REDIS_URL": url, "DATABASE_URL": settings.database_url,
+           "PANTAU_DATA_DIR": str(folder / "pipelined"), "SECRET_KEY": "bench", "PANTAU_LOG_LEVEL": "WARNING",
+           "PANTAU_BATCH_SIZE": str(BATCH), "PANTAU_BLOCK_MS": "10", "PANTAU_STREAM_PARTITIONS": "1"}
+    if shared.exists():
+        env["PANTAU_BOUNDARIES"] = str(shared)
+    services = Services.open(settings)
+    stream = services.keys.stream(0)
+    consumers = []
+    try:
+        raws = raw_reports(count, seed=31, spread_s=86400, prefix="pipe")
+        for raw in raw_reports(500, seed=12, spread_s=86400):
+            services.producer.validate(raw)
+        for group in ("aggregate", "persist"):
+            consumers.append(subprocess.Popen([sys.executable, "-m", "ingest", group, "--name", f"bench-{group}"],
+                                              cwd=ROOT, env=env))
+        deadline = time.monotonic() + 60          # both consumers reading before the clock starts
+        while not all(_reading(services.redis, stream, group, f"bench-{name}")
+                      for group, name in ((AGGREGATOR, "aggregate"), (PERSISTER, "persist"))):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the consumers did not start")
+            time.sleep(0.1)
+        started = time.perf_counter()
+        for i in range(0, count, PRODUCE_BATCH):
+            services.producer.submit_many(raws[i:i + PRODUCE_BATCH])
+        produced_s = time.perf_counter() - started
+        last = services.redis.xinfo_stream(stream)["last-generated-id"]   # (the embedded server is Redis 6)
+        deadline = time.monotonic() + 600
+        while True:
+            groups = _groups(services.redis, stream)
+            if all(g["pending"] == 0 and g["last-delivered-id"] == last for g in groups.values()):
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the consumers did not finish: {groups}")
+            time.sleep(0.01)
+        seconds = time.perf_counter() - started
+        in_sql = db.count_reports(services.engine, services.preset.slug)
+        return {"reports": count, "seconds": round(seconds, 2), "end_to_end_per_s": round(count / seconds),
+                "produce_per_s": round(count / produced_s), "in_sql": in_sql, "exact": in_sql == count}
+    finally:
+        for consumer in consumers:
+            consumer.terminate()
+        for consumer in consumers:
+            try:
+                consumer.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                consumer.kill()
+        services.close()
+
+
+def _reading(client, stream: str, group: str, name: str) -> bool:
+    try:
+        return any(c["name"] == name for c in client.xinfo_consumers(stream, group))
+    except redis.ResponseError:      # no stream or group yet
+        return False
+
+
+def _groups(client, stream: str) -> dict:
+    try:
+        return {g["name"]: g for g in client.xinfo_groups(stream)}
+    except redis.ResponseError:      # no stream yet
+        return {}
 
 
 def _settings(folder: Path, label: str, url: str) -> Settings:
@@ -202,6 +283,8 @@ def main() -> None:
     parser.add_argument("--reports", type=int, default=COUNT, help="reports per end-to-end run")
     parser.add_argument("--batch", type=int, default=BATCH, help="entries a consumer reads per batch")
     parser.add_argument("--latency-s", type=float, default=8.0, help="seconds at 1,000 reports/s")
+    parser.add_argument("--pipelined-reports", type=int, default=24_000,
+                        help="reports for the run with the three steps at once")
     args = parser.parse_args()
     COUNT, BATCH = args.reports, args.batch
     folder = Path(tempfile.mkdtemp(prefix="pantau-bench-cluster-"))
@@ -210,6 +293,7 @@ def main() -> None:
     server = EmbeddedRedis(folder / "embedded").start()
     try:
         results.append(run("embedded", folder, server.url, cluster=False, partitions=1))
+        together = pipelined(folder, server.url, args.pipelined_reports)
         delay = latency(folder, server.url, seconds=args.latency_s)
         rebuilt = rebuild_seconds(folder, server.url, args.rebuild)
     finally:
@@ -222,6 +306,7 @@ def main() -> None:
             cluster.stop()
     for row in results:
         print("  ".join(f"{k}={v}" for k, v in row.items()))
+    print(f"embedded, the three steps at once (aggregator and persister in their own processes): {together}")
     print(f"accept->published at 1,000/s: {delay}")
     print(f"rebuild: {rebuilt}")
     by = {row["setup"]: row for row in results}
@@ -231,6 +316,8 @@ def main() -> None:
         "embedded_per_s": by["embedded"]["end_to_end_per_s"],
         "cluster_1_shard_per_s": by["cluster-1-shard"]["end_to_end_per_s"],
         "cluster_3_shard_per_s": by["cluster-3-shard"]["end_to_end_per_s"],
+        "embedded_pipelined_per_s": together["end_to_end_per_s"],
+        "pipelined": together,
         "cluster_3_vs_embedded": round(by["cluster-3-shard"]["end_to_end_per_s"]
                                        / by["embedded"]["end_to_end_per_s"], 2),
         "accept_to_published_at_1000_per_s": delay,
