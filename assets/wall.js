@@ -344,6 +344,9 @@
 
   var MARK_MIN_U = 1.0, MARK_GAP_U = 0.35, MARK_SIDES = 48;
 
+  // a line's width in the room's type unit, so a 4K wall draws the same picture as a full-HD one
+  function strokeU(u) { return Math.max(2, Math.round(u * S.prof.unitPx)); }
+
   // the circle around an incident's hexes, as a polygon of MARK_SIDES corners a fixed number of
   // pixels from their centre (redrawn at each zoom, so it keeps its size on the screen)
   function markRing(cells) {
@@ -376,14 +379,14 @@
       incident.cells.forEach(function (cell) {
         var ring = window.h3.cellToBoundary(cell);
         S.spikePolys.push({ack: incident.ack,
-          halo: new S.Poly(ring, {color: "#000000", weight: 9, opacity: 0.9, fill: false, interactive: false}).addTo(S.map),
-          ring: new S.Poly(ring, {color: SPIKE, weight: 5, opacity: 1, fill: false, interactive: false}).addTo(S.map)});
+          halo: new S.Poly(ring, {color: "#000000", weight: strokeU(0.17), opacity: 0.9, fill: false, interactive: false}).addTo(S.map),
+          ring: new S.Poly(ring, {color: SPIKE, weight: strokeU(0.1), opacity: 1, fill: false, interactive: false}).addTo(S.map)});
       });
       if (!incident.cells.length) return;
       var mark = markRing(incident.cells);
       S.spikeMarks.push({ack: incident.ack,
-        halo: new S.Poly(mark, {color: "#000000", weight: 10, opacity: 0.9, fill: false, interactive: false}).addTo(S.map),
-        ring: new S.Poly(mark, {color: SPIKE, weight: 6, opacity: 1, fill: false, interactive: false}).addTo(S.map)});
+        halo: new S.Poly(mark, {color: "#000000", weight: strokeU(0.22), opacity: 0.9, fill: false, interactive: false}).addTo(S.map),
+        ring: new S.Poly(mark, {color: SPIKE, weight: strokeU(0.13), opacity: 1, fill: false, interactive: false}).addTo(S.map)});
     });
     placeNamesSoon();  // names move off the rings
     publishState();
@@ -392,10 +395,11 @@
   function pulse() {
     S.pulseOn = !S.pulseOn;
     S.spikePolys.forEach(function (p) {
-      if (!p.ack) p.ring.setStyle({opacity: S.pulseOn ? 1 : 0.25, weight: S.pulseOn ? 6 : 4});
+      if (!p.ack) p.ring.setStyle({opacity: S.pulseOn ? 1 : 0.25, weight: strokeU(S.pulseOn ? 0.12 : 0.08)});
     });
     S.spikeMarks.forEach(function (p) {
-      if (!p.ack) p.ring.setStyle({opacity: S.pulseOn ? 1 : 0.35, weight: S.pulseOn ? 7 : 5});
+      // the circle dims but never goes: it is what marks the incident from across the room
+      if (!p.ack) p.ring.setStyle({opacity: S.pulseOn ? 1 : 0.6, weight: strokeU(S.pulseOn ? 0.16 : 0.1)});
     });
   }
 
@@ -444,7 +448,7 @@
     var level = groundScale() <= AREA_LABELS_M_PER_MM && places.area && places.area.length ? "area" : "district";
     // closer in, the kelurahan first (what the operator zoomed in for), then their kecamatan
     var levels = level === "area" ? ["area", "district"] : ["district"];
-    var taken = [], margin = PLACE_GAP_PX, mapBox = S.map.getContainer().getBoundingClientRect();
+    var taken = [], margin = Math.max(PLACE_GAP_PX, 0.12 * S.prof.unitPx), mapBox = S.map.getContainer().getBoundingClientRect();
     // the legend and the map's controls are not written over
     Array.prototype.forEach.call(S.map.getContainer().parentNode.querySelectorAll(
       ".wall-legend, .leaflet-control"), function (n) {
