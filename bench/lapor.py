@@ -36,11 +36,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _phone import first_load  # noqa: E402
 from app.store.redis_conn import EmbeddedRedis, _free_port  # noqa: E402
 
 CHROMIUM = os.environ.get("PANTAU_CHROMIUM", "/usr/bin/chromium")
@@ -102,65 +102,11 @@ def start_server(root: Path, folder: Path, redis_url: str) -> tuple[subprocess.P
         time.sleep(0.3)
 
 
-def load(browser, url: str, ready: str, profile: dict, timeline: bool = False) -> dict:
-    """One first load of ``url`` in a fresh context under ``profile``; ``timeline``: print each
-    request's start and end (ms after the first request) under the throttle."""
-    context = browser.new_context(viewport={"width": 360, "height": 800}, device_scale_factor=2,
-                                  is_mobile=True, has_touch=True, locale="id-ID")
-    page = context.new_page()
-    cdp = context.new_cdp_session(page)
-    cdp.send("Network.enable")
-    # A fresh context has an empty HTTP cache (a first visit); it is not disabled, so what the page
-    # keeps for offline use afterwards comes from it, as on a phone.
-    cdp.send("Network.emulateNetworkConditions", {
-        "offline": False, "latency": profile["rtt_ms"],
-        "downloadThroughput": profile["download_bps"] / 8, "uploadThroughput": profile["upload_bps"] / 8})
-    cdp.send("Emulation.setCPUThrottlingRate", {"rate": profile["cpu"]})
-    urls: dict[str, str] = {}
-    sizes: dict[str, int] = {}
-    host = urlsplit(url).netloc
-    starts: dict[str, float] = {}
-    ends: dict[str, float] = {}
-    methods: dict[str, str] = {}
-
-    def sent(e):
-        urls[e["requestId"]] = e["request"]["url"]
-        methods[e["requestId"]] = e["request"]["method"]
-        starts.setdefault(e["requestId"], e["timestamp"])
-
-    def finished(e):
-        sizes[e["requestId"]] = int(e["encodedDataLength"])
-        ends[e["requestId"]] = e["timestamp"]
-
-    cdp.on("Network.requestWillBeSent", sent)
-    cdp.on("Network.loadingFinished", finished)
-    page.goto(url, wait_until="commit")
-    page.wait_for_selector(ready, state="visible", timeout=120_000)
-    # Usable: the control is on screen and the page answers (a frame after it appeared).
-    usable_ms = page.evaluate("() => new Promise(r => requestAnimationFrame(() => r(performance.now())))")
-    page.wait_for_load_state("networkidle", timeout=120_000)
-    ours = {rid: size for rid, size in sizes.items() if urlsplit(urls.get(rid, "")).netloc == host}
-    if timeline and starts:
-        zero = min(starts.values())
-        print(f"    timeline of {urlsplit(url).path} (usable at {usable_ms:.0f} ms after navigation start):")
-        for rid in sorted(starts, key=starts.get):
-            end = ends.get(rid)
-            print(f"    {1000 * (starts[rid] - zero):7.0f} -> {1000 * (end - zero) if end else float('nan'):7.0f} ms "
-                  f"{methods.get(rid, '?'):4} {sizes.get(rid, 0):7d} B  {urlsplit(urls[rid]).path[-70:]}")
-    tiles = {rid: size for rid, size in sizes.items() if rid not in ours}
-    result = {"bytes": sum(ours.values()), "requests": len(ours), "usable_s": round(usable_ms / 1000.0, 2),
-              "third_party_requests": len(tiles),
-              "largest": sorted(((size, urlsplit(urls[rid]).path) for rid, size in ours.items()),
-                                reverse=True)[:6]}
-    context.close()
-    return result
-
-
 def measure(browser, base: str, ticket: str, runs: int, timeline: bool = False) -> dict:
     out = {}
     for name, profile in PROFILES.items():
         for screen, path in (("lapor", "/lapor"), ("lacak", f"/lacak/{ticket}")):
-            loads = [load(browser, base + path, READY[screen], profile, timeline and name == "3g")
+            loads = [first_load(browser, base + path, READY[screen], profile, timeline=timeline and name == "3g")
                      for _ in range(runs)]
             best = min(loads, key=lambda r: r["usable_s"])
             out[f"{screen}_{name}"] = {**best, "usable_s_all": [r["usable_s"] for r in loads]}

@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import text  # noqa: E402
 
+from _phone import first_load  # noqa: E402
 from app import proof  # noqa: E402
 from app.auth.users import StaffUser  # noqa: E402
 from app.staff.tasks import TaskFilter, task_page  # noqa: E402
@@ -188,37 +189,6 @@ def start_server(folder: Path, redis_url: str, database_url: str):
         time.sleep(0.3)
 
 
-def first_load(browser, base: str, state: dict, profile: dict) -> dict:
-    """One first load of /tugas, signed in (the session cookie only: no cache, no service worker)."""
-    from urllib.parse import urlsplit
-
-    context = browser.new_context(viewport={"width": 360, "height": 800}, device_scale_factor=2, is_mobile=True,
-                                  has_touch=True, locale="id-ID", storage_state=state)
-    page = context.new_page()
-    cdp = context.new_cdp_session(page)
-    cdp.send("Network.enable")
-    cdp.send("Network.emulateNetworkConditions", {
-        "offline": False, "latency": profile["rtt_ms"],
-        "downloadThroughput": profile["download_bps"] / 8, "uploadThroughput": profile["upload_bps"] / 8})
-    cdp.send("Emulation.setCPUThrottlingRate", {"rate": profile["cpu"]})
-    urls: dict[str, str] = {}
-    sizes: dict[str, int] = {}
-    host = urlsplit(base).netloc
-    cdp.on("Network.requestWillBeSent", lambda e: urls.__setitem__(e["requestId"], e["request"]["url"]))
-    cdp.on("Network.loadingFinished", lambda e: sizes.__setitem__(e["requestId"], int(e["encodedDataLength"])))
-    page.goto(base + "/tugas", wait_until="commit")
-    page.wait_for_selector(READY, state="visible", timeout=120_000)
-    usable_ms = page.evaluate("() => new Promise(r => requestAnimationFrame(() => r(performance.now())))")
-    at_usable = sum(sizes.values())
-    page.wait_for_load_state("networkidle", timeout=120_000)
-    ours = {rid: size for rid, size in sizes.items() if urlsplit(urls.get(rid, "")).netloc == host}
-    result = {"bytes": sum(ours.values()), "bytes_at_usable": at_usable, "requests": len(ours),
-              "usable_s": round(usable_ms / 1000.0, 2), "third_party_requests": len(sizes) - len(ours),
-              "largest": sorted(((size, urlsplit(urls[rid]).path) for rid, size in ours.items()), reverse=True)[:8]}
-    context.close()
-    return result
-
-
 def browser_load(folder: Path, redis_url: str, database_url: str, runs: int) -> dict:
     from playwright.sync_api import sync_playwright
 
@@ -242,7 +212,7 @@ def browser_load(folder: Path, redis_url: str, database_url: str, runs: int) -> 
             page.wait_for_url(base + "/tugas")
             state = context.storage_state()
             context.close()
-            loads = [first_load(browser, base, state, PROFILE_3G) for _ in range(runs)]
+            loads = [first_load(browser, base + "/tugas", READY, PROFILE_3G, storage_state=state) for _ in range(runs)]
             browser.close()
     finally:
         child.terminate()
