@@ -350,17 +350,11 @@
   // the circle around an incident's hexes, as a polygon of MARK_SIDES corners a fixed number of
   // pixels from their centre (redrawn at each zoom, so it keeps its size on the screen)
   function markRing(cells) {
-    var pts = [], corners = [];
+    var corners = [], cx = 0, cy = 0, reach = 0;
     cells.forEach(function (cell) {
-      window.h3.cellToBoundary(cell).forEach(function (ll) {
-        var p = S.map.latLngToContainerPoint(ll);
-        corners.push(p); pts.push(p);
-      });
+      window.h3.cellToBoundary(cell).forEach(function (ll) { corners.push(S.map.latLngToContainerPoint(ll)); });
     });
-    var cx = 0, cy = 0;
-    corners.forEach(function (p) { cx += p.x; cy += p.y; });
-    cx /= corners.length; cy /= corners.length;
-    var reach = 0;
+    corners.forEach(function (p) { cx += p.x / corners.length; cy += p.y / corners.length; });
     corners.forEach(function (p) { reach = Math.max(reach, Math.hypot(p.x - cx, p.y - cy)); });
     var r = Math.max(MARK_MIN_U * S.prof.unitPx, reach + MARK_GAP_U * S.prof.unitPx), ring = [];
     for (var k = 0; k < MARK_SIDES; k++) {
@@ -370,23 +364,27 @@
     return ring;
   }
 
+  // one drawn alert outline: a dark halo under a cyan line, widths in u; ``pulse`` its [opacity,
+  // width] at the pulse's low and high (the circle dims but never goes: it marks the incident from
+  // across the room)
+  function alertOutline(ring, ack, halo, line, pulse) {
+    return {ack: ack, pulse: pulse,
+      halo: new S.Poly(ring, {color: "#000000", weight: strokeU(halo), opacity: 0.9, fill: false, interactive: false}).addTo(S.map),
+      ring: new S.Poly(ring, {color: SPIKE, weight: strokeU(line), opacity: 1, fill: false, interactive: false}).addTo(S.map)};
+  }
+
   function placeSpikes() {
-    S.spikePolys.forEach(function (p) { S.map.removeLayer(p.halo); S.map.removeLayer(p.ring); });
-    S.spikeMarks.forEach(function (p) { S.map.removeLayer(p.halo); S.map.removeLayer(p.ring); });
+    S.spikePolys.concat(S.spikeMarks).forEach(function (p) { S.map.removeLayer(p.halo); S.map.removeLayer(p.ring); });
     S.spikePolys = []; S.spikeMarks = [];
     if (S.timelapsing) { publishState(); return; }  // live alerts are not drawn over replayed hours
     S.incidents.forEach(function (incident) {
       incident.cells.forEach(function (cell) {
-        var ring = window.h3.cellToBoundary(cell);
-        S.spikePolys.push({ack: incident.ack,
-          halo: new S.Poly(ring, {color: "#000000", weight: strokeU(0.17), opacity: 0.9, fill: false, interactive: false}).addTo(S.map),
-          ring: new S.Poly(ring, {color: SPIKE, weight: strokeU(0.1), opacity: 1, fill: false, interactive: false}).addTo(S.map)});
+        S.spikePolys.push(alertOutline(window.h3.cellToBoundary(cell), incident.ack, 0.17, 0.1,
+                                       [[0.25, 0.08], [1, 0.12]]));
       });
-      if (!incident.cells.length) return;
-      var mark = markRing(incident.cells);
-      S.spikeMarks.push({ack: incident.ack,
-        halo: new S.Poly(mark, {color: "#000000", weight: strokeU(0.22), opacity: 0.9, fill: false, interactive: false}).addTo(S.map),
-        ring: new S.Poly(mark, {color: SPIKE, weight: strokeU(0.13), opacity: 1, fill: false, interactive: false}).addTo(S.map)});
+      if (incident.cells.length) {
+        S.spikeMarks.push(alertOutline(markRing(incident.cells), incident.ack, 0.22, 0.13, [[0.6, 0.1], [1, 0.16]]));
+      }
     });
     placeNamesSoon();  // names move off the rings
     publishState();
@@ -394,12 +392,9 @@
 
   function pulse() {
     S.pulseOn = !S.pulseOn;
-    S.spikePolys.forEach(function (p) {
-      if (!p.ack) p.ring.setStyle({opacity: S.pulseOn ? 1 : 0.25, weight: strokeU(S.pulseOn ? 0.12 : 0.08)});
-    });
-    S.spikeMarks.forEach(function (p) {
-      // the circle dims but never goes: it is what marks the incident from across the room
-      if (!p.ack) p.ring.setStyle({opacity: S.pulseOn ? 1 : 0.6, weight: strokeU(S.pulseOn ? 0.16 : 0.1)});
+    S.spikePolys.concat(S.spikeMarks).forEach(function (p) {
+      var at = p.pulse[S.pulseOn ? 1 : 0];
+      if (!p.ack) p.ring.setStyle({opacity: at[0], weight: strokeU(at[1])});
     });
   }
 
@@ -528,7 +523,6 @@
         var at = placed.indexOf(n.textContent);
         if (at >= 0) placed.splice(at, 1);
         layer.removeChild(n);
-        S.placesHtml = layer.innerHTML;
       }
     });
     S.placed = placed; S.placeLevel = level; S.placedView = viewKey(); S.placePending = false;
