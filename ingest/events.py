@@ -7,9 +7,10 @@ consumers can make its effect happen exactly once.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 from datetime import datetime
+
+import orjson
 
 from app import hexagg
 from app.reports import Report, public_summary_of
@@ -30,21 +31,25 @@ class Event:
     summary: str | None = None       # created: the public summary as JSON, when written
 
 
+def _json(value) -> str:
+    """Compact JSON (orjson: a fifth of the standard library's time on a report; UTF-8 as is)."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
 def created_fields(report: Report) -> dict:
     """The whole report (``data``), and what the aggregator reads of it ready made: its aggregate
     record (``agg``) and public summary (``summary``), computed once here from the same dict, so the
     aggregator decodes no report JSON (an entry without them, written before, is read from ``data``)."""
     data = report.to_dict()
     return {"kind": CREATED, "event_id": f"{report.id}:created", "report_id": report.id,
-            "data": json.dumps(data, separators=(",", ":")),
-            "agg": hexagg.record_from_dict(data).encode(),
-            "summary": json.dumps(public_summary_of(data), separators=(",", ":"))}
+            "data": _json(data), "agg": hexagg.record_from_dict(data).encode(),
+            "summary": _json(public_summary_of(data))}
 
 
 def status_fields(change: dict) -> dict:
     data = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in change.items()}
     return {"kind": STATUS, "event_id": change["event_id"], "report_id": change["report_id"],
-            "data": json.dumps(data, separators=(",", ":"))}
+            "data": _json(data)}
 
 
 def decode(entry_id: str, fields: dict, full: bool = True) -> Event:
@@ -61,7 +66,7 @@ def decode(entry_id: str, fields: dict, full: bool = True) -> Event:
                 raise ValueError("agg malformed")
             return Event(entry_id, kind, fields["event_id"], fields["report_id"], record=record,
                          summary=fields["summary"])
-        data = json.loads(fields["data"])
+        data = orjson.loads(fields["data"])
         if kind == CREATED and not full:
             for key in ("id", "h3_cell", "category", "created_at", "status", "ticket"):
                 if not isinstance(data.get(key), str):
@@ -77,6 +82,6 @@ def decode(entry_id: str, fields: dict, full: bool = True) -> Event:
                 if data.get(key):
                     data[key] = datetime.fromisoformat(data[key])
             return Event(entry_id, kind, fields["event_id"], data["report_id"], change=data)
-    except (KeyError, TypeError, ValueError) as err:
+    except (KeyError, TypeError, ValueError) as err:     # orjson.JSONDecodeError is a ValueError
         raise ValueError(f"unreadable event {entry_id}: {err}") from None
     raise ValueError(f"unknown event kind {kind!r} in {entry_id}")

@@ -35,9 +35,10 @@ class Persister(StreamConsumer):
         batch = self.decode_batch(entries)
         created = [e.report for e in batch if e.kind == events.CREATED]
         changes = [e.change for e in batch if e.kind == events.STATUS]
-        if created:
-            db.write_reports(self.engine, created)
+        if created or changes:
+            with self.engine.begin() as conn:      # the reports and the days they touch: one commit
+                db.insert_reports(conn, created)
+                rollups.mark_changed(conn, created, changes)   # idempotent: a day is recomputed, not added to
         push.announce(self.redis, self.keys, created, changes)   # open consoles refresh (app.staff.push)
-        rollups.mark_changed(self.engine, created, changes)   # idempotent: a day is recomputed, not added to
         if batch:
             self.redis.xack(self.stream, self.group, *[e.entry_id for e in batch])

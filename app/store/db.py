@@ -176,8 +176,10 @@ def report_row(report) -> dict:
 
 def _sqlite_value(value):
     """A bound value as SQLAlchemy's SQLite dialect stores it (the bulk path bypasses its types)."""
-    if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, datetime):      # "%Y-%m-%d %H:%M:%S.%f" in UTC; isoformat is a quarter quicker
+        if value.tzinfo is not timezone.utc:
+            value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None).isoformat(" ", "microseconds")
     if isinstance(value, bool):
         return int(value)
     return value
@@ -230,6 +232,15 @@ def bulk_insert_ignore(conn, table: Table, rows: list[dict]) -> None:
                          [tuple(value) for value in values])
 
 
+# SQLite's word index (``reports_fts``, made by ``app.store.search``) of a batch's reports that are not
+# in it yet, in one statement after their insert: a row already indexed (a redelivered batch) is
+# skipped, so each report is indexed exactly once.
+SQLITE_INDEX_NEW_WORDS = (
+    "INSERT INTO reports_fts(rowid, description, address) "
+    "SELECT r.rowid, r.description, r.address FROM json_each(?) AS j JOIN reports AS r ON r.id = j.value "
+    "WHERE NOT EXISTS (SELECT 1 FROM reports_fts_docsize AS d WHERE d.id = r.rowid)")
+
+
 def _insert_reports(conn, report_rows: list[dict], event_rows: list[dict]) -> None:
     """The reports and their ``created`` events, each once. On PostgreSQL a report goes in only if
     its created event did (one statement): the event's key is the report id alone, while a
@@ -238,6 +249,8 @@ def _insert_reports(conn, report_rows: list[dict], event_rows: list[dict]) -> No
     if conn.dialect.name != "postgresql":
         bulk_insert_ignore(conn, reports, report_rows)
         bulk_insert_ignore(conn, report_events, event_rows)
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql(SQLITE_INDEX_NEW_WORDS, (json.dumps([row["id"] for row in report_rows]),))
         return
     report_stage, report_names = _pg_stage(conn, reports, report_rows)
     event_stage, event_names = _pg_stage(conn, report_events, event_rows)
@@ -254,26 +267,32 @@ def write_reports(engine: Engine, created: list) -> None:
     Status changes are not written here: ``app.followup.change_report`` commits them before
     their event reaches the stream.
     """
+    if created:
+        with engine.begin() as conn:
+            insert_reports(conn, created)
+
+
+def insert_reports(conn, created: list) -> None:
+    """``write_reports`` inside the caller's transaction (the persister adds its rollup marks to it)."""
     if not created:
         return
     first: dict[str, object] = {}
     for report in created:       # a batch holding one report twice (a source re-sending it): the first
         first.setdefault(report.id, report)
     created = list(first.values())
-    with engine.begin() as conn:
-        _insert_reports(conn, [report_row(r) for r in created], [{
-            "event_id": f"{r.id}:created", "report_id": r.id, "city": r.city, "kind": "created",
-            "from_status": None, "to_status": r.status, "version": r.version,
-            "actor": f"citizen:{r.source}", "note": None, "occurred_at": r.created_at,
-            "published": True,
-        } for r in created])
-        # Likely duplicates found when the report was accepted: a hint for staff, kept with it.
-        bulk_insert_ignore(conn, report_links, [
-            {"report_id": r.id, "linked_id": other, "kind": "likely_duplicate", "created_at": r.created_at}
-            for r in created for other in r.duplicate_of])
-        # The reporter's secret, hashed (app.reporter_secret): kept with the report, never shown.
-        bulk_insert_ignore(conn, reporter_secrets, [{"report_id": r.id, "secret_hash": r.secret_hash}
-                                                    for r in created if r.secret_hash])
+    _insert_reports(conn, [report_row(r) for r in created], [{
+        "event_id": f"{r.id}:created", "report_id": r.id, "city": r.city, "kind": "created",
+        "from_status": None, "to_status": r.status, "version": r.version,
+        "actor": f"citizen:{r.source}", "note": None, "occurred_at": r.created_at,
+        "published": True,
+    } for r in created])
+    # Likely duplicates found when the report was accepted: a hint for staff, kept with it.
+    bulk_insert_ignore(conn, report_links, [
+        {"report_id": r.id, "linked_id": other, "kind": "likely_duplicate", "created_at": r.created_at}
+        for r in created for other in r.duplicate_of])
+    # The reporter's secret, hashed (app.reporter_secret): kept with the report, never shown.
+    bulk_insert_ignore(conn, reporter_secrets, [{"report_id": r.id, "secret_hash": r.secret_hash}
+                                                for r in created if r.secret_hash])
 
 
 def count_reports(engine: Engine, city: str) -> int:

@@ -24,6 +24,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Column, Float, Integer, String, Table, delete, select
+from sqlalchemy.engine import Engine
 
 from app import kinerja
 from app.store import db
@@ -155,8 +156,8 @@ def _aware(value):
     return value
 
 
-def _upsert_dirty(engine, rows: list[dict]):
-    if engine.dialect.name == "postgresql":
+def _upsert_dirty(bind, rows: list[dict]):
+    if bind.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
@@ -165,8 +166,15 @@ def _upsert_dirty(engine, rows: list[dict]):
                                       set_={"marked_at": stmt.excluded.marked_at})
 
 
-def mark_changed(engine, created: list, changes: list[dict], now: datetime | None = None) -> int:
-    """Mark the UTC days a persisted batch touches; answers how many marks were written."""
+def mark_changed(bind, created: list, changes: list[dict], now: datetime | None = None) -> int:
+    """Mark the UTC days a persisted batch touches; answers how many marks were written.
+
+    ``bind``: an engine (a transaction of its own) or the caller's connection (its transaction:
+    the persister's, so a batch's reports and its marks are one commit)."""
+    if isinstance(bind, Engine):
+        with bind.begin() as conn:
+            return mark_changed(conn, created, changes, now)
+    conn = bind
     now = now or datetime.now(timezone.utc)
     days: set[tuple[str, str]] = set()
     for report in created:
@@ -176,17 +184,14 @@ def mark_changed(engine, created: list, changes: list[dict], now: datetime | Non
     for change in changes:
         days.add((change["city"], _aware(change["occurred_at"]).astimezone(timezone.utc).date().isoformat()))
     ids = sorted({c["report_id"] for c in changes})
-    if ids:
-        with engine.connect() as conn:
-            for start in range(0, len(ids), 500):
-                for row in conn.execute(select(db.reports.c.city, db.reports.c.created_at)
-                                        .where(db.reports.c.id.in_(ids[start:start + 500]))):
-                    days.add((row.city, _aware(row.created_at).date().isoformat()))
+    for start in range(0, len(ids), 500):
+        for row in conn.execute(select(db.reports.c.city, db.reports.c.created_at)
+                                .where(db.reports.c.id.in_(ids[start:start + 500]))):
+            days.add((row.city, _aware(row.created_at).date().isoformat()))
     if not days:
         return 0
     rows = [{"city": city, "utc_day": day, "marked_at": now} for city, day in sorted(days)]
-    with engine.begin() as conn:
-        conn.execute(_upsert_dirty(engine, rows))
+    conn.execute(_upsert_dirty(conn, rows))
     return len(rows)
 
 

@@ -1,7 +1,8 @@
 """Search indexes of the reports table, kept by the database itself on every insert and update.
 
 * **Words** of the description and the address: SQLite FTS5 (``reports_fts``, external content on
-  the reports' rowid, three triggers keep it), PostgreSQL a GIN index on
+  the reports' rowid; new rows are indexed in one statement per batch by the write path,
+  ``app.store.db.insert_reports``, edits and deletions by two triggers), PostgreSQL a GIN index on
   ``to_tsvector('simple', description || ' ' || address)`` (an expression index: no trigger needed).
   The console (``app.staff.queue``) asks for every word whole but the last, which may be the
   start of one ("pohon tum" finds "pohon tumbang"): a prefix of a word in every report ("jalan*")
@@ -74,8 +75,6 @@ Index("ix_reports_text", func.to_tsvector(literal_column("'simple'"), func.coale
 FTS_DDL = (
     "CREATE VIRTUAL TABLE IF NOT EXISTS reports_fts USING fts5(description, address, content='reports', "
     "content_rowid='rowid', tokenize='unicode61 remove_diacritics 2')",
-    "CREATE TRIGGER IF NOT EXISTS reports_fts_insert AFTER INSERT ON reports BEGIN "
-    "INSERT INTO reports_fts(rowid, description, address) VALUES (new.rowid, new.description, new.address); END",
     "CREATE TRIGGER IF NOT EXISTS reports_fts_delete AFTER DELETE ON reports BEGIN "
     "INSERT INTO reports_fts(reports_fts, rowid, description, address) "
     "VALUES ('delete', old.rowid, old.description, old.address); END",
@@ -84,6 +83,9 @@ FTS_DDL = (
     "VALUES ('delete', old.rowid, old.description, old.address); "
     "INSERT INTO reports_fts(rowid, description, address) VALUES (new.rowid, new.description, new.address); END",
 )
+# No insert trigger (migration 0006 drops the one 0004 made): a per-row trigger into FTS5 made each
+# insert three times as costly once the table had its dozen indexes (SQLite runs the batch's
+# inserts and then one INSERT … SELECT, ``db.SQLITE_INDEX_NEW_WORDS``, for a third of the time).
 FTS_TRIGGERS = ("reports_fts_insert", "reports_fts_delete", "reports_fts_update")
 # the FTS5 table's own storage, reflected as tables: not part of the metadata (migrations ignore them)
 FTS_TABLES = ("reports_fts", "reports_fts_data", "reports_fts_idx", "reports_fts_docsize", "reports_fts_config",

@@ -133,3 +133,23 @@ def test_one_likely_duplicate_rule(services):
     assert found[0]["status"] == "new" and found[0]["category"] == "garbage"
     # the officer sees only their agency's
     assert duplicates.likely_duplicates_of(services.engine, rows["dup"], agency="NOPE") == []
+
+
+def test_a_redelivered_batch_leaves_every_report_in_the_word_index_once(services):
+    """SQLite indexes a batch's new reports in one statement after their insert (no per-row trigger):
+    a batch written again, or one mixing stored and new reports, indexes each report exactly once."""
+    raws = raw_reports(5, seed=23, prefix="again")
+    raws[0].description = "Lampu jalan mati di Jalan Cempaka"
+    first = [services.producer.validate(raw) for raw in raws[:3]]
+    db.write_reports(services.engine, first)
+    db.write_reports(services.engine, first)                                          # redelivered
+    db.write_reports(services.engine, first[1:] + [services.producer.validate(r) for r in raws[3:]])
+    assert _tickets(services, q="cempaka") == {first[0].ticket}
+    assert _tickets(services, q="laporan") == {r.ticket for r in _rows(services) if "laporan" in r.description}
+    if services.engine.dialect.name == "sqlite":
+        with services.engine.begin() as conn:
+            reports = conn.exec_driver_sql("SELECT count(*) FROM reports").scalar_one()
+            indexed = conn.exec_driver_sql("SELECT count(*) FROM reports_fts_docsize").scalar_one()
+            assert reports == indexed == 5
+            # FTS5 compares its index with the content table and raises on any difference
+            conn.exec_driver_sql("INSERT INTO reports_fts(reports_fts, rank) VALUES ('integrity-check', 1)")
