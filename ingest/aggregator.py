@@ -13,6 +13,8 @@ import json
 import logging
 import time
 
+import orjson
+
 from app import hexagg
 from app.hexagg import Effects, Record
 from app.reports import public_summary_of
@@ -50,10 +52,17 @@ for i = 1, #g, CHUNK * 2 do
   end
 end
 if #p.set > 0 then chunked('HSET', KEYS[1], p.set, 2) end
-local c = p.incr              -- key position, field, delta, ... (flat)
-for i = 1, #c, 3 do
-  local v = redis.call('HINCRBY', KEYS[c[i]], c[i + 1], c[i + 2])
-  if c[i + 2] < 0 and v == 0 then redis.call('HDEL', KEYS[c[i]], c[i + 1]) end
+local c = p.incr              -- grouped by field (one per report and resolution, the same in each of its
+local i = 1                  -- time buckets): field, n, then n pairs of key position and delta
+while i <= #c do
+  local f, n = c[i], c[i + 1]
+  i = i + 2
+  for _ = 1, n do
+    local key, d = KEYS[c[i]], c[i + 1]
+    i = i + 2
+    local v = redis.call('HINCRBY', key, f, d)
+    if d < 0 and v == 0 then redis.call('HDEL', key, f) end
+  end
 end
 for _, d in ipairs(p.dup_rem) do chunked('ZREM', KEYS[d[1]], d[2], 1) end
 for _, d in ipairs(p.dup) do
@@ -98,7 +107,7 @@ class Aggregator(StreamConsumer):
         for attempt in range(5):
             payload = self.plan(batch, ack)
             script_keys = payload.pop("keys")
-            if self._apply(keys=script_keys, args=[json.dumps(payload, separators=(",", ":"))]) != -1:
+            if self._apply(keys=script_keys, args=[orjson.dumps(payload)]) != -1:
                 return
             log.info("%s: records moved under the batch, recomputing (attempt %d)", self.name, attempt + 1)
         raise RuntimeError("aggregate records kept changing under the batch")
@@ -151,11 +160,16 @@ class Aggregator(StreamConsumer):
                 position[key] = len(script_keys)
             return position[key]
 
-        incr: list = []
+        by_field: dict[str, list] = {}
         for (key, field_name), change in effects.incr.items():
             if change:
-                where = position.get(key) or at(key)
-                incr += (where, field_name, change)
+                pairs = by_field.get(field_name)
+                if pairs is None:
+                    pairs = by_field[field_name] = []
+                pairs += (position.get(key) or at(key), change)
+        incr: list = []        # field, n, then n (key position, delta) pairs
+        for field_name, pairs in by_field.items():
+            incr += (field_name, len(pairs) // 2, *pairs)
         return {
             "keys": script_keys,
             "guards": [x for rid in ids for x in (rid, stored.get(rid) or "")],
