@@ -22,7 +22,13 @@ import h3
 
 from app.workflow import OPEN, RESOLVED, aggregate_state
 
-MAP_RESOLUTIONS = (6, 7, 8, 9, 10)
+MAP_RESOLUTIONS = (6, 7, 8, 9, 10)     # what the maps show
+# What the counters keep: every report is counted at these three, and a resolution between two is
+# the next finer kept one summed by parent cell as it is read (``coarsen_fields``: app.queries,
+# app.live). Counting all five cost 13 HINCRBY a report in the aggregator's script after a batch's
+# increments are combined; these three cost 8 (bench/cluster.py). 6 is what the KPIs and the
+# overview read, 8 what spikes are found at; 7 and 9 are read at the map's middle zooms only.
+STORED_RESOLUTIONS = (6, 8, 10)
 DAY = 86400
 
 
@@ -77,6 +83,39 @@ def expiry(granularity: Granularity, bucket: int, tz_name: str) -> int | None:
     if granularity.retention_s is None:
         return None
     return bucket_end(granularity, bucket, tz_name) + granularity.retention_s
+
+
+def stored_resolution(resolution: int) -> int:
+    """The kept resolution a map resolution is read from: itself, or the next finer kept one."""
+    for kept in STORED_RESOLUTIONS:
+        if kept >= resolution:
+            return kept
+    raise ValueError(f"resolution {resolution} is finer than any kept ({STORED_RESOLUTIONS[-1]})")
+
+
+@lru_cache(maxsize=1 << 18)
+def parent_of(cell: str, resolution: int) -> str:
+    """``h3.cell_to_parent``, remembered: a read at a derived resolution asks it of every kept cell."""
+    return h3.cell_to_parent(cell, resolution)
+
+
+def coarsen_fields(fields: dict[str, int], resolution: int) -> dict[str, int]:
+    """``cell|category|state`` counts at a finer kept resolution, summed by their ``resolution`` parent."""
+    out: dict[str, int] = {}
+    for name, count in fields.items():
+        cell, rest = name.split("|", 1)
+        key = f"{parent_of(cell, resolution)}|{rest}"
+        out[key] = out.get(key, 0) + count
+    return out
+
+
+def coarsen_cells(cells: dict[str, int], resolution: int) -> dict[str, int]:
+    """cell -> count at a finer kept resolution, summed by their ``resolution`` parent."""
+    out: dict[str, int] = {}
+    for cell, count in cells.items():
+        parent = parent_of(cell, resolution)
+        out[parent] = out.get(parent, 0) + count
+    return out
 
 
 def cell_field(cell: str, category: str, state: str) -> str:
@@ -184,14 +223,14 @@ def _live_buckets(ts: int, now: int, tz_name: str):
 
 @lru_cache(maxsize=16384)
 def _hex_keys(keys, granularity: str, bucket: int | None) -> tuple:
-    """The hex counter keys of one bucket, one per map resolution (built once, read per report)."""
-    return tuple(keys.hex_counts(granularity, res, bucket) for res in MAP_RESOLUTIONS)
+    """The hex counter keys of one bucket, one per kept resolution (built once, read per report)."""
+    return tuple(keys.hex_counts(granularity, res, bucket) for res in STORED_RESOLUTIONS)
 
 
 def _count_created(effects: Effects, keys, record: Record, delta: int, state: str,
                    now: int, tz_name: str) -> None:
     cell, tail = record.cell, f"|{record.category}|{state}"
-    fields = [h3.cell_to_parent(cell, res) + tail for res in MAP_RESOLUTIONS]
+    fields = [h3.cell_to_parent(cell, res) + tail for res in STORED_RESOLUTIONS]
     incr, expire = effects.incr, effects.expire
     for granularity, bucket, expires_at in _live_buckets(record.created_ts, now, tz_name):
         names = _hex_keys(keys, granularity.name, bucket)

@@ -142,13 +142,13 @@ def load_counts_parts(client, preset, view: tuple[str, str], now: float | None =
                 cells[res][parse_cell_field(field)[0]] += count
         return seqs, 0, cells
     win = queries.window(window_name, preset.timezone, now) if metric == "reports" else None
-    counts: dict[int, Counter] = {res: Counter() for res in hexagg.MAP_RESOLUTIONS}
+    counts: dict[int, Counter] = {res: Counter() for res in hexagg.STORED_RESOLUTIONS}
     seqs = []
     for part in keys.parts():
         pipe = client.pipeline(transaction=True)
         pipe.get(part.live_seq)
         plan = []
-        for res in hexagg.MAP_RESOLUTIONS:
+        for res in hexagg.STORED_RESOLUTIONS:     # the others are summed from the next finer one below
             for key in queries.hex_count_keys(part, res, win):
                 pipe.hgetall(key)
                 plan.append(res)
@@ -162,7 +162,10 @@ def load_counts_parts(client, preset, view: tuple[str, str], now: float | None =
                 counts[res][cell] += int(count)
     for res in counts:
         counts[res] = Counter({c: n for c, n in counts[res].items() if n})
-    return tuple(seqs), (win.start_ts if win else 0), counts
+    for res in hexagg.MAP_RESOLUTIONS:
+        if res not in counts:
+            counts[res] = Counter(hexagg.coarsen_cells(counts[hexagg.stored_resolution(res)], res))
+    return tuple(seqs), (win.start_ts if win else 0), {res: counts[res] for res in hexagg.MAP_RESOLUTIONS}
 
 
 def apply_transitions(counts: dict[int, Counter], metric: str, window_start: int, transitions
@@ -480,9 +483,10 @@ def timelapse():
     buckets = list(range(last - TIMELAPSE_FRAMES + 1, last + 1))
     pipe = services.redis.pipeline(transaction=False)
     parts = keys.parts()
+    kept = hexagg.stored_resolution(res)
     for bucket in buckets:
         for part in parts:
-            pipe.hgetall(part.hex_counts("m5", res, bucket))
+            pipe.hgetall(part.hex_counts("m5", kept, bucket))
     replies = pipe.execute()
     frames = []
     for index in range(len(buckets)):
@@ -490,6 +494,8 @@ def timelapse():
         for mapping in replies[index * len(parts):(index + 1) * len(parts)]:
             for field, count in mapping.items():
                 cells[parse_cell_field(field)[0]] += int(count)
+        if kept != res:
+            cells = Counter(hexagg.coarsen_cells(cells, res))
         frames.append({c: n for c, n in cells.items() if n})
     response = current_app.response_class(
         json.dumps({"start": buckets[0] * step, "step": step, "now": int(now), "res": res, "frames": frames},

@@ -50,10 +50,12 @@ def window(name: str, tz_name: str, now: float | None = None) -> Window:
 
 
 def hex_count_keys(part: Keys, resolution: int, win: Window | None) -> list[str]:
-    """The counter hashes of one partition that hold the reports created in ``win`` (None: all time)."""
+    """The counter hashes of one partition that hold the reports created in ``win`` (None: all time),
+    at the kept resolution ``resolution`` is read from (``hexagg.stored_resolution``)."""
+    kept = hexagg.stored_resolution(resolution)
     if win is None:
-        return [part.hex_counts("all", resolution)]
-    return [part.hex_counts(win.granularity, resolution, bucket) for bucket in win.buckets]
+        return [part.hex_counts("all", kept)]
+    return [part.hex_counts(win.granularity, kept, bucket) for bucket in win.buckets]
 
 
 def cell_category_counts(client, keys: Keys, resolution: int, win: Window | None) -> Counter:
@@ -66,6 +68,8 @@ def cell_category_counts(client, keys: Keys, resolution: int, win: Window | None
     for mapping in pipe.execute():
         for field, count in mapping.items():
             totals[field] += int(count)
+    if hexagg.stored_resolution(resolution) != resolution:
+        return Counter(hexagg.coarsen_fields(totals, resolution))
     return totals
 
 

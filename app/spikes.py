@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import h3
 
-from app import queries
+from app import hexagg, queries
 from app.hexagg import parse_cell_field
 from app.store.keys import Keys
 
@@ -130,11 +130,13 @@ def baseline_counts(client, preset, now: float | None = None) -> dict[str, int]:
     pipe = client.pipeline(transaction=False)
     for bucket in range(last - BASELINE_HOURS + 1, last + 1):
         for part in keys.parts():
-            pipe.hgetall(part.hex_counts("h", SPIKE_RESOLUTION, bucket))
+            pipe.hgetall(part.hex_counts("h", hexagg.stored_resolution(SPIKE_RESOLUTION), bucket))
     totals: Counter = Counter()
     for mapping in pipe.execute():
         for name, count in mapping.items():
             totals[parse_cell_field(name)[0]] += int(count)
+    if hexagg.stored_resolution(SPIKE_RESOLUTION) != SPIKE_RESOLUTION:
+        return hexagg.coarsen_cells(totals, SPIKE_RESOLUTION)
     return dict(totals)
 
 

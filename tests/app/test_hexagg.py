@@ -22,7 +22,7 @@ def test_a_new_report_counts_once_per_resolution_and_granularity():
     now = 1_700_000_100
     assert hexagg.apply_created(effects, KEYS, "r1", None, _record(), now, TZ) is not None
     # 5 resolutions x 4 granularities, all +1
-    assert len(effects.nonzero_incr()) == 20 and all(d == 1 for *_, d in effects.nonzero_incr())
+    assert len(effects.nonzero_incr()) == 4 * len(hexagg.STORED_RESOLUTIONS) and all(d == 1 for *_, d in effects.nonzero_incr())
     assert hexagg.apply_created(effects, KEYS, "r1", _record(), _record(), now, TZ) is None
 
 
@@ -42,7 +42,8 @@ def test_status_moves_between_states_and_ignores_stale_versions():
     for key, field, delta in effects.nonzero_incr():
         if ":hex:" in key:
             totals[field.split("|")[2]] = totals.get(field.split("|")[2], 0) + delta
-    assert totals == {"o": -20, "r": 20}
+    kept = 4 * len(hexagg.STORED_RESOLUTIONS)     # four time buckets at each kept resolution
+    assert totals == {"o": -kept, "r": kept}
     assert hexagg.apply_status(Effects.empty(), KEYS, "r1", moved, "reopened", 2, now, None, now, TZ) is None
 
 
