@@ -36,6 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import psutil  # noqa: E402
 import redis  # noqa: E402
 
 from app.services import Services  # noqa: E402
@@ -102,16 +103,49 @@ def run(label: str, folder: Path, url: str, cluster: bool, partitions: int) -> d
         services.close()
 
 
-def pipelined(folder: Path, url: str, count: int) -> dict:
+def _cpu_seconds(processes: dict) -> dict:
+    """user + system CPU seconds of each named group of processes (a vanished one counts 0)."""
+    out = {}
+    for name, group in processes.items():
+        total = 0.0
+        for process in group:
+            try:
+                times = process.cpu_times()
+                total += times.user + times.system
+            except psutil.Error:
+                pass
+        out[name] = total
+    return out
+
+
+def _postgres_processes() -> list:
+    return [p for p in psutil.process_iter(["name"]) if p.info["name"] == "postgres"]
+
+
+def _redis_server_process(port: int) -> list:
+    """The redis-server listening on ``port`` (the embedded one is a child of this process)."""
+    for process in psutil.Process().children(recursive=True):
+        try:
+            if "redis" in process.name() and any(c.laddr.port == port for c in process.net_connections("tcp")
+                                                  if c.status == psutil.CONN_LISTEN):
+                return [process]
+        except psutil.Error:
+            continue
+    return []
+
+
+def pipelined(folder: Path, url: str, count: int, database_url: str | None = None, label: str = "pipelined") -> dict:
     """End to end with the three steps at once, as production runs them: the aggregator and the
     persister in processes of their own (``python -m ingest aggregate`` / ``persist``, batch
     ``BATCH``) while this process validates and appends ``count`` reports as fast as it can; the
     figure is ``count`` / seconds from the first append to the moment both groups have processed and
-    acknowledged every entry (no lag, nothing pending), checked against the rows in SQL."""
+    acknowledged every entry (no lag, nothing pending), checked against the rows in SQL. With it,
+    the CPU time each process spent in that interval, in µs a report: where the two cores went
+    (``postgres``: every PostgreSQL server process on the machine, which may serve others too)."""
     shared = (ROOT / ".." / "shared" / "data").resolve()
-    settings = _settings(folder, "pipelined", url)
+    settings = _settings(folder, label, url, database_url)
     env = {**os.environ, "REDIS_URL": url, "DATABASE_URL": settings.database_url,
-           "PANTAU_DATA_DIR": str(folder / "pipelined"), "SECRET_KEY": "bench", "PANTAU_LOG_LEVEL": "WARNING",
+           "PANTAU_DATA_DIR": str(folder / label), "SECRET_KEY": "bench", "PANTAU_LOG_LEVEL": os.environ.get("BENCH_LOG", "WARNING"),
            "PANTAU_BATCH_SIZE": str(BATCH), "PANTAU_BLOCK_MS": "10", "PANTAU_STREAM_PARTITIONS": "1"}
     if shared.exists():
         env["PANTAU_BOUNDARIES"] = str(shared)
@@ -119,7 +153,7 @@ def pipelined(folder: Path, url: str, count: int) -> dict:
     stream = services.keys.stream(0)
     consumers = []
     try:
-        raws = raw_reports(count, seed=31, spread_s=86400, prefix="pipe")
+        raws = raw_reports(count, seed=31, spread_s=86400, prefix=label)   # new reports for each run
         for raw in raw_reports(500, seed=12, spread_s=86400):
             services.producer.validate(raw)
         for group in ("aggregate", "persist"):
@@ -131,6 +165,11 @@ def pipelined(folder: Path, url: str, count: int) -> dict:
             if time.monotonic() > deadline:
                 raise RuntimeError("the consumers did not start")
             time.sleep(0.1)
+        port = int(url.rsplit(":", 1)[1].split("/")[0])
+        processes = {"producer": [psutil.Process()], "aggregator": [psutil.Process(consumers[0].pid)],
+                     "persister": [psutil.Process(consumers[1].pid)], "redis": _redis_server_process(port)}
+        cpu_before = _cpu_seconds(processes)
+        postgres_before = _cpu_seconds({p.pid: [p] for p in _postgres_processes()})
         started = time.perf_counter()
         for i in range(0, count, PRODUCE_BATCH):
             services.producer.submit_many(raws[i:i + PRODUCE_BATCH])
@@ -145,9 +184,19 @@ def pipelined(folder: Path, url: str, count: int) -> dict:
                 raise RuntimeError(f"the consumers did not finish: {groups}")
             time.sleep(0.01)
         seconds = time.perf_counter() - started
+        cpu_after = _cpu_seconds(processes)
+        if settings.database_url.startswith("postgresql"):
+            # the persister's server process starts with its first write: one not there before counts from 0
+            postgres_after = _cpu_seconds({p.pid: [p] for p in _postgres_processes()})
+            processes["postgres"] = []
+            cpu_before["postgres"] = sum(postgres_before.get(pid, 0.0) for pid in postgres_after)
+            cpu_after["postgres"] = sum(postgres_after.values())
         in_sql = db.count_reports(services.engine, services.preset.slug)
-        return {"reports": count, "seconds": round(seconds, 2), "end_to_end_per_s": round(count / seconds),
-                "produce_per_s": round(count / produced_s), "in_sql": in_sql, "exact": in_sql == count}
+        return {"database": settings.database_url.split(":", 1)[0].split("+")[0],
+                "reports": count, "seconds": round(seconds, 2), "end_to_end_per_s": round(count / seconds),
+                "produce_per_s": round(count / produced_s), "in_sql": in_sql, "exact": in_sql == count,
+                "cpu_us_per_report": {name: round((cpu_after[name] - cpu_before[name]) / count * 1e6, 1)
+                                      for name in processes}}
     finally:
         for consumer in consumers:
             consumer.terminate()
@@ -173,10 +222,27 @@ def _groups(client, stream: str) -> dict:
         return {}
 
 
-def _settings(folder: Path, label: str, url: str) -> Settings:
+def _settings(folder: Path, label: str, url: str, database_url: str | None = None) -> Settings:
     shared = (ROOT / ".." / "shared" / "data").resolve()
     return Settings(data_dir=folder / label, redis_url=url, boundaries=shared if shared.exists() else None,
-                    database_url=f"sqlite:///{folder / (label + '.sqlite3')}", secret_key="bench")
+                    database_url=database_url or f"sqlite:///{folder / (label + '.sqlite3')}", secret_key="bench")
+
+
+def _postgres_schema(base_url: str):
+    """A schema of its own on the PostgreSQL at ``base_url`` (dropped by the caller), or None when
+    no server answers there."""
+    import sqlalchemy
+
+    schema = f"pantau_bench_{uuid.uuid4().hex[:10]}"
+    try:
+        engine = sqlalchemy.create_engine(base_url)
+        with engine.begin() as conn:
+            conn.execute(sqlalchemy.text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as err:  # noqa: BLE001  no server: the figure is left out, with the reason
+        print(f"PostgreSQL not reachable at {base_url}: {str(err).splitlines()[0]}")
+        return None, None, None
+    sep = "&" if "?" in base_url else "?"
+    return engine, schema, f"{base_url}{sep}options=-csearch_path%3D{schema}"
 
 
 def latency(folder: Path, url: str, rate: float = 1000.0, seconds: float = 8.0) -> dict:
@@ -285,6 +351,10 @@ def main() -> None:
     parser.add_argument("--latency-s", type=float, default=8.0, help="seconds at 1,000 reports/s")
     parser.add_argument("--pipelined-reports", type=int, default=24_000,
                         help="reports for the run with the three steps at once")
+    parser.add_argument("--postgres-url", default=os.environ.get(
+        "PANTAU_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
+        help="the three steps at once again with the persister writing to this PostgreSQL (a schema of "
+             "its own, dropped after); '' to leave it out")
     args = parser.parse_args()
     COUNT, BATCH = args.reports, args.batch
     folder = Path(tempfile.mkdtemp(prefix="pantau-bench-cluster-"))
@@ -294,6 +364,16 @@ def main() -> None:
     try:
         results.append(run("embedded", folder, server.url, cluster=False, partitions=1))
         together = pipelined(folder, server.url, args.pipelined_reports)
+        together_pg = None
+        if args.postgres_url:
+            engine, schema, pg_url = _postgres_schema(args.postgres_url)
+            if engine is not None:
+                try:
+                    together_pg = pipelined(folder, server.url, args.pipelined_reports, pg_url, "pipelined-pg")
+                finally:
+                    with engine.begin() as conn:       # the schema this run made, and nothing else
+                        conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+                    engine.dispose()
         delay = latency(folder, server.url, seconds=args.latency_s)
         rebuilt = rebuild_seconds(folder, server.url, args.rebuild)
     finally:
@@ -307,6 +387,7 @@ def main() -> None:
     for row in results:
         print("  ".join(f"{k}={v}" for k, v in row.items()))
     print(f"embedded, the three steps at once (aggregator and persister in their own processes): {together}")
+    print(f"same, persisting to PostgreSQL: {together_pg}")
     print(f"accept->published at 1,000/s: {delay}")
     print(f"rebuild: {rebuilt}")
     by = {row["setup"]: row for row in results}
@@ -318,6 +399,8 @@ def main() -> None:
         "cluster_3_shard_per_s": by["cluster-3-shard"]["end_to_end_per_s"],
         "embedded_pipelined_per_s": together["end_to_end_per_s"],
         "pipelined": together,
+        "embedded_pipelined_postgres_per_s": together_pg["end_to_end_per_s"] if together_pg else None,
+        "pipelined_postgres": together_pg,
         "cluster_3_vs_embedded": round(by["cluster-3-shard"]["end_to_end_per_s"]
                                        / by["embedded"]["end_to_end_per_s"], 2),
         "accept_to_published_at_1000_per_s": delay,
