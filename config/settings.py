@@ -228,6 +228,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Stream entries a consumer reads per batch."),
     Setting("PANTAU_BLOCK_MS", "block_ms", _positive_int, 200,
             "How long a consumer blocks waiting for new entries, in milliseconds."),
+    Setting("PANTAU_LINGER_MS", "linger_ms", _non_negative_int, 20,
+            "Under load (a read brought a tenth of a batch or more, not a whole one), a consumer waits "
+            "this long for more entries before handling them: fewer, larger batches. 0: never waits."),
     Setting("PANTAU_CLAIM_IDLE_S", "claim_idle_s", _positive_float, 30.0,
             "Pending entries idle this long are claimed from a dead consumer."),
     Setting("PANTAU_HOST", "host", str, "127.0.0.1", "Address the web server listens on."),
@@ -387,6 +390,7 @@ class Settings:
     sim_rate: float = DEFAULTS["sim_rate"]
     batch_size: int = DEFAULTS["batch_size"]
     block_ms: int = DEFAULTS["block_ms"]
+    linger_ms: int = DEFAULTS["linger_ms"]
     claim_idle_s: float = DEFAULTS["claim_idle_s"]
     host: str = DEFAULTS["host"]
     port: int = DEFAULTS["port"]

@@ -27,7 +27,7 @@ def _services():
 
 def _consumer_options(settings: Settings) -> dict:
     return {"batch_size": settings.batch_size, "block_ms": settings.block_ms,
-            "claim_idle_s": settings.claim_idle_s}
+            "linger_ms": settings.linger_ms, "claim_idle_s": settings.claim_idle_s}
 
 
 def _run_partitioned(services, args, factory) -> int:

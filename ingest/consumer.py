@@ -29,7 +29,7 @@ class StreamConsumer:
     group: str = ""
 
     def __init__(self, client: redis.Redis, keys: Keys, name: str, batch_size: int = 500,
-                 block_ms: int = 200, claim_idle_s: float = 30.0, partition: int = 0):
+                 block_ms: int = 200, claim_idle_s: float = 30.0, partition: int = 0, linger_ms: int = 0):
         self.redis = client
         # One partition's keys: its stream and the aggregates it writes share its slot.
         self.keys = keys.part(partition) if keys.partition is None else keys
@@ -38,6 +38,9 @@ class StreamConsumer:
         self.stream = self.keys.stream()
         self.batch_size = batch_size
         self.block_ms = block_ms
+        # Under load, wait this long to fill a batch (``read``); below a tenth of one, never.
+        self.linger_s = linger_ms / 1000.0
+        self.linger_from = max(1, batch_size // 10)
         self.claim_idle_ms = int(claim_idle_s * 1000)
         self.stopping = threading.Event()
         self.processed = 0
@@ -76,11 +79,18 @@ class StreamConsumer:
         claimed = self._claim_abandoned()
         if claimed:
             return claimed
-        return self._xreadgroup(">", block=self.block_ms)
+        entries = self._xreadgroup(">", block=self.block_ms)
+        if self.linger_s and self.linger_from <= len(entries) < self.batch_size:
+            # Entries are coming fast: a batch's fixed costs (a script call, a commit, each counter
+            # key's expiry, a combined increment per cell) are shared by more reports if it waits a
+            # moment to fill. A trickle is handled at once (the wall's latency at an ordinary rate).
+            time.sleep(self.linger_s)
+            entries += self._xreadgroup(">", block=None, count=self.batch_size - len(entries))
+        return entries
 
-    def _xreadgroup(self, start: str, block: int | None) -> list[tuple[str, dict]]:
+    def _xreadgroup(self, start: str, block: int | None, count: int | None = None) -> list[tuple[str, dict]]:
         reply = self.redis.xreadgroup(self.group, self.name, {self.stream: start},
-                                      count=self.batch_size, block=block)
+                                      count=count or self.batch_size, block=block)
         if not reply:
             return []
         return [(entry_id, fields) for entry_id, fields in reply[0][1] if fields]

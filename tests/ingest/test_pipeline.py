@@ -158,3 +158,30 @@ def test_report_gets_its_kelurahan_and_kecamatan(sqlite_services):
         assert (report.kelurahan_name, report.kecamatan_name) == ("Gambir", "Gambir")
     assert report.ticket.startswith("JKT-") and len(report.ticket) == 15
     assert report.sla_due_at > report.created_at
+
+
+def test_under_load_a_consumer_waits_a_moment_to_fill_its_batch(sqlite_services):
+    """``PANTAU_LINGER_MS``: a read that brings a tenth of a batch or more waits once for more entries
+    (fewer, larger batches under load); a trickle is handled at once."""
+    import threading
+
+    from ingest.aggregator import Aggregator
+
+    services = sqlite_services
+    consumer = Aggregator(services.redis, services.keys, "linger-test", services.preset, batch_size=100,
+                          block_ms=10, linger_ms=300)
+    consumer.ensure_group()
+    assert consumer.read() == []                          # nothing yet: its own pending entries are none
+    services.producer.submit_many(raw_reports(3, seed=61, prefix="trickle"))
+    started = time.monotonic()
+    assert len(consumer.read()) == 3                      # below a tenth of a batch: no wait
+    assert time.monotonic() - started < 0.25
+    services.producer.submit_many(raw_reports(20, seed=62, prefix="load"))
+    later = threading.Timer(0.1, lambda: services.producer.submit_many(raw_reports(30, seed=63, prefix="more")))
+    later.start()
+    started = time.monotonic()
+    entries = consumer.read()
+    later.join()
+    assert len(entries) == 50 and time.monotonic() - started >= 0.3   # the 30 that came meanwhile joined
+    consumer.handle(entries)
+    assert consumer.read() == []
