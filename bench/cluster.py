@@ -339,9 +339,32 @@ def rebuild_seconds(folder: Path, url: str, count: int) -> dict:
         summary = rebuild(services.redis, services.engine, services.preset)
         seconds = time.perf_counter() - started
         return {"reports": summary["reports"], "seconds": round(seconds, 1),
-                "sql_write_s": round(written_s, 1), "counters": summary["counters"]}
+                "sql_write_s": round(written_s, 1), "counters": summary["counters"],
+                "persist_into_full_table": _persist_into(services, 8_000)}
     finally:
         services.close()
+
+
+def _persist_into(services, count: int) -> dict:
+    """The persister's SQL write (``db.insert_reports`` and its rollup marks, batches of ``BATCH``, the
+    persister's page cache) of ``count`` new reports into the table as it stands: what a report costs
+    once a city has a million of them, against the few thousand of the runs above."""
+    from app.store import rollups
+    from ingest.persister import SQLITE_CACHE_KIB
+
+    reports = [services.producer.validate(raw) for raw in raw_reports(count, seed=41, spread_s=3600, prefix="full")]
+    cpu, started = time.process_time(), time.perf_counter()
+    for i in range(0, count, BATCH):
+        with services.engine.begin() as conn:
+            if conn.dialect.name == "sqlite":
+                conn.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+            db.insert_reports(conn, reports[i:i + BATCH])
+            rollups.mark_changed(conn, reports[i:i + BATCH], [])
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    with services.engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT count(*) FROM reports").scalar_one()
+    return {"reports": count, "rows_after": rows, "per_s": round(count / seconds),
+            "cpu_us_per_report": round(cpu / count * 1e6, 1)}
 
 
 def main() -> None:

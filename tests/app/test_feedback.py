@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from app import feedback
+from app import feedback, sla
 from app.followup import change_status
 from app.store import db
 from tests.app.staff.conftest import seed
@@ -60,8 +60,15 @@ def test_auto_close_after_ten_working_days(services):
     rows = seed(services, count=2, categories=["garbage"])
     resolved = [resolve(services, row) for row in rows]
     at = resolved[0]["occurred_at"]
+    # Ten working days (Monday to Friday, 08:00-16:00 in the city's zone, holidays off) are two weeks,
+    # and up to three days more from a Friday evening or a weekend: the close of the tenth day counts.
+    due = sla.add_working_days(at, feedback.AUTO_CLOSE_WORKING_DAYS, services.preset.timezone)
+    assert timedelta(days=13) < due - at < timedelta(days=19)
     assert feedback.auto_close(services.engine, services.producer, services.preset, now=at + timedelta(days=7)) == 0
-    assert feedback.auto_close(services.engine, services.producer, services.preset, now=at + timedelta(days=15)) == 2
+    assert feedback.auto_close(services.engine, services.producer, services.preset,
+                               now=due - timedelta(minutes=1)) == 0
+    assert feedback.auto_close(services.engine, services.producer, services.preset,
+                               now=due + timedelta(minutes=1)) == 2
     assert {status_of(services, r) for r in rows} == {"closed"}
     with services.engine.connect() as conn:
         actors = conn.execute(select(db.report_events.c.actor).where(db.report_events.c.to_status == "closed")).all()
