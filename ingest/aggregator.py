@@ -52,17 +52,31 @@ for i = 1, #g, CHUNK * 2 do
   end
 end
 if #p.set > 0 then chunked('HSET', KEYS[1], p.set, 2) end
-local c = p.incr              -- grouped by field (one per report and resolution, the same in each of its
-local i = 1                  -- time buckets): field, n, then n pairs of key position and delta
-while i <= #c do
-  local f, n = c[i], c[i + 1]
+-- The counters, key by key: key position, n, then n pairs of field and delta. Each key's fields are
+-- read with one HMGET and written with one HSET (and one HDEL for those a decrement brings to 0) a
+-- chunk: a few calls for a whole batch instead of an HINCRBY per field, each of which the server
+-- runs, checks and appends to its log on its own (the script is atomic: no one writes in between).
+local c = p.incr
+local i, last = 1, #c
+while i <= last do
+  local key, n = KEYS[c[i]], c[i + 1]
   i = i + 2
-  for _ = 1, n do
-    local key, d = KEYS[c[i]], c[i + 1]
-    i = i + 2
-    local v = redis.call('HINCRBY', key, f, d)
-    if d < 0 and v == 0 then redis.call('HDEL', key, f) end
+  for s = 0, n - 1, CHUNK do
+    local m = math.min(CHUNK, n - s)
+    local fields = {}
+    for k = 1, m do fields[k] = c[i + 2 * (s + k - 1)] end
+    local cur = redis.call('HMGET', key, unpack(fields))
+    local set, del = {}, {}
+    for k = 1, m do
+      local d = c[i + 2 * (s + k - 1) + 1]
+      local v = (tonumber(cur[k]) or 0) + d
+      if d < 0 and v == 0 then del[#del + 1] = fields[k]
+      else set[#set + 1] = fields[k]; set[#set + 1] = string.format('%d', v) end
+    end
+    if #set > 0 then redis.call('HSET', key, unpack(set)) end
+    if #del > 0 then redis.call('HDEL', key, unpack(del)) end
   end
+  i = i + 2 * n
 end
 for _, d in ipairs(p.dup_rem) do chunked('ZREM', KEYS[d[1]], d[2], 1) end
 for _, d in ipairs(p.dup) do
@@ -160,16 +174,17 @@ class Aggregator(StreamConsumer):
                 position[key] = len(script_keys)
             return position[key]
 
-        by_field: dict[str, list] = {}
+        by_key: dict[int, list] = {}
         for (key, field_name), change in effects.incr.items():
             if change:
-                pairs = by_field.get(field_name)
+                where = position.get(key) or at(key)
+                pairs = by_key.get(where)
                 if pairs is None:
-                    pairs = by_field[field_name] = []
-                pairs += (position.get(key) or at(key), change)
-        incr: list = []        # field, n, then n (key position, delta) pairs
-        for field_name, pairs in by_field.items():
-            incr += (field_name, len(pairs) // 2, *pairs)
+                    pairs = by_key[where] = []
+                pairs += (field_name, change)
+        incr: list = []        # key position, n, then n (field, delta) pairs
+        for where, pairs in by_key.items():
+            incr += (where, len(pairs) // 2, *pairs)
         return {
             "keys": script_keys,
             "guards": [x for rid in ids for x in (rid, stored.get(rid) or "")],
