@@ -47,6 +47,7 @@ from config.settings import Settings  # noqa: E402
 from ingest.aggregator import Aggregator  # noqa: E402
 from ingest.partitions import PartitionClaims  # noqa: E402
 from ingest.persister import Persister  # noqa: E402
+from tests.conftest import postgres_schema  # noqa: E402
 from tests.helpers import raw_reports  # noqa: E402
 from tests.redis_cluster import LocalCluster  # noqa: E402
 
@@ -231,20 +232,13 @@ def _settings(folder: Path, label: str, url: str, database_url: str | None = Non
 
 
 def _postgres_schema(base_url: str):
-    """A schema of its own on the PostgreSQL at ``base_url`` (dropped by the caller), or None when
-    no server answers there."""
-    import sqlalchemy
-
-    schema = f"pantau_bench_{uuid.uuid4().hex[:10]}"
+    """A schema of its own on the PostgreSQL at ``base_url`` (dropped by the caller), or Nones when
+    no server answers there (the figure is then left out, with the reason)."""
     try:
-        engine = sqlalchemy.create_engine(base_url)
-        with engine.begin() as conn:
-            conn.execute(sqlalchemy.text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as err:  # noqa: BLE001  no server: the figure is left out, with the reason
+        return postgres_schema(base_url, prefix="pantau_bench")
+    except Exception as err:  # noqa: BLE001
         print(f"PostgreSQL not reachable at {base_url}: {str(err).splitlines()[0]}")
         return None, None, None
-    sep = "&" if "?" in base_url else "?"
-    return engine, schema, f"{base_url}{sep}options=-csearch_path%3D{schema}"
 
 
 def latency(folder: Path, url: str, rate: float = 1000.0, seconds: float = 8.0) -> dict:
@@ -346,20 +340,15 @@ def rebuild_seconds(folder: Path, url: str, count: int) -> dict:
 
 
 def _persist_into(services, count: int) -> dict:
-    """The persister's SQL write (``db.insert_reports`` and its rollup marks, batches of ``BATCH``, the
-    persister's page cache) of ``count`` new reports into the table as it stands: what a report costs
-    once a city has a million of them, against the few thousand of the runs above."""
-    from app.store import rollups
-    from ingest.persister import SQLITE_CACHE_KIB
+    """The persister's SQL write (``ingest.persister.write_batch``, batches of ``BATCH``) of ``count``
+    new reports into the table as it stands: what a report costs once a city has a million of them,
+    against the few thousand of the runs above."""
+    from ingest.persister import write_batch
 
     reports = [services.producer.validate(raw) for raw in raw_reports(count, seed=41, spread_s=3600, prefix="full")]
     cpu, started = time.process_time(), time.perf_counter()
     for i in range(0, count, BATCH):
-        with services.engine.begin() as conn:
-            if conn.dialect.name == "sqlite":
-                conn.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
-            db.insert_reports(conn, reports[i:i + BATCH])
-            rollups.mark_changed(conn, reports[i:i + BATCH], [])
+        write_batch(services.engine, reports[i:i + BATCH], [])
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     with services.engine.connect() as conn:
         rows = conn.exec_driver_sql("SELECT count(*) FROM reports").scalar_one()

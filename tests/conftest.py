@@ -40,20 +40,26 @@ def redis_url(redis_server):
     return redis_server.url
 
 
-def _postgres_schema_url():
+def postgres_schema(base_url: str, prefix: str = "pantau_test"):
+    """A new schema of its own on the PostgreSQL at ``base_url``: (engine, schema, a URL whose
+    connections use it). The caller drops it; raises when no server answers."""
     import sqlalchemy
 
-    schema = f"pantau_test_{uuid.uuid4().hex[:10]}"
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    engine = sqlalchemy.create_engine(base_url)
+    with engine.begin() as conn:
+        conn.execute(sqlalchemy.text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in base_url else "?"
+    return engine, schema, f"{base_url}{sep}options=-csearch_path%3D{schema}"
+
+
+def _postgres_schema_url():
     try:
-        engine = sqlalchemy.create_engine(POSTGRES_URL)
-        with engine.begin() as conn:
-            conn.execute(sqlalchemy.text(f'CREATE SCHEMA "{schema}"'))
+        return postgres_schema(POSTGRES_URL)
     except Exception as err:  # no server reachable: skip with the reason, unless CI demands it
         if os.environ.get("PANTAU_REQUIRE_POSTGRES"):
             raise
         pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}: {str(err).splitlines()[0]}")
-    sep = "&" if "?" in POSTGRES_URL else "?"
-    return engine, schema, f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

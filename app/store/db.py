@@ -201,11 +201,21 @@ def _pg_stage(conn, table: Table, rows: list[dict]) -> tuple[str, str]:
     return stage, names
 
 
+# SQLite's word index (``reports_fts``, made by ``app.store.search``) of a batch's reports that are not
+# in it yet, in one statement after their insert: a row already indexed (a redelivered batch) is
+# skipped, so each report is indexed exactly once.
+SQLITE_INDEX_NEW_WORDS = (
+    "INSERT INTO reports_fts(rowid, description, address) "
+    "SELECT r.rowid, r.description, r.address FROM json_each(?) AS j JOIN reports AS r ON r.id = j.value "
+    "WHERE NOT EXISTS (SELECT 1 FROM reports_fts_docsize AS d WHERE d.id = r.rowid)")
+
+
 def bulk_insert_ignore(conn, table: Table, rows: list[dict]) -> None:
     """Insert many rows, skipping any whose primary key (or other unique key) exists: the
     persister's write. One prepared statement run over every row (SQLite: ``executemany`` on the
     driver, without SQLAlchemy's per-row parameter processing); PostgreSQL: ``COPY`` into a
-    temporary table, then one ``INSERT … SELECT … ON CONFLICT DO NOTHING``."""
+    temporary table, then one ``INSERT … SELECT … ON CONFLICT DO NOTHING``. Reports written on SQLite
+    are added to its word index in the same transaction (``SQLITE_INDEX_NEW_WORDS``)."""
     if not rows:
         return
     if conn.dialect.name == "postgresql":
@@ -230,15 +240,9 @@ def bulk_insert_ignore(conn, table: Table, rows: list[dict]) -> None:
                 value[i] = _sqlite_value(value[i])
     conn.exec_driver_sql(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks}) ON CONFLICT ({keys}) DO NOTHING',
                          [tuple(value) for value in values])
-
-
-# SQLite's word index (``reports_fts``, made by ``app.store.search``) of a batch's reports that are not
-# in it yet, in one statement after their insert: a row already indexed (a redelivered batch) is
-# skipped, so each report is indexed exactly once.
-SQLITE_INDEX_NEW_WORDS = (
-    "INSERT INTO reports_fts(rowid, description, address) "
-    "SELECT r.rowid, r.description, r.address FROM json_each(?) AS j JOIN reports AS r ON r.id = j.value "
-    "WHERE NOT EXISTS (SELECT 1 FROM reports_fts_docsize AS d WHERE d.id = r.rowid)")
+    if table is reports:
+        # every bulk write of reports (the persister's, a restore's, a bench's) indexes their words
+        conn.exec_driver_sql(SQLITE_INDEX_NEW_WORDS, (json.dumps([row["id"] for row in rows]),))
 
 
 def _insert_reports(conn, report_rows: list[dict], event_rows: list[dict]) -> None:
@@ -249,8 +253,6 @@ def _insert_reports(conn, report_rows: list[dict], event_rows: list[dict]) -> No
     if conn.dialect.name != "postgresql":
         bulk_insert_ignore(conn, reports, report_rows)
         bulk_insert_ignore(conn, report_events, event_rows)
-        if conn.dialect.name == "sqlite":
-            conn.exec_driver_sql(SQLITE_INDEX_NEW_WORDS, (json.dumps([row["id"] for row in report_rows]),))
         return
     report_stage, report_names = _pg_stage(conn, reports, report_rows)
     event_stage, event_names = _pg_stage(conn, report_events, event_rows)

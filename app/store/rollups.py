@@ -24,7 +24,6 @@ from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Column, Float, Integer, String, Table, delete, select
-from sqlalchemy.engine import Engine
 
 from app import kinerja
 from app.store import db
@@ -156,8 +155,8 @@ def _aware(value):
     return value
 
 
-def _upsert_dirty(bind, rows: list[dict]):
-    if bind.dialect.name == "postgresql":
+def _upsert_dirty(conn, rows: list[dict]):
+    if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
@@ -166,15 +165,9 @@ def _upsert_dirty(bind, rows: list[dict]):
                                       set_={"marked_at": stmt.excluded.marked_at})
 
 
-def mark_changed(bind, created: list, changes: list[dict], now: datetime | None = None) -> int:
-    """Mark the UTC days a persisted batch touches; answers how many marks were written.
-
-    ``bind``: an engine (a transaction of its own) or the caller's connection (its transaction:
-    the persister's, so a batch's reports and its marks are one commit)."""
-    if isinstance(bind, Engine):
-        with bind.begin() as conn:
-            return mark_changed(conn, created, changes, now)
-    conn = bind
+def mark_changed(conn, created: list, changes: list[dict], now: datetime | None = None) -> int:
+    """Mark the UTC days a persisted batch touches, in the caller's transaction (the persister's: a
+    batch's reports and their marks are one commit); answers how many marks were written."""
     now = now or datetime.now(timezone.utc)
     days: set[tuple[str, str]] = set()
     for report in created:

@@ -1,8 +1,8 @@
 """Search indexes of the reports table, kept by the database itself on every insert and update.
 
 * **Words** of the description and the address: SQLite FTS5 (``reports_fts``, external content on
-  the reports' rowid; new rows are indexed in one statement per batch by the write path,
-  ``app.store.db.insert_reports``, edits and deletions by two triggers), PostgreSQL a GIN index on
+  the reports' rowid; new rows are indexed in one statement per batch by the bulk write,
+  ``app.store.db.bulk_insert_ignore``, edits and deletions by two triggers), PostgreSQL a GIN index on
   ``to_tsvector('simple', description || ' ' || address)`` (an expression index: no trigger needed).
   The console (``app.staff.queue``) asks for every word whole but the last, which may be the
   start of one ("pohon tum" finds "pohon tumbang"): a prefix of a word in every report ("jalan*")

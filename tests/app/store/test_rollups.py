@@ -65,7 +65,8 @@ def test_rollups_agree_with_sql_and_count_once(services):
     with engine.connect() as conn:
         changes = [dict(row._mapping) for row in conn.execute(
             select(e.event_id, e.report_id, e.city, e.occurred_at).where(e.kind == "status"))]
-    assert rollups.mark_changed(engine, [], changes) > 0
+    with engine.begin() as conn:
+        assert rollups.mark_changed(conn, [], changes) > 0
     assert rollups.refresh_dirty(engine, city, services.preset.timezone) > 0
     assert _dump(engine) == before
     assert rollups.pending_marks(engine, city) == 0
